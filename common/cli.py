@@ -1,0 +1,85 @@
+"""``motcua``: one command, a subcommand per role. Each subcommand is a thin layer over its
+role's own ``cli.main(argv)``, imported only when used, so a desk Pi never imports Kivy."""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import NamedTuple
+
+from . import __version__
+
+
+class Command(NamedTuple):
+    target: str  # "module:function" taking argv and returning an exit code
+    help: str
+    example: str
+
+
+COMMANDS: dict[str, Command] = {
+    "collector": Command("collector.cli:main", "site server: store every event, dashboard, reports",
+                         "motcua collector --broker mqtt://127.0.0.1:1883 --db /var/lib/motcua/collector.db"),
+    "ticketing": Command("ticketing.cli:main", "site server: the queue authority (numbers, calls)",
+                         "motcua ticketing --config /etc/motcua/ticketing.toml"),
+    "rating-terminal": Command("rating_terminal.cli:main", "desk device: rating buttons and officer keys",
+                               "motcua rating-terminal --simulate --config config/rating-terminal.toml"),
+    "kiosk": Command("kiosk.cli:main", "touchscreen ticket kiosk with thermal printer",
+                     "motcua kiosk --config /etc/motcua/kiosk.toml"),
+    "display": Command("kiosk.display_cli:main", "hall display: called tickets with voice",
+                       "motcua display --config /etc/motcua/display.toml"),
+    "camera-agent": Command("camera_agent.cli:main", "desk presence from a camera; only summaries leave",
+                            "motcua camera-agent replay --source video.avi --fps 4 --zone seat=0.5,0.4,0.9,0.4,0.9,0.9"),
+    "demo": Command("demo.cli:main", "a whole simulated centre on this machine",
+                    "motcua demo --speed 60 --seed 1"),
+    "check-config": Command("ops.cli:check_config", "validate a role's config file",
+                            "motcua check-config /etc/motcua/kiosk.toml"),
+    "doctor": Command("ops.cli:doctor", "check this device's role end to end and say how to fix it",
+                      "motcua doctor --config /etc/motcua/rating-terminal.toml"),
+    "provision-device": Command("ops.cli:provision_device", "create a device's broker credentials",
+                                "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
+}
+
+
+def usage() -> str:
+    lines = [f"motcua {__version__}: firmware for one-stop public-service centres",
+             "(Phần mềm cho Trung tâm Phục vụ Hành chính công / Bộ phận Một cửa)", "",
+             "usage: motcua COMMAND [options]   (motcua COMMAND --help for each)", "", "commands:"]
+    for name, cmd in COMMANDS.items():
+        lines.append(f"  {name:<17} {cmd.help}")
+        lines.append(f"  {'':<17}   e.g. {cmd.example}")
+    return "\n".join(lines)
+
+
+def resolve(name: str):  # noqa: ANN201 - returns the role's main
+    cmd = COMMANDS[name]
+    module, func = cmd.target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if args[0] == "--version":
+        print(__version__)
+        return 0
+    name = args[0]
+    if name not in COMMANDS:
+        print(f"motcua: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        fn = resolve(name)
+    except ModuleNotFoundError as exc:
+        print(f"motcua {name}: this device lacks a package it needs ({exc.name}); "
+              f"install the role's extra, e.g. pip install 'motcua[{_extra(name)}]'", file=sys.stderr)
+        return 3
+    return int(fn(args[1:]) or 0)
+
+
+def _extra(name: str) -> str:
+    return {"collector": "server", "ticketing": "server", "rating-terminal": "rating", "kiosk": "kiosk",
+            "display": "kiosk", "camera-agent": "camera"}.get(name, "all")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""The one MQTT client every role uses: paho-mqtt 2 (CallbackAPIVersion.VERSION2), MQTT 5.
+
+- broker URL ``mqtt://host:port`` or ``mqtts://host:port`` (CA, optional client certificate),
+  username/password;
+- retained ``status``: ``online`` on every connect, ``offline`` as Last Will and on clean stop;
+- reconnect with exponential backoff; subscriptions restored on every connect;
+- periodic ``telemetry``;
+- drains the durable outbox whenever connected, in order, QoS 1, with a bounded in-flight
+  window, removing an event only when its PUBACK arrived;
+- request/response with MQTT 5 response topic and correlation data (``request``/``serve``);
+- every callback is wrapped: it logs and never kills the network loop.
+
+Do not call :meth:`DeviceClient.request` from inside a message handler: handlers run on the
+network thread, which must stay free to deliver the answer.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+from urllib.parse import urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import BaseModel, Field
+
+from common import __version__
+from common.clock import Clock, SystemClock
+from common.config import STRICT
+
+from . import topics
+from .errors import NotConnected, ProtocolError, RequestTimeout
+from .outbox import Outbox
+from .schemas import Model, Request, Response, Status, Telemetry, parse_model, uuid7
+
+log = logging.getLogger(__name__)
+
+
+class BrokerConfig(BaseModel):
+    """The ``[mqtt]`` table of every role's config."""
+
+    model_config = STRICT
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port")
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = Field(None, description="CA certificate for mqtts://")
+    cert_file: str | None = Field(None, description="client certificate (optional)")
+    key_file: str | None = Field(None, description="client key (optional)")
+    keepalive_s: int = Field(30, ge=5, le=600)
+
+    def endpoint(self) -> tuple[str, int, bool]:
+        u = urlparse(self.url)
+        if u.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"broker url {self.url!r}: scheme must be mqtt:// or mqtts://")
+        if not u.hostname:
+            raise ValueError(f"broker url {self.url!r} has no host")
+        tls = u.scheme == "mqtts"
+        return u.hostname, u.port or (8883 if tls else 1883), tls
+
+
+class Message(NamedTuple):
+    """An incoming message, as handlers see it."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    response_topic: str | None = None
+    correlation: bytes | None = None
+
+
+Handler = Callable[[Message], None]
+
+
+def _cpu_temp_c() -> float | None:
+    try:
+        return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text().strip()) / 1000
+    except (OSError, ValueError):
+        return None
+
+
+class DeviceClient:
+    """One device's (or server process's) connection to the site broker.
+
+    >>> c = DeviceClient("camau-hcc", "rt-05", "rating-terminal", BrokerConfig(url="mqtt://127.0.0.1:1883"),
+    ...                  outbox=Outbox("/var/lib/motcua/outbox.db", "camau-hcc", "rt-05"))
+    >>> c.start()
+    """
+
+    def __init__(self, site: str, device: str, role: str, broker: BrokerConfig | None = None, *,
+                 outbox: Outbox | None = None, desk: int | None = None, clock: Clock | None = None,
+                 telemetry_interval_s: float = 60.0,
+                 telemetry_extra: Callable[[], dict[str, Any]] | None = None,
+                 inflight_window: int = 100, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
+                 client_id: str | None = None):
+        self.site = topics.check_id(site, "site")
+        self.device = topics.check_id(device, "device")
+        self.role = role
+        self.desk = desk
+        self.broker = broker or BrokerConfig()
+        self.outbox = outbox
+        self.clock = clock or SystemClock()
+        self.telemetry_interval_s = telemetry_interval_s
+        self.telemetry_extra = telemetry_extra
+        self.window = max(1, inflight_window)
+        self._started_at = time.monotonic()
+        self._subs: dict[str, tuple[int, Handler]] = {}
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._inflight: dict[int, int] = {}  # mid -> outbox rowid
+        self._acked: list[int] = []
+        self._rejected: list[tuple[int, str]] = []
+        self._last_sent = 0
+        self._generation = 0
+        self._pending: dict[bytes, tuple[threading.Event, list[Response]]] = {}
+        self._threads: list[threading.Thread] = []
+        self.on_connected: list[Callable[[], None]] = []
+        self.on_disconnected: list[Callable[[], None]] = []
+        host, port, tls = self.broker.endpoint()
+        self._host, self._port = host, port
+        self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"{self.device}",
+                                 protocol=paho.MQTTv5)
+        if self.broker.username:
+            self._mqtt.username_pw_set(self.broker.username, self.broker.password)
+        if tls:
+            ctx = ssl.create_default_context(cafile=self.broker.ca_file)
+            if self.broker.cert_file:
+                ctx.load_cert_chain(self.broker.cert_file, self.broker.key_file)
+            self._mqtt.tls_set_context(ctx)
+        self._paho_lock = getattr(self._mqtt, "_out_message_mutex", None) or threading.RLock()
+        self._mqtt.max_inflight_messages_set(self.window)
+        self._mqtt.max_queued_messages_set(0)
+        self._mqtt.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self._mqtt.will_set(topics.status(site, device), self._status("offline"), qos=1, retain=True)
+        self._mqtt.on_connect = self._guard(self._on_connect)
+        self._mqtt.on_disconnect = self._guard(self._on_disconnect)
+        self._mqtt.on_message = self._guard(self._on_message)
+        self._mqtt.on_publish = self._guard(self._on_publish)
+        if outbox is not None:
+            outbox.add_listener(self._kick)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background (retrying with backoff) and start the worker threads."""
+        self.subscribe_raw(topics.response(self.site, self.device), self._on_response)
+        self._mqtt.connect_async(self._host, self._port, keepalive=self.broker.keepalive_s,
+                                 clean_start=True)
+        self._mqtt.loop_start()
+        for name, target in (("drain", self._drain_loop), ("telemetry", self._telemetry_loop)):
+            if name == "drain" and self.outbox is None:
+                continue
+            t = threading.Thread(target=target, name=f"{self.device}-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish ``offline``, disconnect cleanly and stop the threads."""
+        self._stop.set()
+        self._kick()
+        if self.connected:
+            try:
+                info = self._mqtt.publish(topics.status(self.site, self.device), self._status("offline"),
+                                          qos=1, retain=True)
+                info.wait_for_publish(timeout=min(timeout, 2.0))
+            except (RuntimeError, ValueError):
+                pass
+        self._mqtt.disconnect()
+        self._mqtt.loop_stop()
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    # -- publishing and subscribing --------------------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Subscribe now (if connected) and again on every reconnect."""
+        self._subs[topic_filter] = (qos, self._guard(handler))
+        if self.connected:
+            self._mqtt.subscribe(topic_filter, qos)
+
+    def subscribe_raw(self, topic_filter: str, handler: Handler) -> None:
+        self.subscribe(topic_filter, handler, qos=1)
+
+    def publish(self, topic: str, payload: bytes | Model | str, *, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> paho.MQTTMessageInfo:
+        """Publish now, outside the outbox: for retained state and answers, which are rebuilt
+        from their source of truth on reconnect. Raises NotConnected when offline."""
+        if not self.connected:
+            raise NotConnected(f"not connected to {self.broker.url}")
+        data = payload.dumps() if isinstance(payload, BaseModel) else payload
+        return self._mqtt.publish(topic, data, qos=qos, retain=retain, properties=properties)
+
+    def publish_state(self, topic: str, state: Model | bytes, qos: int = 1) -> bool:
+        """Publish retained state if connected; False when offline (republish on connect)."""
+        try:
+            self.publish(topic, state, qos=qos, retain=True)
+            return True
+        except NotConnected:
+            return False
+
+    # -- request / response ------------------------------------------------------------------------
+
+    def request(self, op: str, req: Request, timeout: float = 3.0) -> Response:
+        """Send a request to ticketing and wait for its answer; RequestTimeout if none came."""
+        if not self.connected:
+            raise NotConnected(f"not connected to {self.broker.url}: request {op} not sent")
+        corr = uuid7().encode()
+        waiter: tuple[threading.Event, list[Response]] = (threading.Event(), [])
+        self._pending[corr] = waiter
+        try:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = topics.response(self.site, self.device)
+            props.CorrelationData = corr
+            self._mqtt.publish(topics.request(self.site, op), req.dumps(), qos=1, properties=props)
+            if not waiter[0].wait(timeout):
+                raise RequestTimeout(f"no answer to {op} (request {req.id}) within {timeout:.1f} s")
+            return waiter[1][0]
+        finally:
+            self._pending.pop(corr, None)
+
+    def _on_response(self, msg: Message) -> None:
+        waiter = self._pending.get(msg.correlation or b"")
+        if waiter is None:
+            log.debug("late or unknown response on %s", msg.topic)
+            return
+        try:
+            waiter[1].append(parse_model(Response, msg.payload))  # type: ignore[arg-type]
+        except ProtocolError as exc:
+            log.error("bad response on %s: %s", msg.topic, exc)
+            return
+        waiter[0].set()
+
+    def serve(self, op: str, handler: Callable[[Request, Message], Response]) -> None:
+        """Answer requests on req/{op} (ticketing). Replies go to the request's response topic."""
+
+        def on_req(msg: Message) -> None:
+            if not msg.response_topic:
+                log.warning("request on %s without response topic ignored", msg.topic)
+                return
+            try:
+                req = parse_model(Request, msg.payload)
+            except ProtocolError as exc:
+                resp = Response(request_id="?", ok=False, error="bad_request",
+                                message_vi=f"Yêu cầu không hợp lệ: {exc}", message_en=f"Bad request: {exc}")
+            else:
+                resp = handler(req, msg)  # type: ignore[arg-type]
+            props = Properties(PacketTypes.PUBLISH)
+            if msg.correlation is not None:
+                props.CorrelationData = msg.correlation
+            self._mqtt.publish(msg.response_topic, resp.dumps(), qos=1, properties=props)
+
+        self.subscribe(topics.request(self.site, op), on_req)
+
+    # -- paho callbacks ----------------------------------------------------------------------------
+
+    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - a callback must never kill the network loop
+                log.exception("error in %s", getattr(fn, "__name__", fn))
+                return None
+        wrapped.__name__ = getattr(fn, "__name__", "callback")
+        return wrapped
+
+    def _status(self, state: str) -> bytes:
+        return Status(state=state, device=self.device, role=self.role, version=__version__,  # type: ignore[arg-type]
+                      desk=self.desk, ts=self.clock.now()).dumps()
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.broker.url, reason)
+            return
+        log.info("connected to %s as %s", self.broker.url, self.device)
+        client.publish(topics.status(self.site, self.device), self._status("online"), qos=1, retain=True)
+        for flt, (qos, _h) in self._subs.items():
+            client.subscribe(flt, qos)
+        with self._wake:
+            self._generation += 1
+            self._inflight.clear()
+            self._last_sent = 0
+            self._connected.set()
+            self._wake.notify_all()
+        for cb in list(self.on_connected):
+            self._guard(cb)()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Properties | None) -> None:
+        was = self.connected
+        with self._wake:
+            self._connected.clear()
+            self._inflight.clear()
+            self._last_sent = 0
+            self._wake.notify_all()
+        if was:
+            log.warning("disconnected from %s: %s", self.broker.url, reason)
+            for cb in list(self.on_disconnected):
+                self._guard(cb)()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        m = Message(msg.topic, msg.payload, bool(msg.retain),
+                    getattr(props, "ResponseTopic", None) if props else None,
+                    getattr(props, "CorrelationData", None) if props else None)
+        for flt, (_qos, handler) in list(self._subs.items()):
+            if paho.topic_matches_sub(flt, msg.topic):
+                handler(m)
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Properties | None) -> None:
+        with self._wake:
+            rowid = self._inflight.pop(mid, None)
+            if rowid is None:
+                return
+            if reason.is_failure and reason.value != 16:  # 16: no matching subscribers is success
+                self._rejected.append((rowid, str(reason)))
+            else:
+                self._acked.append(rowid)
+            self._wake.notify_all()
+
+    # -- outbox drain ------------------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def _drain_loop(self) -> None:
+        assert self.outbox is not None
+        ob = self.outbox
+        while not self._stop.is_set():
+            with self._wake:
+                acked, self._acked = self._acked, []
+                rejected, self._rejected = self._rejected, []
+                room = self.window - len(self._inflight) if self.connected else 0
+                after, gen = self._last_sent, self._generation
+            try:
+                if acked:
+                    ob.ack(acked)
+                for rowid, why in rejected:
+                    ob.reject(rowid, why)
+                rows = ob.fetch(after, room) if room > 0 else []
+            except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
+                log.exception("outbox drain step failed")
+                time.sleep(0.5)
+                continue
+            sent = 0
+            # paho calls on_publish while holding its out-message lock, and publish() takes the
+            # same (re-entrant) lock: holding it here while we publish and record the mid means
+            # a PUBACK can never be handled before we know which row it acknowledges.
+            with self._paho_lock:
+                for row in rows:
+                    if gen != self._generation or not self.connected:
+                        break
+                    info = self._mqtt.publish(row.topic, row.payload, qos=1)
+                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                        break
+                    with self._wake:
+                        self._inflight[info.mid] = row.rowid
+                        self._last_sent = row.rowid
+                    sent += 1
+            if sent or acked or rejected:
+                continue
+            with self._wake:
+                if not self._acked and not self._rejected and not self._stop.is_set():
+                    self._wake.wait(0.5)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the outbox is empty (every event acknowledged). True on success."""
+        if self.outbox is None:
+            return True
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.outbox.depth() == 0:
+                return True
+            time.sleep(0.02)
+        return self.outbox.depth() == 0
+
+    # -- telemetry -------------------------------------------------------------------------------
+
+    def telemetry(self) -> Telemetry:
+        free = None
+        where = self.outbox.path.parent if self.outbox else Path("/")
+        try:
+            free = shutil.disk_usage(where).free / 1e6
+        except OSError:
+            pass
+        extra: dict[str, Any] = {}
+        if self.telemetry_extra:
+            try:
+                extra = dict(self.telemetry_extra())
+            except Exception:  # noqa: BLE001
+                log.exception("telemetry_extra failed")
+        return Telemetry(ts=self.clock.now(), uptime_s=round(time.monotonic() - self._started_at, 1),
+                         cpu_temp_c=_cpu_temp_c(), disk_free_mb=free,
+                         outbox_depth=self.outbox.depth() if self.outbox else 0,
+                         clock_synced=self.clock.is_synced(), extra=extra)
+
+    def send_telemetry(self) -> bool:
+        try:
+            self.publish(topics.telemetry(self.site, self.device), self.telemetry(), qos=0)
+            return True
+        except NotConnected:
+            return False
+
+    def _telemetry_loop(self) -> None:
+        if self.telemetry_interval_s <= 0:
+            return
+        self._connected.wait(self.telemetry_interval_s)
+        while not self._stop.is_set():
+            if self.connected:
+                self.send_telemetry()
+            self._stop.wait(self.telemetry_interval_s)
+

@@ -1,0 +1,309 @@
+"""The durable outbox: every event is on disk before ``enqueue`` returns, and leaves only when
+the broker acknowledged it.
+
+SQLite in WAL mode with ``synchronous=FULL``: a committed row survives a crash or power cut at
+any instant. Concurrent ``enqueue`` calls share one transaction (group commit), so durability
+does not cost throughput when several threads produce events. The device's ``seq`` is assigned
+inside the same transaction and persisted, so it is monotonic across reboots.
+
+The outbox is bounded: when full it refuses new events with :class:`OutboxFull` and reports it
+through ``on_full`` (the client turns that into a ``fault`` event, which may use a small
+reserve above the bound); it never drops old events.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable, Mapping, NamedTuple
+
+from pydantic import ValidationError
+
+from common.clock import Clock, SystemClock, iso
+
+from . import topics
+from .errors import OutboxClosed, OutboxFull, ProtocolError
+from .schemas import EVENT_DATA, Model, uuid7
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_EVENTS = 1_000_000
+FAULT_RESERVE = 1_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    id TEXT PRIMARY KEY, seq INTEGER, topic TEXT, payload TEXT, reason TEXT, at TEXT
+);
+"""
+
+
+class OutboxRow(NamedTuple):
+    rowid: int
+    seq: int
+    topic: str
+    payload: bytes
+
+
+class Enqueued(NamedTuple):
+    """What enqueue returns: the event's identity, once it is on disk."""
+
+    id: str
+    seq: int
+    ts: str
+    topic: str
+    payload: bytes
+
+
+class _Req:
+    __slots__ = ("type", "data", "id", "done", "error", "result")
+
+    def __init__(self, type_: str, data: dict[str, Any]):
+        self.type = type_
+        self.data = data
+        self.id = uuid7()
+        self.done = False
+        self.error: BaseException | None = None
+        self.result: Enqueued | None = None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class Outbox:
+    """A device's durable, ordered, bounded event queue.
+
+    >>> ob = Outbox("/var/lib/motcua/outbox.db", site="camau-hcc", device="rt-05")
+    >>> ob.enqueue("rating", {"desk": 5, "score": 5, "scale": 5})  # on disk when this returns
+    """
+
+    def __init__(self, path: str | Path, site: str, device: str, clock: Clock | None = None,
+                 max_events: int = DEFAULT_MAX_EVENTS, fault_reserve: int = FAULT_RESERVE):
+        if max_events < 1:
+            raise ValueError(f"max_events must be at least 1, got {max_events}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.site = topics.check_id(site, "site")
+        self.device = topics.check_id(device, "device")
+        self.clock = clock or SystemClock()
+        self.max_events = max_events
+        self.fault_reserve = fault_reserve
+        self.on_full: Callable[[int], None] | None = None
+        self._w = _connect(self.path)
+        self._w.executescript(_SCHEMA)
+        self._r = _connect(self.path)
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        self._cv = threading.Condition()
+        self._pending: list[_Req] = []
+        self._writing = False
+        self._closed = False
+        self._listeners: list[Callable[[], None]] = []
+        row = self._w.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+        self._next_seq = int(row[0]) if row else 1
+        self._depth = self._w.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        self._was_full = False
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def enqueue(self, type_: str, data: Model | Mapping[str, Any]) -> Enqueued:
+        """Store one event durably and return its id and seq; raise OutboxFull when full."""
+        return self._submit([self._request(type_, data)])[0]
+
+    def enqueue_many(self, items: list[tuple[str, Model | Mapping[str, Any]]]) -> list[Enqueued]:
+        """Store several events in one transaction (all or, when full, as many as fit)."""
+        return self._submit([self._request(t, d) for t, d in items])
+
+    def _request(self, type_: str, data: Model | Mapping[str, Any]) -> _Req:
+        model = EVENT_DATA.get(type_)
+        if model is None:
+            raise ProtocolError("unknown_type", f"unknown event type {type_!r}; known: {', '.join(EVENT_DATA)}")
+        if isinstance(data, Model):
+            if not isinstance(data, model):
+                raise ProtocolError("bad_data", f"{type_} event needs {model.__name__}, got {type(data).__name__}")
+            payload = data.model_dump(mode="json")
+        else:
+            try:
+                payload = model.model_validate(dict(data)).model_dump(mode="json")
+            except ValidationError as exc:
+                raise ProtocolError("bad_data", f"{type_} data: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        return _Req(type_, payload)
+
+    def _submit(self, reqs: list[_Req]) -> list[Enqueued]:
+        with self._cv:
+            if self._closed:
+                raise OutboxClosed("the outbox is closed")
+            self._pending.extend(reqs)
+            while not all(r.done for r in reqs):
+                if self._writing:
+                    self._cv.wait()
+                    continue
+                self._writing = True
+                batch, self._pending = self._pending, []
+                self._cv.release()
+                try:
+                    self._write(batch)
+                except BaseException as exc:  # noqa: BLE001 - every waiter must learn of it
+                    for r in batch:
+                        if not r.done:
+                            r.error, r.done = exc, True
+                finally:
+                    self._cv.acquire()
+                    self._writing = False
+                    self._cv.notify_all()
+        for r in reqs:
+            if r.error is not None:
+                raise r.error
+        self._notify_listeners()
+        return [r.result for r in reqs if r.result is not None]
+
+    def _write(self, batch: list[_Req]) -> None:
+        now = self.clock.now()
+        ts = iso(now)
+        synced = self.clock.is_synced()
+        rows = []
+        refused = 0
+        with self._wlock:
+            seq = self._next_seq
+            depth = self._depth
+            for r in batch:
+                limit = self.max_events + (self.fault_reserve if r.type == "fault" else 0)
+                if depth >= limit:
+                    r.error = OutboxFull(
+                        f"outbox {self.path} holds {depth} events, its limit is {self.max_events}: "
+                        f"event refused (nothing old was dropped); is the broker reachable?")
+                    r.done = True
+                    refused += 1
+                    continue
+                topic = topics.event(self.site, self.device, r.type)
+                body = (
+                    f'{{"v":1,"id":"{r.id}","seq":{seq},"ts":"{ts}",'
+                    f'"clock_synced":{"true" if synced else "false"},'
+                    f'"site":"{self.site}","device":"{self.device}","type":"{r.type}","data":'
+                )
+                payload = body + json.dumps(r.data, ensure_ascii=False, separators=(",", ":")) + "}"
+                rows.append((r, r.id, seq, r.type, topic, payload))
+                seq += 1
+                depth += 1
+            if rows:
+                c = self._w
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    c.executemany(
+                        "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
+                        [row[1:] for row in rows])
+                    c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(seq),))
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+                self._next_seq = seq
+                self._depth = depth
+            for r, eid, s, _t, topic, payload in rows:
+                r.result = Enqueued(eid, s, ts, topic, payload.encode())
+                r.done = True
+        if refused:
+            if not self._was_full:
+                log.error("outbox full (%d events): refusing new events", self.max_events)
+            self._was_full = True
+            if self.on_full is not None:
+                try:
+                    self.on_full(depth)
+                except Exception:  # noqa: BLE001 - a hook must not break enqueue
+                    log.exception("outbox on_full hook failed")
+
+    # -- draining -----------------------------------------------------------------------------
+
+    def add_listener(self, fn: Callable[[], None]) -> None:
+        """fn() is called (outside any lock) after events were enqueued: wakes the drainer."""
+        self._listeners.append(fn)
+
+    def _notify_listeners(self) -> None:
+        for fn in self._listeners:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001
+                log.exception("outbox listener failed")
+
+    def fetch(self, after_rowid: int = 0, limit: int = 500) -> list[OutboxRow]:
+        """The oldest events after `after_rowid`, in order."""
+        with self._rlock:
+            cur = self._r.execute(
+                "SELECT rowid, seq, topic, payload FROM outbox WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after_rowid, limit))
+            return [OutboxRow(r[0], r[1], r[2], r[3].encode()) for r in cur.fetchall()]
+
+    def ack(self, rowids: list[int]) -> None:
+        """The broker acknowledged these: remove them."""
+        if not rowids:
+            return
+        with self._wlock:
+            c = self._w
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = 0
+                for i in range(0, len(rowids), 500):
+                    chunk = rowids[i:i + 500]
+                    cur = c.execute(f"DELETE FROM outbox WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+                    deleted += cur.rowcount
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            self._depth -= deleted
+            if self._was_full and self._depth < self.max_events:
+                self._was_full = False
+                log.info("outbox below its limit again (%d events)", self._depth)
+
+    def reject(self, rowid: int, reason: str) -> None:
+        """The broker refused this event for good (e.g. not authorised): keep it aside with
+        the reason instead of blocking the queue, and never drop it silently."""
+        with self._wlock:
+            c = self._w
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT OR IGNORE INTO rejected (id, seq, topic, payload, reason, at) "
+                      "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE rowid=?",
+                      (reason, iso(self.clock.now()), rowid))
+            cur = c.execute("DELETE FROM outbox WHERE rowid=?", (rowid,))
+            c.execute("COMMIT")
+            self._depth -= cur.rowcount
+        log.error("broker rejected outbox event rowid=%d: %s (kept in table 'rejected')", rowid, reason)
+
+    def depth(self) -> int:
+        return self._depth
+
+    @property
+    def full(self) -> bool:
+        return self._depth >= self.max_events
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def rejected(self) -> list[tuple[str, int, str]]:
+        with self._rlock:
+            return [tuple(r) for r in self._r.execute("SELECT id, seq, reason FROM rejected ORDER BY seq")]
+
+    def close(self) -> None:
+        with self._cv:
+            while self._writing:
+                self._cv.wait()
+            self._closed = True
+        with self._wlock, self._rlock:
+            self._w.close()
+            self._r.close()

@@ -1,0 +1,398 @@
+"""Versioned message models: the envelope, every event's data, requests, responses and state.
+
+Field names of the envelope are fixed by DESIGN.md. Parsing never lets a bad payload through:
+:func:`parse_event` raises :class:`ProtocolError` whose ``reason`` and message say exactly what
+was wrong (the collector stores both in its dead letters).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import topics
+from .errors import BadId, BadTopic, ProtocolError
+
+SCHEMA_VERSION = 1
+MAX_PAYLOAD = 64 * 1024
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
+ServiceCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,8}$", description="service code, e.g. HT")]
+Desk = Annotated[int, Field(ge=1, le=999)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def dumps(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7): unique and index-friendly."""
+    ms = time.time_ns() // 1_000_000
+    rnd = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rnd >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rnd & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def _aware(v: datetime) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError("time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00")
+    return v
+
+
+AwareTime = Annotated[datetime, Field(description="ISO 8601 with offset")]
+
+
+# -- event data ---------------------------------------------------------------------------------
+
+class RatingData(Model):
+    desk: Desk
+    score: int = Field(ge=1, le=5)
+    scale: Literal[3, 4, 5]
+    ticket: str | None = None
+    service: ServiceCode | None = None
+    officer: str | None = None
+    misuse: bool = False
+    misuse_reason: Literal["same_ticket", "too_soon"] | None = None
+
+    @field_validator("score")
+    @classmethod
+    def _score_in_scale(cls, v: int, info: Any) -> int:
+        scale = info.data.get("scale")
+        if scale is not None and v > scale:
+            raise ValueError(f"score {v} is above the scale {scale}")
+        return v
+
+
+TicketAction = Literal["issued", "called", "recalled", "no_show", "transferred", "finished", "cancelled"]
+Priority = Literal["elderly", "disabled", "pregnant", "appointment"]
+
+
+class TicketData(Model):
+    action: TicketAction
+    ticket: str = Field(description="printed label, e.g. '1023' or 'A023'")
+    number: int = Field(ge=0)
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="local day the number belongs to")
+    service: ServiceCode
+    priority: Priority | None = None
+    appointment: str | None = None
+    desk: Desk | None = None
+    officer: str | None = None
+    kiosk: str | None = None
+    issued_at: AwareTime | None = None
+    people_ahead: int | None = Field(default=None, ge=0)
+    wait_s: float | None = Field(default=None, ge=0)
+    service_s: float | None = Field(default=None, ge=0)
+    to_service: ServiceCode | None = None
+    offline: bool = False
+
+
+class PresenceData(Model):
+    desk: Desk
+    zone: Literal["officer", "citizen"]
+    kind: Literal["change", "summary"] = "change"
+    present: bool
+    since: AwareTime
+    window_s: float | None = Field(default=None, gt=0, description="summary window")
+    occupied_share: float | None = Field(default=None, ge=0, le=1)
+    changes: int | None = Field(default=None, ge=0)
+
+
+class FaultData(Model):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,48}$", description="e.g. printer_paper_out")
+    active: bool = Field(description="true when raised, false when cleared")
+    message_vi: str
+    message_en: str
+    detail: str | None = None
+
+
+class DeskData(Model):
+    desk: Desk
+    action: Literal["sign_in", "sign_out"]
+    officer: str | None = None
+    badge: str | None = None
+
+
+EVENT_DATA: dict[str, type[Model]] = {
+    "rating": RatingData,
+    "ticket": TicketData,
+    "presence": PresenceData,
+    "fault": FaultData,
+    "desk": DeskData,
+}
+
+
+class Envelope(Model):
+    """Every event has this envelope (field names fixed by DESIGN.md)."""
+
+    v: Literal[1]
+    id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0)
+    ts: AwareTime
+    clock_synced: bool
+    site: Id
+    device: Id
+    type: Literal["rating", "ticket", "presence", "fault", "desk"]
+    data: dict[str, Any]
+
+    @field_validator("ts")
+    @classmethod
+    def _ts_aware(cls, v: datetime) -> datetime:
+        return _aware(v)
+
+    def typed_data(self) -> Model:
+        return EVENT_DATA[self.type].model_validate(self.data)
+
+
+# -- device status and telemetry ------------------------------------------------------------------
+
+class Status(Model):
+    v: Literal[1] = 1
+    state: Literal["online", "offline"]
+    device: Id
+    role: str
+    version: str
+    desk: int | None = None
+    ts: AwareTime | None = None
+
+
+class Telemetry(Model):
+    v: Literal[1] = 1
+    ts: AwareTime
+    uptime_s: float
+    cpu_temp_c: float | None = None
+    disk_free_mb: float | None = None
+    outbox_depth: int
+    clock_synced: bool
+    extra: dict[str, Any] = Field(default_factory=dict, description="role-specific, e.g. fps")
+
+
+# -- requests and responses to ticketing ----------------------------------------------------------
+
+class Request(Model):
+    """A request on req/{op}. ``id`` is the idempotency key: a retry carries the same id and
+    gets the same answer."""
+
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    device: Id
+    desk: Desk | None = None
+    officer: str | None = None
+    service: ServiceCode | None = None
+    count: int | None = Field(default=None, ge=1, le=1000, description="lease: numbers wanted")
+    to_service: ServiceCode | None = None
+    keep_place: bool | None = None
+    ts: AwareTime | None = None
+
+
+class Lease(Model):
+    service: ServiceCode
+    day: str
+    start: int
+    end: int = Field(description="inclusive")
+    prefix: str = ""
+
+
+class TicketInfo(Model):
+    ticket: str
+    number: int
+    day: str
+    service: ServiceCode
+    priority: Priority | None = None
+    issued_at: AwareTime | None = None
+    called_at: AwareTime | None = None
+    wait_s: float | None = None
+
+
+class Response(Model):
+    v: Literal[1] = 1
+    request_id: str
+    ok: bool
+    error: str | None = Field(default=None, description="machine code, e.g. queue_empty")
+    message_vi: str | None = None
+    message_en: str | None = None
+    ticket: TicketInfo | None = None
+    lease: Lease | None = None
+    waiting: int | None = None
+
+
+# -- retained state ---------------------------------------------------------------------------------
+
+class ServiceInfo(Model):
+    code: ServiceCode
+    name_vi: str
+    name_en: str
+    prefix: str = ""
+    range_start: int = Field(ge=0)
+    range_end: int = Field(ge=0)
+    capacity: int = Field(ge=1)
+    target_wait_min: float = Field(gt=0)
+
+
+class DeskInfo(Model):
+    number: Desk
+    services: list[ServiceCode]
+    name_vi: str | None = None
+    name_en: str | None = None
+
+
+class SiteState(Model):
+    v: Literal[1] = 1
+    site: Id
+    name_vi: str
+    name_en: str
+    timezone: str
+    services: list[ServiceInfo]
+    desks: list[DeskInfo]
+    hours: dict[str, list[tuple[str, str]]] = Field(
+        description="weekday (mon..sun) -> [[open, close], ...] local times 'HH:MM'")
+    closed_days: list[str] = Field(default_factory=list, description="holidays, YYYY-MM-DD")
+    priority_classes: list[Priority]
+    rating_scale: Literal[3, 4, 5] = 5
+    ts: AwareTime | None = None
+
+
+class DeskState(Model):
+    v: Literal[1] = 1
+    desk: Desk
+    officer: str | None = None
+    ticket: str | None = None
+    number: int | None = None
+    day: str | None = None
+    service: ServiceCode | None = None
+    priority: Priority | None = None
+    called_at: AwareTime | None = None
+    status: Literal["idle", "serving", "closed"] = "idle"
+    ts: AwareTime | None = None
+
+
+class ServiceState(Model):
+    v: Literal[1] = 1
+    service: ServiceCode
+    day: str
+    waiting: int = Field(ge=0)
+    issued: int = Field(ge=0)
+    capacity: int = Field(ge=1)
+    finished_for_today: bool = False
+    est_wait_s: float | None = None
+    oldest_issued_at: AwareTime | None = None
+    last_called: str | None = None
+    ts: AwareTime | None = None
+
+
+class Call(Model):
+    ticket: str
+    desk: Desk
+    service: ServiceCode
+    at: AwareTime
+    recall: bool = False
+
+
+class CallsState(Model):
+    v: Literal[1] = 1
+    calls: list[Call] = Field(description="newest first")
+    ts: AwareTime | None = None
+
+
+class PresenceState(Model):
+    v: Literal[1] = 1
+    desk: Desk
+    officer: bool | None = None
+    officer_since: AwareTime | None = None
+    citizen: bool | None = None
+    citizen_since: AwareTime | None = None
+    ts: AwareTime | None = None
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(payload)"
+        if e["type"] == "missing":
+            parts.append(f"missing field {loc!r}")
+        elif e["type"] == "extra_forbidden":
+            parts.append(f"unknown field {loc!r}")
+        else:
+            parts.append(f"field {loc!r}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def load_json(payload: bytes | str) -> Any:
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8", "surrogateescape")
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD} (64 KiB)")
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("not_utf8", f"payload is not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ProtocolError("not_json", f"payload is not valid JSON: {exc}") from None
+
+
+def parse_event(topic: str, payload: bytes | str) -> Envelope:
+    """Validate an event against its topic; raise ProtocolError naming what was wrong."""
+    try:
+        t = topics.parse(topic)
+    except (BadTopic, BadId) as exc:
+        raise ProtocolError("bad_topic", str(exc)) from None
+    if t.kind != "evt":
+        raise ProtocolError("bad_topic", f"topic {topic!r} is not an event topic (…/dev/{{device}}/evt/{{type}})")
+    raw = load_json(payload)
+    if not isinstance(raw, dict):
+        raise ProtocolError("not_object", f"payload is JSON {type(raw).__name__}, expected an object")
+    if "v" not in raw:
+        raise ProtocolError("missing_field", "missing field 'v' (schema version)")
+    if raw["v"] != SCHEMA_VERSION:
+        raise ProtocolError("bad_version", f"schema version v={raw['v']!r} is not supported; this collector reads v={SCHEMA_VERSION}")
+    typ = raw.get("type")
+    if typ is not None and typ not in EVENT_DATA:
+        raise ProtocolError("unknown_type", f"unknown event type {typ!r}; known: {', '.join(EVENT_DATA)}")
+    try:
+        env = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        missing = any(e["type"] == "missing" for e in exc.errors())
+        raise ProtocolError("missing_field" if missing else "bad_field", _describe(exc)) from None
+    if env.site != t.site:
+        raise ProtocolError("site_mismatch", f"payload site {env.site!r} does not match topic site {t.site!r}")
+    if env.device != t.device:
+        raise ProtocolError("device_mismatch", f"payload device {env.device!r} does not match topic device {t.device!r}")
+    if env.type != t.name:
+        raise ProtocolError("type_mismatch", f"payload type {env.type!r} does not match topic event type {t.name!r}")
+    try:
+        env.typed_data()
+    except ValidationError as exc:
+        missing = any(e["type"] == "missing" for e in exc.errors())
+        raise ProtocolError("missing_field" if missing else "bad_data",
+                            f"{env.type} data: " + _describe(exc).replace("field '", "field 'data.")) from None
+    return env
+
+
+def parse_model(model: type[Model], payload: bytes | str) -> Model:
+    """Parse a request, response or state payload; ProtocolError on anything wrong."""
+    raw = load_json(payload)
+    if not isinstance(raw, dict):
+        raise ProtocolError("not_object", f"payload is JSON {type(raw).__name__}, expected an object")
+    if raw.get("v", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ProtocolError("bad_version", f"schema version v={raw.get('v')!r} is not supported")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        missing = any(e["type"] == "missing" for e in exc.errors())
+        raise ProtocolError("missing_field" if missing else "bad_field", f"{model.__name__}: {_describe(exc)}") from None
+
+
+Payload = Union[RatingData, TicketData, PresenceData, FaultData, DeskData]

@@ -1,0 +1,166 @@
+"""Every topic of the motcua/v1 tree is built and parsed here, and nowhere else.
+
+    motcua/v1/{site}/dev/{device}/status              retained online/offline (+ Last Will)
+    motcua/v1/{site}/dev/{device}/telemetry           periodic health
+    motcua/v1/{site}/dev/{device}/evt/{type}          events, QoS 1, from the outbox
+    motcua/v1/{site}/dev/{device}/cmd/{name}          commands to a device
+    motcua/v1/{site}/dev/{device}/resp                answers to this device's requests
+    motcua/v1/{site}/dev/{device}/state/{name}        retained state a device owns (presence)
+    motcua/v1/{site}/req/{op}                         requests to ticketing (MQTT 5 response topic)
+    motcua/v1/{site}/state/{name}[/{key}]             retained site state (ticketing, collector)
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from .errors import BadId, BadTopic
+
+ROOT = "motcua/v1"
+_ID = re.compile(r"^[a-z0-9-]{1,32}$")
+
+EVENT_TYPES = ("rating", "ticket", "presence", "fault", "desk")
+REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish")
+STATE_NAMES = ("site", "desk", "service", "calls", "presence")
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """Return value if it is 1-32 lower-case letters, digits or '-'; raise BadId otherwise."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise BadId(
+            f"{what} {value!r} is not valid: use 1 to 32 lower-case letters, digits and '-' "
+            f"(for example 'camau-hcc' or 'rt-05')"
+        )
+    return value
+
+
+def _key(value: object, what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str):
+        return check_id(value.lower(), what)
+    raise BadId(f"{what} {value!r} is not valid: use a desk number or a lower-case id")
+
+
+def site_root(site: str) -> str:
+    return f"{ROOT}/{check_id(site, 'site')}"
+
+
+def device_root(site: str, device: str) -> str:
+    return f"{site_root(site)}/dev/{check_id(device, 'device')}"
+
+
+def status(site: str, device: str) -> str:
+    return f"{device_root(site, device)}/status"
+
+
+def telemetry(site: str, device: str) -> str:
+    return f"{device_root(site, device)}/telemetry"
+
+
+def event(site: str, device: str, type_: str) -> str:
+    if type_ not in EVENT_TYPES:
+        raise BadTopic(f"unknown event type {type_!r}; known: {', '.join(EVENT_TYPES)}")
+    return f"{device_root(site, device)}/evt/{type_}"
+
+
+def command(site: str, device: str, name: str) -> str:
+    return f"{device_root(site, device)}/cmd/{check_id(name, 'command name')}"
+
+
+def response(site: str, device: str) -> str:
+    return f"{device_root(site, device)}/resp"
+
+
+def device_state(site: str, device: str, name: str, key: str | int | None = None) -> str:
+    t = f"{device_root(site, device)}/state/{check_id(name, 'state name')}"
+    return t if key is None else f"{t}/{_key(key, 'state key')}"
+
+
+def request(site: str, op: str) -> str:
+    if op not in REQUEST_OPS:
+        raise BadTopic(f"unknown request op {op!r}; known: {', '.join(REQUEST_OPS)}")
+    return f"{site_root(site)}/req/{op}"
+
+
+def state(site: str, name: str, key: str | int | None = None) -> str:
+    if name not in STATE_NAMES:
+        raise BadTopic(f"unknown state {name!r}; known: {', '.join(STATE_NAMES)}")
+    t = f"{site_root(site)}/state/{name}"
+    return t if key is None else f"{t}/{_key(key, 'state key')}"
+
+
+# -- subscription filters ---------------------------------------------------------------------
+
+def site_filter(site: str | None) -> str:
+    """Everything of one site, or of every site when site is None."""
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/#"
+
+
+def events_filter(site: str | None, type_: str | None = None, device: str | None = None) -> str:
+    s = check_id(site, "site") if site else "+"
+    d = check_id(device, "device") if device else "+"
+    return f"{ROOT}/{s}/dev/{d}/evt/{type_ or '+'}"
+
+
+def state_filter(site: str, name: str | None = None) -> str:
+    return f"{site_root(site)}/state/{name}/#" if name else f"{site_root(site)}/state/#"
+
+
+def device_state_filter(site: str, name: str) -> str:
+    return f"{site_root(site)}/dev/+/state/{check_id(name, 'state name')}/#"
+
+
+def status_filter(site: str | None) -> str:
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/+/status"
+
+
+def requests_filter(site: str) -> str:
+    return f"{site_root(site)}/req/+"
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+class Topic(NamedTuple):
+    """A parsed topic. kind: status, telemetry, evt, cmd, resp, devstate, req, state."""
+
+    site: str
+    kind: str
+    device: str | None = None
+    name: str | None = None  # event type, command name, request op or state name
+    key: str | None = None  # state key (desk number, service code) when present
+
+
+def parse(topic: str) -> Topic:
+    """Parse any topic of the tree; raise BadTopic (or BadId) saying what is wrong."""
+    parts = topic.split("/")
+    if len(parts) < 4 or "/".join(parts[:2]) != ROOT:
+        raise BadTopic(f"topic {topic!r} is not under {ROOT}/{{site}}/")
+    site = check_id(parts[2], "site")
+    rest = parts[3:]
+    if rest[0] == "dev":
+        if len(rest) < 3:
+            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|state>")
+        device = check_id(rest[1], "device")
+        kind, tail = rest[2], rest[3:]
+        if kind in ("status", "telemetry", "resp") and not tail:
+            return Topic(site, kind, device)
+        if kind == "evt" and len(tail) == 1:
+            if tail[0] not in EVENT_TYPES:
+                raise BadTopic(f"topic {topic!r}: unknown event type {tail[0]!r}; known: {', '.join(EVENT_TYPES)}")
+            return Topic(site, "evt", device, tail[0])
+        if kind == "cmd" and len(tail) == 1:
+            return Topic(site, "cmd", device, check_id(tail[0], "command name"))
+        if kind == "state" and len(tail) in (1, 2):
+            return Topic(site, "devstate", device, check_id(tail[0], "state name"),
+                         tail[1] if len(tail) == 2 else None)
+        raise BadTopic(f"topic {topic!r}: unknown device topic")
+    if rest[0] == "req" and len(rest) == 2:
+        if rest[1] not in REQUEST_OPS:
+            raise BadTopic(f"topic {topic!r}: unknown request op {rest[1]!r}")
+        return Topic(site, "req", name=rest[1])
+    if rest[0] == "state" and len(rest) in (2, 3):
+        if rest[1] not in STATE_NAMES:
+            raise BadTopic(f"topic {topic!r}: unknown state {rest[1]!r}")
+        return Topic(site, "state", name=rest[1], key=rest[2] if len(rest) == 3 else None)
+    raise BadTopic(f"topic {topic!r}: expected dev/, req/ or state/ after the site")
