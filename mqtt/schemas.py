@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import topics
 from .errors import BadId, BadTopic, ProtocolError
@@ -66,13 +66,11 @@ class RatingData(Model):
     misuse: bool = False
     misuse_reason: Literal["same_ticket", "too_soon"] | None = None
 
-    @field_validator("score")
-    @classmethod
-    def _score_in_scale(cls, v: int, info: Any) -> int:
-        scale = info.data.get("scale")
-        if scale is not None and v > scale:
-            raise ValueError(f"score {v} is above the scale {scale}")
-        return v
+    @model_validator(mode="after")
+    def _score_in_scale(self) -> "RatingData":
+        if self.score > self.scale:
+            raise ValueError(f"score {self.score} is above the scale {self.scale}")
+        return self
 
 
 TicketAction = Literal["issued", "called", "recalled", "no_show", "transferred", "finished", "cancelled"]

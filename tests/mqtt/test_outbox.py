@@ -1,0 +1,187 @@
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from common.clock import FakeClock
+from mqtt import schemas
+from mqtt.client import BrokerConfig, DeviceClient
+from mqtt.errors import OutboxFull, ProtocolError
+from mqtt.outbox import Outbox
+from tests.support.mqtt import Recorder
+
+CHILD = Path(__file__).with_name("outbox_child.py")
+ROOT = Path(__file__).resolve().parents[2]
+RATING = {"desk": 5, "score": 4, "scale": 5}
+
+
+def test_enqueue_is_on_disk_and_seq_survives_reopen(sqlite_path):
+    clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+    ob = Outbox(sqlite_path, "s1", "rt-05", clock=clock)
+    e1 = ob.enqueue("rating", RATING)
+    e2 = ob.enqueue("rating", schemas.RatingData(desk=5, score=1, scale=3))
+    assert (e1.seq, e2.seq) == (1, 2)
+    env = json.loads(e1.payload)
+    assert env["ts"] == "2026-11-23T09:00:00.000+07:00" and env["clock_synced"] is True
+    assert schemas.parse_event(e1.topic, e1.payload).id == e1.id
+    ob.close()  # like a reboot: nothing acknowledged
+    ob2 = Outbox(sqlite_path, "s1", "rt-05", clock=clock)
+    assert ob2.depth() == 2
+    assert [r.seq for r in ob2.fetch()] == [1, 2]
+    ob2.ack([r.rowid for r in ob2.fetch()])
+    assert ob2.depth() == 0
+    assert ob2.enqueue("rating", RATING).seq == 3  # never reused, even after the queue emptied
+
+
+def test_bad_data_is_refused_before_it_is_stored(sqlite_path):
+    ob = Outbox(sqlite_path, "s1", "rt-05")
+    with pytest.raises(ProtocolError, match="score"):
+        ob.enqueue("rating", {"desk": 5, "score": 9, "scale": 5})
+    with pytest.raises(ProtocolError, match="unknown event type"):
+        ob.enqueue("selfie", {})
+    assert ob.depth() == 0 and ob.next_seq == 1
+
+
+def test_full_outbox_refuses_never_drops_and_raises_fault(sqlite_path):
+    ob = Outbox(sqlite_path, "s1", "rt-05", max_events=5, fault_reserve=2)
+    seen = []
+    ob.on_full = seen.append
+    for _ in range(5):
+        ob.enqueue("rating", RATING)
+    with pytest.raises(OutboxFull, match="limit is 5"):
+        ob.enqueue("rating", RATING)
+    assert seen and ob.depth() == 5
+    assert [r.seq for r in ob.fetch()] == [1, 2, 3, 4, 5]  # the old ones are all still there
+    fault = {"code": "outbox_full", "active": True, "message_vi": "Hàng đợi đầy", "message_en": "Outbox full"}
+    ob.enqueue("fault", fault)  # faults may use the reserve
+    ob.enqueue("fault", fault)
+    with pytest.raises(OutboxFull):
+        ob.enqueue("fault", fault)
+    ob.ack([r.rowid for r in ob.fetch(limit=3)])
+    ob.enqueue("rating", RATING)  # room again
+
+
+def test_group_commit_concurrent_enqueues_keep_unique_ordered_seqs(sqlite_path):
+    ob = Outbox(sqlite_path, "s1", "rt-05")
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(200):
+            s = ob.enqueue("rating", RATING).seq
+            with lock:
+                got.append(s)
+
+    ts = [threading.Thread(target=worker) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert sorted(got) == list(range(1, 1601))
+    rows = ob.fetch(limit=2000)
+    assert [r.seq for r in rows] == list(range(1, 1601))  # storage order is seq order
+
+
+def test_drains_in_order_when_connected_and_holds_while_offline(broker, sqlite_path):
+    rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
+    ob = Outbox(sqlite_path, "s1", "rt-05")
+    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob,
+                     telemetry_interval_s=0, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    c.start()
+    assert c.wait_connected(10)
+    for _ in range(300):
+        ob.enqueue("rating", RATING)
+    assert rec.wait_for(lambda m: len(m) >= 300, 20)
+    assert [json.loads(p)["seq"] for _, p, _ in rec.messages] == list(range(1, 301))
+    assert c.flush(10) and ob.depth() == 0
+    broker.stop()
+    time.sleep(0.3)
+    for _ in range(50):  # offline: they wait on disk
+        ob.enqueue("rating", RATING)
+    assert ob.depth() == 50
+    broker.start()
+    rec2 = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
+    assert rec2.wait_for(lambda m: len({json.loads(p)["seq"] for _, p, _ in m}) >= 50, 20)
+    assert {json.loads(p)["seq"] for _, p, _ in rec2.messages} == set(range(301, 351))
+    c.stop()
+    rec.close()
+    rec2.close()
+
+
+def _run_child(db, url, n, reconnect_min=0.2):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, str(CHILD), str(db), url, str(n), str(reconnect_min)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _collect(proc, until=None, stop_after_s=None):
+    """Read promised seqs from the child until a condition; returns (seqs, saw_done)."""
+    seqs, done = [], False
+    start = time.monotonic()
+    for line in proc.stdout:
+        line = line.strip()
+        if line == "DONE":
+            done = True
+        elif line.startswith("DEPTH"):
+            if until == "empty" and line == "DEPTH 0":
+                break
+        elif line:
+            seqs.append(int(line))
+        if stop_after_s is not None and time.monotonic() - start > stop_after_s:
+            break
+    return seqs, done
+
+
+def test_device_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
+    rec = Recorder(broker.port, "motcua/v1/crash-site/dev/dev-1/evt/#")
+    db = tmp_path / "outbox.db"
+    child = _run_child(db, broker.url, 20_000)
+    kill_at = random.uniform(0.5, 2.5)
+    promised, done = _collect(child, stop_after_s=kill_at)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert promised, "the child promised nothing before it was killed"
+    assert not done, "burst finished before the kill: make the kill earlier"
+    # restart the device: it resends what was not acknowledged, and its seq continues
+    child2 = _run_child(db, broker.url, 10)
+    more, _ = _collect(child2, until="empty")
+    child2.kill()
+    child2.wait()
+    assert min(more) > max(promised), "seq restarted after the crash"
+    want = set(promised) | set(more)
+    assert rec.wait_for(lambda m: want <= {json.loads(p)["seq"] for _, p, _ in m}, 30), \
+        f"missing seqs: {sorted(want - {json.loads(p)['seq'] for _, p, _ in rec.messages})[:20]}"
+    ids = {}
+    for _, p, _ in rec.messages:  # each seq keeps one id, however often it was resent
+        e = json.loads(p)
+        assert ids.setdefault(e["seq"], e["id"]) == e["id"]
+    rec.close()
+
+
+def test_broker_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
+    rec = Recorder(broker.port, "motcua/v1/crash-site/dev/dev-1/evt/#")
+    rec.c.reconnect_delay_set(0.05, 0.1)
+    db = tmp_path / "outbox.db"
+    child = _run_child(db, broker.url, 20_000, reconnect_min=2.0)  # the subscriber is back first
+    promised, _ = _collect(child, stop_after_s=random.uniform(0.5, 1.5))
+    broker.kill()
+    time.sleep(0.2)
+    broker.start()
+    rest, done = _collect(child, until="empty")
+    child.kill()
+    child.wait()
+    assert done
+    want = set(promised) | set(rest)
+    assert want == set(range(1, 20_001))
+    assert rec.wait_for(lambda m: want <= {json.loads(p)["seq"] for _, p, _ in m}, 30), \
+        f"missing seqs: {sorted(want - {json.loads(p)['seq'] for _, p, _ in rec.messages})[:20]}"
+    rec.close()
