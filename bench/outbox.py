@@ -1,0 +1,133 @@
+"""Outbox benchmark, one run against a private Mosquitto.
+
+(a) enqueue latency p50/p99 (durable on return), while the client drains;
+(b) enqueue-to-PUBACK throughput of the outbox versus a bare paho QoS 1 publisher of the same
+    payloads with the same in-flight window, as a ratio;
+(c) drain rate of a 100,000-event backlog after the broker comes back;
+(d) RSS of this process.
+
+    .venv/bin/python bench/outbox.py [--events 20000] [--backlog 100000] [--producers 8]
+
+The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+
+from _util import pct, rss_mb  # noqa: I001  (puts the repo on sys.path)
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from mqtt.client import BrokerConfig, DeviceClient
+from mqtt.outbox import Outbox
+from tests.support.broker import Mosquitto
+
+RATING = {"desk": 5, "score": 4, "scale": 5, "ticket": "1023", "service": "HT", "officer": "nv-0142"}
+WINDOW = 100
+
+
+def bare_paho(port: int, payloads: list[tuple[str, bytes]]) -> float:
+    """events/s from first publish to last PUBACK for a bare paho QoS 1 publisher."""
+    done = threading.Event()
+    acked = [0]
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bare", protocol=paho.MQTTv5)
+    c.max_inflight_messages_set(WINDOW)
+    c.max_queued_messages_set(0)
+
+    def on_publish(*_a):  # noqa: ANN001
+        acked[0] += 1
+        if acked[0] == len(payloads):
+            done.set()
+
+    c.on_publish = on_publish
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    for topic, p in payloads:
+        c.publish(topic, p, qos=1)
+    done.wait(120)
+    dt = time.perf_counter() - t0
+    c.disconnect()
+    c.loop_stop()
+    return len(payloads) / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--backlog", type=int, default=100_000)
+    ap.add_argument("--producers", type=int, default=8, help="threads enqueueing at once (group commit)")
+    ap.add_argument("--latency-samples", type=int, default=3000)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bench-outbox-")
+    broker = Mosquitto(f"{tmp}/broker").start()
+    ob = Outbox(f"{tmp}/outbox.db", "bench", "dev-1")
+    client = DeviceClient("bench", "dev-1", "bench", BrokerConfig(url=broker.url), outbox=ob,
+                          telemetry_interval_s=0, inflight_window=WINDOW, reconnect_min_s=0.1, reconnect_max_s=0.2)
+    client.start()
+    client.wait_connected(10)
+
+    # (a) latency of one durable enqueue, one producer, drain running
+    lat = []
+    for _ in range(args.latency_samples):
+        t = time.perf_counter()
+        ob.enqueue("rating", RATING)
+        lat.append((time.perf_counter() - t) * 1000)
+    client.flush(60)
+    print(f"enqueue latency (durable, fsync per call): p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms")
+
+    # (b) throughput: producers enqueue N events; time until the last PUBACK removed the last one
+    n = args.events
+    per = n // args.producers
+    t0 = time.perf_counter()
+
+    def produce() -> None:
+        for _ in range(per):
+            ob.enqueue("rating", RATING)
+
+    ths = [threading.Thread(target=produce) for _ in range(args.producers)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    client.flush(120)
+    outbox_rate = per * args.producers / (time.perf_counter() - t0)
+    sample = ob.enqueue("rating", RATING)
+    client.flush(10)
+    payloads = [(sample.topic.replace("dev-1", "bare-1"), sample.payload)] * (per * args.producers)
+    bare_rate = bare_paho(broker.port, payloads)
+    print(f"enqueue-to-PUBACK: outbox {outbox_rate:,.0f} ev/s with {args.producers} producers; "
+          f"bare paho QoS 1 {bare_rate:,.0f} ev/s; ratio {outbox_rate / bare_rate:.2f}")
+
+    # (c) backlog drain: broker down, backlog builds on disk, broker back
+    broker.stop()
+    time.sleep(0.3)
+    chunk = [("rating", RATING)] * 1000
+    for _ in range(args.backlog // 1000):
+        ob.enqueue_many(chunk)
+    depth = ob.depth()
+    t0 = time.perf_counter()
+    broker.start()
+    client.flush(300)
+    drain = depth / (time.perf_counter() - t0)
+    print(f"backlog of {depth:,} drained at {drain:,.0f} ev/s after the broker came back (incl. reconnect)")
+    rss = rss_mb()
+    print(f"RSS {rss:.1f} MB")
+    client.stop()
+    broker.stop()
+    print(json.dumps({
+        "enqueue_p50_ms": round(pct(lat, 50), 3), "enqueue_p99_ms": round(pct(lat, 99), 3),
+        "outbox_per_s": round(outbox_rate), "bare_paho_per_s": round(bare_rate),
+        "throughput_ratio": round(outbox_rate / bare_rate, 3),
+        "drain_per_s": round(drain), "backlog_events": depth, "rss_mb": round(rss, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
