@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
-from tests.support.broker import Mosquitto
+from common.mosquitto import Mosquitto
 
 RATING = {"desk": 5, "score": 4, "scale": 5, "ticket": "1023", "service": "HT", "officer": "nv-0142"}
 WINDOW = 100

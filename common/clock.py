@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -56,13 +57,26 @@ class SystemClock:
         self._synced = False
         self._checked_at = -1e18
 
+        # The simulated centre runs the day faster: MOTCUA_CLOCK="2026-11-23T07:00:00+07:00,60"
+        # makes wall time start there and run 60 times faster (durations stay real).
+        self._scaled: tuple[datetime, float, float] | None = None
+        spec = os.environ.get("MOTCUA_CLOCK")
+        if spec:
+            start, _, speed = spec.partition(",")
+            self._scaled = (datetime.fromisoformat(start), float(speed or 1), time.time())
+
     def now(self) -> datetime:
+        if self._scaled is not None:
+            start, speed, t0 = self._scaled
+            return (start + timedelta(seconds=(time.time() - t0) * speed)).astimezone(self.tz)
         return datetime.now(self.tz)
 
     def monotonic(self) -> float:
         return time.monotonic()
 
     def is_synced(self) -> bool:
+        if self._scaled is not None:
+            return True
         m = time.monotonic()
         if m - self._checked_at >= self._check_every:
             self._synced = kernel_clock_synced()
