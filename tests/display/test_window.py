@@ -1,0 +1,123 @@
+"""The real Kivy window, headless, at 1920x1080 and 1280x720, fed ONLY by retained state.
+
+The retained messages are published (by a Recorder) before the display starts, so what the
+window shows proves "works from retained state alone". Each size runs in its own subprocess
+(one Kivy Window per process); screenshots go to tests/artifacts/display/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from common.clock import SystemClock, local_day
+from mqtt import topics
+from tests.conftest import ROOT
+from tests.display.payloads import CALLS, calls_state, service_states, site_state
+from tests.support.mqtt import Recorder
+
+DRIVER = Path(__file__).with_name("window_driver.py")
+
+
+def publish_retained(port: int, site: str, newest: datetime) -> None:
+    rec = Recorder(port, topics.status_filter(site))
+    try:
+        rec.publish(topics.state(site, "site"), site_state(site), retain=True)
+        for code, payload in service_states(local_day(newest).isoformat()).items():
+            rec.publish(topics.state(site, "service", code), payload, retain=True)
+        rec.publish(topics.state(site, "calls"), calls_state(newest, CALLS), retain=True)
+    finally:
+        rec.close()
+
+
+def run_display(tmp_path: Path, broker_url: str, site: str, size: tuple[int, int], shot: Path,
+                *extra: str) -> dict:
+    cfg = tmp_path / "display.toml"
+    cfg.write_text(f"""
+site = "{site}"
+device = "display-test"
+[mqtt]
+url = "{broker_url}"
+[screen]
+size = [{size[0]}, {size[1]}]
+fullscreen = false
+recent = 4
+[voice]
+player = []
+cache_dir = "{tmp_path / 'clips'}"
+repeat = 1
+""", encoding="utf-8")
+    result = tmp_path / "result.json"
+    (tmp_path / "kivy").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KIVY_NO_ARGS="1", KIVY_HOME=str(tmp_path / "kivy"),
+               KIVY_NO_CONSOLELOG="1", KIVY_WINDOW="sdl2", KIVY_NO_FILELOG="1")
+    if not env.get("DISPLAY"):
+        env.setdefault("SDL_VIDEODRIVER", "offscreen")
+    proc = subprocess.run([sys.executable, str(DRIVER), "--config", str(cfg), "--expect", "1023",
+                           "--shot", str(shot), "--result", str(result), "--timeout", "40", *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert result.exists(), f"driver wrote no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert data["ok"], f"the display never showed ticket 1023: {data}\n{proc.stderr[-3000:]}"
+    return data
+
+
+def check_screen(data: dict, shot: Path, size: tuple[int, int]) -> None:
+    labels = data["labels"]
+    assert labels["now_ticket"] == "1023"
+    assert labels["now_desk"] == "Quầy / Desk  5"
+    assert labels["now_title"] == "Mời số / Now serving"
+    assert labels["now_service"] == "Hộ tịch / Civil status"
+    assert labels["recent"] == [["1022", "3"], ["1021", "1"], ["1020", "2"], ["1019", "5"]]
+    assert labels["waiting"] == [["Hộ tịch", "12"], ["Đất đai", "3"], ["Đăng ký kinh doanh", "0"]]
+    assert labels["site_vi"] == "Trung tâm Phục vụ Hành chính công tỉnh Cà Mau"
+    assert labels["recent_title"] == "Số vừa gọi / Recent calls"
+    assert labels["waiting_title"] == "Đang chờ / Waiting"
+    assert len(labels["time"]) == 8 and labels["date"].count("/") == 2
+    assert data["window_size"] == list(size)
+    img = Image.open(shot).convert("RGB")
+    assert img.size == size
+    px = np.asarray(img).reshape(-1, 3).astype(int)
+    amber = (px[:, 0] > 200) & (px[:, 1] > 150) & (px[:, 1] < 230) & (px[:, 2] < 100)
+    white = (px > 230).all(axis=1)
+    # the huge amber ticket number and white text are really drawn (not a black frame)
+    assert amber.mean() > 0.01, f"too little amber ({amber.mean():.4f}): is the ticket drawn?"
+    assert white.mean() > 0.002, f"too little white text ({white.mean():.4f})"
+
+
+def test_full_hd_shows_retained_call_and_announces_it(tmp_path: Path, module_broker, artifacts: Path) -> None:
+    size = (1920, 1080)
+    publish_retained(module_broker.port, "hall-fhd", SystemClock().now() - timedelta(seconds=2))
+    shot = artifacts / "display" / "hall-1920x1080.png"
+    shot.unlink(missing_ok=True)
+    data = run_display(tmp_path, module_broker.url, "hall-fhd", size, shot)
+    check_screen(data, shot, size)
+    # a fresh call in retained state (made while the display was starting) is announced, once
+    assert data["announced"] == [["1023", 5]]
+    assert len(data["rendered"]) == 1
+    with wave.open(data["rendered"][0], "rb") as w:
+        assert w.getnframes() / w.getframerate() > 1.0
+
+
+def test_hd_ready_restart_shows_old_call_without_announcing(tmp_path: Path, module_broker,
+                                                            artifacts: Path) -> None:
+    size = (1280, 720)
+    publish_retained(module_broker.port, "hall-hd", SystemClock().now() - timedelta(minutes=5))
+    shot = artifacts / "display" / "hall-1280x720.png"
+    shot.unlink(missing_ok=True)
+    data = run_display(tmp_path, module_broker.url, "hall-hd", size, shot, "--live", "1024:7")
+    check_screen(data, shot, size)
+    # a restarted display shows the present at once but does not re-announce a 5-minute-old call;
+    # the next live call (published after the screenshot) is shown and announced
+    assert data["announced"] == [["1024", 7]] and len(data["rendered"]) == 1
+    live = data["live_labels"]
+    assert (live["now_ticket"], live["now_desk"]) == ("1024", "Quầy / Desk  7")
+    assert live["recent"][0] == ["1023", "5"]
+    assert data["live_shown_after_ms"] < 5000  # MQTT thread -> Clock.schedule_once -> screen
