@@ -1,0 +1,48 @@
+"""``motcua check-config FILE``: validate a role's config with the role's own model.
+
+The role comes from ``--role`` or from the file name (kiosk.toml, rating-terminal.toml, ...);
+the model from :func:`ops.roles.config_model`. Problems name the file, the line and the key.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import NamedTuple
+
+from common.config import load_config
+from common.errors import ConfigError
+
+from .roles import Role, config_model
+
+
+class Result(NamedTuple):
+    path: Path
+    role: Role
+    problems: list[str]
+    summary: str
+    validated: bool
+
+
+def check_file(path: str | Path, role: Role) -> Result:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Result(p, role, [f"{p}: config file not found"], "", False)
+    except (OSError, UnicodeDecodeError) as exc:
+        return Result(p, role, [f"{p}: cannot read config: {exc}"], "", False)
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        return Result(p, role, [f"{p}:{m.group(1) if m else '?'}: not valid TOML: {exc}"], "", False)
+    model = config_model(role)
+    if model is None:
+        return Result(p, role, [], f"{p}: TOML syntax ok; no validator for role {role.name} yet "
+                      f"(expected {' or '.join(role.models)})", False)
+    try:
+        load_config(p, model)
+    except ConfigError as exc:
+        return Result(p, role, list(exc.problems), "", True)
+    return Result(p, role, [], f"{p}: valid {role.name} config ({model.__name__})", True)

@@ -1,0 +1,311 @@
+"""Technician commands: ``motcua check-config``, ``motcua doctor``, ``motcua provision-device``,
+and the helpers ``setup.sh`` calls (``python3 -m ops server-init|write-config``).
+
+Imports stay lazy: ``server-init`` and ``write-config`` run on a fresh server with the system
+python3 before the venv exists (standard library only, ``--tls`` needs ``cryptography``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+EPILOG_CHECK = """examples:
+  motcua check-config /etc/motcua/kiosk.toml
+  motcua check-config --role rating-terminal desk5.toml
+The role comes from the file name (kiosk.toml, rating-terminal.toml, camera.toml, collector.toml,
+ticketing.toml, site.toml, display.toml) unless --role is given."""
+
+EPILOG_DOCTOR = """examples:
+  motcua doctor                                   (every role configured in /etc/motcua)
+  motcua doctor --config /etc/motcua/rating-terminal.toml
+Exit code 0 when nothing failed, 1 when a check failed (each failure comes with a fix)."""
+
+EPILOG_PROVISION = """examples:
+  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal
+  sudo motcua provision-device --site camau-hcc --device kiosk-1 --role kiosk --tls
+  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal --replace
+Prints the [mqtt] lines and the setup.sh command to run on the device, and writes them with any
+certificates to /etc/motcua/provision/<device>/ (copy that folder to the device)."""
+
+DEVICE_ROLES = ("rating-terminal", "kiosk", "display", "camera")
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------- check-config
+def check_config(argv: list[str] | None = None) -> int:
+    from .checkconfig import check_file
+    from .errors import UnknownRole
+    from .roles import role_named, role_of_file
+    ap = argparse.ArgumentParser(prog="motcua check-config", description="Validate role config files "
+                                 "(Kiểm tra tệp cấu hình)", epilog=EPILOG_CHECK,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", metavar="FILE")
+    ap.add_argument("--role", help="the role, when the file name does not tell it")
+    args = ap.parse_args(argv)
+    code = 0
+    for f in args.files:
+        try:
+            role = role_named(args.role) if args.role else role_of_file(f)
+        except UnknownRole as exc:
+            print(f"Lỗi / error: {exc}", file=sys.stderr)
+            code = 2
+            continue
+        res = check_file(f, role)
+        if res.problems:
+            code = max(code, 1)
+            print(f"{f}: {len(res.problems)} lỗi / problem(s):", file=sys.stderr)
+            for p in res.problems:
+                print(f"  {p}", file=sys.stderr)
+        else:
+            _say(("ok: " if res.validated else "chưa kiểm tra được / not validated: ") + res.summary)
+    return code
+
+
+# ---------------------------------------------------------------------------- doctor
+def doctor(argv: list[str] | None = None) -> int:
+    from .doctor import Doctor, failed, table
+    from .roles import ROLES, role_named, role_of_file
+    ap = argparse.ArgumentParser(prog="motcua doctor", description="Check this device end to end and say "
+                                 "how to fix each failure (Kiểm tra thiết bị)", epilog=EPILOG_DOCTOR,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", action="append", help="role config file (default: every one in --etc)")
+    ap.add_argument("--role", help="the role, when the file name does not tell it")
+    ap.add_argument("--etc", default="/etc/motcua", help="where configs live (default %(default)s)")
+    ap.add_argument("--timeout", type=float, default=3.0, help="broker and printer timeout, s")
+    ap.add_argument("--json", action="store_true", help="print the checks as JSON")
+    args = ap.parse_args(argv)
+    files = [Path(c) for c in args.config or []]
+    if not files:
+        files = [Path(args.etc) / r.config_file for r in ROLES.values()
+                 if r.unit and (Path(args.etc) / r.config_file).exists()]
+    if not files:
+        print(f"Không thấy cấu hình / no role config in {args.etc}: run setup.sh --role ... first, "
+              "or pass --config FILE", file=sys.stderr)
+        return 2
+    bad = False
+    out = []
+    for f in files:
+        role = role_named(args.role) if args.role else role_of_file(f)
+        checks = Doctor(f, role, timeout_s=args.timeout).run()
+        bad = bad or failed(checks)
+        if args.json:
+            out.append({"config": str(f), "role": role.name, "checks": [c._asdict() for c in checks]})
+        else:
+            _say(table(checks, f"motcua doctor: {role.name} ({f})"))
+            _say("")
+    if args.json:
+        _say(json.dumps(out, ensure_ascii=False, indent=2))
+    return 1 if bad else 0
+
+
+# ---------------------------------------------------------------------------- provision-device
+def provision_device(argv: list[str] | None = None) -> int:
+    from .errors import OpsError
+    ap = argparse.ArgumentParser(prog="motcua provision-device", description="Create a device's broker "
+                                 "credentials on the site server (Cấp tài khoản MQTT cho thiết bị)",
+                                 epilog=EPILOG_PROVISION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--site", required=True)
+    ap.add_argument("--device", required=True)
+    ap.add_argument("--role", required=True, choices=DEVICE_ROLES)
+    ap.add_argument("--desk", type=int, help="desk (quầy) number, shown in the setup command")
+    ap.add_argument("--broker", help="URL devices use (default mqtt://<this host>.local:1883, "
+                                     "mqtts://...:8883 with --tls)")
+    ap.add_argument("--tls", action="store_true", help="also issue a client certificate from the site CA")
+    ap.add_argument("--replace", action="store_true", help="new credentials for an existing device "
+                                                           "(the old ones stop working)")
+    ap.add_argument("--password", help="use this password instead of a random one")
+    ap.add_argument("--root", default="/", help="prefix of every path (tests, images)")
+    ap.add_argument("--out", help="bundle folder (default <root>/etc/motcua/provision/<device>)")
+    ap.add_argument("--no-reload", action="store_true", help="do not reload Mosquitto")
+    args = ap.parse_args(argv)
+    try:
+        return _provision(args)
+    except OpsError as exc:
+        print(f"Lỗi / error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from . import mosquitto as mq
+    from .errors import ProvisionError
+    from .render import toml_value
+    site = mq.check_id(args.site, "site")
+    device = mq.check_id(args.device, "device")
+    if device in mq.SERVER_USERS:
+        raise ProvisionError(f"{device!r} is the server's own user; choose another device id")
+    files = mq.BrokerFiles.under(args.root)
+    acl_site = mq.acl_site(files.acl_file)
+    if acl_site is None:
+        raise ProvisionError(f"{files.acl_file} not found: set up the server first "
+                             f"(sudo ./setup.sh --role server --site {site} --device ticketing)")
+    if acl_site != site:
+        raise ProvisionError(f"this server is for site {acl_site!r}, not {site!r}")
+    pw = mq.PasswordFile(files.password_file)
+    if device in pw and not args.replace:
+        raise ProvisionError(f"device {device!r} already has credentials; to replace a failed device "
+                             "add --replace (the old credentials stop working)")
+    password = args.password or mq.new_password()
+    pw.set(device, password)
+    pw.save()
+    host = socket.gethostname()
+    url = args.broker or (f"mqtts://{host}.local:8883" if args.tls else f"mqtt://{host}.local:1883")
+    out = Path(args.out) if args.out else Path(args.root) / "etc/motcua/provision" / device
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    mqtt = {"url": url, "username": device, "password": password}
+    if args.tls:
+        from .tls import device_cert, ensure_ca
+        ca, _ = ensure_ca(files.tls_dir, site)
+        pair = device_cert(files.tls_dir, site, device)
+        shutil.copyfile(ca.cert, out / "ca.crt")
+        shutil.copyfile(pair.cert, out / "device.crt")
+        shutil.copyfile(pair.key, out / "device.key")
+        os.chmod(out / "device.key", 0o600)
+        mqtt.update(ca_file="/etc/motcua/tls/ca.crt", cert_file="/etc/motcua/tls/device.crt",
+                    key_file="/etc/motcua/tls/device.key")
+    lines = ["[mqtt]"] + [f"{k} = {toml_value(v)}" for k, v in mqtt.items()]
+    (out / "mqtt.toml").write_text("\n".join(lines) + "\n")
+    os.chmod(out / "mqtt.toml", 0o600)
+    reloaded = _reload_mosquitto(args)
+    desk = f" --desk {args.desk}" if args.desk else ""
+    _say(f"Đã cấp tài khoản cho thiết bị / credentials created for device {device} ({args.role}, site {site})")
+    _say(f"  password file: {files.password_file}  ({'Mosquitto reloaded' if reloaded else 'reload Mosquitto: sudo systemctl reload mosquitto'})")
+    _say(f"  bundle: {out}  (copy this folder to the device, e.g. scp -r {out} pi@{device}.local:)")
+    _say("\nDán vào cấu hình thiết bị / paste into the device's config:\n")
+    _say("\n".join(lines))
+    _say("\nHoặc trên thiết bị chạy / or on the device run:\n")
+    _say(f"  sudo ./setup.sh --role {args.role} --site {site} --device {device}{desk} --bundle ~/{device}")
+    return 0
+
+
+def _reload_mosquitto(args: argparse.Namespace) -> bool:
+    if args.no_reload or Path(args.root).resolve() != Path("/"):
+        return False
+    exe = shutil.which("systemctl")
+    if not exe:
+        return False
+    return subprocess.run([exe, "reload", "mosquitto"], capture_output=True).returncode == 0
+
+
+# ---------------------------------------------------------------------------- setup.sh helpers
+def server_init(argv: list[str] | None = None) -> int:
+    """Write the site broker's conf, ACL and passwords; give ticketing and collector working
+    credentials in their configs. Idempotent: prints 'changed:' or 'ok:' per file."""
+    from . import mosquitto as mq
+    ap = argparse.ArgumentParser(prog="python3 -m ops server-init")
+    ap.add_argument("--site", required=True)
+    ap.add_argument("--root", default="/")
+    ap.add_argument("--port", type=int, default=1883)
+    ap.add_argument("--bind", default="", help="listen address (default: all)")
+    ap.add_argument("--tls", action="store_true")
+    ap.add_argument("--tls-port", type=int, default=8883)
+    ap.add_argument("--server-name", action="append", default=[], help="names in the broker certificate")
+    ap.add_argument("--templates", default=str(mq.TEMPLATES))
+    ap.add_argument("--configs", default="", help="where ticketing.toml/collector.toml are (default <root>/etc/motcua)")
+    args = ap.parse_args(argv)
+    root = Path(args.root)
+    files = mq.BrokerFiles.under(root)
+    real = lambda p: "/" + str(Path(p).relative_to(root))  # noqa: E731 - path as the broker sees it
+    tls = None
+    if args.tls:
+        from .tls import ensure_ca, ensure_server_cert
+        host = socket.gethostname()
+        names = args.server_name or [f"{host}.local", host, "localhost", "127.0.0.1"]
+        ca, made_ca = ensure_ca(files.tls_dir, args.site)
+        srv, made_srv = ensure_server_cert(files.tls_dir, args.site, names)
+        _say(f"{'changed' if made_ca or made_srv else 'ok'}: TLS site CA and broker certificate in {files.tls_dir}")
+        tls = {"ca": Path(real(ca.cert)), "cert": Path(real(srv.cert)), "key": Path(real(srv.key))}
+    templates = Path(args.templates)
+    conf = mq.conf_text(args.site, Path(real(files.password_file)), Path(real(files.acl_file)), port=args.port,
+                        bind=args.bind, tls=tls, tls_port=args.tls_port, templates=templates)
+    for path, text in ((files.conf, conf), (files.acl_file, mq.acl_text(args.site, templates))):
+        _say(f"{'changed' if mq.write_if_changed(path, text) else 'ok'}: {path}")
+    pw = mq.PasswordFile(files.password_file)
+    cfg_dir = Path(args.configs) if args.configs else root / "etc/motcua"
+    from .render import set_keys
+    changed_pw = False
+    for user in mq.SERVER_USERS:
+        cfg = cfg_dir / f"{user}.toml"
+        text = cfg.read_text() if cfg.exists() else ""
+        current = tomllib.loads(text).get("mqtt", {}) if text else {}
+        if current.get("username") == user and current.get("password") and pw.verify(user, current["password"]):
+            _say(f"ok: broker user {user} ({cfg})")
+            continue
+        password = mq.new_password()
+        pw.set(user, password)
+        changed_pw = True
+        from .roles import role_named
+        url_key = role_named(user).keys.get("url", "mqtt.url")
+        new = set_keys(text, {url_key: f"mqtt://127.0.0.1:{args.port}", "mqtt.username": user,
+                              "mqtt.password": password})
+        mq.write_if_changed(cfg, new, mode=0o640)
+        _say(f"changed: broker user {user}, password written to {cfg}")
+    if changed_pw or not files.password_file.exists():
+        pw.save()
+        _say(f"changed: {files.password_file}")
+    else:
+        _say(f"ok: {files.password_file}")
+    return 0
+
+
+def write_config(argv: list[str] | None = None) -> int:
+    """Render a role config from its template (or update the existing file) with this device's
+    site, device, desk, broker and credentials, at the keys the role uses; prints 'changed:'/'ok:'."""
+    from .mosquitto import write_if_changed
+    from .render import set_keys
+    from .roles import role_named
+    ap = argparse.ArgumentParser(prog="python3 -m ops write-config")
+    ap.add_argument("--role", required=True)
+    ap.add_argument("--template", help="config/<role>.toml from the repo (used when --out is absent)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--site")
+    ap.add_argument("--device")
+    ap.add_argument("--desk", type=int)
+    ap.add_argument("--broker", help="broker URL")
+    ap.add_argument("--password", help="broker password (user name = device id)")
+    ap.add_argument("--mqtt-file", help="mqtt.toml from provision-device: its [mqtt] table is copied")
+    args = ap.parse_args(argv)
+    role = role_named(args.role)
+    out = Path(args.out)
+    if out.exists():
+        text = out.read_text()
+    elif args.template and Path(args.template).exists():
+        text = Path(args.template).read_text()
+    else:
+        text = f"# {out.name}: written by setup.sh (no template config/{out.name} in this version)\n"
+    values: dict[str, object] = {}
+    bundle = tomllib.loads(Path(args.mqtt_file).read_text()).get("mqtt", {}) if args.mqtt_file else {}
+    wanted = {"site": args.site, "device": args.device, "desk": args.desk,
+              "url": args.broker or bundle.pop("url", None)}
+    for name, value in wanted.items():
+        if value is not None and name in role.keys:
+            values[role.keys[name]] = value
+    if args.password:
+        values.update({"mqtt.username": args.device, "mqtt.password": args.password})
+    for k, v in bundle.items():
+        values.setdefault(f"mqtt.{k}", v)
+    new = set_keys(text, values)
+    _say(f"{'changed' if write_if_changed(out, new, mode=0o640) else 'ok'}: {out}")
+    return 0
+
+
+HELPERS = {"check-config": check_config, "doctor": doctor, "provision-device": provision_device,
+           "server-init": server_init, "write-config": write_config}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in HELPERS:
+        print(f"usage: python -m ops {{{','.join(HELPERS)}}} ...", file=sys.stderr)
+        return 2
+    return int(HELPERS[args[0]](args[1:]) or 0)

@@ -1,0 +1,14 @@
+"""Errors of the provisioning and operations package."""
+from common.errors import MotcuaError
+
+
+class OpsError(MotcuaError):
+    """Base of provisioning errors."""
+
+
+class UnknownRole(OpsError, ValueError):
+    """A role name or config file name that no role owns."""
+
+
+class ProvisionError(OpsError, ValueError):
+    """Credentials cannot be created as asked (bad id, existing device, wrong site)."""

@@ -1,0 +1,141 @@
+"""The generated Mosquitto config, run for real: each device only under its own topics."""
+from __future__ import annotations
+
+import re
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.ops.support import SITE, Probe, SiteBroker, run_ops, wait_for
+
+T = f"motcua/v1/{SITE}"
+
+
+def creds(root: Path, device: str) -> str:
+    return tomllib.loads((root / f"etc/motcua/provision/{device}/mqtt.toml").read_text())["mqtt"]["password"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("server")
+    run_ops("server-init", "--site", SITE, "--root", str(root))
+    for dev, role in (("rt-01", "rating-terminal"), ("rt-02", "rating-terminal")):
+        run_ops("provision-device", "--site", SITE, "--device", dev, "--role", role, "--root", str(root))
+    b = SiteBroker(root)
+    b.start()
+    yield root, b
+    b.stop()
+
+
+def server_password(root: Path, user: str) -> str:
+    return tomllib.loads((root / f"etc/motcua/{user}.toml").read_text())["mqtt"]["password"]
+
+
+def test_generated_files_use_password_and_acl(site) -> None:
+    root, _ = site
+    conf = (root / "etc/mosquitto/conf.d/motcua.conf").read_text()
+    assert "allow_anonymous false" in conf and "password_file /etc/mosquitto/motcua/passwd" in conf
+    assert re.search(r"^pattern write motcua/v1/camau-hcc/dev/%u/#$", (root / "etc/mosquitto/motcua/acl").read_text(), re.M)
+    for line in (root / "etc/mosquitto/motcua/passwd").read_text().splitlines():
+        assert re.match(r"^[a-z0-9-]+:\$7\$101\$[A-Za-z0-9+/=]{16}\$[A-Za-z0-9+/=]{88}$", line)
+
+
+def test_device_publishes_only_under_its_own_topics(site) -> None:
+    root, b = site
+    watcher = Probe(b.port, "collector", server_password(root, "collector"))
+    assert watcher.connect()
+    watcher.subscribe(f"{T}/#")
+    a = Probe(b.port, "rt-01", creds(root, "rt-01"))
+    assert a.connect(), "a provisioned device (Python-made PBKDF2 hash) must be let in"
+    a.publish(f"{T}/dev/rt-02/evt/rating", b"forged")
+    a.publish(f"{T}/state/desk/1", b"forged state")
+    a.publish(f"{T}/dev/rt-01/evt/rating", b"mine")
+    assert wait_for(lambda: (f"{T}/dev/rt-01/evt/rating", b"mine") in watcher.got)
+    time.sleep(0.3)
+    topics = [t for t, _ in watcher.got]
+    assert f"{T}/dev/rt-02/evt/rating" not in topics
+    assert f"{T}/state/desk/1" not in topics
+    a.close()
+    watcher.close()
+
+
+def test_device_reads_only_its_own_commands_and_the_site_state(site) -> None:
+    root, b = site
+    a = Probe(b.port, "rt-01", creds(root, "rt-01"))
+    owner = Probe(b.port, "rt-02", creds(root, "rt-02"))
+    assert a.connect() and owner.connect()
+    a.subscribe(f"{T}/dev/rt-02/cmd/#")
+    a.subscribe(f"{T}/dev/rt-02/resp")
+    a.subscribe(f"{T}/state/#")
+    owner.subscribe(f"{T}/dev/rt-02/cmd/#")
+    owner.subscribe(f"{T}/dev/rt-02/resp")
+    ticketing = Probe(b.port, "ticketing", server_password(root, "ticketing"))
+    collector = Probe(b.port, "collector", server_password(root, "collector"))
+    assert ticketing.connect() and collector.connect()
+    collector.publish(f"{T}/dev/rt-02/cmd/identify", b"blink")
+    ticketing.publish(f"{T}/dev/rt-02/resp", b"answer")
+    ticketing.publish(f"{T}/state/calls", b"calls")
+    assert wait_for(lambda: len(owner.got) == 2), owner.got
+    assert wait_for(lambda: (f"{T}/state/calls", b"calls") in a.got)
+    time.sleep(0.3)
+    assert [t for t, _ in a.got] == [f"{T}/state/calls"], "rt-01 must not see rt-02's commands or answers"
+    for p in (a, owner, ticketing, collector):
+        p.close()
+
+
+def test_ticketing_serves_requests_and_nothing_else(site) -> None:
+    root, b = site
+    ticketing = Probe(b.port, "ticketing", server_password(root, "ticketing"))
+    assert ticketing.connect()
+    ticketing.subscribe(f"{T}/req/#")
+    ticketing.subscribe(f"{T}/dev/+/evt/ticket")
+    ticketing.subscribe(f"{T}/dev/+/evt/rating")  # not its business: denied
+    a = Probe(b.port, "rt-01", creds(root, "rt-01"))
+    assert a.connect()
+    a.publish(f"{T}/req/call-next", b"{}")
+    a.publish(f"{T}/dev/rt-01/evt/ticket", b"t")
+    a.publish(f"{T}/dev/rt-01/evt/rating", b"r")
+    assert wait_for(lambda: len(ticketing.got) == 2)
+    time.sleep(0.3)
+    assert sorted(t for t, _ in ticketing.got) == [f"{T}/dev/rt-01/evt/ticket", f"{T}/req/call-next"]
+    a.close()
+    ticketing.close()
+
+
+def test_unknown_user_and_wrong_password_cannot_connect(site) -> None:
+    root, b = site
+    for user, pw in (("intruder", "x"), ("rt-01", "wrong"), (None, None)):
+        p = Probe(b.port, user, pw)
+        assert not p.connect(), f"{user} must be refused"
+        assert p.rc.value in (0x86, 0x87), p.rc
+        p.close()
+
+
+def test_provisioning_after_start_and_replacing_a_device(site) -> None:
+    root, b = site
+    run_ops("provision-device", "--site", SITE, "--device", "kiosk-9", "--role", "kiosk", "--root", str(root))
+    b.reload()
+    k = Probe(b.port, "kiosk-9", creds(root, "kiosk-9"))
+    assert k.connect()
+    k.close()
+    old = creds(root, "kiosk-9")
+    again = run_ops("provision-device", "--site", SITE, "--device", "kiosk-9", "--role", "kiosk", "--root",
+                    str(root), check=False)
+    assert again.returncode == 2 and "--replace" in again.stderr
+    run_ops("provision-device", "--site", SITE, "--device", "kiosk-9", "--role", "kiosk", "--root", str(root),
+            "--replace")
+    b.reload()
+    assert not Probe(b.port, "kiosk-9", old).connect(), "the failed device's old password must stop working"
+    assert Probe(b.port, "kiosk-9", creds(root, "kiosk-9")).connect()
+
+
+def test_provision_refuses_other_site_and_server_names(site) -> None:
+    root, _ = site
+    other = run_ops("provision-device", "--site", "other-site", "--device", "x-1", "--role", "kiosk",
+                    "--root", str(root), check=False)
+    assert other.returncode == 2 and "camau-hcc" in other.stderr
+    srv = run_ops("provision-device", "--site", SITE, "--device", "ticketing", "--role", "kiosk",
+                  "--root", str(root), check=False)
+    assert srv.returncode == 2

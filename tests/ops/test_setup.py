@@ -1,0 +1,118 @@
+"""setup.sh: --dry-run lists each role's actions; a run into --root writes what it should, and a
+second run changes nothing. Never installs packages or creates users here (--root / --dry-run)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.ops.support import ROOT, SITE, run_ops
+
+ROLES = {
+    "server": ("mosquitto", "server", ["motcua-ticketing.service", "motcua-collector.service"],
+               ["ticketing.toml", "collector.toml", "site.toml"]),
+    "rating-terminal": ("python3-lgpio", "rating", ["motcua-rating-terminal.service"], ["rating-terminal.toml"]),
+    "kiosk": ("fonts-noto-core", "kiosk", ["motcua-kiosk.service"], ["kiosk.toml"]),
+    "display": ("espeak-ng", "kiosk", ["motcua-display.service"], ["display.toml"]),
+    "camera": ("python3-picamera2", "camera", ["motcua-camera-agent.service"], ["camera.toml"]),
+}
+
+
+def setup(*args: str, script: Path = ROOT / "setup.sh") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MOTCUA_PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def snapshot(root: Path) -> dict[str, tuple[float, bytes]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_dry_run_lists_the_role_actions(role: str, tmp_path: Path) -> None:
+    pkg, extra, units, configs = ROLES[role]
+    out = setup("--role", role, "--site", SITE, "--device", "dev-1", "--dry-run", "--root", str(tmp_path)).stdout
+    assert f"apt-get install -y" in out and pkg in out
+    assert "useradd --system" in out and "motcua" in out
+    assert f"pip install '{ROOT}[{extra}]'" in out
+    for c in configs:
+        assert f"write-config --role {c.removesuffix('.toml')} " in out and f"--out {tmp_path}/etc/motcua/{c}" in out
+    for u in units:
+        assert f"install -D -m 0644 {ROOT}/systemd/{u} {tmp_path}/etc/systemd/system/{u}" in out
+        assert f"systemctl enable --now {u}" in out
+    if role == "server":
+        assert "server-init --site camau-hcc" in out and "systemctl enable mosquitto" in out
+    if role in ("kiosk", "display"):
+        assert "systemctl set-default multi-user.target" in out
+    apt = next(l for l in out.splitlines() if "apt-get install" in l)
+    only = {"mosquitto": "server", "python3-picamera2": "camera", "espeak-ng": "display", "libsdl2-2.0-0": "kiosk"}
+    for p, owner in only.items():
+        assert (p in apt) == (owner == role or (p == "libsdl2-2.0-0" and role == "display")), (p, apt)
+    assert list(tmp_path.iterdir()) == [], "a dry run writes nothing"
+
+
+def test_server_then_device_into_a_root_prefix_and_again(tmp_path: Path) -> None:
+    srv, dev = tmp_path / "srv", tmp_path / "dev"
+    first = setup("--role", "server", "--site", SITE, "--root", str(srv)).stdout
+    assert "skipped (root prefix): apt-get install" in first and "skipped (root prefix): systemctl" in first
+    for f in ("etc/mosquitto/conf.d/motcua.conf", "etc/mosquitto/motcua/acl", "etc/mosquitto/motcua/passwd",
+              "etc/motcua/ticketing.toml", "etc/motcua/collector.toml", "etc/motcua/site.toml",
+              "etc/systemd/system/motcua-ticketing.service", "etc/systemd/system/motcua-collector.service"):
+        assert (srv / f).is_file(), f
+    assert (srv / "etc/systemd/system/motcua-ticketing.service").read_text() == \
+        (ROOT / "systemd/motcua-ticketing.service").read_text()
+    assert tomllib.loads((srv / "etc/motcua/site.toml").read_text())["site"] == SITE
+    before = snapshot(srv)
+    second = setup("--role", "server", "--site", SITE, "--root", str(srv)).stdout
+    assert "nothing changed" in second and "\nchanged:" not in second
+    assert snapshot(srv) == before
+
+    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal",
+            "--broker", "mqtt://srv.local:1883", "--root", str(srv))
+    bundle = srv / "etc/motcua/provision/rt-05"
+    args = ("--role", "rating-terminal", "--site", SITE, "--device", "rt-05", "--desk", "5",
+            "--bundle", str(bundle), "--root", str(dev))
+    setup(*args)
+    cfg = tomllib.loads((dev / "etc/motcua/rating-terminal.toml").read_text())
+    assert (cfg["site"], cfg["device"], cfg["desk"]) == (SITE, "rt-05", 5)
+    assert cfg["mqtt"]["url"] == "mqtt://srv.local:1883" and cfg["mqtt"]["username"] == "rt-05"
+    assert cfg["mqtt"]["password"] == tomllib.loads((bundle / "mqtt.toml").read_text())["mqtt"]["password"]
+    assert (dev / "etc/systemd/system/motcua-rating-terminal.service").is_file()
+    assert run_ops("check-config", str(dev / "etc/motcua/rating-terminal.toml")).returncode == 0
+    before = snapshot(dev)
+    assert "nothing changed" in setup(*args).stdout
+    assert snapshot(dev) == before
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    for args in (["--role", "toaster", "--site", SITE, "--device", "x"],
+                 ["--role", "kiosk", "--site", "Bad Site", "--device", "x"],
+                 ["--role", "kiosk", "--site", SITE, "--device", "k-1", "--bundle", str(tmp_path)]):
+        proc = subprocess.run(["bash", str(ROOT / "setup.sh"), *args, "--root", str(tmp_path / "r")],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and "error" in proc.stderr
+
+
+def test_dev_setup_dry_run(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "setup.sh", repo / "setup.sh")
+    shutil.copy(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    out = setup("--dry-run", script=repo / "setup.sh").stdout
+    assert "development set-up" in out
+    assert f"python3 -m venv {repo}/.venv" in out
+    assert f"{repo}/.venv/bin/pip install --quiet -e {repo}[all,dev]" in out
+    assert not (repo / ".venv").exists()
+    # a venv with a matching stamp: nothing to do
+    (repo / ".venv/bin").mkdir(parents=True)
+    (repo / ".venv/bin/python").symlink_to(sys.executable)
+    digest = subprocess.run(["sha256sum", str(repo / "pyproject.toml")], capture_output=True, text=True).stdout.split()[0]
+    (repo / ".venv/.motcua-stamp").write_text(digest + "\n")
+    out = setup("--dry-run", script=repo / "setup.sh").stdout
+    assert "pip install" not in out and "ok: motcua installed" in out

@@ -1,0 +1,79 @@
+"""sd_notify on a real Unix datagram socket: READY=1 once, WATCHDOG=1 from the loop, and no
+more pings once the loop hangs (so systemd would restart the unit)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.ops.support import ROOT
+
+LOOP = """
+import time
+from common.systemd import Notifier
+from ops.watchdog import WatchdogPinger
+n = Notifier()
+n.ready("set up")
+p = WatchdogPinger(n)
+end = time.monotonic() + 0.6
+while time.monotonic() < end:      # the working loop
+    p.tick()
+    time.sleep(0.01)
+n.notify("STATUS=hung")
+time.sleep(1.2)                     # the loop hangs: no tick any more
+"""
+
+
+def test_pings_stop_when_the_loop_hangs(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-c", LOOP], cwd=ROOT, env=env)
+    got: list[str] = []
+    try:
+        while proc.poll() is None:
+            try:
+                got.append(sock.recv(256).decode())
+            except socket.timeout:
+                pass
+    finally:
+        proc.wait(5)
+        sock.close()
+    assert got[0] == "READY=1\nSTATUS=set up"
+    hung = got.index("STATUS=hung")
+    pings = got[:hung].count("WATCHDOG=1")
+    # 0.6 s of loop at one ping per WatchdogSec/2 = 0.1 s: about 6, never one per round (60)
+    assert 4 <= pings <= 8, got
+    assert "WATCHDOG=1" not in got[hung:], "a hung loop must not be pinged (1.2 s of silence)"
+    assert proc.returncode == 0
+
+
+def test_pinger_is_silent_without_systemd(monkeypatch) -> None:  # noqa: ANN001
+    from ops.watchdog import WatchdogPinger
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    p = WatchdogPinger()
+    assert not p.enabled and p.tick() is False
+
+
+def test_pinger_rate_limit_with_injected_clock(tmp_path: Path) -> None:
+    from common.systemd import Notifier
+    from ops.watchdog import WatchdogPinger
+    path = str(tmp_path / "n.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    now = [0.0]
+    p = WatchdogPinger(Notifier(path), interval_s=5.0, monotonic=lambda: now[0])
+    sent = []
+    for step in range(0, 21):
+        now[0] = float(step)
+        sent.append(p.tick())
+    assert [i for i, s in enumerate(sent) if s] == [0, 5, 10, 15, 20]
+    sock.settimeout(0.5)
+    assert [sock.recv(64) for _ in range(5)] == [b"WATCHDOG=1"] * 5
+    sock.close()
