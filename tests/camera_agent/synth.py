@@ -1,0 +1,117 @@
+"""Synthetic desk scenes drawn with numpy: a textured office, a chair, a person who walks in,
+sits, barely moves and walks off, a bag, lights. Frames are BGR uint8 with sensor noise, so the
+detector is proven on more than the one real clip."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+W, H = 320, 240
+
+
+def _texture(rng: np.random.Generator, h: int, w: int, lo: int, hi: int, cells: int = 8) -> np.ndarray:
+    small = rng.uniform(lo, hi, (max(2, h // cells), max(2, w // cells))).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+@dataclass
+class Sprite:
+    image: np.ndarray  # float32 grey
+    mask: np.ndarray  # bool
+
+
+def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110) -> Sprite:
+    img = np.zeros((h, w), np.float32)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.circle(mask, (w // 2, 14), 12, 1, -1)  # head
+    cv2.rectangle(mask, (6, 28), (w - 7, h - 1), 1, -1)  # torso and legs
+    img[:] = _texture(rng, h, w, 30, 90, 4)  # dark clothes with folds
+    img[:28] = 170  # face and hair band
+    img[:10] = 40
+    stripes = (np.arange(h)[:, None] // 6 % 2) * 25
+    img[28:70] += stripes[28:70]
+    return Sprite(img, mask.astype(bool))
+
+
+def block_sprite(rng: np.random.Generator, w: int, h: int, lo: int, hi: int) -> Sprite:
+    return Sprite(_texture(rng, h, w, lo, hi, 4), np.ones((h, w), bool))
+
+
+@dataclass
+class Scene:
+    """Draw frames of an office; positions are top-left pixels of each sprite."""
+
+    seed: int = 0
+    noise: float = 2.0
+    background: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        self.rng = np.random.default_rng(self.seed + 1)
+        bg = _texture(rng, H, W, 90, 170, 16)
+        bg[int(H * 0.55):, :] = _texture(rng, H - int(H * 0.55), W, 140, 200, 10)  # floor / desk
+        cv2.rectangle(bg, (20, 30), (120, 90), 220, -1)  # a notice board
+        self.background = bg
+        self.person = person_sprite(rng)
+        self.chair = block_sprite(rng, 50, 60, 20, 60)
+        self.bag = block_sprite(rng, 30, 24, 200, 250)
+
+    @staticmethod
+    def _paste(img: np.ndarray, s: Sprite, x: int, y: int) -> None:
+        h, w = s.mask.shape
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+        if x0 >= x1 or y0 >= y1:
+            return
+        sub_m = s.mask[y0 - y:y1 - y, x0 - x:x1 - x]
+        region = img[y0:y1, x0:x1]
+        region[sub_m] = s.image[y0 - y:y1 - y, x0 - x:x1 - x][sub_m]
+
+    def frame(self, person: tuple[int, int] | None = None, chair: tuple[int, int] | None = (200, 150),
+              bag: tuple[int, int] | None = None, light: float = 1.0,
+              light_map: np.ndarray | None = None) -> np.ndarray:
+        img = self.background.copy()
+        if chair is not None:
+            self._paste(img, self.chair, *chair)
+        if bag is not None:
+            self._paste(img, self.bag, *bag)
+        if person is not None:
+            self._paste(img, self.person, *person)
+        img *= light
+        if light_map is not None:
+            img *= light_map
+        if self.noise:
+            img += self.rng.normal(0, self.noise, img.shape).astype(np.float32)
+        g = np.clip(img, 0, 255).astype(np.uint8)
+        return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+
+
+# the seat zone around the chair (200..250 x 150..210) and where a seated person sits
+SEAT = ((180 / W, 80 / H), (275 / W, 80 / H), (275 / W, 225 / H), (180 / W, 225 / H))
+SEATED_AT = (197, 95)
+
+
+def walk(a: tuple[int, int], b: tuple[int, int], n: int) -> list[tuple[int, int]]:
+    return [(round(a[0] + (b[0] - a[0]) * i / max(1, n - 1)), round(a[1] + (b[1] - a[1]) * i / max(1, n - 1)))
+            for i in range(n)]
+
+
+def seated_positions(rng: np.random.Generator, n: int, fps: float, max_still_s: float,
+                     fidget_s: float = 4.0) -> list[tuple[int, int]]:
+    """A seated person: fidgets for ``fidget_s``, then shifts by 1-2 px only now and then,
+    with still spells up to ``max_still_s``."""
+    x, y = SEATED_AT
+    out = []
+    next_move = 0
+    for i in range(n):
+        if i < fidget_s * fps:
+            dx, dy = rng.integers(-3, 4), rng.integers(-2, 3)
+            out.append((x + int(dx), y + int(dy)))
+            continue
+        if i >= next_move:
+            x = SEATED_AT[0] + int(rng.integers(-2, 3))
+            y = SEATED_AT[1] + int(rng.integers(-1, 2))
+            next_move = i + int(rng.uniform(1.0, max_still_s) * fps)
+        out.append((x, y))
+    return out
