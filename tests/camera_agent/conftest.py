@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TESTDATA
 
-from .synth import SEATED_AT, Scene, walk
+from camera_agent.synthetic import SEATED_AT, Scene, walk
 
 DESK_VIDEO = TESTDATA / "desk_video"
 CLIP = DESK_VIDEO / "seated_person_160x120.avi"

@@ -20,7 +20,7 @@ from mqtt.outbox import Outbox
 from mqtt.schemas import parse_event, parse_model, PresenceState
 from tests.support.mqtt import Recorder
 
-from .synth import SEAT, SEATED_AT, Scene, seated_positions, walk
+from camera_agent.synthetic import SEAT, SEATED_AT, Scene, seated_positions, walk
 
 SITE, DEVICE, FPS = "camau-hcc", "cam-01", 5.0
 IMAGE_WORDS = {"image", "img", "thumb", "thumbnail", "jpeg", "jpg", "png", "snapshot", "face", "faces",

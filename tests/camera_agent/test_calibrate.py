@@ -13,7 +13,7 @@ from camera_agent.zones import PresenceZone
 from tests.support.mqtt import Recorder
 
 from .conftest import write_video
-from .synth import SEAT, Scene
+from camera_agent.synthetic import SEAT, Scene
 
 
 def config(tmp_path: Path, broker_url: str, source: Path) -> Path:

@@ -8,7 +8,7 @@ from camera_agent.config import DetectionConfig, HoldConfig
 from camera_agent.presence import PresencePipeline
 from camera_agent.zones import PresenceZone
 
-from .synth import H, SEAT, SEATED_AT, W, Scene, seated_positions, walk
+from camera_agent.synthetic import H, SEAT, SEATED_AT, W, Scene, seated_positions, walk
 
 FPS = 5.0
 DESK2 = ((10 / W, 100 / H), (110 / W, 100 / H), (110 / W, 230 / H), (10 / W, 230 / H))

@@ -10,7 +10,7 @@ from camera_agent.person import CascadePersonCheck, HogPersonCheck, make_person_
 from camera_agent.presence import PresencePipeline
 from camera_agent.zones import PresenceZone
 
-from .synth import SEAT, SEATED_AT, Scene, walk
+from camera_agent.synthetic import SEAT, SEATED_AT, Scene, walk
 
 FPS = 5.0
 

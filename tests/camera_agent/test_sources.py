@@ -13,7 +13,7 @@ from camera_agent.sources import CameraSupervisor, OpenCVSource, open_source
 from common.clock import FakeClock
 
 from .conftest import write_video
-from .synth import Scene
+from camera_agent.synthetic import Scene
 
 
 class UnpluggableCamera:

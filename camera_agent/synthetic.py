@@ -1,4 +1,4 @@
-"""Synthetic desk scenes drawn with numpy: a textured office, a chair, a person who walks in,
+"""Synthetic desk scenes drawn with numpy, for tests and the simulated centre: a textured office, a chair, a person who walks in,
 sits, barely moves and walks off, a bag, lights. Frames are BGR uint8 with sensor noise, so the
 detector is proven on more than the one real clip."""
 from __future__ import annotations
