@@ -1,0 +1,134 @@
+"""Kiosk bench: tap -> ticket bytes handed to the printer (real Kivy window, offscreen), ticket
+render time, app cold start, RSS. Last line: one JSON object.
+
+    /tmp/venv/bin/python bench/kiosk.py [--taps 60]
+"""
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-bench-"))
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--taps", type=int, default=60)
+    args = ap.parse_args()
+
+    from kivy.config import Config
+
+    Config.set("graphics", "width", "1024")
+    Config.set("graphics", "height", "600")
+    from kivy.base import EventLoop
+    from kivy.tests.common import UnitTestTouch
+
+    import psutil
+    from kiosk.app import KioskApp
+    from kiosk.printer import TicketPrinter
+    from kiosk.runtime import build
+    from kiosk.ticket import TicketRenderer
+    from escpos.printer import Dummy
+    from tests.kiosk.helpers import FakeLeaseSource, fake_clock, kiosk_config, service_state, site_state
+
+    handed: list[float] = []
+
+    class TimedDummy(Dummy):
+        def _raw(self, msg: bytes) -> None:
+            if msg.startswith(b"\x1dv0") and len(handed) < stamp_count[0]:
+                handed.append(time.perf_counter())
+            super()._raw(msg)
+
+    stamp_count = [0]
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
+    cfg = kiosk_config(tmp, lease_size=1000, lease_low=10)
+    dummy = TimedDummy()
+    dummy.profile.profile_data = {**dummy.profile.profile_data, "media": {"width": {"pixels": 576}}}
+    kiosk = build(cfg, clock=fake_clock(), source=FakeLeaseSource(), connect=False,
+                  printer=TicketPrinter(dummy, 576))
+    kiosk.state.set_site(site_state())
+    for code in ("HT", "DD", "KD", "TP"):
+        kiosk.state.set_service(service_state(code, 5, 1500.0))
+    app = KioskApp(kiosk.controller, printer_poll_s=60)
+    app._run_prepare()
+    EventLoop.idle()
+    cold_ms = (time.perf_counter() - T_START) * 1000
+
+    def tap(w) -> None:  # noqa: ANN001
+        x, y = w.to_window(*w.center)
+        t = UnitTestTouch(x, y)
+        t.touch_down()
+        t.touch_up()
+
+    sm = app.root.ids.sm
+    c = kiosk.controller
+    taps: list[float] = []
+    for i in range(args.taps):
+        btn = next(b for b in sm.get_screen("home").ids.services.children if b.code == "HT")
+        tap(btn)
+        EventLoop.idle()
+        assert sm.current == "options", sm.current
+        stamp_count[0] = i + 1
+        t0 = time.perf_counter()
+        tap(sm.get_screen("options").ids.normal)
+        job = c.wait_printed(5)
+        assert job is not None and job.status == "printed", job
+        taps.append((handed[i] - t0) * 1000)
+        EventLoop.idle()
+        EventLoop.idle()
+        tap(sm.get_screen("confirm").ids.done)
+        for _ in range(3):  # the home buttons are rebuilt (new waiting counts) and laid out
+            EventLoop.idle()
+    issued = len(kiosk.issuer.tickets())
+    assert issued == args.taps, (issued, args.taps)
+
+    renderer = TicketRenderer(576)
+    content = c.ticket_content(c.job.ticket)
+    renders = []
+    for _ in range(30):
+        t = time.perf_counter()
+        renderer.render(content)
+        renders.append((time.perf_counter() - t) * 1000)
+    rss = psutil.Process().memory_info().rss / 1e6
+    app.stop()
+    kiosk.stop()
+    res = {"tap_to_printer_p50_ms": round(pct(taps, 50), 1), "tap_to_printer_p95_ms": round(pct(taps, 95), 1),
+           "ticket_render_p50_ms": round(pct(renders, 50), 1), "ticket_render_p95_ms": round(pct(renders, 95), 1),
+           "app_cold_start_ms": round(cold_ms, 1), "rss_mb": round(rss, 1), "taps": args.taps,
+           "ticket_bytes": len(dummy.output) // max(1, args.taps)}
+    out = sys.__stdout__
+    print(f"tap -> ticket bytes to printer: p50 {res['tap_to_printer_p50_ms']} ms, p95 {res['tap_to_printer_p95_ms']} ms"
+          f" (target p95 <= 150 ms) over {args.taps} taps", file=out)
+    print(f"ticket render (576 px): p50 {res['ticket_render_p50_ms']} ms, p95 {res['ticket_render_p95_ms']} ms", file=out)
+    print(f"app cold start {res['app_cold_start_ms']} ms, RSS {res['rss_mb']} MB", file=out)
+    print(json.dumps(res), file=out, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    OUT = sys.__stdout__  # Kivy's logger may take over sys.stdout/sys.stderr
+    try:
+        main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc(file=sys.__stderr__)
+        raise SystemExit(1)

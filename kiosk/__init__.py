@@ -1,0 +1,1 @@
+"""Queue kiosk (issue 6): touchscreen ticket issuing with thermal printing."""

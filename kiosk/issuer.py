@@ -1,0 +1,265 @@
+"""Issuing numbers from leases: ``Issuer`` holds number blocks leased from ticketing, persists
+them with the next number (so a reboot never issues a number twice), tops them up in the
+background, issues offline from what is left and enqueues a ``ticket`` event per issue."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable, Protocol
+
+from common.clock import Clock, SystemClock, iso, local_day
+from mqtt.client import DeviceClient
+from mqtt.errors import NotConnected, RequestTimeout
+from mqtt.outbox import Outbox
+from mqtt.schemas import Lease, Request, TicketData, uuid7
+
+from .errors import LeaseRefused, NoNumbers
+from .store import KioskStore
+
+log = logging.getLogger(__name__)
+
+REFUSED_RETRY_S = 60.0
+
+
+class LeaseSource(Protocol):
+    """Where leases come from: ticketing over MQTT, or a test's fake with the same shape."""
+
+    @property
+    def online(self) -> bool: ...
+
+    def lease(self, service: str, count: int, request_id: str) -> Lease:
+        """A block of numbers; raises NotConnected/RequestTimeout (try later) or LeaseRefused."""
+
+
+class ClientLeaseSource:
+    """Leases from ticketing: ``request("lease", Request(id, device, service, count))``."""
+
+    def __init__(self, client: DeviceClient, timeout_s: float = 2.0):
+        self.client = client
+        self.timeout_s = timeout_s
+
+    @property
+    def online(self) -> bool:
+        return self.client.connected
+
+    def lease(self, service: str, count: int, request_id: str) -> Lease:
+        resp = self.client.request("lease", Request(id=request_id, device=self.client.device, service=service,
+                                                    count=count, ts=self.client.clock.now()), self.timeout_s)
+        if not resp.ok or resp.lease is None:
+            raise LeaseRefused(service, resp.error, resp.message_en)
+        return resp.lease
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    ticket: str
+    number: int
+    day: str
+    service: str
+    priority: str | None
+    appointment: str | None
+    issued_at: datetime
+    people_ahead: int
+    est_wait_s: float | None
+    offline: bool
+    event_id: str | None = None
+
+
+class Issuer:
+    """Issues ticket numbers for services from persisted leases.
+
+    >>> issuer = Issuer(store, outbox, ClientLeaseSource(client), device="kiosk-1")
+    >>> t = issuer.issue("HT", priority="elderly", people_ahead=4)
+    """
+
+    def __init__(self, store: KioskStore, outbox: Outbox, source: LeaseSource, device: str, *,
+                 clock: Clock | None = None, lease_size: int = 50, lease_low: int = 10,
+                 on_change: Callable[[], None] | None = None):
+        self.store = store
+        self.outbox = outbox
+        self.source = source
+        self.device = device
+        self.clock = clock or SystemClock()
+        self.lease_size = lease_size
+        self.lease_low = lease_low
+        self.on_change = on_change
+        self.services: list[str] = []
+        self._refused: dict[tuple[str, str], tuple[str, float]] = {}  # (service, day) -> (error, at)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lease_lock = threading.Lock()
+        self.resend_unsent()
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def today(self) -> str:
+        return local_day(self.clock.now(), self.clock.tz).isoformat()
+
+    def remaining(self, service: str, day: str | None = None) -> int:
+        rows = self.store.query('SELECT COALESCE(SUM("end" - next + 1), 0) FROM lease '
+                                'WHERE service=? AND day=? AND next <= "end"', (service, day or self.today()))
+        return int(rows[0][0])
+
+    def refused(self, service: str) -> str | None:
+        """Ticketing's error code if it refused a lease for this service today (e.g. finished)."""
+        got = self._refused.get((service, self.today()))
+        return got[0] if got else None
+
+    def tickets(self, day: str | None = None) -> list[tuple[str, int, str]]:
+        return [(r[0], r[1], r[2]) for r in self.store.query(
+            "SELECT ticket, number, service FROM ticket WHERE day=? ORDER BY rowid", (day or self.today(),))]
+
+    def unprinted(self) -> list[str]:
+        return [r[0] for r in self.store.query("SELECT ticket FROM ticket WHERE day=? AND printed=0 ORDER BY rowid",
+                                               (self.today(),))]
+
+    # -- issuing ---------------------------------------------------------------------------------
+
+    def issue(self, service: str, *, priority: str | None = None, appointment: str | None = None,
+              people_ahead: int = 0, est_wait_s: float | None = None) -> IssuedTicket:
+        """Take the next number of the service's lease, persist it and enqueue its ``ticket`` event.
+        Raises NoNumbers when no lease is left and none can be had now."""
+        now = self.clock.now()
+        day = local_day(now, self.clock.tz).isoformat()
+        if self.remaining(service, day) == 0:
+            self.top_up(service, wait=True)
+        offline = not self.source.online
+        with self.store.tx() as db:
+            row = db.execute('SELECT id, prefix, next FROM lease WHERE service=? AND day=? AND next <= "end" '
+                             'ORDER BY start LIMIT 1', (service, day)).fetchone()
+            if row is None:
+                refused = self._refused.get((service, day))
+                if refused:
+                    raise NoNumbers(service, "finished", f"ticketing refused more numbers ({refused[0]})")
+                raise NoNumbers(service, "offline", "no lease on hand and ticketing is unreachable")
+            lease_id, prefix, number = row
+            label = f"{prefix}{number}"
+            db.execute("UPDATE lease SET next = next + 1 WHERE id=?", (lease_id,))
+            db.execute("INSERT INTO ticket(day, number, ticket, service, priority, appointment, issued_at, "
+                       "people_ahead, est_wait_s, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (day, number, label, service, priority, appointment, iso(now), people_ahead, est_wait_s,
+                        int(offline)))
+        ticket = IssuedTicket(label, number, day, service, priority, appointment, now, people_ahead, est_wait_s,
+                              offline)
+        event_id = self._enqueue(ticket)
+        if self.remaining(service, day) < self.lease_low:
+            self._wake.set()
+        log.info("issued %s (%s, priority=%s, offline=%s)", label, service, priority, offline)
+        return IssuedTicket(**{**ticket.__dict__, "event_id": event_id})
+
+    def _enqueue(self, t: IssuedTicket) -> str:
+        data = TicketData(action="issued", ticket=t.ticket, number=t.number, day=t.day, service=t.service,
+                          priority=t.priority, appointment=t.appointment, kiosk=self.device,  # type: ignore[arg-type]
+                          issued_at=t.issued_at, people_ahead=t.people_ahead, offline=t.offline)
+        ev = self.outbox.enqueue("ticket", data)
+        with self.store.lock:
+            self.store.conn.execute("UPDATE ticket SET event_id=? WHERE day=? AND number=?", (ev.id, t.day, t.number))
+        return ev.id
+
+    def resend_unsent(self) -> int:
+        """Enqueue events of tickets persisted before a crash but not yet in the outbox."""
+        rows = self.store.query("SELECT ticket, number, day, service, priority, appointment, issued_at, "
+                                "people_ahead, est_wait_s, offline FROM ticket WHERE event_id IS NULL")
+        for r in rows:
+            self._enqueue(IssuedTicket(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]),
+                                       r[7] or 0, r[8], bool(r[9])))
+        return len(rows)
+
+    def mark_printed(self, ticket: IssuedTicket) -> None:
+        with self.store.lock:
+            self.store.conn.execute("UPDATE ticket SET printed=1 WHERE day=? AND number=?", (ticket.day, ticket.number))
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def add_lease(self, lease: Lease) -> bool:
+        """Store a lease (ignoring one already held); True when it was new."""
+        with self.store.tx() as db:
+            cur = db.execute('INSERT OR IGNORE INTO lease(service, day, start, "end", prefix, next) '
+                             'VALUES (?,?,?,?,?,?)', (lease.service, lease.day, lease.start, lease.end,
+                                                      lease.prefix, lease.start))
+            db.execute("DELETE FROM pending_lease WHERE service=? AND day=?", (lease.service, lease.day))
+            return cur.rowcount > 0
+
+    def top_up(self, service: str, wait: bool = False) -> bool:
+        """Ask ticketing for one more lease for ``service``; True when one arrived. The request id
+        is persisted first, so a retry (even after a reboot) is the same request."""
+        day = self.today()
+        refused = self._refused.get((service, day))
+        if refused and self.clock.monotonic() - refused[1] < REFUSED_RETRY_S:
+            return False
+        if not self.source.online:
+            return False
+        if not self._lease_lock.acquire(timeout=5.0 if wait else 0):
+            return False
+        try:
+            with self.store.tx() as db:
+                row = db.execute("SELECT request_id FROM pending_lease WHERE service=? AND day=?",
+                                 (service, day)).fetchone()
+                request_id = row[0] if row else uuid7()
+                if not row:
+                    db.execute("INSERT INTO pending_lease(service, day, request_id) VALUES (?,?,?)",
+                               (service, day, request_id))
+            try:
+                lease = self.source.lease(service, self.lease_size, request_id)
+            except LeaseRefused as exc:
+                log.warning("%s", exc)
+                self._refused[(service, day)] = (exc.error, self.clock.monotonic())
+                with self.store.lock:
+                    self.store.conn.execute("DELETE FROM pending_lease WHERE service=? AND day=?", (service, day))
+                self._changed()
+                return False
+            except (NotConnected, RequestTimeout) as exc:
+                log.info("lease for %s not obtained now: %s", service, exc)
+                return False
+            if lease.service != service or lease.day != day:
+                log.error("lease answer %s/%s does not match the request %s/%s; ignored",
+                          lease.service, lease.day, service, day)
+                return False
+            self._refused.pop((service, day), None)
+            new = self.add_lease(lease)
+            log.info("lease %s %s %d..%d (%s)", service, day, lease.start, lease.end, "new" if new else "repeat")
+            self._changed()
+            return True
+        finally:
+            self._lease_lock.release()
+
+    def top_up_all(self, services: Iterable[str] | None = None) -> None:
+        for service in list(services if services is not None else self.services):
+            if self._stop.is_set():
+                return
+            if self.remaining(service) < self.lease_low:
+                self.top_up(service)
+
+    def _changed(self) -> None:
+        if self.on_change:
+            try:
+                self.on_change()
+            except Exception:  # noqa: BLE001 - a listener must not break leasing
+                log.exception("issuer change listener failed")
+
+    # -- background top-up -----------------------------------------------------------------------
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self, interval_s: float = 30.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.top_up_all()
+                except Exception:  # noqa: BLE001 - keep the top-up loop alive
+                    log.exception("lease top-up failed")
+                self._wake.wait(interval_s)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="lease-top-up", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(5)
