@@ -1,0 +1,88 @@
+"""The collector's config: the same keys as the command line (broker, db, http, site), plus tuning.
+
+Example ``config/collector.toml``::
+
+    broker = "mqtt://127.0.0.1:1883"
+    db = "/var/lib/motcua/collector.db"
+    http = "0.0.0.0:8080"
+    site = "camau-hcc"          # or "+" for every site on the broker
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from common.config import STRICT, load_config
+from mqtt.client import BrokerConfig
+
+from .errors import BadHttpAddress
+
+_SITE = re.compile(r"^(\+|[a-z0-9-]{1,32})$")
+
+
+def parse_http(value: str) -> tuple[str, int]:
+    """'127.0.0.1:8080' -> ('127.0.0.1', 8080); '[::1]:8080' works too."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise BadHttpAddress(f"http address {value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+    return host.strip("[]"), int(port)
+
+
+class CollectorConfig(BaseModel):
+    """Everything ``motcua collector`` reads; command-line options override the file."""
+
+    model_config = STRICT
+    broker: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port")
+    db: str = Field("/var/lib/motcua/collector.db", description="SQLite file (created if missing)")
+    http: str = Field("127.0.0.1:8080", description="HOST:PORT the dashboard listens on")
+    site: str = Field("+", description="one site id, or '+' for every site")
+    client_id: str | None = Field(None, description="MQTT client id; stable, so the broker keeps the session")
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=60, description="how long the broker queues for us while down")
+    batch_max: int = Field(2000, ge=1, le=50000, description="most messages per write transaction")
+    batch_wait_ms: float = Field(20.0, ge=0, le=1000, description="longest wait to fill a batch")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
+                               description="credentials and TLS; its url is replaced by `broker`")
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: str) -> str:
+        if not _SITE.match(v):
+            raise ValueError("site must be 1-32 lower-case letters, digits and '-', or '+' for every site")
+        return v
+
+    @field_validator("http")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        parse_http(v)
+        return v
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        BrokerConfig(url=v).endpoint()
+        return v
+
+    def broker_config(self) -> BrokerConfig:
+        return self.mqtt.model_copy(update={"url": self.broker})
+
+    def http_address(self) -> tuple[str, int]:
+        return parse_http(self.http)
+
+    def mqtt_client_id(self) -> str:
+        return self.client_id or f"motcua-collector-{'all' if self.site == '+' else self.site}"
+
+    @property
+    def site_or_none(self) -> str | None:
+        return None if self.site == "+" else self.site
+
+
+def build_config(path: str | Path | None, overrides: dict[str, Any]) -> CollectorConfig:
+    """Load the TOML file (if any) and apply the command-line values that were given."""
+    base = load_config(path, CollectorConfig) if path else CollectorConfig()
+    data = base.model_dump()
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return CollectorConfig.model_validate(data)

@@ -1,0 +1,141 @@
+"""The collector's SQLite database: schema, migrations and connections (WAL).
+
+Every table keeps times twice: as ISO 8601 text with the offset the device or the collector used
+(``ts``, ``received_at``) and as a UTC epoch in seconds (``ts_epoch``, ``received_epoch``) for
+range queries. Migrations run in order inside one transaction each and are recorded in
+``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
+a newer file (:class:`SchemaTooNew`).
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import sqlite_utils
+
+from .errors import SchemaTooNew
+
+log = logging.getLogger(__name__)
+
+
+def _v1_events(db: sqlite_utils.Database) -> None:
+    """Events by id, one table per event type, devices, gaps, dead letters, retained state."""
+    common = {"id": str, "site": str, "device": str}
+    db["events"].create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
+                         "clock_synced": int, "topic": str, "payload": str, "received_at": str,
+                         "received_epoch": float}, pk="id", not_null={"site", "device", "type", "seq"})
+    db["events"].create_index(["site", "device", "seq"])
+    db["events"].create_index(["ts_epoch"])
+    db["ratings"].create({**common, "desk": int, "score": int, "scale": int, "ticket": str, "service": str,
+                          "officer": str, "misuse": int, "misuse_reason": str, "day": str, "ts": str,
+                          "ts_epoch": float}, pk="id")
+    # (desk, ts_epoch, officer): desk pages come out in time order and desk+officer counts stay in the index
+    for cols in (["ts_epoch"], ["desk", "ts_epoch", "officer"], ["officer", "ts_epoch"], ["service", "ts_epoch"]):
+        db["ratings"].create_index(cols)
+    db["ticket_events"].create({**common, "action": str, "ticket": str, "number": int, "day": str,
+                                "service": str, "priority": str, "appointment": str, "desk": int,
+                                "officer": str, "kiosk": str, "issued_at": str, "people_ahead": int,
+                                "wait_s": float, "service_s": float, "to_service": str, "offline": int,
+                                "ts": str, "ts_epoch": float}, pk="id")
+    db["ticket_events"].create_index(["ts_epoch"])
+    db["ticket_events"].create_index(["day", "service"])
+    db["presence"].create({**common, "desk": int, "zone": str, "kind": str, "present": int, "since": str,
+                           "window_s": float, "occupied_share": float, "changes": int, "ts": str,
+                           "ts_epoch": float}, pk="id")
+    db["presence"].create_index(["site", "desk", "ts_epoch"])
+    db["faults"].create({**common, "code": str, "active": int, "message_vi": str, "message_en": str,
+                         "detail": str, "ts": str, "ts_epoch": float}, pk="id")
+    db["faults"].create_index(["site", "device", "code", "ts_epoch"])
+    db["desk_sessions"].create({**common, "desk": int, "action": str, "officer": str, "badge": str,
+                                "ts": str, "ts_epoch": float}, pk="id")
+    db["desk_sessions"].create_index(["site", "desk", "ts_epoch"])
+    db["devices"].create({"site": str, "device": str, "role": str, "version": str, "desk": int,
+                          "status": str, "status_at": str, "last_seen": str, "last_seen_epoch": float,
+                          "telemetry": str, "telemetry_at": str, "outbox_depth": int, "clock_synced": int,
+                          "last_seq": int}, pk=("site", "device"))
+    db["seq_gaps"].create({"site": str, "device": str, "from_seq": int, "to_seq": int, "detected_at": str},
+                          pk=("site", "device", "from_seq"))
+    db["dead_letters"].create({"id": int, "topic": str, "payload": str, "payload_encoding": str,
+                               "reason": str, "message": str, "received_at": str, "received_epoch": float},
+                              pk="id")
+    db["dead_letters"].create_index(["received_epoch"])
+    db["retained_state"].create({"topic": str, "site": str, "device": str, "name": str, "key": str,
+                                 "payload": str, "received_at": str, "received_epoch": float}, pk="topic")
+    db["desk_presence"].create({"site": str, "desk": int, "zone": str, "present": int, "since": str,
+                                "device": str, "updated_epoch": float}, pk=("site", "desk", "zone"))
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def _v2_auth(db: sqlite_utils.Database) -> None:
+    """Dashboard users (argon2 hashes) and API tokens (sha256 of the token, never the token)."""
+    db["users"].create({"name": str, "password_hash": str, "created_at": str}, pk="name")
+    db["tokens"].create({"id": int, "name": str, "token_sha256": str, "created_at": str,
+                         "last_used_at": str}, pk="id")
+    db["tokens"].create_index(["token_sha256"], unique=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode, NORMAL sync (durable at commit with WAL except on power loss of the
+    last transaction's fsync; FULL for the writer)."""
+    p = Path(path)
+    if not readonly:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(p), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
+    if row is None:
+        return 0
+    v = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return int(v or 0)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to ``target``; return the version it had before."""
+    db = sqlite_utils.Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        before = schema_version(conn)
+        if before > SCHEMA_VERSION:
+            raise SchemaTooNew(f"database schema version {before} is newer than this collector's "
+                               f"({SCHEMA_VERSION}); upgrade motcua")
+        for version in range(before + 1, target + 1):
+            log.info("migrating database to schema version %d (%s)", version, MIGRATIONS[version - 1].__name__)
+            MIGRATIONS[version - 1](db)
+            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                         (version, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return before
+
+
+def refresh_stats(conn: sqlite3.Connection) -> None:
+    """Approximate planner statistics (ANALYZE limited to 400 rows per index: fast on any size), so
+    the query planner picks the time-ordered index for ratings pages."""
+    conn.execute("PRAGMA analysis_limit=400")
+    conn.execute("ANALYZE")
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate; the connection is the writer's."""
+    conn = connect(path)
+    migrate(conn)
+    return conn

@@ -1,0 +1,26 @@
+"""Errors of the collector."""
+from common.errors import MotcuaError
+
+
+class CollectorError(MotcuaError):
+    """Base of every error the collector raises on purpose."""
+
+
+class SchemaTooNew(CollectorError):
+    """The database was written by a newer collector than this one."""
+
+
+class BadUserName(CollectorError, ValueError):
+    """A user or token name that is empty or holds characters other than letters, digits, '.', '_', '-'."""
+
+
+class BadPassword(CollectorError, ValueError):
+    """A password that is too short (at least 8 characters) or empty."""
+
+
+class UnknownUser(CollectorError, LookupError):
+    """No user of that name."""
+
+
+class BadHttpAddress(CollectorError, ValueError):
+    """An --http value that is not HOST:PORT."""

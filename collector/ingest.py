@@ -1,0 +1,251 @@
+"""The ingest: an MQTT 5 persistent session that acknowledges a message only after it is committed.
+
+- ``clean_start=False`` with a ``SessionExpiryInterval``: while the collector is down (crash, SIGKILL,
+  upgrade) the broker keeps its subscription and queues every QoS 1 message for it.
+- ``manual_ack=True``: paho does not send PUBACK on receipt; the writer thread acknowledges each
+  message (in arrival order) after the transaction holding it committed. A collector killed at any
+  instant has either committed a message (and may not have acked it: the broker redelivers it and
+  the id makes it a duplicate) or not acked it (the broker redelivers it). Nothing is lost.
+- Batching: the writer takes whatever arrived (up to ``batch_max``, waiting at most
+  ``batch_wait_ms`` to fill a batch) and writes it in one transaction.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from common import __version__
+from common.clock import Clock, SystemClock
+from common.systemd import Notifier
+from mqtt import topics
+from mqtt.schemas import Status
+
+from .config import CollectorConfig
+from .db import open_db, refresh_stats
+from .store import BatchResult, Incoming, Store
+
+log = logging.getLogger(__name__)
+
+COLLECTOR_DEVICE = "collector"
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    ignored: int = 0
+    batches: int = 0
+    write_errors: int = 0
+    last_batch_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Ingest:
+    """Subscribes to ``motcua/v1/{site}/#`` and writes everything to the database."""
+
+    def __init__(self, config: CollectorConfig, *, clock: Clock | None = None,
+                 on_batch: Callable[[BatchResult], None] | None = None, notifier: Notifier | None = None):
+        self.config = config
+        self.clock = clock or SystemClock(config.timezone)
+        self.on_batch = on_batch
+        self.notifier = notifier or Notifier()
+        self.stats = IngestStats()
+        self._queue: queue.Queue[Incoming] = queue.Queue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._writer: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self.broker = config.broker_config()
+        host, port, tls = self.broker.endpoint()
+        self._host, self._port = host, port
+        self._site = config.site_or_none
+        self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt_client_id(),
+                                 protocol=paho.MQTTv5, manual_ack=True)
+        if self.broker.username:
+            self._mqtt.username_pw_set(self.broker.username, self.broker.password)
+        if tls:
+            ctx = ssl.create_default_context(cafile=self.broker.ca_file)
+            if self.broker.cert_file:
+                ctx.load_cert_chain(self.broker.cert_file, self.broker.key_file)
+            self._mqtt.tls_set_context(ctx)
+        self._mqtt.reconnect_delay_set(0.2, 10)
+        self._mqtt.max_queued_messages_set(0)
+        if self._site:
+            self._mqtt.will_set(topics.status(self._site, COLLECTOR_DEVICE), self._status("offline"),
+                                qos=1, retain=True)
+        self._mqtt.on_connect = self._on_connect
+        self._mqtt.on_disconnect = self._on_disconnect
+        self._mqtt.on_message = self._on_message
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._conn = open_db(self.config.db)
+        refresh_stats(self._conn)
+        self.store = Store(self._conn, self.config.timezone)
+        self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
+        self._writer.start()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        props.ReceiveMaximum = min(65535, max(1000, self.config.batch_max * 4))
+        self._mqtt.connect_async(self._host, self._port, keepalive=self.broker.keepalive_s,
+                                 clean_start=False, properties=props)
+        self._mqtt.loop_start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what has arrived, acknowledge it, then disconnect (the broker keeps the session)."""
+        end = time.monotonic() + timeout
+        while not self._queue.empty() and time.monotonic() < end:
+            time.sleep(0.02)
+        self._stop.set()
+        if self._writer:
+            self._writer.join(max(0.1, end - time.monotonic()))
+        if self._site and self.connected:
+            try:
+                self._mqtt.publish(topics.status(self._site, COLLECTOR_DEVICE), self._status("offline"),
+                                   qos=1, retain=True).wait_for_publish(1.0)
+            except (RuntimeError, ValueError):
+                pass
+        self._mqtt.disconnect()
+        self._mqtt.loop_stop()
+        if self._conn is not None:
+            self._conn.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- paho callbacks (network thread: hand off, never block) ----------------------------------
+
+    def _status(self, state: str) -> bytes:
+        return Status(state=state, device=COLLECTOR_DEVICE, role="collector",  # type: ignore[arg-type]
+                      version=__version__, ts=self.clock.now()).dumps()
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.broker.url, reason)
+            return
+        self._generation += 1
+        log.info("connected to %s (session present: %s)", self.broker.url, getattr(flags, "session_present", "?"))
+        client.subscribe(topics.site_filter(self._site), qos=1)
+        if self._site:
+            client.publish(topics.status(self._site, COLLECTOR_DEVICE), self._status("online"), qos=1, retain=True)
+        self._connected.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Properties | None) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from %s: %s", self.broker.url, reason)
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self.stats.received += 1
+        self._queue.put(Incoming(msg.topic, msg.payload, bool(msg.retain), self.clock.now(), msg.mid,
+                                 msg.qos, self._generation))
+
+    # -- the writer thread ------------------------------------------------------------------------
+
+    def _take_batch(self) -> list[Incoming]:
+        try:
+            first = self._queue.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.config.batch_wait_ms / 1000
+        while len(batch) < self.config.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        beat = 0.0
+        while not (self._stop.is_set() and self._queue.empty()):
+            if time.monotonic() - beat > 1.0:
+                self.notifier.watchdog()
+                beat = time.monotonic()
+            batch = self._take_batch()
+            if not batch:
+                continue
+            res = self._write(batch)
+            for m in batch:  # in arrival order, and only on the connection that delivered them
+                if m.qos > 0 and m.generation == self._generation:
+                    self._mqtt.ack(m.mid, m.qos)
+            if self.on_batch is not None:
+                try:
+                    self.on_batch(res)
+                except Exception:  # noqa: BLE001 - a dashboard problem must not stop the ingest
+                    log.exception("batch listener failed")
+
+    def _write(self, batch: list[Incoming]) -> BatchResult:
+        """Commit the batch; retry while the database is busy or the disk is full; if one message
+        breaks the batch for any other reason, write the messages one by one so only that message
+        becomes a dead letter."""
+        t0 = time.perf_counter()
+        while True:
+            try:
+                res = self.store.write_batch(batch)
+                break
+            except sqlite3.OperationalError as exc:
+                self.stats.write_errors += 1
+                log.error("database write failed (%s); retrying in 1 s", exc)
+                time.sleep(1.0)
+            except Exception:  # noqa: BLE001
+                log.exception("batch of %d failed; writing one by one", len(batch))
+                res = self._write_singly(batch)
+                break
+        self.stats.batches += 1
+        self.stats.stored += res.stored
+        self.stats.duplicates += res.duplicates
+        self.stats.dead += res.dead
+        self.stats.ignored += res.ignored
+        self.stats.last_batch_ms = (time.perf_counter() - t0) * 1000
+        return res
+
+    def _write_singly(self, batch: list[Incoming]) -> BatchResult:
+        total = BatchResult()
+        for m in batch:
+            try:
+                r = self.store.write_batch([m])
+            except Exception as exc:  # noqa: BLE001
+                r = self.store.write_dead(m, "internal_error", f"internal_error: {type(exc).__name__}: {exc}")
+            total.stored += r.stored
+            total.duplicates += r.duplicates
+            total.dead += r.dead
+            total.ignored += r.ignored
+            total.changed |= r.changed
+        return total

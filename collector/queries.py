@@ -1,0 +1,236 @@
+"""The read side: what the dashboard and the JSON API show, straight from the database.
+
+Each thread gets its own read connection (WAL readers never block the writer).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import date, datetime, time as dtime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from common.clock import Clock, SystemClock, iso
+from mqtt.schemas import DeskState, ServiceState, SiteState
+
+from .db import connect
+from .errors import CollectorError
+
+MAX_LIMIT = 1000
+
+
+class BadQuery(CollectorError, ValueError):
+    """A query parameter that makes no sense (the message says what would)."""
+
+
+class Reader:
+    def __init__(self, path: str | Path, clock: Clock | None = None, tz: str = "Asia/Ho_Chi_Minh"):
+        self.path = str(path)
+        self.tz = ZoneInfo(tz)
+        self.clock = clock or SystemClock(tz)
+        self._local = threading.local()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = connect(self.path, readonly=True)
+            c.execute("PRAGMA query_only=ON")
+            self._local.conn = c
+        return c
+
+    def _day_start(self, d: date) -> float:
+        return datetime.combine(d, dtime(0), self.tz).timestamp()
+
+    def _where_site(self, site: str | None, col: str = "site") -> tuple[str, list[Any]]:
+        return (f" AND {col}=?", [site]) if site else ("", [])
+
+    def _states(self, name: str, site: str | None, devstate: bool = False) -> list[sqlite3.Row]:
+        w, a = self._where_site(site)
+        dev = "device IS NOT NULL" if devstate else "device IS NULL"
+        return self.conn.execute(f"SELECT site, device, key, payload, received_at FROM retained_state "
+                                 f"WHERE name=? AND {dev}{w}", [name, *a]).fetchall()
+
+    # -- desks -----------------------------------------------------------------------------------
+
+    def site_states(self, site: str | None = None) -> dict[str, SiteState]:
+        out: dict[str, SiteState] = {}
+        for r in self._states("site", site):
+            try:
+                out[r["site"]] = SiteState.model_validate_json(r["payload"])
+            except ValidationError:
+                continue
+        return out
+
+    def desks(self, site: str | None = None) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        sites = self.site_states(site)
+        desks: dict[tuple[str, int], dict[str, Any]] = {}
+
+        def desk(s: str, n: int) -> dict[str, Any]:
+            if (s, n) not in desks:
+                desks[(s, n)] = {"site": s, "desk": n, "name_vi": None, "name_en": None, "services": [],
+                                 "officer": {"id": None, "present": None, "since": None},
+                                 "citizen": {"present": None, "since": None},
+                                 "ticket": None, "service": None, "status": None, "called_at": None,
+                                 "devices": [], "online": None,
+                                 "ratings_today": {"count": 0, "average": None, "scale": None}}
+            return desks[(s, n)]
+
+        for s, st in sites.items():
+            for d in st.desks:
+                item = desk(s, d.number)
+                item.update(name_vi=d.name_vi, name_en=d.name_en, services=d.services)
+        w, a = self._where_site(site)
+        for r in self.conn.execute("SELECT site, desk, officer, action FROM desk_sessions d WHERE ts_epoch = "
+                                   "(SELECT max(ts_epoch) FROM desk_sessions x WHERE x.site=d.site AND "
+                                   f"x.desk=d.desk){w}", a):
+            desk(r["site"], r["desk"])["officer"]["id"] = r["officer"] if r["action"] == "sign_in" else None
+        for r in self._states("desk", site):
+            try:
+                ds = DeskState.model_validate_json(r["payload"])
+            except ValidationError:
+                continue
+            item = desk(r["site"], ds.desk)
+            item.update(ticket=ds.ticket, service=ds.service, status=ds.status,
+                        called_at=iso(ds.called_at) if ds.called_at else None)
+            item["officer"]["id"] = ds.officer
+        for r in self.conn.execute(f"SELECT * FROM desk_presence WHERE 1=1{w}", a):
+            zone = desk(r["site"], r["desk"])[r["zone"]]
+            zone.update(present=bool(r["present"]), since=r["since"])
+        for r in self.conn.execute(f"SELECT site, device, role, status, desk FROM devices WHERE desk IS NOT NULL{w} "
+                                   "ORDER BY device", a):
+            desk(r["site"], r["desk"])["devices"].append(
+                {"device": r["device"], "role": r["role"], "online": r["status"] == "online"})
+        start = self._day_start(now.astimezone(self.tz).date())
+        for r in self.conn.execute("SELECT site, desk, count(*) n, avg(score) avg, max(scale) scale FROM ratings "
+                                   f"WHERE ts_epoch>=?{w} GROUP BY site, desk", [start, *a]):
+            desk(r["site"], r["desk"])["ratings_today"] = {
+                "count": r["n"], "average": round(r["avg"], 2) if r["avg"] is not None else None, "scale": r["scale"]}
+        for item in desks.values():
+            item["online"] = all(d["online"] for d in item["devices"]) if item["devices"] else None
+        return [desks[k] for k in sorted(desks)]
+
+    # -- queue -----------------------------------------------------------------------------------
+
+    def queue(self, site: str | None = None) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        names: dict[tuple[str, str], tuple[str, str]] = {}
+        for s, st in self.site_states(site).items():
+            for sv in st.services:
+                names[(s, sv.code)] = (sv.name_vi, sv.name_en)
+        out = []
+        for r in self._states("service", site):
+            try:
+                sv = ServiceState.model_validate_json(r["payload"])
+            except ValidationError:
+                continue
+            vi, en = names.get((r["site"], sv.service), (sv.service, sv.service))
+            longest = (now - sv.oldest_issued_at).total_seconds() if sv.oldest_issued_at and sv.waiting else 0.0
+            out.append({"site": r["site"], "service": sv.service, "name_vi": vi, "name_en": en, "day": sv.day,
+                        "waiting": sv.waiting, "issued": sv.issued, "longest_wait_s": round(max(0.0, longest), 1),
+                        "oldest_issued_at": iso(sv.oldest_issued_at) if sv.oldest_issued_at else None,
+                        "est_wait_s": sv.est_wait_s, "last_called": sv.last_called})
+        return sorted(out, key=lambda x: (x["site"], x["service"]))
+
+    # -- devices ---------------------------------------------------------------------------------
+
+    def devices(self, site: str | None = None) -> list[dict[str, Any]]:
+        w, a = self._where_site(site)
+        faults: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in self.conn.execute(
+                "SELECT f.site, f.device, f.code, f.message_vi, f.message_en, f.ts FROM faults f JOIN "
+                "(SELECT site, device, code, max(ts_epoch) m FROM faults GROUP BY site, device, code) l "
+                "ON f.site=l.site AND f.device=l.device AND f.code=l.code AND f.ts_epoch=l.m "
+                f"WHERE f.active=1{w.replace('site', 'f.site')}", a):
+            faults.setdefault((r["site"], r["device"]), []).append(
+                {"code": r["code"], "message_vi": r["message_vi"], "message_en": r["message_en"], "since": r["ts"]})
+        gaps: dict[tuple[str, str], list[dict[str, int]]] = {}
+        for r in self.conn.execute(f"SELECT * FROM seq_gaps WHERE 1=1{w} ORDER BY site, device, from_seq", a):
+            gaps.setdefault((r["site"], r["device"]), []).append({"from": r["from_seq"], "to": r["to_seq"]})
+        out = []
+        for r in self.conn.execute(f"SELECT * FROM devices WHERE 1=1{w} ORDER BY site, device", a):
+            key = (r["site"], r["device"])
+            g = gaps.get(key, [])
+            out.append({"site": r["site"], "device": r["device"], "role": r["role"], "version": r["version"],
+                        "desk": r["desk"], "status": r["status"],
+                        "online": None if r["status"] is None else r["status"] == "online",
+                        "last_seen": r["last_seen"], "outbox_depth": r["outbox_depth"],
+                        "clock_synced": None if r["clock_synced"] is None else bool(r["clock_synced"]),
+                        "telemetry_at": r["telemetry_at"], "last_seq": r["last_seq"],
+                        "open_faults": faults.get(key, []), "seq_gaps": g,
+                        "missing": sum(x["to"] - x["from"] + 1 for x in g)})
+        return out
+
+    # -- ratings and dead letters ----------------------------------------------------------------
+
+    def _bound(self, value: str | None, end: bool) -> float | None:
+        if not value:
+            return None
+        try:
+            if len(value) == 10:
+                d = date.fromisoformat(value)
+                return self._day_start(d + timedelta(days=1) if end else d)
+            # an unencoded '+' in a query string arrives as a space: take it back
+            dt = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
+        except ValueError:
+            raise BadQuery(f"{'to' if end else 'from'}={value!r} is not a date (2026-11-23) or a time with "
+                           f"offset (2026-11-23T09:00:00+07:00)") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.tz)
+        return dt.timestamp()
+
+    @staticmethod
+    def _page(limit: int | None, offset: int | None) -> tuple[int, int]:
+        lim = 100 if limit is None else limit
+        off = 0 if offset is None else offset
+        if not 1 <= lim <= MAX_LIMIT or off < 0:
+            raise BadQuery(f"limit must be 1..{MAX_LIMIT} and offset >= 0 (got limit={lim}, offset={off})")
+        return lim, off
+
+    def ratings(self, *, from_: str | None = None, to: str | None = None, desk: int | None = None,
+                officer: str | None = None, service: str | None = None, site: str | None = None,
+                limit: int | None = None, offset: int | None = None) -> dict[str, Any]:
+        lim, off = self._page(limit, offset)
+        where, args = [], []
+        lo, hi = self._bound(from_, False), self._bound(to, True)
+        for cond, val in (("ts_epoch>=?", lo), ("ts_epoch<?", hi), ("desk=?", desk), ("officer=?", officer),
+                          ("service=?", service), ("site=?", site)):
+            if val is not None:
+                where.append(cond)
+                args.append(val)
+        w = (" WHERE " + " AND ".join(where)) if where else ""
+        total = self.conn.execute(f"SELECT count(*) FROM ratings{w}", args).fetchone()[0]
+        rows = self.conn.execute(f"SELECT id, site, device, desk, score, scale, ticket, service, officer, misuse, "
+                                 f"misuse_reason, day, ts FROM ratings{w} ORDER BY ts_epoch DESC, id "
+                                 f"LIMIT ? OFFSET ?", [*args, lim, off]).fetchall()
+        items = [dict(r) | {"misuse": bool(r["misuse"])} for r in rows]
+        return {"items": items, "total": total}
+
+    def dead_letters(self, *, reason: str | None = None, limit: int | None = None,
+                     offset: int | None = None) -> dict[str, Any]:
+        lim, off = self._page(limit, offset)
+        w, a = (" WHERE reason=?", [reason]) if reason else ("", [])
+        total = self.conn.execute(f"SELECT count(*) FROM dead_letters{w}", a).fetchone()[0]
+        rows = self.conn.execute(f"SELECT * FROM dead_letters{w} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                 [*a, lim, off]).fetchall()
+        return {"items": [dict(r) for r in rows], "total": total}
+
+    def snapshot(self, site: str | None = None) -> dict[str, Any]:
+        desks = self.desks(site)
+        return {"generated_at": iso(self.clock.now()), "desks": desks, "queue": self.queue(site),
+                "devices": self.devices(site),
+                "ratings_today": sum(d["ratings_today"]["count"] for d in desks),
+                "dead_letters": self.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]}
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("events", "ratings", "dead_letters")}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,99 @@
+// motcua collector dashboard: renders the desk grid, the queue and device health from JSON,
+// first from the snapshot embedded in the page, then from every server-sent event (no reload).
+(function () {
+  "use strict";
+  const boot = JSON.parse(document.getElementById("boot").textContent);
+  const L = boot.labels, lang = boot.lang, tz = boot.tz;
+  const fmtTime = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "vi-VN",
+    { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  window.motcuaRenders = [];
+  let last = null;
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  function dur(since) {
+    if (!since) return "";
+    let s = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); s = s % 60;
+    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + (h ? "" : s + "s");
+  }
+  function secs(x) { return x == null ? "" : dur(new Date(Date.now() - x * 1000).toISOString()); }
+  function clock(t) { return t ? fmtTime.format(new Date(t)) : ""; }
+  function yesNo(present, yes, no) {
+    if (present === null || present === undefined) return `<span class="unk">${esc(L.unknown)}</span>`;
+    return present ? `<span class="yes">${esc(yes)}</span>` : `<span class="no">${esc(no)}</span>`;
+  }
+
+  function deskCard(d, multiSite) {
+    const name = (lang === "en" ? d.name_en : d.name_vi) || `${L.desk} ${d.desk}`;
+    const off = d.officer, cit = d.citizen, r = d.ratings_today;
+    const online = d.online === null ? "" :
+      `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`;
+    const status = d.status ? (L[d.status] || d.status) : "";
+    const avg = r.average == null ? "" : ` · ${L.average} ${r.average}${r.scale ? "/" + r.scale : ""}`;
+    return `<article class="desk" data-site="${esc(d.site)}" data-desk="${d.desk}">
+<h3><span>${esc(name)}${multiSite ? " · " + esc(d.site) : ""}</span>${online}</h3>
+<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.id) : ""}:
+ ${yesNo(off.present, L.present, L.away)} <span class="since" data-since="${esc(off.since || "")}">${off.since ? esc(L.for) + " " + dur(off.since) : ""}</span></div>
+<div class="citizen" data-present="${cit.present}">${esc(L.citizen)}: ${yesNo(cit.present, L.present, L.away)}
+ <span class="since" data-since="${esc(cit.since || "")}">${cit.since ? esc(L.for) + " " + dur(cit.since) : ""}</span></div>
+<div class="ticket" data-ticket="${esc(d.ticket || "")}">${esc(L.ticket)}: <b>${esc(d.ticket || "—")}</b> ${esc(status)}${d.service ? " · " + esc(d.service) : ""}</div>
+<div class="ratings" data-count="${r.count}">${esc(L.ratings_today)}: <b class="ratings-count">${r.count}</b>${esc(avg)}</div>
+<div class="devs">${d.devices.map(x => `<span class="badge ${x.online ? "on" : "off"}" title="${esc(x.role || "")}">${esc(x.device)}</span>`).join(" ")}</div>
+</article>`;
+  }
+
+  function renderQueue(q) {
+    const el = document.getElementById("queue");
+    if (!q.length) { el.innerHTML = `<tr><td>${esc(L.no_queue)}</td></tr>`; return; }
+    el.innerHTML = `<tr><th>${esc(L.service)}</th><th>${esc(L.waiting)}</th><th>${esc(L.longest_wait)}</th><th>${esc(L.issued)}</th></tr>` +
+      q.map(s => `<tr data-service="${esc(s.service)}"><td>${esc(s.service)} · ${esc(lang === "en" ? s.name_en : s.name_vi)}</td>
+<td class="waiting">${s.waiting}</td><td>${s.oldest_issued_at && s.waiting ? dur(s.oldest_issued_at) : "—"}</td><td>${s.issued}</td></tr>`).join("");
+  }
+
+  function renderDevices(ds) {
+    const el = document.getElementById("devices");
+    if (!ds.length) { el.innerHTML = `<tr><td>${esc(L.no_devices)}</td></tr>`; return; }
+    el.innerHTML = `<tr><th>${esc(L.device)}</th><th>${esc(L.role)}</th><th>${esc(L.status)}</th><th>${esc(L.last_seen)}</th>
+<th>${esc(L.outbox)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
+      ds.map(d => `<tr data-device="${esc(d.device)}" data-online="${d.online}"><td>${esc(d.device)}${d.desk ? " (" + esc(L.desk) + " " + d.desk + ")" : ""}</td>
+<td>${esc(d.role || "")}</td><td>${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}</td>
+<td>${esc(clock(d.last_seen))}</td><td>${d.outbox_depth == null ? "" : d.outbox_depth}</td>
+<td class="faults">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
+<td class="gaps">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
+  }
+
+  function render(snap) {
+    last = snap;
+    const sites = new Set(snap.desks.map(d => d.site));
+    const grid = document.getElementById("desks");
+    grid.innerHTML = snap.desks.length ? snap.desks.map(d => deskCard(d, sites.size > 1)).join("") : `<p>${esc(L.no_desks)}</p>`;
+    renderQueue(snap.queue);
+    renderDevices(snap.devices);
+    document.getElementById("ratings-total").textContent = snap.ratings_today;
+    document.getElementById("dead").textContent = snap.dead_letters;
+    document.getElementById("updated").textContent = clock(snap.generated_at);
+    window.motcuaRenders.push({ t: Date.now(), ratings_today: snap.ratings_today, generated_at: snap.generated_at });
+    if (window.motcuaRenders.length > 5000) window.motcuaRenders.splice(0, 1000);
+  }
+
+  function tick() {  // durations move on by themselves between events
+    document.querySelectorAll(".since[data-since]").forEach(el => {
+      const s = el.getAttribute("data-since");
+      if (s) el.textContent = L.for + " " + dur(s);
+    });
+  }
+
+  function connect() {
+    const live = document.getElementById("live");
+    const es = new EventSource("/events");
+    es.addEventListener("snapshot", ev => render(JSON.parse(ev.data)));
+    es.onopen = () => { live.className = "live on"; live.textContent = L.live; };
+    es.onerror = () => { live.className = "live off"; live.textContent = L.reconnecting; };
+  }
+
+  render(boot.snapshot);
+  setInterval(tick, 1000);
+  connect();
+})();

@@ -1,0 +1,317 @@
+"""The writer side: one batch of incoming MQTT messages -> one SQLite transaction.
+
+Every message ends up in exactly one place: an event row (plus its typed row), a device row
+(status, telemetry), retained state, or a dead letter with the reason it was refused. Events are
+stored exactly once by ``id`` (ids already stored, or repeated inside the batch, are counted as
+duplicates). Per-device ``seq`` gaps are kept in ``seq_gaps`` and shrink when late events fill them.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from common.clock import iso
+from mqtt import topics
+from mqtt.errors import BadId, BadTopic, ProtocolError
+from mqtt.schemas import (CallsState, DeskState, Envelope, Model, PresenceState, ServiceState, SiteState,
+                          Status, Telemetry, load_json, parse_event, parse_model)
+
+log = logging.getLogger(__name__)
+
+STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
+                                        "calls": CallsState, "presence": PresenceState}
+
+
+_HEAD = ("id", "site", "device")
+TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ratings": _HEAD + ("desk", "score", "scale", "ticket", "service", "officer", "misuse", "misuse_reason",
+                        "day", "ts", "ts_epoch"),
+    "ticket_events": _HEAD + ("action", "ticket", "number", "day", "service", "priority", "appointment", "desk",
+                              "officer", "kiosk", "issued_at", "people_ahead", "wait_s", "service_s",
+                              "to_service", "offline", "ts", "ts_epoch"),
+    "presence": _HEAD + ("desk", "zone", "kind", "present", "since", "window_s", "occupied_share", "changes",
+                         "ts", "ts_epoch"),
+    "faults": _HEAD + ("code", "active", "message_vi", "message_en", "detail", "ts", "ts_epoch"),
+    "desk_sessions": _HEAD + ("desk", "action", "officer", "badge", "ts", "ts_epoch"),
+}
+
+
+class Incoming(NamedTuple):
+    """One message as the network thread hands it to the writer."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    received: datetime
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    ignored: int = 0
+    changed: set[str] = field(default_factory=set)  # desks, queue, devices, ratings, dead
+
+
+def _payload_text(payload: bytes) -> tuple[str, str]:
+    try:
+        return payload.decode("utf-8"), "utf8"
+    except UnicodeDecodeError:
+        return base64.b64encode(payload).decode("ascii"), "base64"
+
+
+def _epoch(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+class Store:
+    """Writes batches on the writer's own connection (single writer)."""
+
+    def __init__(self, conn: sqlite3.Connection, tz: str = "Asia/Ho_Chi_Minh"):
+        self.conn = conn
+        self.tz = ZoneInfo(tz)
+        self._last_seq: dict[tuple[str, str], int | None] = {}
+
+    # -- the batch ------------------------------------------------------------------------------
+
+    def write_batch(self, batch: list[Incoming]) -> BatchResult:
+        res = BatchResult()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            events: list[tuple[Incoming, Envelope]] = []
+            for msg in batch:
+                try:
+                    self._route(msg, events, res)
+                except ProtocolError as exc:
+                    self._dead(msg, exc.reason, str(exc), res)
+            if events:
+                self._store_events(events, res)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._last_seq.clear()  # the cache may hold values of the rolled-back batch
+            raise
+        return res
+
+    def _route(self, msg: Incoming, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
+        try:
+            t = topics.parse(msg.topic)
+        except (BadTopic, BadId) as exc:
+            raise ProtocolError("bad_topic", str(exc)) from None
+        if t.kind == "evt":
+            events.append((msg, parse_event(msg.topic, msg.payload)))
+        elif t.kind == "status":
+            self._status(t, msg, res)
+        elif t.kind == "telemetry":
+            self._telemetry(t, msg, res)
+        elif t.kind == "state" or (t.kind == "devstate" and t.name == "presence"):
+            self._state(t, msg, res)
+        elif t.kind == "devstate":
+            if msg.payload:
+                load_json(msg.payload)
+            self._keep_state(t, msg, res)
+        else:  # requests, responses and commands are conversations, not records
+            res.ignored += 1
+
+    def _dead(self, msg: Incoming, reason: str, message: str, res: BatchResult) -> None:
+        text, enc = _payload_text(msg.payload)
+        self.conn.execute(
+            "INSERT INTO dead_letters (topic, payload, payload_encoding, reason, message, received_at, "
+            "received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (msg.topic, text, enc, reason, message, iso(msg.received), msg.received.timestamp()))
+        res.dead += 1
+        res.changed.add("dead")
+        log.warning("dead letter on %s: %s", msg.topic, message)
+
+    # -- device status, telemetry, retained state -----------------------------------------------
+
+    def _seen(self, site: str, device: str, msg: Incoming) -> None:
+        self.conn.execute(
+            "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(site, device) DO UPDATE SET last_seen=excluded.last_seen, "
+            "last_seen_epoch=excluded.last_seen_epoch WHERE excluded.last_seen_epoch >= "
+            "coalesce(devices.last_seen_epoch, 0)",
+            (site, device, iso(msg.received), msg.received.timestamp()))
+
+    def _status(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
+        if not msg.payload:  # a cleared retained status
+            res.ignored += 1
+            return
+        st: Status = parse_model(Status, msg.payload)  # type: ignore[assignment]
+        if st.device != t.device:
+            raise ProtocolError("device_mismatch", f"status device {st.device!r} does not match topic device {t.device!r}")
+        self.conn.execute(
+            "INSERT INTO devices (site, device, role, version, desk, status, status_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(site, device) DO UPDATE SET role=excluded.role, version=excluded.version, "
+            "desk=excluded.desk, status=excluded.status, status_at=excluded.status_at",
+            (t.site, t.device, st.role, st.version, st.desk, st.state, iso(st.ts or msg.received)))
+        if st.state == "online" or not msg.retain:
+            self._seen(t.site, t.device or "", msg)
+        res.stored += 1
+        res.changed.update(("devices", "desks"))
+
+    def _telemetry(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
+        tel: Telemetry = parse_model(Telemetry, msg.payload)  # type: ignore[assignment]
+        self.conn.execute(
+            "INSERT INTO devices (site, device, telemetry, telemetry_at, outbox_depth, clock_synced) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(site, device) DO UPDATE SET telemetry=excluded.telemetry, "
+            "telemetry_at=excluded.telemetry_at, outbox_depth=excluded.outbox_depth, "
+            "clock_synced=excluded.clock_synced",
+            (t.site, t.device, tel.model_dump_json(), iso(tel.ts), tel.outbox_depth, int(tel.clock_synced)))
+        self._seen(t.site, t.device or "", msg)
+        res.stored += 1
+        res.changed.add("devices")
+
+    def _state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
+        if msg.payload:
+            model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
+            if isinstance(model, PresenceState):
+                at = (model.ts or msg.received).timestamp()
+                for zone, present, since in (("officer", model.officer, model.officer_since),
+                                             ("citizen", model.citizen, model.citizen_since)):
+                    if present is not None:
+                        self._presence_now(t.site, model.desk, zone, present, since, t.device, at)
+        self._keep_state(t, msg, res)
+        res.changed.update(("desks", "queue"))
+
+    def _keep_state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
+        if not msg.payload:
+            self.conn.execute("DELETE FROM retained_state WHERE topic=?", (msg.topic,))
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO retained_state (topic, site, device, name, key, payload, received_at, "
+                "received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (msg.topic, t.site, t.device, t.name, t.key, msg.payload.decode("utf-8"), iso(msg.received),
+                 msg.received.timestamp()))
+        res.stored += 1
+
+    def _presence_now(self, site: str, desk: int, zone: str, present: bool, since: datetime | None,
+                      device: str | None, at: float) -> None:
+        self.conn.execute(
+            "INSERT INTO desk_presence (site, desk, zone, present, since, device, updated_epoch) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(site, desk, zone) DO UPDATE SET present=excluded.present, "
+            "since=excluded.since, device=excluded.device, updated_epoch=excluded.updated_epoch "
+            "WHERE excluded.updated_epoch >= desk_presence.updated_epoch",
+            (site, desk, zone, int(present), iso(since) if since else None, device, at))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _known_ids(self, ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
+            known.update(r[0] for r in self.conn.execute(q, chunk))
+        return known
+
+    def _store_events(self, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
+        known = self._known_ids([e.id for _, e in events])
+        fresh: list[tuple[Incoming, Envelope]] = []
+        for msg, env in events:
+            if env.id in known:
+                res.duplicates += 1
+                continue
+            known.add(env.id)
+            fresh.append((msg, env))
+        if not fresh:
+            return
+        rows = [(e.id, e.site, e.device, e.type, e.seq, iso(e.ts), e.ts.timestamp(), int(e.clock_synced),
+                 m.topic, m.payload.decode("utf-8"), iso(m.received), m.received.timestamp()) for m, e in fresh]
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO events (id, site, device, type, seq, ts, ts_epoch, clock_synced, topic, payload, "
+            "received_at, received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        by_type: dict[str, list[tuple[Any, ...]]] = {}
+        for m, e in fresh:
+            self._typed_row(e, by_type, res)
+            self._track_seq(e, m)
+        for table, rows_ in by_type.items():
+            cols = TYPED_COLUMNS[table]
+            self.conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) "
+                                  f"VALUES ({', '.join('?' * len(cols))})", rows_)
+        latest: dict[tuple[str, str], Incoming] = {}
+        for m, e in fresh:
+            latest[(e.site, e.device)] = m
+        for (site, device), m in latest.items():
+            self._seen(site, device, m)
+            self.conn.execute("UPDATE devices SET last_seq=? WHERE site=? AND device=?",
+                              (self._last_seq.get((site, device)), site, device))
+        res.stored += len(fresh)
+
+    def _typed_row(self, e: Envelope, out: dict[str, list[tuple[Any, ...]]], res: BatchResult) -> None:
+        d: Any = e.typed_data()
+        ts, ep = iso(e.ts), e.ts.timestamp()
+        head = (e.id, e.site, e.device)
+        if e.type == "rating":
+            day = e.ts.astimezone(self.tz).date().isoformat()
+            out.setdefault("ratings", []).append(head + (d.desk, d.score, d.scale, d.ticket, d.service, d.officer,
+                                                         int(d.misuse), d.misuse_reason, day, ts, ep))
+            res.changed.update(("ratings", "desks"))
+        elif e.type == "ticket":
+            out.setdefault("ticket_events", []).append(head + (
+                d.action, d.ticket, d.number, d.day, d.service, d.priority, d.appointment, d.desk, d.officer,
+                d.kiosk, iso(d.issued_at) if d.issued_at else None, d.people_ahead, d.wait_s, d.service_s,
+                d.to_service, int(d.offline), ts, ep))
+            res.changed.update(("queue", "desks"))
+        elif e.type == "presence":
+            out.setdefault("presence", []).append(head + (d.desk, d.zone, d.kind, int(d.present), iso(d.since),
+                                                          d.window_s, d.occupied_share, d.changes, ts, ep))
+            self._presence_now(e.site, d.desk, d.zone, d.present, d.since, e.device, ep)
+            res.changed.add("desks")
+        elif e.type == "fault":
+            out.setdefault("faults", []).append(head + (d.code, int(d.active), d.message_vi, d.message_en,
+                                                        d.detail, ts, ep))
+            res.changed.add("devices")
+        elif e.type == "desk":
+            out.setdefault("desk_sessions", []).append(head + (d.desk, d.action, d.officer, d.badge, ts, ep))
+            res.changed.add("desks")
+
+    # -- seq gaps -------------------------------------------------------------------------------
+
+    def _track_seq(self, e: Envelope, m: Incoming) -> None:
+        key = (e.site, e.device)
+        if key not in self._last_seq:
+            row = self.conn.execute("SELECT last_seq FROM devices WHERE site=? AND device=?", key).fetchone()
+            self._last_seq[key] = row[0] if row else None
+        last = self._last_seq[key]
+        s = e.seq
+        if last is None:  # the first event we ever see from this device is the baseline
+            self._last_seq[key] = s
+            return
+        if s > last + 1:
+            self.conn.execute("INSERT OR REPLACE INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
+                              "VALUES (?, ?, ?, ?, ?)", (e.site, e.device, last + 1, s - 1, iso(m.received)))
+            log.warning("device %s/%s skipped seq %d..%d", e.site, e.device, last + 1, s - 1)
+        if s > last:
+            self._last_seq[key] = s
+            return
+        gap = self.conn.execute("SELECT from_seq, to_seq, detected_at FROM seq_gaps WHERE site=? AND device=? "
+                                "AND from_seq<=? AND to_seq>=?", (e.site, e.device, s, s)).fetchone()
+        if gap is None:
+            return
+        lo, hi, at = gap
+        self.conn.execute("DELETE FROM seq_gaps WHERE site=? AND device=? AND from_seq=?", (e.site, e.device, lo))
+        for a, b in ((lo, s - 1), (s + 1, hi)):
+            if a <= b:
+                self.conn.execute("INSERT INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
+                                  "VALUES (?, ?, ?, ?, ?)", (e.site, e.device, a, b, at))
+
+    def write_dead(self, msg: Incoming, reason: str, message: str) -> BatchResult:
+        """Store one message as a dead letter in its own transaction (the last resort)."""
+        res = BatchResult()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._dead(msg, reason, message, res)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return res

@@ -1,0 +1,127 @@
+"""The dashboard in real headless Chromium: log in, see the grid, watch it change without reload."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from collector import auth
+from collector.db import open_db
+from mqtt import topics
+from tests.collector.wire import SITE, now_iso, presence, rating
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def site_state() -> bytes:
+    svc = [{"code": c, "name_vi": vi, "name_en": en, "prefix": "", "range_start": 1000 * (i + 1),
+            "range_end": 1000 * (i + 1) + 999, "capacity": 200, "target_wait_min": 15}
+           for i, (c, vi, en) in enumerate((("HT", "Hộ tịch", "Civil status"), ("DD", "Đất đai", "Land")))]
+    desks = [{"number": n, "services": ["HT", "DD"], "name_vi": f"Quầy {n}", "name_en": f"Desk {n}"}
+             for n in range(1, 5)]
+    return json.dumps({"v": 1, "site": SITE, "name_vi": "Trung tâm PVHCC Cà Mau", "name_en": "Ca Mau centre",
+                       "timezone": "Asia/Ho_Chi_Minh", "services": svc, "desks": desks,
+                       "hours": {"mon": [["07:30", "11:30"]]}, "priority_classes": ["elderly"],
+                       "rating_scale": 5}).encode()
+
+
+def seed(pub) -> None:
+    pub.send(topics.state(SITE, "site"), site_state(), retain=True)
+    pub.send(topics.state(SITE, "desk", 1), json.dumps(
+        {"v": 1, "desk": 1, "officer": "nv-0142", "ticket": "1023", "number": 1023, "day": now_iso()[:10],
+         "service": "HT", "status": "serving", "called_at": now_iso(-120)}).encode(), retain=True)
+    pub.send(topics.state(SITE, "service", "HT"), json.dumps(
+        {"v": 1, "service": "HT", "day": now_iso()[:10], "waiting": 7, "issued": 30, "capacity": 200,
+         "oldest_issued_at": now_iso(-900)}).encode(), retain=True)
+    pub.send(topics.status(SITE, "rt-01"), json.dumps(
+        {"v": 1, "state": "online", "device": "rt-01", "role": "rating-terminal", "version": "0.1.0",
+         "desk": 1}).encode(), retain=True)
+    pub.send(topics.status(SITE, "rt-02"), json.dumps(
+        {"v": 1, "state": "offline", "device": "rt-02", "role": "rating-terminal", "version": "0.1.0",
+         "desk": 2}).encode(), retain=True)
+    pub.send(topics.device_state(SITE, "cam-01", "presence", 2), json.dumps(
+        {"v": 1, "desk": 2, "officer": True, "officer_since": now_iso(-3600), "citizen": True,
+         "citizen_since": now_iso(-300), "ts": now_iso(-300)}).encode(), retain=True)
+    pub.send_many([rating(desk=1, score=5, seq=s) for s in (1, 2)])
+
+
+@pytest.fixture
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def render_after(page, t0_ms: float, pred_js: str, timeout: float = 3.0) -> float:
+    """ms from t0 to the first render satisfying pred_js (a function of the render record)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        hit = page.evaluate(f"(t0) => {{ const r = window.motcuaRenders.find(x => x.t >= t0 && ({pred_js})(x));"
+                            f" return r ? r.t : null; }}", t0_ms)
+        if hit is not None:
+            return hit - t0_ms
+        time.sleep(0.02)
+    raise AssertionError(f"no render satisfying {pred_js} within {timeout}s")
+
+
+def test_dashboard_login_grid_and_live_updates(collector, publisher, browser, artifacts):
+    conn = open_db(collector.db)
+    auth.add_user(conn, "quanly", "mat-khau-rat-dai")
+    conn.close()
+    seed(publisher)
+    assert collector.wait_stored("ratings", 2) == 2
+    shots = artifacts / "collector"
+    shots.mkdir(parents=True, exist_ok=True)
+
+    anon = browser.new_page()
+    anon.goto(collector.url + "/")
+    assert anon.url.endswith("/login") and anon.locator("#password").count() == 1
+    anon.goto(collector.url + "/api/desks")
+    assert "unauthorized" in anon.content()
+    anon.close()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(collector.url + "/login")
+    page.fill("#user", "quanly")
+    page.fill("#password", "mat-khau-rat-dai")
+    page.click("#login")
+    page.wait_for_selector("#desks .desk")
+    page.wait_for_selector("#live.on")
+    assert page.locator("#desks .desk").count() == 4
+    d1, d2 = page.locator('.desk[data-desk="1"]'), page.locator('.desk[data-desk="2"]')
+    assert "Quầy 1" in d1.inner_text() and "1023" in d1.inner_text() and "Đang phục vụ" in d1.inner_text()
+    assert "Trực tuyến" in d1.inner_text() and "Mất kết nối" in d2.inner_text()
+    assert d2.locator(".officer").get_attribute("data-present") == "true"
+    assert d1.locator(".ratings-count").inner_text() == "2"
+    assert page.locator('#queue tr[data-service="HT"] .waiting').inner_text() == "7"
+    assert "Hộ tịch" in page.locator("#queue").inner_text()
+    page.screenshot(path=str(shots / "dashboard_vi.png"), full_page=True)
+    page.evaluate("window.__noReload = 'still here'")
+
+    # the officer of desk 2 leaves: a presence change over MQTT
+    t0 = page.evaluate("Date.now()")
+    publisher.send(*presence(2, "officer", False, device="cam-01", seq=10))
+    page.wait_for_selector('.desk[data-desk="2"] .officer[data-present="false"]', timeout=3000)
+    presence_ms = render_after(page, t0, "() => document.querySelector('.desk[data-desk=\"2\"] .officer')"
+                                         ".dataset.present === 'false'")
+    assert "Vắng" in page.locator('.desk[data-desk="2"] .officer').inner_text()
+
+    # a citizen rates desk 2
+    t1 = page.evaluate("Date.now()")
+    publisher.send(*rating(desk=2, score=4, seq=3))
+    page.wait_for_function("document.querySelector('.desk[data-desk=\"2\"] .ratings-count').textContent === '1'",
+                           timeout=3000)
+    rating_ms = render_after(page, t1, "(r) => r.ratings_today === 3")
+    assert page.locator("#ratings-total").inner_text() == "3"
+    assert page.evaluate("window.__noReload") == "still here"  # the same page: no reload
+    assert presence_ms < 1000 and rating_ms < 1000, (presence_ms, rating_ms)
+    page.screenshot(path=str(shots / "dashboard_after_events.png"), full_page=True)
+
+    page.goto(collector.url + "/?lang=en")
+    page.wait_for_selector("#desks .desk")
+    text = page.inner_text("body")
+    assert "Device health" in text and "Away" in text and "Serving" in text
+    page.screenshot(path=str(shots / "dashboard_en.png"), full_page=True)
