@@ -10,6 +10,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "password": ("Mật khẩu", "Password"),
     "login": ("Đăng nhập", "Log in"),
     "logout": ("Đăng xuất", "Log out"),
+    "reports": ("Báo cáo", "Reports"),
     "login_failed": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
     "desks": ("Quầy", "Desks"),
     "desk": ("Quầy", "Desk"),

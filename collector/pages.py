@@ -43,6 +43,7 @@ def dashboard_page(lang: str, user: str, snapshot: dict[str, Any], tz: str) -> s
 <h1>{escape(t["title"])}</h1>
 <span id="live" class="live off">{escape(t["reconnecting"])}</span>
 <span class="user">{escape(user)}</span>
+<a id="reports-link" href="/reports?lang={lang}">{escape(t["reports"])}</a>
 <a id="lang" href="/?lang={other}">{escape(t["language"])}</a>
 <form method="post" action="/logout"><button type="submit">{escape(t["logout"])}</button></form>
 </header>

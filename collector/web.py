@@ -249,10 +249,6 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
 
 def _report_routes(reader: Reader, user_of: Callable[[Request], str | None], tz: str,
                    site: str | None) -> list[Route]:
-    """The managers' reports (collector/report_web.py, issue 9) behind the same login, when present."""
-    try:
-        from .report_web import report_routes
-        return list(report_routes(lambda: reader.conn, user_of, tz=tz, site=site))
-    except (ImportError, TypeError) as exc:
-        log.warning("reports not mounted: %s", exc)
-        return []
+    """The managers' reports (collector/report_web.py) behind the same login."""
+    from .report_web import report_routes
+    return list(report_routes(lambda: reader.conn, user_of, tz=tz, site=site, clock=reader.clock))
