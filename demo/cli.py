@@ -1,0 +1,237 @@
+"""``motcua demo``: a whole centre on this machine, through the same code paths as real devices.
+
+Starts a private Mosquitto (no root needed), ``ticketing``, the ``collector`` with its dashboard,
+and a process of simulated devices (2 kiosks, 8 desk terminals on gpiozero's MockFactory, 2 camera
+agents). Prints the dashboard address and a login, logs one line a minute of what happened, and
+stops everything in order on Ctrl-C: devices first (their outboxes flush), then the collector
+(once it has stored what they sent), ticketing and the broker.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from datetime import datetime, time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from common.clock import DEFAULT_TZ
+from common.mosquitto import MOSQUITTO_HINT, Mosquitto, find_mosquitto, free_port
+from mqtt import topics
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+SITE = "demo-hcc"
+USER, PASSWORD = "quanly", "motcua-demo"
+
+EPILOG = """examples:
+  motcua demo                          # a day at 60x: 07:00-17:00 in about 10 minutes
+  motcua demo --speed 120 --seed 7     # faster, another day
+  motcua demo --http 0.0.0.0:8080      # show the dashboard to other machines
+
+Dừng bằng Ctrl-C / stop with Ctrl-C."""
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.work = Path(args.workdir or tempfile.mkdtemp(prefix="motcua-demo-"))
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker: Mosquitto | None = None
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        tz = ZoneInfo(DEFAULT_TZ)
+        today = datetime.now(tz).date()
+        h, m = (int(x) for x in args.start.split(":"))
+        self.sim_start = datetime.combine(today, dtime(h, m), tz)
+        self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                        MOTCUA_CLOCK=f"{self.sim_start.isoformat()},{args.speed}", PYTHONUNBUFFERED="1")
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def write_configs(self) -> None:
+        assert self.broker is not None
+        site_toml = (CONFIG / "site.toml").read_text(encoding="utf-8")
+        (self.work / "site.toml").write_text(site_toml, encoding="utf-8")
+        (self.work / "ticketing.toml").write_text(
+            f'device = "ticketing"\nsite_config = "site.toml"\ndb = "{self.work}/ticketing.db"\n'
+            f'lease_block = 20\n\n[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.work / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=self.env,
+                                            stdout=log, stderr=log, start_new_session=True)
+
+    def start(self) -> None:
+        self.broker = Mosquitto(self.work / "mosquitto").start()
+        self.write_configs()
+        self.http = self.args.http or f"127.0.0.1:{free_port()}"
+        db = self.work / "collector.db"
+        subprocess.run([sys.executable, "-m", "collector", "add-user", USER, "--db", str(db)],
+                       input=(PASSWORD + "\n").encode(), cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.spawn("collector", ["collector", "--broker", self.broker.url, "--db", str(db),
+                                 "--http", self.http, "--site", SITE, "--client-id", "demo-collector"])
+        self.spawn("ticketing", ["ticketing", "--config", str(self.work / "ticketing.toml")])
+        self.watch()
+        self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", SITE,
+                               "--site-config", str(self.work / "site.toml"), "--workdir", str(self.work),
+                               "--seed", str(self.args.seed), "--speed", str(self.args.speed)])
+
+    def wait_http(self, timeout: float = 30) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(f"http://{self.http}/api/health", timeout=1):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+        return False
+
+    # -- what happened -----------------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Count what crosses the broker, for the one-line-a-minute log."""
+        assert self.broker is not None
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="demo-watch", protocol=paho.MQTTv5)
+
+        def on_connect(client: paho.Client, *_a: object) -> None:
+            client.subscribe(topics.events_filter(SITE), qos=1)
+
+        def on_message(_c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+            try:
+                env = json.loads(msg.payload)
+                key = env["type"]
+                data = env.get("data", {})
+                if key == "ticket":
+                    key = f"ticket:{data.get('action')}"
+                elif key == "rating":
+                    self.counts["rating_score_sum"] += int(data.get("score", 0))
+                elif key == "presence":
+                    key = f"presence:{data.get('kind')}"
+            except (ValueError, KeyError, TypeError):
+                key = "malformed"
+            with self.lock:
+                self.counts[key] += 1
+
+        c.on_connect = on_connect
+        c.on_message = on_message
+        c.connect_async("127.0.0.1", self.broker.port)
+        c.loop_start()
+        self.watcher = c
+
+    def sim_now(self) -> datetime:
+        el = (time.time() - self.t0) * self.args.speed
+        return datetime.fromtimestamp(self.sim_start.timestamp() + el, self.sim_start.tzinfo)
+
+    def summary(self) -> str:
+        with self.lock:
+            c = dict(self.counts)
+        r = c.get("rating", 0)
+        avg = f"{c.get('rating_score_sum', 0) / r:.2f}" if r else "-"
+        return (f"[{self.sim_now():%H:%M} giờ mô phỏng / simulated] "
+                f"vé phát / issued {c.get('ticket:issued', 0)}, gọi / called {c.get('ticket:called', 0)}, "
+                f"xong / finished {c.get('ticket:finished', 0)}, vắng / no-show {c.get('ticket:no_show', 0)}, "
+                f"đánh giá / ratings {r} (TB/avg {avg}), có mặt / presence changes {c.get('presence:change', 0)}, "
+                f"sự cố / faults {c.get('fault', 0)}")
+
+    # -- stop --------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping.set()
+        order = ["devices", "ticketing", "collector"]
+        for name in order:
+            p = self.procs.get(name)
+            if p is None or p.poll() is not None:
+                continue
+            if name == "collector":
+                time.sleep(1.0)  # let the last flushed events reach the store
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in 20 s: killing it", file=sys.stderr)
+                p.kill()
+                p.wait()
+        if getattr(self, "watcher", None):
+            self.watcher.disconnect()
+            self.watcher.loop_stop()
+        if self.broker:
+            self.broker.stop()
+        if not self.args.workdir and not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def run(self) -> int:
+        self.t0 = time.time()
+        self.start()
+        if not self.wait_http():
+            print(f"the collector did not start; see {self.work}/collector.log", file=sys.stderr)
+            self.stop()
+            return 1
+        print(f"Bảng điều khiển / dashboard: http://{self.http}/   "
+              f"đăng nhập / login: {USER} / {PASSWORD}", flush=True)
+        print(f"Trung tâm mô phỏng / simulated centre: site {SITE}, {self.args.speed}x from "
+              f"{self.sim_start:%H:%M}, seed {self.args.seed}; logs in {self.work}", flush=True)
+        end = self.t0 + self.args.duration if self.args.duration else None
+        next_line = time.time() + 60
+        while not self.stopping.is_set():
+            if end and time.time() >= end:
+                break
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    print(f"{name} exited with {p.returncode}; see {self.work}/{name}.log", file=sys.stderr)
+                    self.stop()
+                    return 1
+            if time.time() >= next_line:
+                print(self.summary(), flush=True)
+                next_line += 60
+            self.stopping.wait(0.5)
+        print(self.summary(), flush=True)
+        print("Đang dừng / stopping…", flush=True)
+        self.stop()
+        print("Đã dừng / stopped.", flush=True)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="motcua demo", description=__doc__, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    ap.add_argument("--seed", type=int, default=1, help="the same seed gives the same day")
+    ap.add_argument("--http", default=None, help="dashboard HOST:PORT (default 127.0.0.1 and a free port)")
+    ap.add_argument("--start", default="07:00", help="simulated local start time HH:MM (default 07:00)")
+    ap.add_argument("--duration", type=float, default=None, help="stop by itself after this many real seconds")
+    ap.add_argument("--workdir", default=None, help="keep databases and logs here (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir after stopping")
+    args = ap.parse_args(argv)
+    try:
+        find_mosquitto()
+    except FileNotFoundError:
+        print(f"motcua demo: {MOSQUITTO_HINT}", file=sys.stderr)
+        return 2
+    demo = Demo(args)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        demo.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return demo.run()
+    except BaseException:
+        demo.stop()
+        raise
