@@ -56,6 +56,7 @@ class Mosquitto:
             f"user {getpass.getuser()}",
             "max_inflight_messages 0",
             "max_queued_messages 0",
+            "set_tcp_nodelay true",
             "log_type error",
             "log_type warning",
             "log_dest stderr",

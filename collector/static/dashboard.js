@@ -8,17 +8,20 @@
     { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit" });
   window.motcuaRenders = [];
   let last = null;
+  // Durations count from the server's clock (the snapshot's time), not this browser's, so a
+  // screen with a wrong clock, or a simulated centre running faster, still shows the truth.
+  let skew = 0;
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
   function dur(since) {
     if (!since) return "";
-    let s = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+    let s = Math.max(0, Math.floor((Date.now() + skew - Date.parse(since)) / 1000));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); s = s % 60;
     return (h ? h + "h" : "") + (h || m ? m + "m" : "") + (h ? "" : s + "s");
   }
-  function secs(x) { return x == null ? "" : dur(new Date(Date.now() - x * 1000).toISOString()); }
+  function secs(x) { return x == null ? "" : dur(new Date(Date.now() + skew - x * 1000).toISOString()); }
   function clock(t) { return t ? fmtTime.format(new Date(t)) : ""; }
   function yesNo(present, yes, no) {
     if (present === null || present === undefined) return `<span class="unk">${esc(L.unknown)}</span>`;
@@ -66,6 +69,7 @@
 
   function render(snap) {
     last = snap;
+    if (snap.generated_at) skew = Date.parse(snap.generated_at) - Date.now();
     const sites = new Set(snap.desks.map(d => d.site));
     const grid = document.getElementById("desks");
     grid.innerHTML = snap.desks.length ? snap.desks.map(d => deskCard(d, sites.size > 1)).join("") : `<p>${esc(L.no_desks)}</p>`;

@@ -1,0 +1,169 @@
+"""The queue on the wire: requests served, kiosk and desk events followed, state published.
+
+Handlers run one at a time on the MQTT network thread, so requests are serialised (the Queue's
+lock makes that hold for any other caller too). After every change the affected retained
+states are republished; on every (re)connect all of them are. Ticket events go from the
+Queue's ``events`` table to ticketing's own durable Outbox on a worker thread, keeping the
+handlers fast.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from common.clock import Clock
+from mqtt import topics
+from mqtt.client import DeviceClient, Message
+from mqtt.errors import MqttCoreError, ProtocolError
+from mqtt.outbox import Outbox
+from mqtt.schemas import DeskData, Request, Response, TicketData, parse_event
+
+from .queue import Outcome, Queue
+
+log = logging.getLogger(__name__)
+
+ROLE = "ticketing"
+SESSION_EXPIRY_S = 7 * 24 * 3600
+MOVE_BATCH_S = 0.05
+
+
+def persistent_client(site: str, device: str, role: str, broker: Any, **kwargs: Any) -> DeviceClient:
+    """A DeviceClient whose broker session outlives a restart (clean_start=False, session
+    expiry), so QoS 1 requests and kiosk events sent while ticketing is down are delivered
+    when it comes back."""
+    return DeviceClient(site, device, role, broker, clean_start=False, session_expiry_s=SESSION_EXPIRY_S, **kwargs)
+
+
+class Server:
+    """Wires a :class:`Queue` to a DeviceClient.
+
+    >>> s = Server(queue, client, outbox); s.start(); ...; s.tick()  # from the run loop
+    """
+
+    def __init__(self, queue: Queue, client: DeviceClient, outbox: Outbox, clock: Clock | None = None):
+        self.queue = queue
+        self.client = client
+        self.outbox = outbox
+        self.site = queue.site.site
+        self.clock = clock or queue.clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._mover: threading.Thread | None = None
+        self.requests_served = 0
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for op in topics.REQUEST_OPS:
+            self.client.serve(op, self._serve(op))
+        self.client.subscribe(topics.events_filter(self.site, "ticket"), self._on_ticket)
+        self.client.subscribe(topics.events_filter(self.site, "desk"), self._on_desk)
+        self.client.on_connected.append(self.publish_all)
+        self._mover = threading.Thread(target=self._move_events, name="ticketing-events", daemon=True)
+        self._mover.start()
+        self.queue.rollover()
+        self.client.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._mover is not None:
+            self._mover.join(5)
+        self._move_once()
+        self.client.flush(2.0)
+        self.client.stop()
+
+    def tick(self) -> None:
+        """From the run loop, about once a second: roll the day over at local midnight."""
+        out = self.queue.rollover()
+        if out is not None:
+            self.publish(out)
+            self._wake.set()
+
+    # -- handlers (network thread) -------------------------------------------------------------------
+
+    def _serve(self, op: str) -> Callable[[Request, Message], Response]:
+        def handler(req: Request, msg: Message) -> Response:
+            out = self.queue.handle(op, req)
+            self.requests_served += 1
+            if not out.replay:
+                self.publish(out)
+                self._wake.set()
+            assert out.response is not None
+            return out.response
+        handler.__name__ = f"serve_{op}"
+        return handler
+
+    def _own(self, msg: Message) -> bool:
+        return topics.parse(msg.topic).device == self.client.device
+
+    def _on_ticket(self, msg: Message) -> None:
+        if self._own(msg):
+            return
+        try:
+            env = parse_event(msg.topic, msg.payload)
+        except ProtocolError as exc:
+            log.warning("bad ticket event on %s: %s", msg.topic, exc)
+            return
+        data = env.typed_data()
+        assert isinstance(data, TicketData)
+        out = self.queue.add_issued(data)
+        self.publish(out)
+        if out.calls:
+            self._wake.set()
+
+    def _on_desk(self, msg: Message) -> None:
+        try:
+            env = parse_event(msg.topic, msg.payload)
+        except ProtocolError as exc:
+            log.warning("bad desk event on %s: %s", msg.topic, exc)
+            return
+        data = env.typed_data()
+        assert isinstance(data, DeskData)
+        self.publish(self.queue.sign(data))
+
+    # -- retained state --------------------------------------------------------------------------------
+
+    def publish(self, out: Outcome) -> None:
+        c, q = self.client, self.queue
+        for d in sorted(out.desks):
+            c.publish_state(topics.state(self.site, "desk", d), q.desk_state(d))
+        for s in sorted(out.services):
+            c.publish_state(topics.state(self.site, "service", s), q.service_state(s))
+        if out.calls:
+            c.publish_state(topics.state(self.site, "calls"), q.calls_state())
+
+    def publish_all(self) -> None:
+        """Every retained state, rebuilt from the database (on every connect)."""
+        site = self.queue.site
+        self.client.publish_state(topics.state(self.site, "site"), site.to_state(self.clock.now()))
+        self.publish(Outcome(None, frozenset(d.number for d in site.desks),
+                             frozenset(s.code for s in site.services), True))
+
+    # -- ticket events to the outbox ---------------------------------------------------------------------
+
+    def _move_once(self) -> int:
+        moved = 0
+        while True:
+            rows = self.queue.pending_events(500)
+            if not rows:
+                return moved
+            try:
+                self.outbox.enqueue_many([("ticket", data) for _id, data in rows])
+            except MqttCoreError as exc:  # outbox full: keep them in the queue database
+                log.error("cannot move ticket events to the outbox: %s", exc)
+                return moved
+            self.queue.drop_events([i for i, _d in rows])
+            moved += len(rows)
+
+    def _move_events(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._stop.wait(MOVE_BATCH_S)  # gather a batch: one outbox commit for many steps
+            self._wake.clear()
+            try:
+                self._move_once()
+            except Exception:  # noqa: BLE001 - keep moving; rows stay in the events table
+                log.exception("moving ticket events failed")
+                self._stop.wait(0.5)
