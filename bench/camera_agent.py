@@ -7,7 +7,7 @@
 Frames: the Wallflower clip from ../shared/testdata (scaled to 640x480) when present, else a
 numpy-drawn scene with a moving person. Pinned to one core with OpenCV single-threaded.
 
-    /tmp/venv/bin/python bench/camera_agent.py [--live-s 20] [--fps 5]
+    .venv/bin/python bench/camera_agent.py [--live-s 20] [--fps 5]
 
 The last line is one JSON object (keys carry units).
 """

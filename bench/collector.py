@@ -7,7 +7,7 @@
 3. ``GET /api/ratings`` p95 with 1,000,000 stored ratings, a mix of filters (target <= 50 ms);
 4. the collector's RSS.
 
-    /tmp/venv/bin/python bench/collector.py [--events 20000] [--ratings 1000000]
+    .venv/bin/python bench/collector.py [--events 20000] [--ratings 1000000]
 
 The last line is one JSON object.
 """

@@ -1,6 +1,6 @@
 """Hall display bench: model throughput, voice rendering, and start-up to first call on screen.
 
-    /tmp/venv/bin/python bench/display.py [--no-window]
+    .venv/bin/python bench/display.py [--no-window]
 
 Prints figures, then one JSON line (units in the keys) as the last line.
 """

@@ -1,7 +1,7 @@
 """Kiosk bench: tap -> ticket bytes handed to the printer (real Kivy window, offscreen), ticket
 render time, app cold start, RSS. Last line: one JSON object.
 
-    /tmp/venv/bin/python bench/kiosk.py [--taps 60]
+    .venv/bin/python bench/kiosk.py [--taps 60]
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ In-process terminal on gpiozero MockFactory pins and a private Mosquitto:
   RSS of this process;
 and of a separate `python -m rating_terminal --simulate` process: idle CPU over 10 s and RSS.
 
-Run from the repo root:  /tmp/venv/bin/python bench/rating_terminal.py [--presses 300]
+Run from the repo root:  .venv/bin/python bench/rating_terminal.py [--presses 300]
 The last line is one JSON object.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ def bench_idle_process(url: str, work: Path, seconds: float) -> dict[str, float]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="rating terminal bench (see module docstring)",
-                                 epilog="example: /tmp/venv/bin/python bench/rating_terminal.py --presses 300")
+                                 epilog="example: .venv/bin/python bench/rating_terminal.py --presses 300")
     ap.add_argument("--presses", type=int, default=300)
     ap.add_argument("--idle-s", type=float, default=10.0)
     args = ap.parse_args()

@@ -2,7 +2,7 @@
 with 10,000 tickets waiting, the cost of one call-next in the Queue itself with 10,000 waiting,
 the lease round trip, and 4 desks calling at once.
 
-    /tmp/venv/bin/python bench/ticketing.py [--waiting 10000] [--calls 500]
+    .venv/bin/python bench/ticketing.py [--waiting 10000] [--calls 500]
 
 Runs a private Mosquitto and `python -m ticketing` as a subprocess.
 The last line is one JSON object.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import queue
 import sqlite3
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -73,18 +72,12 @@ class Ingest:
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self.broker = config.broker_config()
-        host, port, tls = self.broker.endpoint()
+        host, port, _tls = self.broker.endpoint()
         self._host, self._port = host, port
         self._site = config.site_or_none
         self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt_client_id(),
                                  protocol=paho.MQTTv5, manual_ack=True)
-        if self.broker.username:
-            self._mqtt.username_pw_set(self.broker.username, self.broker.password)
-        if tls:
-            ctx = ssl.create_default_context(cafile=self.broker.ca_file)
-            if self.broker.cert_file:
-                ctx.load_cert_chain(self.broker.cert_file, self.broker.key_file)
-            self._mqtt.tls_set_context(ctx)
+        self.broker.apply(self._mqtt)
         self._mqtt.reconnect_delay_set(0.2, 10)
         self._mqtt.max_queued_messages_set(0)
         if self._site:

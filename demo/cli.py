@@ -20,7 +20,8 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from datetime import datetime, time as dtime
+import tomllib
+from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,18 @@ EPILOG = """examples:
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
 
+def open_day(day: date) -> date:
+    """Today if the centre opens today (config/site.toml hours and closed days), else the next
+    day it does: a demo started on a Sunday shows a working day."""
+    site = tomllib.loads((CONFIG / "site.toml").read_text(encoding="utf-8"))
+    weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    for _ in range(14):
+        if site.get("hours", {}).get(weekdays[day.weekday()]) and day.isoformat() not in site.get("closed_days", []):
+            return day
+        day += timedelta(days=1)
+    return day
+
+
 class Demo:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -55,9 +68,8 @@ class Demo:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         tz = ZoneInfo(DEFAULT_TZ)
-        today = datetime.now(tz).date()
         h, m = (int(x) for x in args.start.split(":"))
-        self.sim_start = datetime.combine(today, dtime(h, m), tz)
+        self.sim_start = datetime.combine(open_day(datetime.now(tz).date()), dtime(h, m), tz)
         self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                         MOTCUA_CLOCK=f"{self.sim_start.isoformat()},{args.speed}", PYTHONUNBUFFERED="1")
 

@@ -220,7 +220,9 @@ class Centre:
                                    "telemetry_interval_s": 30, "mqtt": {"url": self.args.broker}}
             raw["rating"] = {**template["rating"], "misuse_window_s": round(5.0 / speed, 3)}
             raw.pop("display", None)
-            raw.pop("badge", None)
+            # a badge reader on a loopback port; the simulator swipes through the same callback
+            raw["badge"] = {"port": "loop://", "cards": {f"CARD{desk:04d}": f"nv-{100 + desk:04d}"},
+                            "unknown_cards": "reject"}
             cfg = TerminalConfig.model_validate(raw)
             factory = MockFactory()
             rt = Runtime(cfg, pin_factory=factory, clock=self.clock, reconnect_max_s=2.0)

@@ -65,6 +65,16 @@ class BrokerConfig(BaseModel):
         tls = u.scheme == "mqtts"
         return u.hostname, u.port or (8883 if tls else 1883), tls
 
+    def apply(self, client: paho.Client) -> None:
+        """Set these credentials and, for mqtts://, TLS on a paho client."""
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if self.endpoint()[2]:
+            ctx = ssl.create_default_context(cafile=self.ca_file)
+            if self.cert_file:
+                ctx.load_cert_chain(self.cert_file, self.key_file)
+            client.tls_set_context(ctx)
+
 
 class Message(NamedTuple):
     """An incoming message, as handlers see it."""
@@ -134,17 +144,10 @@ class DeviceClient:
         self._threads: list[threading.Thread] = []
         self.on_connected: list[Callable[[], None]] = []
         self.on_disconnected: list[Callable[[], None]] = []
-        host, port, tls = self.broker.endpoint()
-        self._host, self._port = host, port
+        self._host, self._port, _tls = self.broker.endpoint()
         self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"{self.device}",
                                  protocol=paho.MQTTv5)
-        if self.broker.username:
-            self._mqtt.username_pw_set(self.broker.username, self.broker.password)
-        if tls:
-            ctx = ssl.create_default_context(cafile=self.broker.ca_file)
-            if self.broker.cert_file:
-                ctx.load_cert_chain(self.broker.cert_file, self.broker.key_file)
-            self._mqtt.tls_set_context(ctx)
+        self.broker.apply(self._mqtt)
         self._paho_lock = getattr(self._mqtt, "_out_message_mutex", None) or threading.RLock()
         self._mqtt.max_inflight_messages_set(self.window)
         self._mqtt.max_queued_messages_set(0)
