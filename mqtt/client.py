@@ -140,6 +140,7 @@ class DeviceClient:
         self._rejected: list[tuple[int, str]] = []
         self._last_sent = 0
         self._generation = 0
+        self._kicked = False
         self._pending: dict[bytes, tuple[threading.Event, list[Response]]] = {}
         self._threads: list[threading.Thread] = []
         self.on_connected: list[Callable[[], None]] = []
@@ -348,54 +349,84 @@ class DeviceClient:
                 return
             if reason.is_failure and reason.value != 16:  # 16: no matching subscribers is success
                 self._rejected.append((rowid, str(reason)))
+                self._wake.notify_all()
             else:
                 self._acked.append(rowid)
-            self._wake.notify_all()
+                # wake the drainer once half the window is free: it then sends half a window at
+                # once instead of one row per acknowledgement
+                if len(self._inflight) <= self.window // 2:
+                    self._wake.notify_all()
 
     # -- outbox drain ------------------------------------------------------------------------------
 
     def _kick(self) -> None:
         with self._wake:
+            self._kicked = True
             self._wake.notify_all()
 
     def _drain_loop(self) -> None:
+        """Publish the oldest unsent rows while the in-flight window has room; remove rows whose
+        PUBACK came. After a reconnect everything unacknowledged is sent again, in order."""
         assert self.outbox is not None
         ob = self.outbox
+        half = max(1, self.window // 2)
+        to_delete: list[int] = []  # acknowledged, not yet removed from disk
+        more_on_disk = True
         while not self._stop.is_set():
             with self._wake:
                 acked, self._acked = self._acked, []
                 rejected, self._rejected = self._rejected, []
-                room = self.window - len(self._inflight) if self.connected else 0
+                free = self.window - len(self._inflight) if self.connected else 0
                 after, gen = self._last_sent, self._generation
+                self._kicked = False
+            rows = []
             try:
-                if acked:
-                    ob.ack(acked)
+                to_delete += acked
+                # removals never wait behind an enqueue's fsync unless many are pending
+                if to_delete and ob.ack(to_delete, wait=len(to_delete) >= 2000):
+                    to_delete = []
                 for rowid, why in rejected:
                     ob.reject(rowid, why)
-                rows = ob.fetch(after, room) if room > 0 else []
+                if free >= half or (free > 0 and not self._inflight):
+                    rows = ob.fetch(after, free)
+                    more_on_disk = len(rows) == free
             except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
                 log.exception("outbox drain step failed")
                 time.sleep(0.5)
                 continue
-            sent = 0
             # paho calls on_publish while holding its out-message lock, and publish() takes the
-            # same (re-entrant) lock: holding it here while we publish and record the mid means
+            # same (re-entrant) lock: holding it here while we publish and record the mids means
             # a PUBACK can never be handled before we know which row it acknowledges.
             with self._paho_lock:
+                published: list[tuple[int, int]] = []
                 for row in rows:
                     if gen != self._generation or not self.connected:
                         break
                     info = self._mqtt.publish(row.topic, row.payload, qos=1)
                     if info.rc != paho.MQTT_ERR_SUCCESS:
                         break
+                    published.append((info.mid, row.rowid))
+                if published:
                     with self._wake:
-                        self._inflight[info.mid] = row.rowid
-                        self._last_sent = row.rowid
-                    sent += 1
-            if sent or acked or rejected:
-                continue
+                        if gen == self._generation:  # else the reconnect resends them anyway
+                            self._inflight.update(published)
+                            self._last_sent = published[-1][1]
             with self._wake:
-                if not self._acked and not self._rejected and not self._stop.is_set():
+                if self._stop.is_set():
+                    break
+                free = self.window - len(self._inflight) if self.connected else 0
+                runnable = (bool(self._rejected) or self._kicked or self._generation != gen
+                            or (free >= half and more_on_disk and self.connected)
+                            or (bool(self._acked) and not self._inflight))
+                if not runnable:
+                    if to_delete and not self._acked:
+                        self._wake.release()
+                        try:  # an idle moment: finish the removals
+                            if ob.ack(to_delete):
+                                to_delete = []
+                        finally:
+                            self._wake.acquire()
+                        continue
                     self._wake.wait(0.5)
 
     def flush(self, timeout: float = 10.0) -> bool:

@@ -66,7 +66,7 @@ class Enqueued(NamedTuple):
 
 
 class _Req:
-    __slots__ = ("type", "data", "id", "done", "error", "result")
+    __slots__ = ("type", "data", "id", "done", "error", "result", "event")
 
     def __init__(self, type_: str, data: dict[str, Any]):
         self.type = type_
@@ -75,6 +75,18 @@ class _Req:
         self.done = False
         self.error: BaseException | None = None
         self.result: Enqueued | None = None
+        self.event = threading.Event()
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """[5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
+    out: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -108,7 +120,8 @@ class Outbox:
         self._r = _connect(self.path)
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._pending: list[_Req] = []
         self._writing = False
         self._closed = False
@@ -144,27 +157,43 @@ class Outbox:
         return _Req(type_, payload)
 
     def _submit(self, reqs: list[_Req]) -> list[Enqueued]:
-        with self._cv:
+        """Group commit: whoever finds no write in progress leads and writes everything pending
+        in one transaction; the others sleep on their own event. After its batch the leader
+        hands the lead to the oldest waiter, so no caller serves others for long."""
+        last = reqs[-1]
+        with self._lock:
             if self._closed:
                 raise OutboxClosed("the outbox is closed")
             self._pending.extend(reqs)
-            while not all(r.done for r in reqs):
-                if self._writing:
-                    self._cv.wait()
-                    continue
+            lead = not self._writing
+            if lead:
                 self._writing = True
+        while True:
+            if not lead:
+                last.event.wait()
+                if last.done:
+                    break
+                lead = True  # the previous leader handed the lead to us
+            with self._lock:
                 batch, self._pending = self._pending, []
-                self._cv.release()
-                try:
-                    self._write(batch)
-                except BaseException as exc:  # noqa: BLE001 - every waiter must learn of it
-                    for r in batch:
-                        if not r.done:
-                            r.error, r.done = exc, True
-                finally:
-                    self._cv.acquire()
+            try:
+                self._write(batch)
+            except BaseException as exc:  # noqa: BLE001 - every waiter must learn of it
+                for r in batch:
+                    if not r.done:
+                        r.error, r.done = exc, True
+            for r in batch:
+                if r is not last:
+                    r.event.set()
+            with self._lock:
+                if self._pending:
+                    self._pending[-1].event.set()  # next leader: the newest waiter, whose batch is whole
+                else:
                     self._writing = False
-                    self._cv.notify_all()
+                    self._idle.notify_all()
+            if last.done:
+                break
+            lead = False
         for r in reqs:
             if r.error is not None:
                 raise r.error
@@ -248,11 +277,14 @@ class Outbox:
                 (after_rowid, limit))
             return [OutboxRow(r[0], r[1], r[2], r[3].encode()) for r in cur.fetchall()]
 
-    def ack(self, rowids: list[int]) -> None:
-        """The broker acknowledged these: remove them."""
+    def ack(self, rowids: list[int], wait: bool = True) -> bool:
+        """The broker acknowledged these: remove them. With ``wait=False`` it gives up at once
+        (returning False) when an enqueue is committing, so a drainer never stalls on an fsync."""
         if not rowids:
-            return
-        with self._wlock:
+            return True
+        if not self._wlock.acquire(blocking=wait):
+            return False
+        try:
             c = self._w
             # A lost delete only means a resend (the collector stores by id), so removals skip
             # the fsync; the next durable enqueue commit syncs them along with it.
@@ -260,10 +292,8 @@ class Outbox:
             c.execute("BEGIN IMMEDIATE")
             try:
                 deleted = 0
-                for i in range(0, len(rowids), 500):
-                    chunk = rowids[i:i + 500]
-                    cur = c.execute(f"DELETE FROM outbox WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
-                    deleted += cur.rowcount
+                for lo, hi in _runs(rowids):  # acks come mostly in order: delete ranges
+                    deleted += c.execute("DELETE FROM outbox WHERE rowid BETWEEN ? AND ?", (lo, hi)).rowcount
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -274,6 +304,9 @@ class Outbox:
             if self._was_full and self._depth < self.max_events:
                 self._was_full = False
                 log.info("outbox below its limit again (%d events)", self._depth)
+        finally:
+            self._wlock.release()
+        return True
 
     def reject(self, rowid: int, reason: str) -> None:
         """The broker refused this event for good (e.g. not authorised): keep it aside with
@@ -305,9 +338,9 @@ class Outbox:
             return [tuple(r) for r in self._r.execute("SELECT id, seq, reason FROM rejected ORDER BY seq")]
 
     def close(self) -> None:
-        with self._cv:
+        with self._lock:
             while self._writing:
-                self._cv.wait()
+                self._idle.wait()
             self._closed = True
         with self._wlock, self._rlock:
             self._w.close()

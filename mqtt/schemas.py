@@ -7,7 +7,7 @@ was wrong (the collector stores both in its dead letters).
 from __future__ import annotations
 
 import json
-import os
+import random
 import time
 import uuid
 from datetime import datetime
@@ -36,7 +36,7 @@ class Model(BaseModel):
 def uuid7() -> str:
     """A time-ordered UUID (RFC 9562 version 7): unique and index-friendly."""
     ms = time.time_ns() // 1_000_000
-    rnd = int.from_bytes(os.urandom(10), "big")
+    rnd = random.getrandbits(80)  # seeded from the OS and re-seeded after fork; no syscall per id
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((rnd >> 62) & 0xFFF) << 64
