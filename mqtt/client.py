@@ -39,7 +39,7 @@ from common.config import STRICT
 from . import topics
 from .errors import NotConnected, ProtocolError, RequestTimeout
 from .outbox import Outbox
-from .schemas import Model, Request, Response, Status, Telemetry, parse_model, uuid7
+from .schemas import FaultData, Model, Request, Response, Status, Telemetry, parse_model, uuid7
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,11 @@ class DeviceClient:
         self._mqtt.on_message = self._guard(self._on_message)
         self._mqtt.on_publish = self._guard(self._on_publish)
         self._mqtt.on_socket_open = self._guard(_no_delay)
+        self._full = threading.Event()  # the outbox refused an event: raise the fault
+        self._full_raised = False
         if outbox is not None:
             outbox.add_listener(self._kick)
+            outbox.on_full = self._on_outbox_full
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -359,6 +362,30 @@ class DeviceClient:
 
     # -- outbox drain ------------------------------------------------------------------------------
 
+    def _on_outbox_full(self, depth: int) -> None:
+        # called inside the outbox's commit: enqueueing here would wait on ourselves, so the
+        # drainer raises the fault
+        self._full.set()
+        self._kick()
+
+    def _outbox_fault(self) -> None:
+        """Raise ``outbox_full`` once when events were refused; clear it below 90 % again."""
+        ob = self.outbox
+        assert ob is not None
+        if self._full.is_set() and not self._full_raised:
+            ob.enqueue("fault", FaultData(
+                code="outbox_full", active=True,
+                message_vi="Bộ nhớ đệm sự kiện của thiết bị đã đầy: sự kiện mới bị từ chối",
+                message_en="The device's event outbox is full: new events are refused",
+                detail=f"{ob.depth()} events waiting, limit {ob.max_events}"))
+            self._full_raised = True
+        elif self._full_raised and ob.depth() < 0.9 * ob.max_events:
+            ob.enqueue("fault", FaultData(code="outbox_full", active=False,
+                                          message_vi="Bộ nhớ đệm sự kiện đã có chỗ trở lại",
+                                          message_en="The event outbox has room again"))
+            self._full_raised = False
+            self._full.clear()
+
     def _kick(self) -> None:
         with self._wake:
             self._kicked = True
@@ -387,6 +414,8 @@ class DeviceClient:
                     to_delete = []
                 for rowid, why in rejected:
                     ob.reject(rowid, why)
+                if self._full.is_set():
+                    self._outbox_fault()
                 if free >= half or (free > 0 and not self._inflight):
                     rows = ob.fetch(after, free)
                     more_on_disk = len(rows) == free

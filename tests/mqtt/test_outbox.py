@@ -185,3 +185,28 @@ def test_broker_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     assert rec.wait_for(lambda m: want <= {json.loads(p)["seq"] for _, p, _ in m}, 30), \
         f"missing seqs: {sorted(want - {json.loads(p)['seq'] for _, p, _ in rec.messages})[:20]}"
     rec.close()
+
+
+def test_full_outbox_raises_a_fault_event_and_clears_it(broker, sqlite_path):
+    broker.stop()
+    ob = Outbox(sqlite_path, "s1", "rt-05", max_events=20)
+    # a slow reconnect, so the recorder below is subscribed before the device is back
+    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob,
+                     telemetry_interval_s=0, reconnect_min_s=1.5, reconnect_max_s=1.5)
+    c.start()
+    for _ in range(20):
+        ob.enqueue("rating", RATING)
+    with pytest.raises(OutboxFull):
+        ob.enqueue("rating", RATING)
+    deadline = time.monotonic() + 5
+    while ob.depth() < 21 and time.monotonic() < deadline:  # the fault uses the reserve
+        time.sleep(0.05)
+    assert ob.depth() == 21
+    broker.start()
+    rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/fault")
+    assert rec.wait_for(lambda m: [json.loads(p)["data"]["active"] for _, p, _ in m] == [True, False], 20), \
+        rec.messages
+    first = json.loads(rec.messages[0][1])["data"]
+    assert first["code"] == "outbox_full" and "đầy" in first["message_vi"] and "full" in first["message_en"]
+    c.stop()
+    rec.close()
