@@ -77,7 +77,17 @@ def _v2_auth(db: sqlite_utils.Database) -> None:
     db["tokens"].create_index(["token_sha256"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth]
+def _v3_report_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for the reports and the dead-letters page (collector/reports.py, /dead-letters):
+    officer-zone presence ``change`` events by time (``WHERE zone=? AND kind=? AND ts_epoch ...``),
+    ticket events by action and time (``WHERE action IN (...) AND ts_epoch ...``) and dead letters by
+    reason, newest first (``WHERE reason=? ORDER BY id DESC``)."""
+    db["presence"].create_index(["zone", "kind", "ts_epoch"], if_not_exists=True)
+    db["ticket_events"].create_index(["action", "ts_epoch"], if_not_exists=True)
+    db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

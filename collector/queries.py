@@ -220,6 +220,12 @@ class Reader:
                                  [*a, lim, off]).fetchall()
         return {"items": [dict(r) for r in rows], "total": total}
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason (the filter of the dead-letters page), most first."""
+        rows = self.conn.execute("SELECT reason, count(*) n FROM dead_letters GROUP BY reason "
+                                 "ORDER BY n DESC, reason").fetchall()
+        return {r["reason"]: r["n"] for r in rows}
+
     def snapshot(self, site: str | None = None) -> dict[str, Any]:
         desks = self.desks(site)
         return {"generated_at": iso(self.clock.now()), "desks": desks, "queue": self.queue(site),

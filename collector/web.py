@@ -6,7 +6,7 @@ import contextlib
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from . import auth
 from .db import connect, schema_version
 from .i18n import labels, pick_lang
-from .pages import dashboard_page, login_page
+from .pages import DEAD_LETTERS_PAGE_SIZE, bad_query_page, dashboard_page, dead_letters_page, login_page
 from .queries import BadQuery, Reader, dumps
 
 log = logging.getLogger(__name__)
@@ -174,9 +174,29 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
         page = dashboard_page(lang, user, reader.snapshot(hub.site), tz)
         return with_lang(request, HTMLResponse(page, headers={"Cache-Control": "no-store"}), lang)
 
+    def dead_letters_html(request: Request) -> Response:
+        """The dead-letters list for the manager/technician: the same query as /api/dead-letters."""
+        lang = lang_of(request)
+        user = user_of(request)
+        if user is None:
+            to_login = "/login?" + urlencode({"next": str(request.url.path) + (
+                "?" + request.url.query if request.url.query else "")})
+            return with_lang(request, RedirectResponse(to_login, status_code=303), lang)
+        reason = request.query_params.get("reason") or None
+        try:
+            offset = int_param(request, "offset") or 0
+            result = reader.dead_letters(reason=reason, limit=DEAD_LETTERS_PAGE_SIZE, offset=offset)
+        except BadQuery as exc:
+            return with_lang(request, HTMLResponse(bad_query_page(lang, str(exc)), status_code=400), lang)
+        page = dead_letters_page(lang, user, result, reader.dead_letter_reasons(), reason=reason, offset=offset,
+                                 tz=tz)
+        return with_lang(request, HTMLResponse(page, headers={"Cache-Control": "no-store"}), lang)
+
     def login_form(request: Request) -> Response:
         lang = lang_of(request)
-        return with_lang(request, HTMLResponse(login_page(lang, request.query_params.get("failed") == "1")), lang)
+        page = login_page(lang, request.query_params.get("failed") == "1",
+                          next_url=_safe_next(request.query_params.get("next")))
+        return with_lang(request, HTMLResponse(page), lang)
 
     async def login(request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
@@ -184,9 +204,10 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
         ok = await run_in_threadpool(auth.verify_user, reader.conn, name, password) if name else False
         if not ok:
             log.warning("failed login for %r from %s", name, request.client.host if request.client else "?")
-            return RedirectResponse("/login?failed=1", status_code=303)
-        nxt = form.get("next") or "/"
-        resp = RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/", status_code=303)
+            nxt = _safe_next(form.get("next"))
+            return RedirectResponse("/login?" + urlencode({"failed": 1} | ({"next": nxt} if nxt != "/" else {})),
+                                    status_code=303)
+        resp = RedirectResponse(_safe_next(form.get("next")), status_code=303)
         resp.set_cookie(SESSION_COOKIE, serializer.dumps({"u": name}), max_age=auth.SESSION_MAX_AGE_S,
                         httponly=True, samesite="lax")
         return resp
@@ -235,6 +256,7 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/events", events),
+        Route("/dead-letters", dead_letters_html),
         Route("/api/health", api_health),
         Route("/api/desks", api(desks)),
         Route("/api/devices", api(devices)),
@@ -245,6 +267,13 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     ]
     routes += _report_routes(reader, user_of, tz, hub.site)
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _safe_next(nxt: str | None) -> str:
+    """Where to go after login: a path on this server only (never ``//host`` or ``/\\host``)."""
+    if not nxt or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        return "/"
+    return nxt
 
 
 def _report_routes(reader: Reader, user_of: Callable[[Request], str | None], tz: str,

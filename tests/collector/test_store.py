@@ -55,6 +55,31 @@ def test_older_database_is_migrated_and_keeps_its_data(sqlite_path):
     assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='users'").fetchone()
     got = Reader(sqlite_path).ratings(desk=4)
     assert got["total"] == 1 and got["items"][0]["score"] == 5
+    # version 3: the reports' indexes, and the reports' queries use them
+    cols = {name: [c["name"] for c in conn.execute(f"PRAGMA index_info('{name}')")]
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert cols["idx_presence_zone_kind_ts_epoch"] == ["zone", "kind", "ts_epoch"]
+    assert cols["idx_ticket_events_action_ts_epoch"] == ["action", "ts_epoch"]
+    assert cols["idx_dead_letters_reason_id"] == ["reason", "id"]
+    plan = " ".join(r["detail"] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT desk, present, since, ts_epoch FROM presence WHERE zone='officer' "
+        "AND kind='change' AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch", [0, 1]))
+    assert "idx_presence_zone_kind_ts_epoch" in plan, plan
+    plan = " ".join(r["detail"] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM ticket_events WHERE action='issued' AND ts_epoch >= ? "
+        "AND ts_epoch < ?", [0, 1]))
+    assert "idx_ticket_events_action_ts_epoch" in plan, plan
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+
+
+def test_migration_3_applies_to_a_version_2_file(sqlite_path):
+    conn = connect(sqlite_path)
+    migrate(conn, target=2)
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
+    conn.close()
+    conn = open_db(sqlite_path)
+    assert schema_version(conn) == SCHEMA_VERSION == 3
+    assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
 
 
 def test_retained_presence_state_and_status_feed_the_desk_grid(sqlite_path):
