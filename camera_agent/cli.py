@@ -44,13 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    run = add("run", "the live agent (default): camera -> presence events, retained desk state, summaries")
+    run = add("run", "chạy trực tiếp / the live agent (default): camera -> presence events, retained desk state, summaries")
     run.add_argument("--config", required=True, type=Path, help="camera agent config (TOML)")
     run.add_argument("--check-config", action="store_true", help="validate the config and exit")
 
-    for name, help_ in (("replay", "process a recorded source as fast as possible; one JSON line per "
+    for name, help_ in (("replay", "chạy lại bản ghi / process a recorded source as fast as possible; one JSON line per "
                                    "state change, then frames and ms_per_frame"),
-                        ("evaluate", "replay and score against labels: precision, recall, F1 per zone, "
+                        ("evaluate", "chấm điểm theo nhãn / replay and score against labels: precision, recall, F1 per zone, "
                                      "delay of each change, ms per frame; then one JSON line")):
         sp = add(name, help_)
         sp.add_argument("--source", required=True, help="video file, image-sequence pattern or URL")
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument("--tolerance-s", type=float, default=3.0,
                             help="frames this close to a true change are not scored (default 3)")
 
-    cal = add("calibrate", "save an annotated snapshot PNG with the zones drawn (nothing is published)")
+    cal = add("calibrate", "hiệu chỉnh vùng / save an annotated snapshot PNG with the zones drawn (nothing is published)")
     cal.add_argument("--config", required=True, type=Path, help="camera agent config (TOML)")
     cal.add_argument("--output", type=Path, help="PNG path (default: snapshot_path from the config)")
     cal.add_argument("--source", help="override source.uri, e.g. a file to check zones on")
@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, CameraAgentConfig)
     if args.check_config:
-        print(f"{args.config}: OK ({len(cfg.zones())} zone(s) on {len(cfg.desks)} desk(s))")
+        print(f"{args.config}: hợp lệ / OK ({len(cfg.zones())} zone(s) on {len(cfg.desks)} desk(s))")
         return 0
     setup_logging()
     clock = SystemClock()
@@ -189,5 +189,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Lỗi cấu hình / config error:\n{exc}", file=sys.stderr)
         return 2
     except (CameraAgentError, ValueError, OSError) as exc:
-        print(f"motcua camera-agent {args.command}: {exc}", file=sys.stderr)
+        print(f"motcua camera-agent {args.command}: Lỗi / error: {exc}", file=sys.stderr)
         return 1

@@ -16,33 +16,34 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "collector": Command("collector.cli:main", "site server: store every event, dashboard, reports",
+    "collector": Command("collector.cli:main", "máy chủ thu thập / site server: store every event, dashboard, reports",
                          "motcua collector --broker mqtt://127.0.0.1:1883 --db /var/lib/motcua/collector.db"),
-    "ticketing": Command("ticketing.cli:main", "site server: the queue authority (numbers, calls)",
+    "ticketing": Command("ticketing.cli:main", "máy chủ cấp số / site server: the queue authority (numbers, calls)",
                          "motcua ticketing --config /etc/motcua/ticketing.toml"),
-    "rating-terminal": Command("rating_terminal.cli:main", "desk device: rating buttons and officer keys",
+    "rating-terminal": Command("rating_terminal.cli:main", "thiết bị đánh giá tại quầy / desk device: rating buttons and officer keys",
                                "motcua rating-terminal --simulate --config config/rating-terminal.toml"),
-    "kiosk": Command("kiosk.cli:main", "touchscreen ticket kiosk with thermal printer",
+    "kiosk": Command("kiosk.cli:main", "máy lấy số thứ tự / touchscreen ticket kiosk with thermal printer",
                      "motcua kiosk --config /etc/motcua/kiosk.toml"),
-    "display": Command("kiosk.display_cli:main", "hall display: called tickets with voice",
+    "display": Command("kiosk.display_cli:main", "màn hình gọi số / hall display: called tickets with voice",
                        "motcua display --config /etc/motcua/display.toml"),
-    "camera-agent": Command("camera_agent.cli:main", "desk presence from a camera; only summaries leave",
+    "camera-agent": Command("camera_agent.cli:main", "camera có mặt tại quầy / desk presence from a camera; only summaries leave",
                             "motcua camera-agent replay --source video.avi --fps 4 --zone seat=0.5,0.4,0.9,0.4,0.9,0.9"),
-    "demo": Command("demo.cli:main", "a whole simulated centre on this machine",
+    "demo": Command("demo.cli:main", "trung tâm mô phỏng / a whole simulated centre on this machine",
                     "motcua demo --speed 60 --seed 1"),
-    "check-config": Command("ops.cli:check_config", "validate a role's config file",
+    "check-config": Command("ops.cli:check_config", "kiểm tra tệp cấu hình / validate a role's config file",
                             "motcua check-config /etc/motcua/kiosk.toml"),
-    "doctor": Command("ops.cli:doctor", "check this device's role end to end and say how to fix it",
+    "doctor": Command("ops.cli:doctor", "kiểm tra thiết bị / check this device's role end to end and say how to fix it",
                       "motcua doctor --config /etc/motcua/rating-terminal.toml"),
-    "provision-device": Command("ops.cli:provision_device", "create a device's broker credentials",
+    "provision-device": Command("ops.cli:provision_device", "cấp tài khoản MQTT / create a device's broker credentials",
                                 "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
 }
 
 
 def usage() -> str:
-    lines = [f"motcua {__version__}: firmware for one-stop public-service centres",
-             "(Phần mềm cho Trung tâm Phục vụ Hành chính công / Bộ phận Một cửa)", "",
-             "usage: motcua COMMAND [options]   (motcua COMMAND --help for each)", "", "commands:"]
+    lines = [f"motcua {__version__}: Phần mềm cho Trung tâm Phục vụ Hành chính công / Bộ phận Một cửa",
+             "(firmware for one-stop public-service centres)", "",
+             "cách dùng / usage: motcua COMMAND [options]   (motcua COMMAND --help for each)", "",
+             "lệnh / commands:"]
     for name, cmd in COMMANDS.items():
         lines.append(f"  {name:<17} {cmd.help}")
         lines.append(f"  {'':<17}   e.g. {cmd.example}")
@@ -65,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = args[0]
     if name not in COMMANDS:
-        print(f"motcua: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        print(f"motcua: không có lệnh {name!r} / unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     try:
         fn = resolve(name)
     except ModuleNotFoundError as exc:
-        print(f"motcua {name}: this device lacks a package it needs ({exc.name}); "
-              f"install the role's extra, e.g. pip install 'motcua[{_extra(name)}]'", file=sys.stderr)
+        print(f"motcua {name}: thiết bị thiếu gói cần thiết / this device lacks a package it needs ({exc.name}); "
+              f"cài thêm / install the role's extra, e.g. pip install 'motcua[{_extra(name)}]'", file=sys.stderr)
         return 3
     return int(fn(args[1:]) or 0)
 

@@ -5,7 +5,7 @@ import ctypes
 import ctypes.util
 import os
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -123,7 +123,3 @@ def local_day(dt: datetime, tz: ZoneInfo | str = DEFAULT_TZ) -> date:
     """The local calendar day of an instant (ticket numbers restart on it)."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     return dt.astimezone(zone).date()
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)

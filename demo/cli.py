@@ -176,7 +176,7 @@ class Demo:
             try:
                 p.wait(20)
             except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in 20 s: killing it", file=sys.stderr)
+                print(f"{name} không dừng sau 20 s, buộc dừng / did not stop in 20 s: killing it", file=sys.stderr)
                 p.kill()
                 p.wait()
         if getattr(self, "watcher", None):
@@ -191,7 +191,8 @@ class Demo:
         self.t0 = time.time()
         self.start()
         if not self.wait_http():
-            print(f"the collector did not start; see {self.work}/collector.log", file=sys.stderr)
+            print(f"Máy chủ thu thập không khởi động được / the collector did not start; see {self.work}/collector.log",
+                  file=sys.stderr)
             self.stop()
             return 1
         print(f"Bảng điều khiển / dashboard: http://{self.http}/   "
@@ -205,7 +206,8 @@ class Demo:
                 break
             for name, p in self.procs.items():
                 if p.poll() is not None:
-                    print(f"{name} exited with {p.returncode}; see {self.work}/{name}.log", file=sys.stderr)
+                    print(f"{name} đã dừng bất thường / exited with {p.returncode}; see {self.work}/{name}.log",
+                          file=sys.stderr)
                     self.stop()
                     return 1
             if time.time() >= next_line:
@@ -219,13 +221,24 @@ class Demo:
         return 0
 
 
+def _hhmm(text: str) -> str:
+    """--start: a local time HH:MM, refused with a clear message otherwise."""
+    try:
+        h, m = (int(x) for x in text.split(":"))
+        dtime(h, m)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"giờ không hợp lệ / not a time HH:MM: {text!r}, e.g. 07:30") from None
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="motcua demo", description=__doc__, epilog=EPILOG,
+    ap = argparse.ArgumentParser(prog="motcua demo", epilog=EPILOG,
+                                 description="Trung tâm mô phỏng / simulated centre.\n\n" + (__doc__ or ""),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
     ap.add_argument("--seed", type=int, default=1, help="the same seed gives the same day")
     ap.add_argument("--http", default=None, help="dashboard HOST:PORT (default 127.0.0.1 and a free port)")
-    ap.add_argument("--start", default="07:00", help="simulated local start time HH:MM (default 07:00)")
+    ap.add_argument("--start", type=_hhmm, default="07:00", help="simulated local start time HH:MM (default 07:00)")
     ap.add_argument("--duration", type=float, default=None, help="stop by itself after this many real seconds")
     ap.add_argument("--workdir", default=None, help="keep databases and logs here (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir after stopping")
@@ -233,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         find_mosquitto()
     except FileNotFoundError:
-        print(f"motcua demo: {MOSQUITTO_HINT}", file=sys.stderr)
+        print(f"motcua demo: chưa cài Mosquitto / {MOSQUITTO_HINT}", file=sys.stderr)
         return 2
     demo = Demo(args)
 

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from common.errors import ConfigError
+from common.errors import ConfigError, MotcuaError
 from common.logs import setup_logging
 
 EXAMPLE = """example:
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="motcua kiosk", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Touchscreen queue kiosk (máy lấy số thứ tự): shows the services, issues numbers from "
+        description="Máy lấy số thứ tự / touchscreen queue kiosk: shows the services, issues numbers from "
                     "leases held from ticketing (also offline) and prints tickets on a thermal printer.")
     p.add_argument("--config", required=True, help="path to kiosk.toml (see config/kiosk.toml)")
     p.add_argument("--broker", help="override [mqtt] url, e.g. mqtt://127.0.0.1:1883")
@@ -39,17 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load(args.config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"Lỗi cấu hình / config error:\n{exc}", file=sys.stderr)
         return 2
     if args.broker:
         cfg.mqtt.url = args.broker
     if args.windowed:
         cfg.kiosk.fullscreen = False
     if args.check_config:
-        print(f"{args.config}: ok (site {cfg.kiosk.site}, device {cfg.kiosk.device}, "
+        print(f"{args.config}: hợp lệ / ok (site {cfg.kiosk.site}, device {cfg.kiosk.device}, "
               f"printer {cfg.printer.kind} {cfg.printer.width_mm} mm)")
         return 0
-    return run(cfg)
+    try:
+        return run(cfg)
+    except MotcuaError as exc:  # e.g. no font with Vietnamese glyphs, a printer that cannot be opened
+        print(f"motcua kiosk: Lỗi / error: {exc}", file=sys.stderr)
+        return 1
 
 
 def run(cfg: "object") -> int:

@@ -44,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
             cfg.mqtt.url = args.broker
             cfg.mqtt.endpoint()
     except ConfigError as exc:
-        print(f"motcua display: bad config\n{exc}", file=sys.stderr)
+        print(f"motcua display: Lỗi cấu hình / bad config\n{exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        print(f"motcua display: --broker: {exc}", file=sys.stderr)
+        print(f"motcua display: --broker: địa chỉ không hợp lệ / bad URL: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
         w, h = cfg.screen.size
-        print(f"{args.config}: OK (site {cfg.site}, device {cfg.device}, {w}x{h}"
+        print(f"{args.config}: hợp lệ / OK (site {cfg.site}, device {cfg.device}, {w}x{h}"
               f"{' fullscreen' if cfg.screen.fullscreen else ''}, voice {'on' if cfg.voice.enabled else 'off'})")
         return 0
     from .display.app import run  # imports Kivy: only when the window is wanted

@@ -46,8 +46,8 @@ def check_config(argv: list[str] | None = None) -> int:
     from .checkconfig import check_file
     from .errors import UnknownRole
     from .roles import role_named, role_of_file
-    ap = argparse.ArgumentParser(prog="motcua check-config", description="Validate role config files "
-                                 "(Kiểm tra tệp cấu hình)", epilog=EPILOG_CHECK,
+    ap = argparse.ArgumentParser(prog="motcua check-config", description="Kiểm tra tệp cấu hình / "
+                                 "validate role config files", epilog=EPILOG_CHECK,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", metavar="FILE")
     ap.add_argument("--role", help="the role, when the file name does not tell it")
@@ -74,9 +74,10 @@ def check_config(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------- doctor
 def doctor(argv: list[str] | None = None) -> int:
     from .doctor import Doctor, failed, table
+    from .errors import UnknownRole
     from .roles import ROLES, role_named, role_of_file
-    ap = argparse.ArgumentParser(prog="motcua doctor", description="Check this device end to end and say "
-                                 "how to fix each failure (Kiểm tra thiết bị)", epilog=EPILOG_DOCTOR,
+    ap = argparse.ArgumentParser(prog="motcua doctor", description="Kiểm tra thiết bị / check this "
+                                 "device end to end and say how to fix each failure", epilog=EPILOG_DOCTOR,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", action="append", help="role config file (default: every one in --etc)")
     ap.add_argument("--role", help="the role, when the file name does not tell it")
@@ -95,7 +96,11 @@ def doctor(argv: list[str] | None = None) -> int:
     bad = False
     out = []
     for f in files:
-        role = role_named(args.role) if args.role else role_of_file(f)
+        try:
+            role = role_named(args.role) if args.role else role_of_file(f)
+        except UnknownRole as exc:
+            print(f"Lỗi / error: {exc}", file=sys.stderr)
+            return 2
         checks = Doctor(f, role, timeout_s=args.timeout).run()
         bad = bad or failed(checks)
         if args.json:
@@ -111,8 +116,8 @@ def doctor(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------- provision-device
 def provision_device(argv: list[str] | None = None) -> int:
     from .errors import OpsError
-    ap = argparse.ArgumentParser(prog="motcua provision-device", description="Create a device's broker "
-                                 "credentials on the site server (Cấp tài khoản MQTT cho thiết bị)",
+    ap = argparse.ArgumentParser(prog="motcua provision-device", description="Cấp tài khoản MQTT cho thiết bị / "
+                                 "create a device's broker credentials on the site server",
                                  epilog=EPILOG_PROVISION, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--site", required=True)
     ap.add_argument("--device", required=True)
@@ -263,6 +268,7 @@ def write_config(argv: list[str] | None = None) -> int:
     site, device, desk, broker and credentials, at the keys the role uses; prints 'changed:'/'ok:'."""
     from .mosquitto import write_if_changed
     from .render import set_keys
+    from .errors import UnknownRole
     from .roles import role_named
     ap = argparse.ArgumentParser(prog="python3 -m ops write-config")
     ap.add_argument("--role", required=True)
@@ -275,7 +281,11 @@ def write_config(argv: list[str] | None = None) -> int:
     ap.add_argument("--password", help="broker password (user name = device id)")
     ap.add_argument("--mqtt-file", help="mqtt.toml from provision-device: its [mqtt] table is copied")
     args = ap.parse_args(argv)
-    role = role_named(args.role)
+    try:
+        role = role_named(args.role)
+    except UnknownRole as exc:
+        print(f"Lỗi / error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if out.exists():
         text = out.read_text()
@@ -284,7 +294,11 @@ def write_config(argv: list[str] | None = None) -> int:
     else:
         text = f"# {out.name}: written by setup.sh (no template config/{out.name} in this version)\n"
     values: dict[str, object] = {}
-    bundle = tomllib.loads(Path(args.mqtt_file).read_text()).get("mqtt", {}) if args.mqtt_file else {}
+    try:
+        bundle = tomllib.loads(Path(args.mqtt_file).read_text()).get("mqtt", {}) if args.mqtt_file else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"Lỗi / error: --mqtt-file {args.mqtt_file}: {exc}", file=sys.stderr)
+        return 2
     wanted = {"site": args.site, "device": args.device, "desk": args.desk,
               "url": args.broker or bundle.pop("url", None)}
     for name, value in wanted.items():
@@ -306,6 +320,6 @@ HELPERS = {"check-config": check_config, "doctor": doctor, "provision-device": p
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in HELPERS:
-        print(f"usage: python -m ops {{{','.join(HELPERS)}}} ...", file=sys.stderr)
+        print(f"cách dùng / usage: python -m ops {{{','.join(HELPERS)}}} ...", file=sys.stderr)
         return 2
     return int(HELPERS[args[0]](args[1:]) or 0)

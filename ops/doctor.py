@@ -361,7 +361,7 @@ def failed(checks: list[Check]) -> bool:
 def table(checks: list[Check], title: str = "") -> str:
     w = max([len(c.name) for c in checks] + [5])
     lines = [title] if title else []
-    lines.append(f"{'check':<{w}}  {'result':<6}  detail")
+    lines.append(f"{'check':<{w}}  {'result':<6}  chi tiết / detail")
     lines.append(f"{'-' * w}  {'-' * 6}  {'-' * 40}")
     for c in checks:
         lines.append(f"{c.name:<{w}}  {c.result:<6}  {c.detail}")
@@ -369,6 +369,6 @@ def table(checks: list[Check], title: str = "") -> str:
             lines.append(f"{'':<{w}}  {'':<6}  -> Cách sửa: {c.fix_vi}")
             lines.append(f"{'':<{w}}  {'':<6}  -> Fix: {c.fix_en}")
     n_fail = sum(c.result == FAIL for c in checks)
-    lines.append(f"{n_fail} lỗi / {n_fail} failed, {sum(c.result == OK for c in checks)} ok, "
-                 f"{sum(c.result == SKIP for c in checks)} skipped")
+    lines.append(f"{n_fail} lỗi / {n_fail} failed, {sum(c.result == OK for c in checks)} đạt / ok, "
+                 f"{sum(c.result == SKIP for c in checks)} bỏ qua / skipped")
     return "\n".join(lines)

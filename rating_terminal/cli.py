@@ -53,10 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load(args.config)
     except ConfigError as exc:
-        print(f"config error / lỗi cấu hình:\n{exc}", file=sys.stderr)
+        print(f"Lỗi cấu hình / config error:\n{exc}", file=sys.stderr)
         return 2
     if args.check_config:
-        print(f"{args.config}: OK (site {config.site}, device {config.device}, desk {config.desk}, "
+        print(f"{args.config}: hợp lệ / OK (site {config.site}, device {config.device}, desk {config.desk}, "
               f"scale {config.rating.scale})")
         return 0
     try:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(config, broker_url=args.broker, outbox_path=args.outbox or _sim_outbox(config))
         return serve(config, args.broker, args.outbox)
     except (MotcuaError, ValueError) as exc:
-        print(f"motcua rating-terminal: {exc}", file=sys.stderr)
+        print(f"motcua rating-terminal: Lỗi / error: {exc}", file=sys.stderr)
         return 1
 
 

@@ -33,7 +33,7 @@ EPILOG = """examples:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="motcua ticketing", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="The site's queue authority (cấp số, gọi số): number leases for kiosks, "
+        description="Máy chủ cấp số, gọi số / the site's queue authority: number leases for kiosks, "
                     "call-next for desks, retained queue state.")
     p.add_argument("--config", required=True, help="ticketing.toml (names the site config)")
     p.add_argument("--broker", help="override [mqtt].url, e.g. mqtt://127.0.0.1:1883")
@@ -62,16 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, site = load(args)
     except ConfigError as exc:
-        print(f"motcua ticketing: config is not valid:\n{exc}", file=sys.stderr)
+        print(f"motcua ticketing: Lỗi cấu hình / config is not valid:\n{exc}", file=sys.stderr)
         return 2
     if args.check_config:
-        print(f"ok: {args.config} and {cfg.site_config}: site {site.site}, {len(site.services)} services "
+        print(f"hợp lệ / ok: {args.config} and {cfg.site_config}: site {site.site}, {len(site.services)} services "
               f"({', '.join(s.code for s in site.services)}), {len(site.desks)} desks, time zone {site.timezone}")
         return 0
     try:
         return run(cfg, site)
     except AlreadyRunning as exc:
-        print(f"motcua ticketing: {exc}", file=sys.stderr)
+        print(f"motcua ticketing: Đã có một máy chủ cấp số khác đang chạy / {exc}", file=sys.stderr)
         return 3
 
 

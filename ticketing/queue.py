@@ -466,12 +466,6 @@ class Queue:
                                       at=datetime.fromisoformat(r["at"]), recall=bool(r["recall"])) for r in rows],
                           ts=self.clock.now())
 
-    def ticket_statuses(self, day: str | None = None) -> dict[str, str]:
-        """label -> status for one day (tests, diagnostics)."""
-        with self._lock:
-            rows = self._db.execute("SELECT label, status FROM tickets WHERE day=?", (day or self.today(),))
-            return {r[0]: r[1] for r in rows}
-
 
 def _error(request_id: str, code: str, detail: str = "") -> Response:
     vi, en = MESSAGES.get(code, (code, code))
