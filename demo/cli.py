@@ -41,6 +41,7 @@ EPILOG = """examples:
   motcua demo                          # a day at 60x: 07:00-17:00 in about 10 minutes
   motcua demo --speed 120 --seed 7     # faster, another day
   motcua demo --http 0.0.0.0:8080      # show the dashboard to other machines
+  motcua demo --display                # and the hall display, calling tickets aloud
 
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
@@ -83,6 +84,18 @@ class Demo:
             f'device = "ticketing"\nsite_config = "site.toml"\ndb = "{self.work}/ticketing.db"\n'
             f'lease_block = 20\n\n[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
 
+    def write_display_config(self) -> None:
+        """The hall display in a window on this desktop, for this site and broker."""
+        assert self.broker is not None
+        raw = tomllib.loads((CONFIG / "display.toml").read_text(encoding="utf-8"))
+        voice = {**raw.get("voice", {}), "cache_dir": str(self.work / "voice")}
+        screen = {**raw.get("screen", {}), "size": [1280, 720], "fullscreen": False}
+        lines = [f'site = "{SITE}"', 'device = "display-01"', f'timezone = "{DEFAULT_TZ}"', "",
+                 "[mqtt]", f'url = "{self.broker.url}"', "", "[screen]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in screen.items()]
+        lines += ["", "[voice]"] + [f"{k} = {json.dumps(v)}" for k, v in voice.items()]
+        (self.work / "display.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
     def spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=self.env,
@@ -99,6 +112,9 @@ class Demo:
         self.spawn("collector", ["collector", "--broker", self.broker.url, "--db", str(db),
                                  "--http", self.http, "--site", SITE, "--client-id", "demo-collector"])
         self.spawn("ticketing", ["ticketing", "--config", str(self.work / "ticketing.toml")])
+        if self.args.display:
+            self.write_display_config()
+            self.spawn("display", ["common", "display", "--config", str(self.work / "display.toml")])
         self.watch()
         self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", SITE,
                                "--site-config", str(self.work / "site.toml"), "--workdir", str(self.work),
@@ -163,15 +179,19 @@ class Demo:
 
     # -- stop --------------------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self, final_summary: bool = False) -> None:
+        """Devices first (their outboxes flush), then ticketing; then what the wire carried is
+        complete, and the collector stops once it has stored it."""
         self.stopping.set()
-        order = ["devices", "ticketing", "collector"]
+        order = ["display", "devices", "ticketing", "collector"]
         for name in order:
             p = self.procs.get(name)
             if p is None or p.poll() is not None:
                 continue
             if name == "collector":
                 time.sleep(1.0)  # let the last flushed events reach the store
+                if final_summary:
+                    print(self.summary(), flush=True)
             p.send_signal(signal.SIGTERM)
             try:
                 p.wait(20)
@@ -214,9 +234,8 @@ class Demo:
                 print(self.summary(), flush=True)
                 next_line += 60
             self.stopping.wait(0.5)
-        print(self.summary(), flush=True)
         print("Đang dừng / stopping…", flush=True)
-        self.stop()
+        self.stop(final_summary=True)
         print("Đã dừng / stopped.", flush=True)
         return 0
 
@@ -242,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=None, help="stop by itself after this many real seconds")
     ap.add_argument("--workdir", default=None, help="keep databases and logs here (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir after stopping")
+    ap.add_argument("--display", action="store_true",
+                    help="also open the hall display (a window on this desktop, voice calls through aplay)")
     args = ap.parse_args(argv)
     try:
         find_mosquitto()

@@ -90,10 +90,13 @@ class SimDesk:
         self.press(pin)
 
     def answer(self, timeout: float = 8.0) -> Response | None:
-        try:
-            return self.answers.get(timeout=timeout)[1]
-        except queue.Empty:
-            return None
+        end = time.monotonic() + timeout
+        while not self.c.stopping.is_set() and time.monotonic() < end:
+            try:
+                return self.answers.get(timeout=0.1)[1]
+            except queue.Empty:
+                continue
+        return None
 
     # -- the day -----------------------------------------------------------------------------------
 
@@ -313,8 +316,8 @@ class Centre:
 
     def stop(self) -> None:
         self.stopping.set()
-        for d in self.desks:
-            d.thread.join(5)
+        for d in self.desks:  # no simulated person presses anything after this
+            d.thread.join()
         self.agent_stop.set()
         for _agent, client, _ob, th in self.agents:
             th.join(5)

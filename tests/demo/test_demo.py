@@ -39,7 +39,7 @@ def test_demo_dashboard_live_then_clean_stop(tmp_path, artifacts):
     work = tmp_path / "demo"
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "common", "demo", "--speed", "120", "--seed", "1",
-                             "--workdir", str(work)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             "--display", "--workdir", str(work)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     shots = artifacts / "demo"
     shots.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def test_demo_dashboard_live_then_clean_stop(tmp_path, artifacts):
         m = read_until(proc, r"(http://[\d.:]+)/\s+đăng nhập / login: (\S+) / (\S+)", 90)
         url, user, password = m.group(1), m.group(2), m.group(3)
         family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        assert len(family) >= 5  # the demo, mosquitto, collector, ticketing, devices
+        assert len(family) >= 6  # the demo, mosquitto, collector, ticketing, devices, display
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -79,6 +79,8 @@ def test_demo_dashboard_live_then_clean_stop(tmp_path, artifacts):
             page.screenshot(path=str(shots / "report.png"), full_page=True)
             assert "Báo cáo" in page.inner_text("body")
             browser.close()
+        # the hall display (a Kivy window, offscreen here) follows the calls from retained state
+        assert re.search(r"ticket \S+ to desk \d+", (work / "display.log").read_text(errors="replace"))
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         out, _ = proc.communicate(timeout=90)
     finally:
