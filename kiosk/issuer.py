@@ -16,11 +16,18 @@ from mqtt.outbox import Outbox
 from mqtt.schemas import Lease, Request, TicketData, uuid7
 
 from .errors import LeaseRefused, NoNumbers
+from .faults import Faults
 from .store import KioskStore
 
 log = logging.getLogger(__name__)
 
 REFUSED_RETRY_S = 60.0
+LEASE_EXHAUSTED = "lease_exhausted"
+
+
+def lease_exhausted_code(service: str) -> str:
+    """The fault code for one service (the collector tracks open faults per device and code)."""
+    return f"{LEASE_EXHAUSTED}_{service.lower()}"
 
 
 class LeaseSource(Protocol):
@@ -76,7 +83,8 @@ class Issuer:
 
     def __init__(self, store: KioskStore, outbox: Outbox, source: LeaseSource, device: str, *,
                  clock: Clock | None = None, lease_size: int = 50, lease_low: int = 10,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None, faults: Faults | None = None,
+                 service_names: Callable[[str], tuple[str, str] | None] | None = None):
         self.store = store
         self.outbox = outbox
         self.source = source
@@ -85,6 +93,8 @@ class Issuer:
         self.lease_size = lease_size
         self.lease_low = lease_low
         self.on_change = on_change
+        self.faults = faults
+        self.service_names = service_names  # code -> (name_vi, name_en) for fault messages
         self.services: list[str] = []
         self._refused: dict[tuple[str, str], tuple[str, float]] = {}  # (service, day) -> (error, at)
         self._wake = threading.Event()
@@ -127,21 +137,26 @@ class Issuer:
         if self.remaining(service, day) == 0:
             self.top_up(service, wait=True)
         offline = not self.source.online
-        with self.store.tx() as db:
-            row = db.execute('SELECT id, prefix, next FROM lease WHERE service=? AND day=? AND next <= "end" '
-                             'ORDER BY start LIMIT 1', (service, day)).fetchone()
-            if row is None:
-                refused = self._refused.get((service, day))
-                if refused:
-                    raise NoNumbers(service, "finished", f"ticketing refused more numbers ({refused[0]})")
-                raise NoNumbers(service, "offline", "no lease on hand and ticketing is unreachable")
-            lease_id, prefix, number = row
-            label = f"{prefix}{number}"
-            db.execute("UPDATE lease SET next = next + 1 WHERE id=?", (lease_id,))
-            db.execute("INSERT INTO ticket(day, number, ticket, service, priority, appointment, issued_at, "
-                       "people_ahead, est_wait_s, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (day, number, label, service, priority, appointment, iso(now), people_ahead, est_wait_s,
-                        int(offline)))
+        try:
+            with self.store.tx() as db:
+                row = db.execute('SELECT id, prefix, next FROM lease WHERE service=? AND day=? AND next <= "end" '
+                                 'ORDER BY start LIMIT 1', (service, day)).fetchone()
+                if row is None:
+                    refused = self._refused.get((service, day))
+                    if refused:
+                        raise NoNumbers(service, "finished", f"ticketing refused more numbers ({refused[0]})")
+                    raise NoNumbers(service, "offline", "no lease on hand and ticketing is unreachable")
+                lease_id, prefix, number = row
+                label = f"{prefix}{number}"
+                db.execute("UPDATE lease SET next = next + 1 WHERE id=?", (lease_id,))
+                db.execute("INSERT INTO ticket(day, number, ticket, service, priority, appointment, issued_at, "
+                           "people_ahead, est_wait_s, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           (day, number, label, service, priority, appointment, iso(now), people_ahead, est_wait_s,
+                            int(offline)))
+        except NoNumbers as exc:
+            if exc.reason == "offline":
+                self._lease_fault(service, active=True)
+            raise
         ticket = IssuedTicket(label, number, day, service, priority, appointment, now, people_ahead, est_wait_s,
                               offline)
         event_id = self._enqueue(ticket)
@@ -209,6 +224,7 @@ class Issuer:
                 self._refused[(service, day)] = (exc.error, self.clock.monotonic())
                 with self.store.lock:
                     self.store.conn.execute("DELETE FROM pending_lease WHERE service=? AND day=?", (service, day))
+                self._lease_fault(service, active=False)  # ticketing answered: "finished" now, not offline
                 self._changed()
                 return False
             except (NotConnected, RequestTimeout) as exc:
@@ -221,6 +237,7 @@ class Issuer:
             self._refused.pop((service, day), None)
             new = self.add_lease(lease)
             log.info("lease %s %s %d..%d (%s)", service, day, lease.start, lease.end, "new" if new else "repeat")
+            self._lease_fault(service, active=False)
             self._changed()
             return True
         finally:
@@ -232,6 +249,25 @@ class Issuer:
                 return
             if self.remaining(service) < self.lease_low:
                 self.top_up(service)
+
+    def _lease_fault(self, service: str, active: bool) -> None:
+        """Raise (once) or clear the service's ``lease_exhausted_<service>`` fault: citizens are
+        being turned away because the kiosk is offline with no numbers left for the service."""
+        if self.faults is None:
+            return
+        code = lease_exhausted_code(service)
+        try:
+            if not active:
+                self.faults.clear(code)
+                return
+            if code in self.faults.active:
+                return
+            names = self.service_names(service) if self.service_names else None
+            name_vi, name_en = names or (service, service)
+            self.faults.raise_(code, f"Hết số dự phòng khi mất kết nối: không cấp được số cho dịch vụ {name_vi}",
+                               f"Out of numbers while offline: cannot issue for {name_en}", f"service={service}")
+        except Exception:  # noqa: BLE001 - reporting must never break issuing or leasing
+            log.exception("could not report the %s fault", code)
 
     def _changed(self) -> None:
         if self.on_change:

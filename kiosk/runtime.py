@@ -71,8 +71,14 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
         if client is None:
             raise ValueError("a kiosk without an MQTT client needs a lease source")
         source = ClientLeaseSource(client, k.request_timeout_s)
-    issuer = Issuer(store, outbox, source, k.device, clock=clock, lease_size=k.lease_size, lease_low=k.lease_low)
     faults = Faults(store, outbox)
+
+    def service_names(code: str) -> tuple[str, str] | None:
+        info = state.service_info(code)
+        return (info.name_vi, info.name_en) if info else None
+
+    issuer = Issuer(store, outbox, source, k.device, clock=clock, lease_size=k.lease_size, lease_low=k.lease_low,
+                    faults=faults, service_names=service_names)
     if printer is None:
         try:
             printer = TicketPrinter.from_config(cfg.printer)
