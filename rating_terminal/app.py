@@ -12,6 +12,7 @@ from mqtt.outbox import Outbox
 from .config import TerminalConfig
 from .errors import PeripheralError
 from .hardware import Hardware
+from .rated import RatedTickets
 from .serial_devices import BadgeReader, CounterDisplay, make_badge_reader, make_display
 from .terminal import Terminal
 
@@ -37,7 +38,9 @@ class Runtime:
         if broker_url:
             broker = BrokerConfig(**{**broker.model_dump(), "url": broker_url})
             broker.endpoint()
-        self.outbox = Outbox(outbox_path or config.outbox, config.site, config.device, clock=self.clock)
+        outbox_path = Path(outbox_path or config.outbox)
+        self.outbox = Outbox(outbox_path, config.site, config.device, clock=self.clock)
+        self.rated = RatedTickets(outbox_path.parent / "rated.db", self.clock)
         self.terminal: Terminal | None = None
         self.client = DeviceClient(config.site, config.device, ROLE, broker, outbox=self.outbox,
                                    desk=config.desk, clock=self.clock,
@@ -52,7 +55,7 @@ class Runtime:
             except PeripheralError as exc:
                 display_error = exc
         self.terminal = Terminal(config, self.client, self.outbox, self.hardware, self.display, self.clock,
-                                 tick_s=tick_s)
+                                 tick_s=tick_s, rated=self.rated)
         self.hardware.when_rated_pressed = self.terminal.rate
         self.hardware.when_key_pressed = self.terminal.officer_key
         self.badge: BadgeReader | None = None
@@ -93,3 +96,4 @@ class Runtime:
         if self.display is not None:
             self.display.close()
         self.outbox.close()
+        self.rated.close()

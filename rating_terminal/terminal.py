@@ -3,7 +3,8 @@
 - follows ``state/desk/{desk}`` (retained, from ticketing): ticket being served, service, officer;
 - ``rate(score)``: thanks first (LED + beep, well inside 100 ms), then a durable ``rating`` event
   with the desk context (nulls when there is none), flagged ``misuse`` when the ticket was
-  already rated or the press came within ``misuse_window_s`` of the previous press;
+  already rated (also before a restart: ``rated.py``) or the press came within
+  ``misuse_window_s`` of the previous press;
 - officer keys: one request at a time, the same idempotency id on every retry, and the id of an
   unanswered request is reused by the next press of that key until the desk state moves on, so
   a lost answer never calls two tickets; nothing is sent while the broker is unreachable;
@@ -27,6 +28,7 @@ from mqtt.schemas import DeskData, DeskState, FaultData, RatingData, Request, Re
 
 from .config import OFFICER_KEYS, TerminalConfig
 from .errors import PeripheralError
+from .rated import RatedTickets
 from .serial_devices import CounterDisplay
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class Terminal:
 
     def __init__(self, config: TerminalConfig, client: DeviceClient, outbox: Outbox,
                  feedback: Feedback | None = None, display: CounterDisplay | None = None,
-                 clock: Clock | None = None, tick_s: float = 0.25):
+                 clock: Clock | None = None, tick_s: float = 0.25, rated: RatedTickets | None = None):
         self.config = config
         self.client = client
         self.outbox = outbox
@@ -104,7 +106,8 @@ class Terminal:
         self._lock = threading.RLock()
         self._view_lock = threading.Lock()
         self._last_press: float | None = None
-        self._rated: dict[str, set[str]] = {}
+        self.rated = rated  # durable rated (day, ticket) pairs; None keeps them in memory only
+        self._rated: dict[str, set[str]] = rated.load() if rated is not None else {}
         self._state_officer: str | None = None
         self._inflight: str | None = None
         self._unanswered: dict[str, str] = {}
@@ -118,7 +121,7 @@ class Terminal:
         self._ticker: threading.Thread | None = None
         # Ratings are written to the outbox by one writer thread, in press order, so a slow
         # fsync never delays the GPIO callback (the thanks, the next edge's debounce time).
-        self._ratings_q: queue.Queue[RatingData | None] = queue.Queue()
+        self._ratings_q: queue.Queue[tuple[RatingData, str] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -156,11 +159,11 @@ class Terminal:
 
     def _write_loop(self) -> None:
         while True:
-            data = self._ratings_q.get()
+            item = self._ratings_q.get()
             try:
-                if data is None:
+                if item is None:
                     return
-                self._store(data)
+                self._store(*item)
             finally:
                 self._ratings_q.task_done()
 
@@ -245,14 +248,14 @@ class Terminal:
             self.ratings += 1
             self.misuse += reason is not None
         if self._writer is not None:
-            self._ratings_q.put(data)
+            self._ratings_q.put((data, day))
         else:
-            self._store(data)
+            self._store(data, day)
         if self.when_rated is not None:
             self.when_rated(data)
         return data
 
-    def _store(self, data: RatingData) -> None:
+    def _store(self, data: RatingData, day: str) -> None:
         try:
             done = self.outbox.enqueue("rating", data)
         except OutboxFull as exc:
@@ -262,6 +265,8 @@ class Terminal:
         except Exception:  # noqa: BLE001 - the writer must keep writing the next ratings
             log.exception("rating %s not stored", data.model_dump())
             return
+        if self.rated is not None and data.ticket is not None:
+            self.rated.add(day, data.ticket)  # after the rating is on disk
         self._clear_fault("outbox_full")
         if self.when_stored is not None:
             self.when_stored(data, done)
