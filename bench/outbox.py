@@ -59,6 +59,26 @@ def bare_paho(port: int, payloads: list[tuple[str, bytes]]) -> float:
     return len(payloads) / dt
 
 
+def commit_latency_s(path: str, n: int = 300) -> float:
+    """Median time of one durable SQLite commit here (WAL, synchronous=FULL, one small row): the
+    physical limit of a durable enqueue. With P producers of single events, group commit can at
+    best store P events per commit."""
+    import sqlite3
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("PRAGMA synchronous=FULL")
+    c.execute("CREATE TABLE t (x TEXT)")
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("INSERT INTO t VALUES ('x')")
+        c.execute("COMMIT")
+        lat.append(time.perf_counter() - t)
+    c.close()
+    return pct(lat, 50)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=20_000)
@@ -82,6 +102,11 @@ def main() -> None:
         lat.append((time.perf_counter() - t) * 1000)
     client.flush(60)
     print(f"enqueue latency (durable, fsync per call): p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms")
+
+    commit_s = commit_latency_s(f"{tmp}/commit-probe.db")
+    fsync_limit = args.producers / commit_s
+    print(f"one durable SQLite commit on this disk: {commit_s * 1000:.2f} ms (median); so {args.producers} "
+          f"producers of single events can store at most {fsync_limit:,.0f} ev/s")
 
     # (b) throughput: producers enqueue N events; time until the last PUBACK removed the last one
     n = args.events
@@ -135,6 +160,8 @@ def main() -> None:
         "outbox_per_s": round(outbox_rate), "bare_paho_per_s": round(bare_rate),
         "throughput_ratio": round(outbox_rate / bare_rate, 3),
         "outbox_burst_per_s": round(batch_rate), "burst_throughput_ratio": round(batch_rate / bare_rate, 3),
+        "commit_ms": round(commit_s * 1000, 3), "commit_limit_per_s": round(fsync_limit),
+        "single_vs_commit_limit_ratio": round(outbox_rate / fsync_limit, 3),
         "drain_per_s": round(drain), "backlog_events": depth, "rss_mb": round(rss, 1),
     }))
 

@@ -34,9 +34,8 @@ FAULT_RESERVE = 1_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    seq INTEGER NOT NULL,
+    seq INTEGER PRIMARY KEY,  -- the device's seq is the row key: one B-tree write per event
+    id TEXT NOT NULL,
     type TEXT NOT NULL,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL
@@ -126,8 +125,11 @@ class Outbox:
         self._writing = False
         self._closed = False
         self._listeners: list[Callable[[], None]] = []
+        # next_seq is the larger of what removals recorded in meta and the newest stored event:
+        # an insert commits its seq with its row, a removal commits next_seq with the delete
         row = self._w.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-        self._next_seq = int(row[0]) if row else 1
+        newest = self._w.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+        self._next_seq = max(int(row[0]) if row else 1, (newest or 0) + 1)
         self._depth = self._w.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         self._was_full = False
 
@@ -235,8 +237,6 @@ class Outbox:
                     c.executemany(
                         "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
                         [row[1:] for row in rows])
-                    c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
-                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(seq),))
                     c.execute("COMMIT")
                 except BaseException:
                     c.execute("ROLLBACK")
@@ -270,10 +270,10 @@ class Outbox:
                 log.exception("outbox listener failed")
 
     def fetch(self, after_rowid: int = 0, limit: int = 500) -> list[OutboxRow]:
-        """The oldest events after `after_rowid`, in order."""
+        """The oldest events after `after_rowid` (their seq), in order."""
         with self._rlock:
             cur = self._r.execute(
-                "SELECT rowid, seq, topic, payload FROM outbox WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                "SELECT seq, seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_rowid, limit))
             return [OutboxRow(r[0], r[1], r[2], r[3].encode()) for r in cur.fetchall()]
 
@@ -293,7 +293,10 @@ class Outbox:
             try:
                 deleted = 0
                 for lo, hi in _runs(rowids):  # acks come mostly in order: delete ranges
-                    deleted += c.execute("DELETE FROM outbox WHERE rowid BETWEEN ? AND ?", (lo, hi)).rowcount
+                    deleted += c.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
+                # the newest event may be among them: keep next_seq with the removal
+                c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -315,9 +318,11 @@ class Outbox:
             c = self._w
             c.execute("BEGIN IMMEDIATE")
             c.execute("INSERT OR IGNORE INTO rejected (id, seq, topic, payload, reason, at) "
-                      "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE rowid=?",
+                      "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE seq=?",
                       (reason, iso(self.clock.now()), rowid))
-            cur = c.execute("DELETE FROM outbox WHERE rowid=?", (rowid,))
+            cur = c.execute("DELETE FROM outbox WHERE seq=?", (rowid,))
+            c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
             c.execute("COMMIT")
             self._depth -= cur.rowcount
         log.error("broker rejected outbox event rowid=%d: %s (kept in table 'rejected')", rowid, reason)

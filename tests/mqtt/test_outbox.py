@@ -40,6 +40,9 @@ def test_enqueue_is_on_disk_and_seq_survives_reopen(sqlite_path):
     ob2.ack([r.rowid for r in ob2.fetch()])
     assert ob2.depth() == 0
     assert ob2.enqueue("rating", RATING).seq == 3  # never reused, even after the queue emptied
+    ob2.ack([r.rowid for r in ob2.fetch()])
+    ob2.close()  # empty and closed: the next seq must still come back from disk
+    assert Outbox(sqlite_path, "s1", "rt-05", clock=clock).enqueue("rating", RATING).seq == 4
 
 
 def test_bad_data_is_refused_before_it_is_stored(sqlite_path):
