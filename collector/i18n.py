@@ -12,6 +12,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "logout": ("Đăng xuất", "Log out"),
     "reports": ("Báo cáo", "Reports"),
     "login_failed": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
+    "login_locked": ("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau {m} phút.",
+                     "Too many failed logins, try again in {m} minutes."),
     "desks": ("Quầy", "Desks"),
     "desk": ("Quầy", "Desk"),
     "officer": ("Cán bộ", "Officer"),
@@ -41,6 +43,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "outbox": ("Hàng đợi gửi", "Outbox"),
     "faults": ("Lỗi đang có", "Open faults"),
     "seq_gaps": ("Sự kiện bị thiếu", "Missing events"),
+    "telemetry": ("Thông số", "Telemetry"),
+    "clock_unsynced": ("Giờ chưa đồng bộ", "Clock not synced"),
+    "clock_unsynced_hint": ("Thiết bị chưa đồng bộ giờ NTP (Pi không có đồng hồ thời gian thực): giờ của các "
+                            "sự kiện có thể sai.",
+                            "The device's clock is not NTP-synced (a Pi has no real-time clock): its event "
+                            "times may be wrong."),
     "none": ("Không", "None"),
     "for": ("trong", "for"),
     "live": ("Trực tiếp", "Live"),

@@ -21,10 +21,15 @@ _HEAD = """<!doctype html>
 <title>{title}</title><link rel="stylesheet" href="/static/dashboard.css"></head>"""
 
 
-def login_page(lang: str, error: bool = False, next_url: str = "/") -> str:
+def login_page(lang: str, error: bool = False, next_url: str = "/", locked_minutes: int | None = None) -> str:
+    """The login form; ``error``: the last attempt failed; ``locked_minutes``: too many failures,
+    the name/address may try again in that many minutes (the page is answered with 429)."""
     t = labels(lang)
     other = "en" if lang == "vi" else "vi"
     err = f'<p class="error" role="alert">{escape(t["login_failed"])}</p>' if error else ""
+    if locked_minutes is not None:
+        err = (f'<p class="error" id="locked" role="alert">'
+               f'{escape(t["login_locked"].format(m=locked_minutes))}</p>')
     return _HEAD.format(lang=lang, title=escape(t["login_title"])) + f"""
 <body class="login"><main>
 <h1>{escape(t["login_title"])}</h1>{err}

@@ -156,12 +156,16 @@ class Reader:
         for r in self.conn.execute(f"SELECT * FROM devices WHERE 1=1{w} ORDER BY site, device", a):
             key = (r["site"], r["device"])
             g = gaps.get(key, [])
+            tel = _telemetry(r["telemetry"])
             out.append({"site": r["site"], "device": r["device"], "role": r["role"], "version": r["version"],
                         "desk": r["desk"], "status": r["status"],
                         "online": None if r["status"] is None else r["status"] == "online",
                         "last_seen": r["last_seen"], "outbox_depth": r["outbox_depth"],
                         "clock_synced": None if r["clock_synced"] is None else bool(r["clock_synced"]),
                         "telemetry_at": r["telemetry_at"], "last_seq": r["last_seq"],
+                        "cpu_temp_c": tel.get("cpu_temp_c"), "disk_free_mb": tel.get("disk_free_mb"),
+                        "uptime_s": tel.get("uptime_s"),
+                        "extra": tel["extra"] if isinstance(tel.get("extra"), dict) else {},
                         "open_faults": faults.get(key, []), "seq_gaps": g,
                         "missing": sum(x["to"] - x["from"] + 1 for x in g)})
         return out
@@ -236,6 +240,17 @@ class Reader:
     def counts(self) -> dict[str, int]:
         return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("events", "ratings", "dead_letters")}
+
+
+def _telemetry(text: str | None) -> dict[str, Any]:
+    """The stored latest telemetry (validated when it was stored), or {} when none/unreadable."""
+    if not text:
+        return {}
+    try:
+        tel = json.loads(text)
+    except ValueError:
+        return {}
+    return tel if isinstance(tel, dict) else {}
 
 
 def dumps(obj: Any) -> str:

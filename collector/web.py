@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import parse_qs, urlencode
@@ -20,6 +21,7 @@ from .db import connect, schema_version
 from .i18n import labels, pick_lang
 from .pages import DEAD_LETTERS_PAGE_SIZE, bad_query_page, dashboard_page, dead_letters_page, login_page
 from .queries import BadQuery, Reader, dumps
+from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,11 @@ class LiveHub:
 
 
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],
-               tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None) -> Starlette:
+               tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None,
+               throttle: LoginThrottle | None = None) -> Starlette:
+    """``throttle`` counts failed logins (in memory; default: one on ``reader.clock``)."""
+    throttle = throttle or LoginThrottle(reader.clock)
+    verify_slot = asyncio.Semaphore(1)  # one password check at a time: a lockout cannot be raced past
     setup = connect(db_path)
     serializer = auth.session_serializer(setup)
     setup.close()
@@ -198,12 +204,30 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
                           next_url=_safe_next(request.query_params.get("next")))
         return with_lang(request, HTMLResponse(page), lang)
 
+    def locked_out(request: Request, wait_s: float, nxt: str) -> Response:
+        lang = lang_of(request)
+        page = login_page(lang, next_url=nxt, locked_minutes=LoginThrottle.minutes(wait_s))
+        return HTMLResponse(page, status_code=429, headers={"Retry-After": str(math.ceil(wait_s))})
+
     async def login(request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         name, password = form.get("user", ""), form.get("password", "")
-        ok = await run_in_threadpool(auth.verify_user, reader.conn, name, password) if name else False
+        host = request.client.host if request.client else None
+        keys = LoginThrottle.keys(name, host)
+        # a locked name/address is refused before the (slow on purpose) argon2 check, also when it
+        # waited for the check slot behind other attempts
+        if wait := throttle.retry_after(keys):
+            return locked_out(request, wait, _safe_next(form.get("next")))
+        async with verify_slot:
+            if wait := throttle.retry_after(keys):
+                return locked_out(request, wait, _safe_next(form.get("next")))
+            ok = await run_in_threadpool(auth.verify_user, reader.conn, name, password) if name else False
+            if ok:
+                throttle.succeeded(LoginThrottle.keys(name, None))
+            else:
+                throttle.failed(keys)
         if not ok:
-            log.warning("failed login for %r from %s", name, request.client.host if request.client else "?")
+            log.warning("failed login for %r from %s", name, host or "?")
             nxt = _safe_next(form.get("next"))
             return RedirectResponse("/login?" + urlencode({"failed": 1} | ({"next": nxt} if nxt != "/" else {})),
                                     status_code=303)

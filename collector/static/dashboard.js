@@ -55,14 +55,29 @@
 <td class="waiting">${s.waiting}</td><td>${s.oldest_issued_at && s.waiting ? dur(s.oldest_issued_at) : "—"}</td><td>${s.issued}</td></tr>`).join("");
   }
 
+  function num(x) { return typeof x === "number" && isFinite(x); }
+  // from the last telemetry: CPU temperature, and a camera agent's frame rate (extra.fps)
+  function telemetry(d) {
+    const parts = [];
+    if (num(d.cpu_temp_c)) parts.push(`<span class="temp${d.cpu_temp_c >= 80 ? " hot" : ""}">${d.cpu_temp_c.toFixed(1)} °C</span>`);
+    if (d.extra && num(d.extra.fps)) parts.push(`<span class="fps">${d.extra.fps.toFixed(1)} fps</span>`);
+    return parts.join(" · ");
+  }
+  // a Pi has no real-time clock: until NTP syncs, the times it puts on events may be wrong
+  function clockBadge(d) {
+    return d.clock_synced === false ?
+      ` <span class="badge warn clock-unsynced" title="${esc(L.clock_unsynced_hint)}">⚠ ${esc(L.clock_unsynced)}</span>` : "";
+  }
+
   function renderDevices(ds) {
     const el = document.getElementById("devices");
     if (!ds.length) { el.innerHTML = `<tr><td>${esc(L.no_devices)}</td></tr>`; return; }
     el.innerHTML = `<tr><th>${esc(L.device)}</th><th>${esc(L.role)}</th><th>${esc(L.status)}</th><th>${esc(L.last_seen)}</th>
-<th>${esc(L.outbox)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
-      ds.map(d => `<tr data-device="${esc(d.device)}" data-online="${d.online}"><td>${esc(d.device)}${d.desk ? " (" + esc(L.desk) + " " + d.desk + ")" : ""}</td>
-<td>${esc(d.role || "")}</td><td>${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}</td>
+<th>${esc(L.outbox)}</th><th>${esc(L.telemetry)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
+      ds.map(d => `<tr data-device="${esc(d.device)}" data-online="${d.online}" data-clock-synced="${d.clock_synced}"><td>${esc(d.device)}${d.desk ? " (" + esc(L.desk) + " " + d.desk + ")" : ""}</td>
+<td>${esc(d.role || "")}</td><td class="status">${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}${clockBadge(d)}</td>
 <td>${esc(clock(d.last_seen))}</td><td>${d.outbox_depth == null ? "" : d.outbox_depth}</td>
+<td class="telemetry">${telemetry(d)}</td>
 <td class="faults">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
 <td class="gaps">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
   }

@@ -125,3 +125,69 @@ def test_dashboard_login_grid_and_live_updates(collector, publisher, browser, ar
     text = page.inner_text("body")
     assert "Device health" in text and "Away" in text and "Serving" in text
     page.screenshot(path=str(shots / "dashboard_en.png"), full_page=True)
+
+
+def telemetry(device: str, synced: bool, cpu: float | None = None, **extra: float) -> tuple[str, bytes]:
+    return topics.telemetry(SITE, device), json.dumps(
+        {"v": 1, "ts": now_iso(), "uptime_s": 3600.0, "cpu_temp_c": cpu, "outbox_depth": 0,
+         "clock_synced": synced, "extra": extra}).encode()
+
+
+def log_in(browser, url: str, lang: str = "vi"):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/login?lang={lang}")
+    page.fill("#user", "quanly")
+    page.fill("#password", "mat-khau-rat-dai")
+    page.click("#login")
+    page.wait_for_selector("#live.on")
+    return page
+
+
+def test_device_health_shows_clock_state_temperature_and_fps_live(collector, publisher, browser, artifacts):
+    conn = open_db(collector.db)
+    auth.add_user(conn, "quanly", "mat-khau-rat-dai")
+    conn.close()
+    for dev, role in (("cam-01", "camera-agent"), ("rt-01", "rating-terminal")):
+        publisher.send(topics.status(SITE, dev), json.dumps(
+            {"v": 1, "state": "online", "device": dev, "role": role, "version": "0.1.0"}).encode(), retain=True)
+    publisher.send(*telemetry("cam-01", True, cpu=51.23, fps=4.8, ms_per_frame=120.0))
+    publisher.send(*telemetry("rt-01", True))
+    shots = artifacts / "collector"
+    shots.mkdir(parents=True, exist_ok=True)
+
+    page = log_in(browser, collector.url, "vi")
+    cam, rt = page.locator('#devices tr[data-device="cam-01"]'), page.locator('#devices tr[data-device="rt-01"]')
+    page.wait_for_selector('#devices tr[data-device="cam-01"] .fps')
+    assert cam.locator(".temp").inner_text() == "51.2 °C" and cam.locator(".fps").inner_text() == "4.8 fps"
+    assert rt.locator(".telemetry").inner_text() == ""  # no temperature, no fps: nothing shown
+    assert page.locator(".clock-unsynced").count() == 0
+    page.evaluate("window.__noReload = 'still here'")
+
+    # the camera's Pi lost NTP: its telemetry says so, the badge appears without reload
+    publisher.send(*telemetry("cam-01", False, cpu=82.0, fps=2.5))
+    page.wait_for_selector('#devices tr[data-device="cam-01"] .clock-unsynced', timeout=3000)
+    badge = cam.locator(".clock-unsynced")
+    assert "Giờ chưa đồng bộ" in badge.inner_text() and "đồng hồ thời gian thực" in badge.get_attribute("title")
+    assert cam.locator(".fps").inner_text() == "2.5 fps" and "hot" in cam.locator(".temp").get_attribute("class")
+    assert rt.locator(".clock-unsynced").count() == 0
+    assert page.evaluate("window.__noReload") == "still here"
+    page.screenshot(path=str(shots / "devices_clock_unsynced_vi.png"), full_page=True)
+    api = page.evaluate("fetch('/api/devices').then(r => r.json())")
+    by_dev = {d["device"]: d for d in api["items"]}
+    assert by_dev["cam-01"]["clock_synced"] is False and by_dev["cam-01"]["cpu_temp_c"] == 82.0
+    assert by_dev["cam-01"]["extra"]["fps"] == 2.5 and by_dev["rt-01"]["cpu_temp_c"] is None
+
+    # in English: the rating terminal loses its clock, the camera gets it back, both live
+    page.goto(collector.url + "/?lang=en")
+    page.wait_for_selector("#live.on")
+    assert "Clock not synced" in cam.locator(".clock-unsynced").inner_text()
+    page.evaluate("window.__noReload = 'still here'")
+    publisher.send(*telemetry("rt-01", False, cpu=47.0))
+    publisher.send(*telemetry("cam-01", True, cpu=60.0, fps=5.0))
+    page.wait_for_selector('#devices tr[data-device="rt-01"] .clock-unsynced', timeout=3000)
+    page.wait_for_selector('#devices tr[data-device="cam-01"] .clock-unsynced', state="detached", timeout=3000)
+    assert "Clock not synced" in rt.locator(".clock-unsynced").inner_text()
+    assert "not NTP-synced" in rt.locator(".clock-unsynced").get_attribute("title")
+    assert rt.locator(".temp").inner_text() == "47.0 °C" and rt.locator(".fps").count() == 0
+    assert page.evaluate("window.__noReload") == "still here"
+    page.screenshot(path=str(shots / "devices_clock_unsynced_en.png"), full_page=True)
