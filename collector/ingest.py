@@ -19,17 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
-from common import __version__
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from mqtt import topics
-from mqtt.schemas import Status
+from mqtt.client import DeviceClient, Message
 
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
@@ -56,7 +49,8 @@ class IngestStats:
 
 
 class Ingest:
-    """Subscribes to ``motcua/v1/{site}/#`` and writes everything to the database."""
+    """Subscribes to ``motcua/v1/{site}/#`` and writes everything to the database, through the
+    project's one MQTT client (persistent session, manual acknowledgement)."""
 
     def __init__(self, config: CollectorConfig, *, clock: Clock | None = None,
                  on_batch: Callable[[BatchResult], None] | None = None, notifier: Notifier | None = None):
@@ -67,25 +61,17 @@ class Ingest:
         self.stats = IngestStats()
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._generation = 0
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self.broker = config.broker_config()
-        host, port, _tls = self.broker.endpoint()
-        self._host, self._port = host, port
         self._site = config.site_or_none
-        self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt_client_id(),
-                                 protocol=paho.MQTTv5, manual_ack=True)
-        self.broker.apply(self._mqtt)
-        self._mqtt.reconnect_delay_set(0.2, 10)
-        self._mqtt.max_queued_messages_set(0)
-        if self._site:
-            self._mqtt.will_set(topics.status(self._site, COLLECTOR_DEVICE), self._status("offline"),
-                                qos=1, retain=True)
-        self._mqtt.on_connect = self._on_connect
-        self._mqtt.on_disconnect = self._on_disconnect
-        self._mqtt.on_message = self._on_message
+        self.client = DeviceClient(
+            self._site, COLLECTOR_DEVICE, "collector", self.broker, clock=self.clock,
+            client_id=config.mqtt_client_id(), clean_start=False, session_expiry_s=config.session_expiry_s,
+            manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
+            reconnect_min_s=0.2, reconnect_max_s=10.0,
+            telemetry_extra=lambda: {"queue_depth": self.queue_depth, **self.stats.as_dict()})
+        self.client.subscribe(topics.site_filter(self._site), self._on_message)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -95,12 +81,7 @@ class Ingest:
         self.store = Store(self._conn, self.config.timezone)
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
         self._writer.start()
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.config.session_expiry_s
-        props.ReceiveMaximum = min(65535, max(1000, self.config.batch_max * 4))
-        self._mqtt.connect_async(self._host, self._port, keepalive=self.broker.keepalive_s,
-                                 clean_start=False, properties=props)
-        self._mqtt.loop_start()
+        self.client.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Write what has arrived, acknowledge it, then disconnect (the broker keeps the session)."""
@@ -110,56 +91,27 @@ class Ingest:
         self._stop.set()
         if self._writer:
             self._writer.join(max(0.1, end - time.monotonic()))
-        if self._site and self.connected:
-            try:
-                self._mqtt.publish(topics.status(self._site, COLLECTOR_DEVICE), self._status("offline"),
-                                   qos=1, retain=True).wait_for_publish(1.0)
-            except (RuntimeError, ValueError):
-                pass
-        self._mqtt.disconnect()
-        self._mqtt.loop_stop()
+        self.client.stop(timeout=2.0)
         if self._conn is not None:
             self._conn.close()
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self.client.connected
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        return self._connected.wait(timeout)
+        return self.client.wait_connected(timeout)
 
     @property
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
-    # -- paho callbacks (network thread: hand off, never block) ----------------------------------
+    # -- the network thread: hand off, never block ---------------------------------------------
 
-    def _status(self, state: str) -> bytes:
-        return Status(state=state, device=COLLECTOR_DEVICE, role="collector",  # type: ignore[arg-type]
-                      version=__version__, ts=self.clock.now()).dumps()
-
-    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
-                    properties: Properties | None) -> None:
-        if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.broker.url, reason)
-            return
-        self._generation += 1
-        log.info("connected to %s (session present: %s)", self.broker.url, getattr(flags, "session_present", "?"))
-        client.subscribe(topics.site_filter(self._site), qos=1)
-        if self._site:
-            client.publish(topics.status(self._site, COLLECTOR_DEVICE), self._status("online"), qos=1, retain=True)
-        self._connected.set()
-
-    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
-                       properties: Properties | None) -> None:
-        self._connected.clear()
-        if not self._stop.is_set():
-            log.warning("disconnected from %s: %s", self.broker.url, reason)
-
-    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+    def _on_message(self, msg: Message) -> None:
         self.stats.received += 1
-        self._queue.put(Incoming(msg.topic, msg.payload, bool(msg.retain), self.clock.now(), msg.mid,
-                                 msg.qos, self._generation))
+        self._queue.put(Incoming(msg.topic, msg.payload, msg.retain, self.clock.now(), msg.mid, msg.qos,
+                                 msg.generation))
 
     # -- the writer thread ------------------------------------------------------------------------
 
@@ -196,8 +148,8 @@ class Ingest:
                 continue
             res = self._write(batch)
             for m in batch:  # in arrival order, and only on the connection that delivered them
-                if m.qos > 0 and m.generation == self._generation:
-                    self._mqtt.ack(m.mid, m.qos)
+                self.client.ack(Message(m.topic, m.payload, m.retain, mid=m.mid, qos=m.qos,
+                                        generation=m.generation))
             if self.on_batch is not None:
                 try:
                     self.on_batch(res)

@@ -84,6 +84,9 @@ class Message(NamedTuple):
     retain: bool
     response_topic: str | None = None
     correlation: bytes | None = None
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0  # which connection delivered it (for manual acknowledgement)
 
 
 Handler = Callable[[Message], None]
@@ -110,13 +113,16 @@ class DeviceClient:
     >>> c.start()
     """
 
-    def __init__(self, site: str, device: str, role: str, broker: BrokerConfig | None = None, *,
+    def __init__(self, site: str | None, device: str, role: str, broker: BrokerConfig | None = None, *,
                  outbox: Outbox | None = None, desk: int | None = None, clock: Clock | None = None,
                  telemetry_interval_s: float = 60.0,
                  telemetry_extra: Callable[[], dict[str, Any]] | None = None,
                  inflight_window: int = 100, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
-                 client_id: str | None = None, clean_start: bool = True, session_expiry_s: int | None = None):
-        self.site = topics.check_id(site, "site")
+                 client_id: str | None = None, clean_start: bool = True, session_expiry_s: int | None = None,
+                 manual_ack: bool = False, receive_maximum: int | None = None):
+        # site None: a server process reading every site of a broker (collector --site +); it
+        # announces no status and sends no telemetry, having no site to put them under
+        self.site = topics.check_id(site, "site") if site is not None else None
         self.device = topics.check_id(device, "device")
         self.role = role
         self.desk = desk
@@ -130,6 +136,7 @@ class DeviceClient:
         # QoS 1 messages on the broker while it restarts (ticketing: requests and kiosk events).
         self.clean_start = clean_start
         self.session_expiry_s = session_expiry_s
+        self.receive_maximum = receive_maximum
         self._started_at = time.monotonic()
         self._subs: dict[str, tuple[int, Handler]] = {}
         self._connected = threading.Event()
@@ -147,13 +154,14 @@ class DeviceClient:
         self.on_disconnected: list[Callable[[], None]] = []
         self._host, self._port, _tls = self.broker.endpoint()
         self._mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"{self.device}",
-                                 protocol=paho.MQTTv5)
+                                 protocol=paho.MQTTv5, manual_ack=manual_ack)
         self.broker.apply(self._mqtt)
         self._paho_lock = getattr(self._mqtt, "_out_message_mutex", None) or threading.RLock()
         self._mqtt.max_inflight_messages_set(self.window)
         self._mqtt.max_queued_messages_set(0)
         self._mqtt.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
-        self._mqtt.will_set(topics.status(site, device), self._status("offline"), qos=1, retain=True)
+        if self.site is not None:
+            self._mqtt.will_set(topics.status(self.site, device), self._status("offline"), qos=1, retain=True)
         self._mqtt.on_connect = self._guard(self._on_connect)
         self._mqtt.on_disconnect = self._guard(self._on_disconnect)
         self._mqtt.on_message = self._guard(self._on_message)
@@ -169,16 +177,20 @@ class DeviceClient:
 
     def start(self) -> None:
         """Connect in the background (retrying with backoff) and start the worker threads."""
-        self.subscribe_raw(topics.response(self.site, self.device), self._on_response)
+        if self.site is not None:
+            self.subscribe_raw(topics.response(self.site, self.device), self._on_response)
         props = None
-        if self.session_expiry_s:
+        if self.session_expiry_s or self.receive_maximum:
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.session_expiry_s
+            if self.session_expiry_s:
+                props.SessionExpiryInterval = self.session_expiry_s
+            if self.receive_maximum:
+                props.ReceiveMaximum = self.receive_maximum
         self._mqtt.connect_async(self._host, self._port, keepalive=self.broker.keepalive_s,
                                  clean_start=self.clean_start, properties=props)
         self._mqtt.loop_start()
         for name, target in (("drain", self._drain_loop), ("telemetry", self._telemetry_loop)):
-            if name == "drain" and self.outbox is None:
+            if (name == "drain" and self.outbox is None) or (name == "telemetry" and self.site is None):
                 continue
             t = threading.Thread(target=target, name=f"{self.device}-{name}", daemon=True)
             t.start()
@@ -188,7 +200,7 @@ class DeviceClient:
         """Publish ``offline``, disconnect cleanly and stop the threads."""
         self._stop.set()
         self._kick()
-        if self.connected:
+        if self.connected and self.site is not None:
             try:
                 info = self._mqtt.publish(topics.status(self.site, self.device), self._status("offline"),
                                           qos=1, retain=True)
@@ -234,6 +246,12 @@ class DeviceClient:
             return True
         except NotConnected:
             return False
+
+    def ack(self, msg: Message) -> None:
+        """With ``manual_ack``: acknowledge a QoS 1 message once it is safely stored. Only on the
+        connection that delivered it; after a reconnect the broker sends it again anyway."""
+        if msg.qos > 0 and msg.generation == self._generation:
+            self._mqtt.ack(msg.mid, msg.qos)
 
     # -- request / response ------------------------------------------------------------------------
 
@@ -310,7 +328,8 @@ class DeviceClient:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
             return
         log.info("connected to %s as %s", self.broker.url, self.device)
-        client.publish(topics.status(self.site, self.device), self._status("online"), qos=1, retain=True)
+        if self.site is not None:
+            client.publish(topics.status(self.site, self.device), self._status("online"), qos=1, retain=True)
         for flt, (qos, _h) in self._subs.items():
             client.subscribe(flt, qos)
         with self._wake:
@@ -339,7 +358,8 @@ class DeviceClient:
         props = getattr(msg, "properties", None)
         m = Message(msg.topic, msg.payload, bool(msg.retain),
                     getattr(props, "ResponseTopic", None) if props else None,
-                    getattr(props, "CorrelationData", None) if props else None)
+                    getattr(props, "CorrelationData", None) if props else None,
+                    msg.mid, msg.qos, self._generation)
         for flt, (_qos, handler) in list(self._subs.items()):
             if paho.topic_matches_sub(flt, msg.topic):
                 handler(m)

@@ -160,7 +160,7 @@ def test_device_health_shows_clock_state_temperature_and_fps_live(collector, pub
     page.wait_for_selector('#devices tr[data-device="cam-01"] .fps')
     assert cam.locator(".temp").inner_text() == "51.2 °C" and cam.locator(".fps").inner_text() == "4.8 fps"
     assert rt.locator(".telemetry").inner_text() == ""  # no temperature, no fps: nothing shown
-    assert page.locator(".clock-unsynced").count() == 0
+    assert cam.locator(".clock-unsynced").count() == 0 and rt.locator(".clock-unsynced").count() == 0
     page.evaluate("window.__noReload = 'still here'")
 
     # the camera's Pi lost NTP: its telemetry says so, the badge appears without reload
