@@ -77,3 +77,54 @@ def test_pinger_rate_limit_with_injected_clock(tmp_path: Path) -> None:
     sock.settimeout(0.5)
     assert [sock.recv(64) for _ in range(5)] == [b"WATCHDOG=1"] * 5
     sock.close()
+
+
+def _recv_until(sock: socket.socket, pred, timeout: float) -> list[str]:  # noqa: ANN001
+    import time
+    got: list[str] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not pred(got):
+        try:
+            got.append(sock.recv(256).decode())
+        except socket.timeout:
+            pass
+    return got
+
+
+def test_a_real_role_pings_from_its_working_loop_and_not_when_hung(tmp_path: Path) -> None:
+    """ticketing under a fake systemd: READY after set-up, WATCHDOG=1 from its loop; frozen with
+    SIGSTOP (a hung loop) it stops pinging, so systemd's WatchdogSec would restart it."""
+    import signal
+
+    from common.mosquitto import Mosquitto
+
+    broker = Mosquitto(tmp_path / "mosquitto").start()
+    cfg = tmp_path / "ticketing.toml"
+    cfg.write_text(f'site_config = "{ROOT / "config" / "site.toml"}"\ndb = "{tmp_path / "t.db"}"\n'
+                   f'probe_timeout_s = 0.5\n\n[mqtt]\nurl = "{broker.url}"\n', encoding="utf-8")
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
+    proc = subprocess.Popen([sys.executable, "-m", "ticketing", "--config", str(cfg)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        got = _recv_until(sock, lambda g: g.count("WATCHDOG=1") >= 2, 30)
+        assert got and got[0].startswith("READY=1"), got
+        assert got.count("WATCHDOG=1") >= 2, got
+        proc.send_signal(signal.SIGSTOP)  # the loop hangs
+        _recv_until(sock, lambda g: False, 0.3)  # a ping already in flight
+        assert "WATCHDOG=1" not in _recv_until(sock, lambda g: False, 2.5)
+        proc.send_signal(signal.SIGCONT)
+        assert "WATCHDOG=1" in _recv_until(sock, lambda g: "WATCHDOG=1" in g, 5)
+        proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in _recv_until(sock, lambda g: "STOPPING=1" in g, 10)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait()
+        sock.close()
+        broker.stop()
