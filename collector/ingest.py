@@ -138,18 +138,14 @@ class Ingest:
         return batch
 
     def _write_loop(self) -> None:
-        beat = 0.0
         while not (self._stop.is_set() and self._queue.empty()):
-            if time.monotonic() - beat > 1.0:
-                self.notifier.watchdog()
-                beat = time.monotonic()
+            self.notifier.watchdog()  # rate-limited by the notifier
             batch = self._take_batch()
             if not batch:
                 continue
             res = self._write(batch)
             for m in batch:  # in arrival order, and only on the connection that delivered them
-                self.client.ack(Message(m.topic, m.payload, m.retain, mid=m.mid, qos=m.qos,
-                                        generation=m.generation))
+                self.client.ack(m)
             if self.on_batch is not None:
                 try:
                     self.on_batch(res)

@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol
 from urllib.parse import urlparse
 
 import paho.mqtt.client as paho
@@ -92,6 +92,14 @@ class Message(NamedTuple):
 Handler = Callable[[Message], None]
 
 
+class Deliverable(Protocol):
+    """What :meth:`DeviceClient.ack` needs of a message: a Message, or a record copied from one."""
+
+    mid: int
+    qos: int
+    generation: int
+
+
 def _no_delay(client: paho.Client, userdata: Any, sock: Any) -> None:
     """Requests, answers and acks are small: send them at once. Without TCP_NODELAY, Nagle's
     algorithm and delayed ACKs add about 40 ms to every round trip."""
@@ -138,7 +146,11 @@ class DeviceClient:
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = receive_maximum
         self._started_at = time.monotonic()
-        self._subs: dict[str, tuple[int, Handler]] = {}
+        # One lock over the filters and the "subscriptions sent" flag, so a subscription added while
+        # a connection comes up is neither missed nor iterated over while it changes.
+        self._subs: dict[str, int] = {}  # filter -> qos, to subscribe again on every connect
+        self._subs_lock = threading.Lock()
+        self._session_live = False  # subscriptions of this connection have been sent
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Condition()
@@ -178,7 +190,7 @@ class DeviceClient:
     def start(self) -> None:
         """Connect in the background (retrying with backoff) and start the worker threads."""
         if self.site is not None:
-            self.subscribe_raw(topics.response(self.site, self.device), self._on_response)
+            self.subscribe(topics.response(self.site, self.device), self._on_response)
         props = None
         if self.session_expiry_s or self.receive_maximum:
             props = Properties(PacketTypes.CONNECT)
@@ -223,12 +235,17 @@ class DeviceClient:
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Subscribe now (if connected) and again on every reconnect."""
-        self._subs[topic_filter] = (qos, self._guard(handler))
-        if self.connected:
-            self._mqtt.subscribe(topic_filter, qos)
+        guarded = self._guard(handler)
 
-    def subscribe_raw(self, topic_filter: str, handler: Handler) -> None:
-        self.subscribe(topic_filter, handler, qos=1)
+        def deliver(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+            guarded(self._message(msg))
+
+        # paho's topic tree finds the handlers of a message, whatever the number of filters
+        self._mqtt.message_callback_add(topic_filter, deliver)
+        with self._subs_lock:
+            self._subs[topic_filter] = qos
+            if self._session_live:
+                self._mqtt.subscribe(topic_filter, qos)
 
     def publish(self, topic: str, payload: bytes | Model | str, *, qos: int = 1, retain: bool = False,
                 properties: Properties | None = None) -> paho.MQTTMessageInfo:
@@ -247,7 +264,7 @@ class DeviceClient:
         except NotConnected:
             return False
 
-    def ack(self, msg: Message) -> None:
+    def ack(self, msg: "Deliverable") -> None:
         """With ``manual_ack``: acknowledge a QoS 1 message once it is safely stored. Only on the
         connection that delivered it; after a reconnect the broker sends it again anyway."""
         if msg.qos > 0 and msg.generation == self._generation:
@@ -330,8 +347,10 @@ class DeviceClient:
         log.info("connected to %s as %s", self.broker.url, self.device)
         if self.site is not None:
             client.publish(topics.status(self.site, self.device), self._status("online"), qos=1, retain=True)
-        for flt, (qos, _h) in self._subs.items():
-            client.subscribe(flt, qos)
+        with self._subs_lock:
+            for flt, qos in self._subs.items():
+                client.subscribe(flt, qos)
+            self._session_live = True
         with self._wake:
             self._generation += 1
             self._inflight.clear()
@@ -344,6 +363,8 @@ class DeviceClient:
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Properties | None) -> None:
         was = self.connected
+        with self._subs_lock:
+            self._session_live = False
         with self._wake:
             self._connected.clear()
             self._inflight.clear()
@@ -354,15 +375,15 @@ class DeviceClient:
             for cb in list(self.on_disconnected):
                 self._guard(cb)()
 
-    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+    def _message(self, msg: paho.MQTTMessage) -> Message:
         props = getattr(msg, "properties", None)
-        m = Message(msg.topic, msg.payload, bool(msg.retain),
-                    getattr(props, "ResponseTopic", None) if props else None,
-                    getattr(props, "CorrelationData", None) if props else None,
-                    msg.mid, msg.qos, self._generation)
-        for flt, (_qos, handler) in list(self._subs.items()):
-            if paho.topic_matches_sub(flt, msg.topic):
-                handler(m)
+        return Message(msg.topic, msg.payload, bool(msg.retain),
+                       getattr(props, "ResponseTopic", None) if props else None,
+                       getattr(props, "CorrelationData", None) if props else None,
+                       msg.mid, msg.qos, self._generation)
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        log.debug("message on %s matches no subscription of ours", msg.topic)
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties | None) -> None:

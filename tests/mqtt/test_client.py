@@ -151,3 +151,37 @@ def test_telemetry_carries_outbox_depth_and_extra(broker, tmp_path):
     assert t.outbox_depth == 0 and t.extra == {"fps": 5.0} and t.uptime_s >= 0
     c.stop()
     rec.close()
+
+
+def test_subscriptions_added_while_connecting_are_all_live(broker):
+    """A role subscribes from its own thread while the network thread is connecting: every
+    subscription must end up live, and the connect callback must not fail (it used to iterate
+    the subscriptions while they changed, and to miss one added just before it was marked up)."""
+    got: set[str] = set()
+    lock = threading.Lock()
+
+    def handler(msg: Message) -> None:
+        with lock:
+            got.add(msg.topic)
+
+    late = [f"race/late/{i}" for i in range(1500)]
+    for attempt in range(3):
+        got.clear()
+        c = DeviceClient("s1", f"race-{attempt}", "test", BrokerConfig(url=broker.url), telemetry_interval_s=0)
+        for i in range(3000):  # a long list for the connect callback to walk
+            c.subscribe(f"race/early/{i}", handler)
+        c.start()  # connecting now, on paho's thread, while we keep subscribing for a while
+        for flt in late:
+            c.subscribe(flt, handler)
+            time.sleep(0.0005)
+        assert c.wait_connected(10), "the connect callback failed"
+        time.sleep(0.5)
+        rec = Recorder(broker.port, "nothing/#")
+        for flt in late:
+            rec.c.publish(flt, b"{}", qos=1)
+        deadline = time.monotonic() + 10
+        while len(got) < len(late) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert got == set(late), f"attempt {attempt}: {len(late) - len(got)} subscriptions lost"
+        rec.close()
+        c.stop()
