@@ -16,19 +16,22 @@ from pathlib import Path
 from string import Template
 from typing import NamedTuple
 
+from mqtt import topics
+from mqtt.errors import BadId
+
 from .errors import ProvisionError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
 SERVER_USERS = ("ticketing", "collector")
-_ID = re.compile(r"^[a-z0-9-]{1,32}$")
 _ITERATIONS = 101
 
 
 def check_id(value: str, what: str) -> str:
-    if not _ID.match(value or ""):
-        raise ProvisionError(f"{what} {value!r} is not valid: use 1 to 32 lower-case letters, digits and '-' "
-                             f"(for example 'camau-hcc' or 'rt-05')")
-    return value
+    """The topic tree's id rule (mqtt.topics.check_id), as a provisioning error."""
+    try:
+        return topics.check_id(value, what)
+    except BadId as exc:
+        raise ProvisionError(str(exc)) from None
 
 
 def new_password() -> str:

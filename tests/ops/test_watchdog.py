@@ -13,13 +13,11 @@ from tests.ops.support import ROOT
 LOOP = """
 import time
 from common.systemd import Notifier
-from ops.watchdog import WatchdogPinger
 n = Notifier()
 n.ready("set up")
-p = WatchdogPinger(n)
 end = time.monotonic() + 0.6
 while time.monotonic() < end:      # the working loop
-    p.tick()
+    n.watchdog()
     time.sleep(0.01)
 n.notify("STATUS=hung")
 time.sleep(1.2)                     # the loop hangs: no tick any more
@@ -53,26 +51,25 @@ def test_pings_stop_when_the_loop_hangs(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
-def test_pinger_is_silent_without_systemd(monkeypatch) -> None:  # noqa: ANN001
-    from ops.watchdog import WatchdogPinger
+def test_watchdog_is_silent_without_systemd(monkeypatch) -> None:  # noqa: ANN001
+    from common.systemd import Notifier
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
-    p = WatchdogPinger()
-    assert not p.enabled and p.tick() is False
+    n = Notifier()
+    assert not n.enabled and n.watchdog() is False and n.interval_s is None
 
 
-def test_pinger_rate_limit_with_injected_clock(tmp_path: Path) -> None:
+def test_watchdog_rate_limit_with_injected_clock(tmp_path: Path) -> None:
     from common.systemd import Notifier
-    from ops.watchdog import WatchdogPinger
     path = str(tmp_path / "n.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     now = [0.0]
-    p = WatchdogPinger(Notifier(path), interval_s=5.0, monotonic=lambda: now[0])
+    n = Notifier(path, interval_s=5.0, monotonic=lambda: now[0])
     sent = []
     for step in range(0, 21):
         now[0] = float(step)
-        sent.append(p.tick())
+        sent.append(n.watchdog())
     assert [i for i, s in enumerate(sent) if s] == [0, 5, 10, 15, 20]
     sock.settimeout(0.5)
     assert [sock.recv(64) for _ in range(5)] == [b"WATCHDOG=1"] * 5
