@@ -9,18 +9,17 @@ Example ``config/collector.toml``::
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from common.config import STRICT, load_config
+from mqtt import topics
 from mqtt.client import BrokerConfig
 
 from .errors import BadHttpAddress
 
-_SITE = re.compile(r"^(\+|[a-z0-9-]{1,32})$")
 
 
 def parse_http(value: str) -> tuple[str, int]:
@@ -50,9 +49,7 @@ class CollectorConfig(BaseModel):
     @field_validator("site")
     @classmethod
     def _site(cls, v: str) -> str:
-        if not _SITE.match(v):
-            raise ValueError("site must be 1-32 lower-case letters, digits and '-', or '+' for every site")
-        return v
+        return v if v == "+" else topics.check_id(v, "site (or '+' for every site / hoặc '+' cho mọi đơn vị)")
 
     @field_validator("http")
     @classmethod

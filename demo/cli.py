@@ -34,7 +34,7 @@ from mqtt import topics
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
-SITE = "demo-hcc"
+SITE_TOML = CONFIG / "site.toml"  # the demo's centre: services, desks, hours, and its site id
 USER, PASSWORD = "quanly", "motcua-demo"
 
 EPILOG = """examples:
@@ -46,10 +46,9 @@ EPILOG = """examples:
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
 
-def open_day(day: date) -> date:
-    """Today if the centre opens today (config/site.toml hours and closed days), else the next
-    day it does: a demo started on a Sunday shows a working day."""
-    site = tomllib.loads((CONFIG / "site.toml").read_text(encoding="utf-8"))
+def open_day(site: dict, day: date) -> date:  # type: ignore[type-arg]
+    """Today if the centre opens today (site.toml hours and closed days), else the next day it
+    does: a demo started on a Sunday shows a working day."""
     weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     for _ in range(14):
         if site.get("hours", {}).get(weekdays[day.weekday()]) and day.isoformat() not in site.get("closed_days", []):
@@ -68,9 +67,12 @@ class Demo:
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        tz = ZoneInfo(DEFAULT_TZ)
+        site = tomllib.loads(SITE_TOML.read_text(encoding="utf-8"))
+        self.site: str = site["site"]
+        self.tz = site.get("timezone", DEFAULT_TZ)
+        tz = ZoneInfo(self.tz)
         h, m = (int(x) for x in args.start.split(":"))
-        self.sim_start = datetime.combine(open_day(datetime.now(tz).date()), dtime(h, m), tz)
+        self.sim_start = datetime.combine(open_day(site, datetime.now(tz).date()), dtime(h, m), tz)
         self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                         MOTCUA_CLOCK=f"{self.sim_start.isoformat()},{args.speed}", PYTHONUNBUFFERED="1")
 
@@ -78,8 +80,7 @@ class Demo:
 
     def write_configs(self) -> None:
         assert self.broker is not None
-        site_toml = (CONFIG / "site.toml").read_text(encoding="utf-8")
-        (self.work / "site.toml").write_text(site_toml, encoding="utf-8")
+        (self.work / "site.toml").write_text(SITE_TOML.read_text(encoding="utf-8"), encoding="utf-8")
         (self.work / "ticketing.toml").write_text(
             f'device = "ticketing"\nsite_config = "site.toml"\ndb = "{self.work}/ticketing.db"\n'
             f'lease_block = 20\n\n[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
@@ -90,7 +91,7 @@ class Demo:
         raw = tomllib.loads((CONFIG / "display.toml").read_text(encoding="utf-8"))
         voice = {**raw.get("voice", {}), "cache_dir": str(self.work / "voice")}
         screen = {**raw.get("screen", {}), "size": [1280, 720], "fullscreen": False}
-        lines = [f'site = "{SITE}"', 'device = "display-01"', f'timezone = "{DEFAULT_TZ}"', "",
+        lines = [f'site = "{self.site}"', 'device = "display-01"', f'timezone = "{self.tz}"', "",
                  "[mqtt]", f'url = "{self.broker.url}"', "", "[screen]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in screen.items()]
         lines += ["", "[voice]"] + [f"{k} = {json.dumps(v)}" for k, v in voice.items()]
@@ -110,13 +111,13 @@ class Demo:
                        input=(PASSWORD + "\n").encode(), cwd=ROOT, env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.spawn("collector", ["collector", "--broker", self.broker.url, "--db", str(db),
-                                 "--http", self.http, "--site", SITE, "--client-id", "demo-collector"])
+                                 "--http", self.http, "--site", self.site, "--client-id", "demo-collector"])
         self.spawn("ticketing", ["ticketing", "--config", str(self.work / "ticketing.toml")])
         if self.args.display:
             self.write_display_config()
             self.spawn("display", ["common", "display", "--config", str(self.work / "display.toml")])
         self.watch()
-        self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", SITE,
+        self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", self.site,
                                "--site-config", str(self.work / "site.toml"), "--workdir", str(self.work),
                                "--seed", str(self.args.seed), "--speed", str(self.args.speed)])
 
@@ -138,7 +139,7 @@ class Demo:
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id="demo-watch", protocol=paho.MQTTv5)
 
         def on_connect(client: paho.Client, *_a: object) -> None:
-            client.subscribe(topics.events_filter(SITE), qos=1)
+            client.subscribe(topics.events_filter(self.site), qos=1)
 
         def on_message(_c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
             try:
@@ -217,7 +218,7 @@ class Demo:
             return 1
         print(f"Bảng điều khiển / dashboard: http://{self.http}/   "
               f"đăng nhập / login: {USER} / {PASSWORD}", flush=True)
-        print(f"Trung tâm mô phỏng / simulated centre: site {SITE}, {self.args.speed}x from "
+        print(f"Trung tâm mô phỏng / simulated centre: site {self.site}, {self.args.speed}x from "
               f"{self.sim_start:%H:%M}, seed {self.args.seed}; logs in {self.work}", flush=True)
         end = self.t0 + self.args.duration if self.args.duration else None
         next_line = time.time() + 60

@@ -28,8 +28,8 @@ def check_id(value: object, what: str = "id") -> str:
     """Return value if it is 1-32 lower-case letters, digits or '-'; raise BadId otherwise."""
     if not isinstance(value, str) or not _ID.match(value):
         raise BadId(
-            f"{what} {value!r} is not valid: use 1 to 32 lower-case letters, digits and '-' "
-            f"(for example 'camau-hcc' or 'rt-05')"
+            f"{what} {value!r} không hợp lệ: chỉ dùng 1 đến 32 chữ thường không dấu, chữ số và '-' / "
+            f"is not valid: use 1 to 32 lower-case letters, digits and '-' (for example 'camau-hcc' or 'rt-05')"
         )
     return value
 

@@ -17,7 +17,7 @@ from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import MqttCoreError, ProtocolError
 from mqtt.outbox import Outbox
-from mqtt.schemas import DeskData, Request, Response, TicketData, parse_event
+from mqtt.schemas import DeskData, Envelope, Request, Response, TicketData, parse_event
 
 from .queue import Outcome, Queue
 
@@ -98,13 +98,16 @@ class Server:
     def _own(self, msg: Message) -> bool:
         return topics.parse(msg.topic).device == self.client.device
 
-    def _on_ticket(self, msg: Message) -> None:
-        if self._own(msg):
-            return
+    def _event(self, msg: Message) -> Envelope | None:
+        """A device's event, or None when malformed (the collector keeps it as a dead letter)."""
         try:
-            env = parse_event(msg.topic, msg.payload)
+            return parse_event(msg.topic, msg.payload)
         except ProtocolError as exc:
-            log.warning("bad ticket event on %s: %s", msg.topic, exc)
+            log.warning("bad event on %s: %s", msg.topic, exc)
+            return None
+
+    def _on_ticket(self, msg: Message) -> None:
+        if self._own(msg) or (env := self._event(msg)) is None:
             return
         data = env.typed_data()
         assert isinstance(data, TicketData)
@@ -114,10 +117,7 @@ class Server:
             self._wake.set()
 
     def _on_desk(self, msg: Message) -> None:
-        try:
-            env = parse_event(msg.topic, msg.payload)
-        except ProtocolError as exc:
-            log.warning("bad desk event on %s: %s", msg.topic, exc)
+        if (env := self._event(msg)) is None:
             return
         data = env.typed_data()
         assert isinstance(data, DeskData)
