@@ -140,6 +140,7 @@ class DeviceClient:
         self.telemetry_interval_s = telemetry_interval_s
         self.telemetry_extra = telemetry_extra
         self.window = max(1, inflight_window)
+        self._handover = 2 * self.window  # rows handed to paho and not yet acknowledged, at most
         # clean_start=False with a session expiry keeps this client's subscriptions and queued
         # QoS 1 messages on the broker while it restarts (ticketing: requests and kiosk events).
         self.clean_start = clean_start
@@ -352,9 +353,10 @@ class DeviceClient:
                 client.subscribe(flt, qos)
             self._session_live = True
         with self._wake:
+            # paho keeps every QoS 1 message it was handed until its PUBACK, across reconnects,
+            # and sends them again (in order) right after this callback: the drain goes on
+            # from where it was, the rows it handed over stay in flight under the same mids
             self._generation += 1
-            self._inflight.clear()
-            self._last_sent = 0
             self._connected.set()
             self._wake.notify_all()
         for cb in list(self.on_connected):
@@ -367,8 +369,6 @@ class DeviceClient:
             self._session_live = False
         with self._wake:
             self._connected.clear()
-            self._inflight.clear()
-            self._last_sent = 0
             self._wake.notify_all()
         if was:
             log.warning("disconnected from %s: %s", self.broker.url, reason)
@@ -396,9 +396,9 @@ class DeviceClient:
                 self._wake.notify_all()
             else:
                 self._acked.append(rowid)
-                # wake the drainer once half the window is free: it then sends half a window at
+                # wake the drainer once a window's worth is free: it then hands over a window at
                 # once instead of one row per acknowledgement
-                if len(self._inflight) <= self.window // 2:
+                if len(self._inflight) <= self._handover - self.window:
                     self._wake.notify_all()
 
     # -- outbox drain ------------------------------------------------------------------------------
@@ -433,19 +433,22 @@ class DeviceClient:
             self._wake.notify_all()
 
     def _drain_loop(self) -> None:
-        """Publish the oldest unsent rows while the in-flight window has room; remove rows whose
-        PUBACK came. After a reconnect everything unacknowledged is sent again, in order."""
+        """Hand the oldest unsent rows to paho, up to two windows ahead; remove rows whose PUBACK
+        came. Paho keeps one window in flight and sends the rest from its own loop as PUBACKs
+        arrive (as for any publisher that outruns its window), so this thread wakes once per
+        window, not per event. Paho keeps what it was handed until acknowledged, across
+        reconnects; after a restart the outbox sends every unacknowledged row again, in order."""
         assert self.outbox is not None
         ob = self.outbox
-        half = max(1, self.window // 2)
+        step = self.window
         to_delete: list[int] = []  # acknowledged, not yet removed from disk
         more_on_disk = True
         while not self._stop.is_set():
             with self._wake:
                 acked, self._acked = self._acked, []
                 rejected, self._rejected = self._rejected, []
-                free = self.window - len(self._inflight) if self.connected else 0
-                after, gen = self._last_sent, self._generation
+                free = self._handover - len(self._inflight) if self.connected else 0
+                after = self._last_sent
                 self._kicked = False
             rows = []
             try:
@@ -457,7 +460,7 @@ class DeviceClient:
                     ob.reject(rowid, why)
                 if self._full.is_set():
                     self._outbox_fault()
-                if free >= half or (free > 0 and not self._inflight):
+                if free >= step or (free > 0 and not self._inflight):
                     rows = ob.fetch(after, free)
                     more_on_disk = len(rows) == free
             except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
@@ -470,23 +473,22 @@ class DeviceClient:
             with self._paho_lock:
                 published: list[tuple[int, int]] = []
                 for row in rows:
-                    if gen != self._generation or not self.connected:
-                        break
                     info = self._mqtt.publish(row.topic, row.payload, qos=1)
-                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                    # NO_CONN: paho keeps the message and sends it on reconnect
+                    if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                        log.warning("paho refused outbox row %d: %s", row.rowid, paho.error_string(info.rc))
                         break
                     published.append((info.mid, row.rowid))
                 if published:
                     with self._wake:
-                        if gen == self._generation:  # else the reconnect resends them anyway
-                            self._inflight.update(published)
-                            self._last_sent = published[-1][1]
+                        self._inflight.update(published)
+                        self._last_sent = published[-1][1]
             with self._wake:
                 if self._stop.is_set():
                     break
-                free = self.window - len(self._inflight) if self.connected else 0
-                runnable = (bool(self._rejected) or self._kicked or self._generation != gen
-                            or (free >= half and more_on_disk and self.connected)
+                free = self._handover - len(self._inflight) if self.connected else 0
+                runnable = (bool(self._rejected) or self._kicked
+                            or (free >= step and more_on_disk and self.connected)
                             or (bool(self._acked) and not self._inflight))
                 if not runnable:
                     if to_delete and not self._acked:

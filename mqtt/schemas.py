@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -42,7 +41,8 @@ def uuid7() -> str:
     value |= ((rnd >> 62) & 0xFFF) << 64
     value |= 0b10 << 62
     value |= rnd & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _aware(v: datetime) -> datetime:
