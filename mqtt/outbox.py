@@ -13,7 +13,6 @@ reserve above the bound); it never drops old events.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -100,8 +99,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    if os.environ.get("OBX_MMAP"):
-        conn.execute("PRAGMA mmap_size=268435456")
     return conn
 
 
