@@ -38,7 +38,7 @@ from common.config import STRICT
 
 from . import topics
 from .errors import NotConnected, ProtocolError, RequestTimeout
-from .outbox import Outbox
+from .outbox import Outbox, OutboxRow
 from .schemas import FaultData, Model, Request, Response, Status, Telemetry, parse_model, uuid7
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,45 @@ class Deliverable(Protocol):
     generation: int
 
 
-def _no_delay(client: paho.Client, userdata: Any, sock: Any) -> None:
+class _ReadBuffered:
+    """A plain TCP socket whose reads are buffered. Paho reads every packet in three or more
+    recv() calls (type, length, body), each a system call that releases and retakes the
+    interpreter lock; this serves them from one recv() of up to 64 KiB. ``pending()`` tells
+    paho's loop that buffered bytes are waiting, as it already asks of TLS sockets, so it never
+    sleeps in select() on data it holds. Everything else goes to the socket itself."""
+
+    __slots__ = ("_sock", "_buf", "_pos")
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self._sock.recv(65536)  # BlockingIOError and b"" (closed) go to paho as they are
+            if len(data) <= n:
+                return data
+            self._buf, self._pos = data, 0
+        end = min(self._pos + n, len(self._buf))
+        out = self._buf[self._pos:end]
+        self._pos = end
+        return out
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _on_socket_open(client: paho.Client, userdata: Any, sock: Any) -> None:
     """Requests, answers and acks are small: send them at once. Without TCP_NODELAY, Nagle's
-    algorithm and delayed ACKs add about 40 ms to every round trip."""
+    algorithm and delayed ACKs add about 40 ms to every round trip. A plain TCP socket also gets
+    buffered reads (TLS sockets buffer already)."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if type(sock) is socket.socket and getattr(client, "_sock", None) is sock:
+        client._sock = _ReadBuffered(sock)  # type: ignore[attr-defined]
 
 
 def _cpu_temp_c() -> float | None:
@@ -127,7 +162,7 @@ class DeviceClient:
                  telemetry_extra: Callable[[], dict[str, Any]] | None = None,
                  inflight_window: int = 100, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
                  client_id: str | None = None, clean_start: bool = True, session_expiry_s: int | None = None,
-                 manual_ack: bool = False, receive_maximum: int | None = None):
+                 manual_ack: bool = False, receive_maximum: int | None = None, direct_limit: int = 2000):
         # site None: a server process reading every site of a broker (collector --site +); it
         # announces no status and sends no telemetry, having no site to put them under
         self.site = topics.check_id(site, "site") if site is not None else None
@@ -140,7 +175,10 @@ class DeviceClient:
         self.telemetry_interval_s = telemetry_interval_s
         self.telemetry_extra = telemetry_extra
         self.window = max(1, inflight_window)
-        self._handover = 2 * self.window  # rows handed to paho and not yet acknowledged, at most
+        self._handover = 2 * self.window  # rows the drainer lets paho hold unacknowledged
+        self.direct_limit = direct_limit  # the same for rows handed over right after their commit
+        self._remove_batch = 10 * self.window  # acknowledged rows the drainer removes at once
+        self._backlog = True  # rows may wait on disk that paho does not have (true at start)
         # clean_start=False with a session expiry keeps this client's subscriptions and queued
         # QoS 1 messages on the broker while it restarts (ticketing: requests and kiosk events).
         self.clean_start = clean_start
@@ -156,7 +194,6 @@ class DeviceClient:
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._inflight: dict[int, int] = {}  # mid -> outbox rowid
-        self._acked: list[int] = []
         self._rejected: list[tuple[int, str]] = []
         self._last_sent = 0
         self._generation = 0
@@ -179,11 +216,11 @@ class DeviceClient:
         self._mqtt.on_disconnect = self._guard(self._on_disconnect)
         self._mqtt.on_message = self._guard(self._on_message)
         self._mqtt.on_publish = self._guard(self._on_publish)
-        self._mqtt.on_socket_open = self._guard(_no_delay)
+        self._mqtt.on_socket_open = self._guard(_on_socket_open)
         self._full = threading.Event()  # the outbox refused an event: raise the fault
         self._full_raised = False
         if outbox is not None:
-            outbox.add_listener(self._kick)
+            outbox.add_listener(self._on_committed)
             outbox.on_full = self._on_outbox_full
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -224,6 +261,11 @@ class DeviceClient:
         self._mqtt.loop_stop()
         for t in self._threads:
             t.join(timeout)
+        if self.outbox is not None:
+            try:
+                self.outbox.ack([])  # what was acknowledged leaves the disk now
+            except Exception:  # noqa: BLE001 - e.g. the role closed its outbox already
+                log.debug("outbox removals at stop skipped", exc_info=True)
 
     @property
     def connected(self) -> bool:
@@ -394,12 +436,15 @@ class DeviceClient:
             if reason.is_failure and reason.value != 16:  # 16: no matching subscribers is success
                 self._rejected.append((rowid, str(reason)))
                 self._wake.notify_all()
-            else:
-                self._acked.append(rowid)
-                # wake the drainer once a window's worth is free: it then hands over a window at
-                # once instead of one row per acknowledgement
-                if len(self._inflight) <= self._handover - self.window:
-                    self._wake.notify_all()
+                return
+            assert self.outbox is not None
+            # removed by the next commit's transaction, or by the drainer in bulk or when idle
+            self.outbox.acked(rowid)
+            # wake the drainer when rows wait on disk and a window's worth is free (it then
+            # hands over a window at once), or when many removals are pending
+            if ((self._backlog and len(self._inflight) <= self._handover - self.window)
+                    or self.outbox.removals_pending() >= self._remove_batch):
+                self._wake.notify_all()
 
     # -- outbox drain ------------------------------------------------------------------------------
 
@@ -427,42 +472,82 @@ class DeviceClient:
             self._full_raised = False
             self._full.clear()
 
+    def _on_committed(self, rows: list[OutboxRow]) -> None:
+        """Rows were just committed (called in commit order under the outbox's write lock)."""
+        if not (self.connected and self._handoff(rows)):
+            with self._wake:
+                self._backlog = True
+                self._kicked = True
+                self._wake.notify_all()
+
+    def _handoff(self, rows: list[OutboxRow]) -> bool:
+        """Hand freshly committed rows to paho from the committing thread, as a bare publisher
+        would, when everything before them is already with paho and paho holds fewer than
+        ``direct_limit`` unacknowledged rows. Otherwise (a backlog, offline, a burst larger than
+        the network) the drainer sends them from disk. True when all were handed over."""
+        with self._paho_lock:
+            with self._wake:
+                if (self._last_sent != rows[0].rowid - 1
+                        or len(self._inflight) + len(rows) > self.direct_limit):
+                    return False
+            published = self._publish_rows(rows)
+        return len(published) == len(rows)
+
+    def _publish_rows(self, rows: list[OutboxRow]) -> list[tuple[int, int]]:
+        """Publish rows in order (the caller holds paho's out-message lock) and record them."""
+        published: list[tuple[int, int]] = []
+        for row in rows:
+            info = self._mqtt.publish(row.topic, row.payload, qos=1)
+            # NO_CONN: paho keeps the message and sends it on reconnect
+            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                log.warning("paho refused outbox row %d: %s", row.rowid, paho.error_string(info.rc))
+                break
+            published.append((info.mid, row.rowid))
+        if published:
+            with self._wake:
+                self._inflight.update(published)
+                self._last_sent = published[-1][1]
+        return published
+
     def _kick(self) -> None:
         with self._wake:
             self._kicked = True
             self._wake.notify_all()
 
     def _drain_loop(self) -> None:
-        """Hand the oldest unsent rows to paho, up to two windows ahead; remove rows whose PUBACK
-        came. Paho keeps one window in flight and sends the rest from its own loop as PUBACKs
-        arrive (as for any publisher that outruns its window), so this thread wakes once per
-        window, not per event. Paho keeps what it was handed until acknowledged, across
-        reconnects; after a restart the outbox sends every unacknowledged row again, in order."""
+        """Send what commits could not hand over themselves (a backlog after a restart or an
+        outage, bursts larger than ``direct_limit``): the oldest unsent rows, up to two windows
+        ahead. Paho keeps one window in flight and sends the rest from its own loop as PUBACKs
+        arrive, so this thread wakes once per window, not per event. Paho keeps what it was
+        handed until acknowledged, across reconnects; after a restart the outbox sends every
+        unacknowledged row again, in order. Acknowledged rows leave the disk with the next
+        commit; this thread removes them in bulk, or when no commit came for a moment."""
         assert self.outbox is not None
         ob = self.outbox
         step = self.window
-        to_delete: list[int] = []  # acknowledged, not yet removed from disk
-        more_on_disk = True
+        timed_out = False
         while not self._stop.is_set():
             with self._wake:
-                acked, self._acked = self._acked, []
                 rejected, self._rejected = self._rejected, []
                 free = self._handover - len(self._inflight) if self.connected else 0
                 after = self._last_sent
+                backlog = self._backlog
                 self._kicked = False
-            rows = []
+            rows: list[OutboxRow] = []
+            fetched = False
             try:
-                to_delete += acked
-                # removals never wait behind an enqueue's fsync unless many are pending
-                if to_delete and ob.ack(to_delete, wait=len(to_delete) >= 2000):
-                    to_delete = []
+                pending = ob.removals_pending()
+                if pending >= self._remove_batch or (pending and timed_out):
+                    # never wait behind an enqueue's fsync (that commit takes them along),
+                    # unless very many are pending
+                    ob.ack([], wait=timed_out or pending >= 20 * self._remove_batch)
                 for rowid, why in rejected:
                     ob.reject(rowid, why)
                 if self._full.is_set():
                     self._outbox_fault()
-                if free >= step or (free > 0 and not self._inflight):
+                if backlog and (free >= step or (free > 0 and not self._inflight)):
                     rows = ob.fetch(after, free)
-                    more_on_disk = len(rows) == free
+                    fetched = True
             except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
                 log.exception("outbox drain step failed")
                 time.sleep(0.5)
@@ -471,35 +556,23 @@ class DeviceClient:
             # same (re-entrant) lock: holding it here while we publish and record the mids means
             # a PUBACK can never be handled before we know which row it acknowledges.
             with self._paho_lock:
-                published: list[tuple[int, int]] = []
-                for row in rows:
-                    info = self._mqtt.publish(row.topic, row.payload, qos=1)
-                    # NO_CONN: paho keeps the message and sends it on reconnect
-                    if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
-                        log.warning("paho refused outbox row %d: %s", row.rowid, paho.error_string(info.rc))
-                        break
-                    published.append((info.mid, row.rowid))
-                if published:
-                    with self._wake:
-                        self._inflight.update(published)
-                        self._last_sent = published[-1][1]
+                with self._wake:
+                    stale = self._last_sent != after  # a commit handed rows over meanwhile
+                if rows and not stale:
+                    self._publish_rows(rows)
             with self._wake:
                 if self._stop.is_set():
                     break
+                if fetched and not stale and len(rows) < free and not self._kicked:
+                    self._backlog = False  # everything on disk is with paho now
                 free = self._handover - len(self._inflight) if self.connected else 0
                 runnable = (bool(self._rejected) or self._kicked
-                            or (free >= step and more_on_disk and self.connected)
-                            or (bool(self._acked) and not self._inflight))
+                            or (self._backlog and free >= step and self.connected)
+                            or ob.removals_pending() >= self._remove_batch)
+                timed_out = False
                 if not runnable:
-                    if to_delete and not self._acked:
-                        self._wake.release()
-                        try:  # an idle moment: finish the removals
-                            if ob.ack(to_delete):
-                                to_delete = []
-                        finally:
-                            self._wake.acquire()
-                        continue
-                    self._wake.wait(0.5)
+                    # idle: wait for work, or briefly for a commit to take the removals along
+                    timed_out = not self._wake.wait(0.05 if ob.removals_pending() else 0.5)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the outbox is empty (every event acknowledged). True on success."""

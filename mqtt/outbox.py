@@ -132,7 +132,9 @@ class Outbox:
         self._writing = False
         self._last_batch = 1
         self._closed = False
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[list[OutboxRow]], None]] = []
+        self._topics: dict[str, str] = {}  # event type -> topic
+        self._removals: list[int] = []  # acknowledged, to be removed with the next transaction
         # next_seq is the larger of what removals recorded in meta and the newest stored event:
         # an insert commits its seq with its row, a removal commits next_seq with the delete
         row = self._w.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
@@ -170,7 +172,7 @@ class Outbox:
         """Group commit: whoever finds no write in progress leads and writes everything pending
         in one transaction; the others sleep on their own gate. After its batch the leader
         hands the lead to the newest waiter (whose batch is whole), so no caller serves others
-        for long, and wakes the drainer once for the whole batch."""
+        for long."""
         last = reqs[-1]
         last.gate = _allocate_lock()
         last.gate.acquire()
@@ -206,7 +208,6 @@ class Outbox:
                 else:
                     self._writing = False
                     self._idle.notify_all()
-            self._notify_listeners()
             if last.done:
                 break
             lead = False
@@ -246,7 +247,9 @@ class Outbox:
                     r.done = True
                     refused += 1
                     continue
-                topic = topics.event(self.site, self.device, r.type)
+                topic = self._topics.get(r.type)
+                if topic is None:
+                    topic = self._topics[r.type] = topics.event(self.site, self.device, r.type)
                 body = (
                     f'{{"v":1,"id":"{r.id}","seq":{seq},"ts":"{ts}",'
                     f'"clock_synced":{"true" if synced else "false"},'
@@ -258,20 +261,32 @@ class Outbox:
                 depth += 1
             if rows:
                 c = self._w
+                with self._lock:
+                    removals, self._removals = self._removals, []
                 c.execute("BEGIN IMMEDIATE")
                 try:
+                    # acknowledged rows leave in the same transaction: one fsync for both
+                    deleted = self._delete(removals) if removals else 0
                     c.executemany(
                         "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
                         [row[1:] for row in rows])
                     c.execute("COMMIT")
                 except BaseException:
                     c.execute("ROLLBACK")
+                    with self._lock:
+                        self._removals[:0] = removals
                     raise
                 self._next_seq = seq
                 self._depth = depth
+                self._removed(deleted)
+            committed = []
             for r, eid, s, _t, topic, payload in rows:
-                r.result = Enqueued(eid, s, ts, topic, payload.encode())
+                data = payload.encode()
+                r.result = Enqueued(eid, s, ts, topic, data)
                 r.done = True
+                committed.append(OutboxRow(s, s, topic, data))
+            if committed:
+                self._notify_listeners(committed)
         if refused:
             if not self._was_full:
                 log.error("outbox full (%d events): refusing new events", self.max_events)
@@ -284,15 +299,17 @@ class Outbox:
 
     # -- draining -----------------------------------------------------------------------------
 
-    def add_listener(self, fn: Callable[[], None]) -> None:
-        """fn() is called (outside any lock) after events were enqueued: wakes the drainer."""
+    def add_listener(self, fn: Callable[[list[OutboxRow]], None]) -> None:
+        """fn(rows) is called right after each commit with the rows it stored, in commit order,
+        under the outbox's write lock: the client hands them to paho from there, so a drainer
+        neither wakes up nor reads them back. It must be quick and must not enqueue."""
         self._listeners.append(fn)
 
-    def _notify_listeners(self) -> None:
+    def _notify_listeners(self, rows: list[OutboxRow]) -> None:
         for fn in self._listeners:
             try:
-                fn()
-            except Exception:  # noqa: BLE001
+                fn(rows)
+            except Exception:  # noqa: BLE001 - the rows are stored; the drainer will send them
                 log.exception("outbox listener failed")
 
     def fetch(self, after_rowid: int = 0, limit: int = 500) -> list[OutboxRow]:
@@ -304,38 +321,64 @@ class Outbox:
             return [OutboxRow(r[0], r[1], r[2], r[3].encode()) for r in cur.fetchall()]
 
     def ack(self, rowids: list[int], wait: bool = True) -> bool:
-        """The broker acknowledged these: remove them. With ``wait=False`` it gives up at once
-        (returning False) when an enqueue is committing, so a drainer never stalls on an fsync."""
-        if not rowids:
-            return True
+        """The broker acknowledged these: remove them. With ``wait=False`` and an enqueue
+        committing, the removal joins the next commit's transaction (one fsync for both) and
+        this returns False at once, so a drainer never stalls on an fsync; call
+        ``ack([])`` later to remove what is still pending if no commit came."""
+        if rowids:
+            with self._lock:
+                self._removals.extend(rowids)
         if not self._wlock.acquire(blocking=wait):
             return False
         try:
+            with self._lock:
+                removals, self._removals = self._removals, []
+            if not removals:
+                return True
             c = self._w
             # A lost delete only means a resend (the collector stores by id), so removals skip
             # the fsync; the next durable enqueue commit syncs them along with it.
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("BEGIN IMMEDIATE")
             try:
-                deleted = 0
-                for lo, hi in _runs(rowids):  # acks come mostly in order: delete ranges
-                    deleted += c.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
+                deleted = self._delete(removals)
                 # the newest event may be among them: keep next_seq with the removal
                 c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
+                with self._lock:
+                    self._removals[:0] = removals
                 raise
             finally:
                 c.execute("PRAGMA synchronous=FULL")
-            self._depth -= deleted
-            if self._was_full and self._depth < self.max_events:
-                self._was_full = False
-                log.info("outbox below its limit again (%d events)", self._depth)
+            self._removed(deleted)
         finally:
             self._wlock.release()
         return True
+
+    def acked(self, rowid: int) -> None:
+        """Note one acknowledged row, to be removed by the next commit's transaction (or by
+        ``ack([])``). Never touches the disk: safe on the network thread."""
+        with self._lock:
+            self._removals.append(rowid)
+
+    def removals_pending(self) -> int:
+        """Acknowledged rows waiting to be removed with the next commit."""
+        return len(self._removals)
+
+    def _delete(self, rowids: list[int]) -> int:
+        deleted = 0
+        for lo, hi in _runs(rowids):  # acks come mostly in order: delete ranges
+            deleted += self._w.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
+        return deleted
+
+    def _removed(self, deleted: int) -> None:
+        self._depth -= deleted
+        if self._was_full and self._depth < self.max_events:
+            self._was_full = False
+            log.info("outbox below its limit again (%d events)", self._depth)
 
     def reject(self, rowid: int, reason: str) -> None:
         """The broker refused this event for good (e.g. not authorised): keep it aside with
@@ -354,7 +397,8 @@ class Outbox:
         log.error("broker rejected outbox event rowid=%d: %s (kept in table 'rejected')", rowid, reason)
 
     def depth(self) -> int:
-        return self._depth
+        """Events stored and not yet acknowledged."""
+        return self._depth - len(self._removals)
 
     @property
     def full(self) -> bool:
@@ -373,6 +417,7 @@ class Outbox:
             while self._writing:
                 self._idle.wait()
             self._closed = True
+        self.ack([])  # what was acknowledged leaves the disk now
         with self._wlock, self._rlock:
             self._w.close()
             self._r.close()
