@@ -3,8 +3,10 @@ the broker acknowledged it.
 
 SQLite in WAL mode with ``synchronous=FULL``: a committed row survives a crash or power cut at
 any instant. Concurrent ``enqueue`` calls share one transaction (group commit), so durability
-does not cost throughput when several threads produce events. The device's ``seq`` is assigned
-inside the same transaction and persisted, so it is monotonic across reboots.
+does not cost throughput when several threads produce events; ``enqueue_many`` stores a burst in
+one. The device's ``seq`` is assigned inside the same transaction and persisted, so it is
+monotonic across reboots. Listeners get each commit's rows at once (the client hands them to
+paho from there); acknowledged rows are removed inside the next commit's transaction.
 
 The outbox is bounded: when full it refuses new events with :class:`OutboxFull` and reports it
 through ``on_full`` (the client turns that into a ``fault`` event, which may use a small
