@@ -190,7 +190,7 @@ def test_subscriptions_added_while_connecting_are_all_live(broker):
 def test_buffered_reads_serve_paho_from_one_recv():
     import socket as _socket
 
-    from mqtt.client import _ReadBuffered
+    from mqtt.transport import _ReadBuffered
     a, b = _socket.socketpair()
     a.setblocking(False)
     r = _ReadBuffered(a)
