@@ -94,13 +94,18 @@ def test_group_commit_concurrent_enqueues_keep_unique_ordered_seqs(sqlite_path):
     assert [r.seq for r in rows] == list(range(1, 1601))  # storage order is seq order
 
 
-def test_drains_in_order_when_connected_and_holds_while_offline(broker, sqlite_path):
-    rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
+def _device(broker, sqlite_path, **kw):
+    """An outbox and a started, connected client over it."""
     ob = Outbox(sqlite_path, "s1", "rt-05")
-    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob,
-                     telemetry_interval_s=0, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob, telemetry_interval_s=0, **kw)
     c.start()
     assert c.wait_connected(10)
+    return ob, c
+
+
+def test_drains_in_order_when_connected_and_holds_while_offline(broker, sqlite_path):
+    rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
+    ob, c = _device(broker, sqlite_path, reconnect_min_s=0.1, reconnect_max_s=0.5)
     for _ in range(300):
         ob.enqueue("rating", RATING)
     assert rec.wait_for(lambda m: len(m) >= 300, 20)
@@ -228,11 +233,7 @@ def test_commits_and_drainer_take_turns_without_reordering(broker, sqlite_path):
     """Commits hand their rows to paho themselves while paho holds few; past direct_limit the
     drainer sends from disk until it has caught up. Every seq arrives, first in order."""
     rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
-    ob = Outbox(sqlite_path, "s1", "rt-05")
-    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob,
-                     telemetry_interval_s=0, inflight_window=8, direct_limit=20)
-    c.start()
-    assert c.wait_connected(10)
+    ob, c = _device(broker, sqlite_path, inflight_window=8, direct_limit=20)
     rng = random.Random(7)
     sizes = [[rng.randint(1, 30) for _ in range(40)] for _ in range(4)]
 
@@ -261,10 +262,7 @@ def test_commits_and_drainer_take_turns_without_reordering(broker, sqlite_path):
 
 
 def test_acknowledged_rows_leave_with_the_next_commit_or_when_idle(broker, sqlite_path):
-    ob = Outbox(sqlite_path, "s1", "rt-05")
-    c = DeviceClient("s1", "rt-05", "test", BrokerConfig(url=broker.url), outbox=ob, telemetry_interval_s=0)
-    c.start()
-    assert c.wait_connected(10)
+    ob, c = _device(broker, sqlite_path)
     ob.enqueue("rating", RATING)
     assert c.flush(10) and ob.depth() == 0  # acknowledged: depth counts only what waits for the broker
     deadline = time.monotonic() + 5  # no commit follows: the drainer removes it after a moment
