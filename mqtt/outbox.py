@@ -418,6 +418,8 @@ class Outbox:
         with self._lock:
             while self._writing:
                 self._idle.wait()
+            if self._closed:
+                return
             self._closed = True
         self.ack([])  # what was acknowledged leaves the disk now
         with self._wlock, self._rlock:

@@ -105,11 +105,15 @@ class OutboxSender:
 
     def _on_committed(self, rows: list[OutboxRow]) -> None:
         """Rows were just committed (called in commit order under the outbox's write lock)."""
-        if not (self._connected() and self._handoff(rows)):
-            with self._wake:
-                self._backlog = True
-                self._kicked = True
-                self._wake.notify_all()
+        try:
+            if self._connected() and self._handoff(rows):
+                return
+        except Exception:  # noqa: BLE001 - the rows are on disk: the drainer sends them
+            log.exception("handing committed rows to paho failed")
+        with self._wake:
+            self._backlog = True
+            self._kicked = True
+            self._wake.notify_all()
 
     def _handoff(self, rows: list[OutboxRow]) -> bool:
         """Hand freshly committed rows to paho from the committing thread, as a bare publisher
@@ -183,12 +187,11 @@ class OutboxSender:
             with self._paho_lock:
                 with self._wake:
                     stale = self._last_sent != after  # a commit handed rows over meanwhile
-                if rows and not stale:
-                    self._publish_rows(rows)
+                sent = self._publish_rows(rows) if rows and not stale else []
             with self._wake:
                 if stop.is_set():
                     break
-                if fetched and not stale and len(rows) < free and not self._kicked:
+                if fetched and not stale and len(sent) == len(rows) < free and not self._kicked:
                     self._backlog = False  # everything on disk is with paho now
                 free = self._handover - len(self._inflight) if self._connected() else 0
                 runnable = (bool(self._rejected) or self._kicked

@@ -276,3 +276,30 @@ def test_acknowledged_rows_leave_with_the_next_commit_or_when_idle(broker, sqlit
     c.stop()
     assert _rows_on_disk(sqlite_path) == 0
     ob.close()
+
+
+def test_a_failed_hand_over_leaves_the_rows_to_the_drainer(broker, sqlite_path):
+    rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
+    ob, c = _device(broker, sqlite_path)
+    real = c._mqtt.publish
+    calls = []
+
+    def flaky(*a, **kw):  # the first publish after a commit blows up inside paho
+        calls.append(a[0])
+        if len(calls) == 1:
+            raise RuntimeError("paho broke")
+        return real(*a, **kw)
+
+    c._mqtt.publish = flaky
+    ob.enqueue("rating", RATING)
+    assert c.flush(10)  # nothing else comes to push it along: the drainer must send it
+    for _ in range(4):
+        ob.enqueue("rating", RATING)
+    assert c.flush(10)
+    assert rec.wait_for(lambda m: len(m) >= 5, 10)
+    assert list(dict.fromkeys(json.loads(p)["seq"] for _, p, _ in rec.messages)) == [1, 2, 3, 4, 5]
+    c.stop()
+    ob.close()
+    ob.close()  # closing twice is harmless
+    assert _rows_on_disk(sqlite_path) == 0
+    rec.close()
