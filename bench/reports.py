@@ -17,8 +17,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from collector.db import connect, open_db
-from collector.reports import (Period, arrivals_by_hour, build_report, occupancy_by_hour, satisfaction_over_time,
-                               waits_by_hour)
+from collector.report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
+from collector.reports import Period, build_report
 from mqtt import topics
 
 from tests.reports.fixture import SITE, SITE_STATE

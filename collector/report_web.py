@@ -21,9 +21,9 @@ from starlette.routing import Route
 
 from common.clock import Clock, SystemClock
 from .i18n import labels as dash_labels, pick_lang
-from .reports import (DEFAULT_TZ, GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, ReportRow,
-                      arrivals_by_hour, build_report, occupancy_by_hour, satisfaction_over_time, site_facts,
-                      waits_by_hour, zone)
+from .report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
+from .reports import (DEFAULT_TZ, GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, ReportRow, build_report,
+                      site_facts, zone)
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import logging
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Iterable, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import CollectorError
@@ -348,7 +348,7 @@ def _key_of(by: str, row: sqlite3.Row) -> Any:
     return "all" if by == "overall" else row[by]
 
 
-def _ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None, actions: tuple[str, ...],
+def ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None, actions: tuple[str, ...],
                  columns: str = "action, service, desk, officer, wait_s, service_s") -> list[sqlite3.Row]:
     w, a = _site_clause(site)
     marks = ",".join("?" * len(actions))
@@ -356,7 +356,7 @@ def _ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str |
                         f"AND action IN ({marks}){w} ORDER BY ts_epoch", [start, end, *actions, *a]).fetchall()
 
 
-def _rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None) -> list[sqlite3.Row]:
+def rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None) -> list[sqlite3.Row]:
     w, a = _site_clause(site)
     return conn.execute(f"SELECT desk, officer, service, score, scale, misuse, ts_epoch FROM ratings "
                         f"WHERE ts_epoch >= ? AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
@@ -401,7 +401,7 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
         col = "service" if by == "service" else "'all'"
         for k, n in conn.execute(issued_sql.format(col=col), [start, end, *a]):
             groups.setdefault(k, _Acc()).issued = n
-    for r in _ticket_rows(conn, start, end, site, ("finished", "no_show")):
+    for r in ticket_rows(conn, start, end, site, ("finished", "no_show")):
         for acc in accs(r):
             if r["action"] == "no_show":
                 acc.no_shows += 1
@@ -415,7 +415,7 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
                     acc.in_target += r["wait_s"] <= target * 60
             if r["service_s"] is not None:
                 acc.services.append(r["service_s"])
-    for r in _rating_rows(conn, start, end, site):
+    for r in rating_rows(conn, start, end, site):
         for acc in accs(r):
             if r["misuse"]:
                 acc.misuse += 1
@@ -481,115 +481,3 @@ def _row(key: Any, a: _Acc, with_issued: bool) -> ReportRow:
         satisfaction_rate=a.satisfied / rated if rated else None, misuse_count=a.misuse,
         present_minutes=pres, open_minutes=open_min,
         presence_share=(a.present_s / a.open_s) if a.open_s else None)
-
-
-# -- chart data --------------------------------------------------------------------------------------
-
-@dataclass
-class TimePoint:
-    """One point of satisfaction over time: a local day (``2026-11-23``) or hour (``09:00``)."""
-
-    label: str
-    ratings: int
-    satisfied: int
-
-    @property
-    def rate(self) -> float | None:
-        return self.satisfied / self.ratings if self.ratings else None
-
-
-def _local(t: float, z: ZoneInfo) -> datetime:
-    return datetime.fromtimestamp(t, z)
-
-
-def arrivals_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ,
-                     site: str | None = None) -> dict[int, int]:
-    """Tickets issued per local hour of day (summed over the days of the period)."""
-    z = zone(tz)
-    start, end = period.epochs(z)
-    seen: set[tuple[str, str]] = set()
-    out: dict[int, int] = {}
-    for r in _ticket_rows(conn, start, end, site, ("issued",), "day, ticket, ts_epoch"):
-        if (r["day"], r["ticket"]) in seen:
-            continue
-        seen.add((r["day"], r["ticket"]))
-        h = _local(r["ts_epoch"], z).hour
-        out[h] = out.get(h, 0) + 1
-    return out
-
-
-def waits_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ,
-                  site: str | None = None) -> dict[int, tuple[float, int]]:
-    """Average wait (seconds) of the tickets called in the period, by local hour of issue: ``{h: (avg, n)}``.
-
-    Only a ticket's first call counts (a recall or a call after a transfer is not a new wait)."""
-    z = zone(tz)
-    start, end = period.epochs(z)
-    first: dict[tuple[str, str], sqlite3.Row] = {}
-    for r in _ticket_rows(conn, start, end, site, ("called",), "day, ticket, issued_at, wait_s, ts_epoch"):
-        if r["wait_s"] is not None:
-            first.setdefault((r["day"], r["ticket"]), r)
-    sums: dict[int, list[float]] = {}
-    for r in first.values():
-        issued = (datetime.fromisoformat(r["issued_at"]).timestamp() if r["issued_at"]
-                  else r["ts_epoch"] - r["wait_s"])
-        sums.setdefault(_local(issued, z).hour, []).append(r["wait_s"])
-    return {h: (sum(v) / len(v), len(v)) for h, v in sorted(sums.items())}
-
-
-def satisfaction_over_time(conn: sqlite3.Connection, period: Period, levels: int = 2, tz: str = DEFAULT_TZ,
-                           site: str | None = None) -> list[TimePoint]:
-    """Per local hour for a day, per local day for a month, quarter or year (empty buckets included)."""
-    z = zone(tz)
-    start, end = period.epochs(z)
-    if period.kind == "day":
-        points = {f"{h:02d}:00": TimePoint(f"{h:02d}:00", 0, 0) for h in range(24)}
-        bucket: Callable[[datetime], str] = lambda t: f"{t.hour:02d}:00"  # noqa: E731
-    else:
-        points = {d.isoformat(): TimePoint(d.isoformat(), 0, 0) for d in period.days()}
-        bucket = lambda t: t.date().isoformat()  # noqa: E731
-    for r in _rating_rows(conn, start, end, site):
-        if r["misuse"]:
-            continue
-        p = points[bucket(_local(r["ts_epoch"], z))]
-        p.ratings += 1
-        p.satisfied += is_satisfied(r["score"], r["scale"], levels)
-    out = list(points.values())
-    if period.kind == "day":  # trim the empty night hours at both ends
-        used = [i for i, p in enumerate(out) if p.ratings]
-        out = out[used[0]:used[-1] + 1] if used else []
-    return out
-
-
-def _seconds_by_hour(iv: Iterable[Interval], z: ZoneInfo) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for s, e in iv:
-        t = s
-        while t < e:
-            lt = _local(t, z)
-            nxt = min(e, t + 3600 - (lt.minute * 60 + lt.second + lt.microsecond / 1e6))
-            out[lt.hour] = out.get(lt.hour, 0.0) + (nxt - t)
-            t = nxt
-    return out
-
-
-def occupancy_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ, site: str | None = None,
-                      now: float | None = None) -> dict[int, dict[int, float]]:
-    """Per desk, per local opening hour of day: share of that hour's opening time with the officer present.
-
-    Without known opening hours the whole hour counts as open."""
-    z = zone(tz)
-    start, end = period.epochs(z)
-    stop = min(end, now) if now is not None else end
-    if stop <= start:
-        return {}
-    facts = site_facts(conn, site)
-    opening = facts.open_intervals(period, z)
-    opening = intersect(opening if opening is not None else [(start, end)], [(start, stop)])
-    open_by_hour = _seconds_by_hour(opening, z)
-    presence = officer_presence(conn, start, stop, site)
-    out: dict[int, dict[int, float]] = {}
-    for desk in sorted(set(facts.desks) | set(presence)):
-        present = _seconds_by_hour(intersect(presence.get(desk, []), opening), z)
-        out[desk] = {h: present.get(h, 0.0) / o for h, o in sorted(open_by_hour.items()) if o > 0}
-    return out

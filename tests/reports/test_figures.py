@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.db import connect
-from collector.reports import (BadReportQuery, Period, arrivals_by_hour, build_report, is_satisfied,
-                               occupancy_by_hour, satisfaction_over_time, waits_by_hour)
+from collector.report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
+from collector.reports import BadReportQuery, Period, build_report, is_satisfied
 
 from .fixture import load_ingest, load_sql
 
