@@ -179,11 +179,8 @@ class DeviceClient:
         self._mqtt.loop_stop()
         for t in self._threads:
             t.join(timeout)
-        if self.outbox is not None:
-            try:
-                self.outbox.ack([])  # what was acknowledged leaves the disk now
-            except Exception:  # noqa: BLE001 - e.g. the role closed its outbox already
-                log.debug("outbox removals at stop skipped", exc_info=True)
+        if self.outbox is not None and not self.outbox.closed:
+            self.outbox.ack([])  # what was acknowledged leaves the disk now (close() does it too)
 
     @property
     def connected(self) -> bool:

@@ -407,6 +407,10 @@ class Outbox:
         return self._depth >= self.max_events
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def next_seq(self) -> int:
         return self._next_seq
 
