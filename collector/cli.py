@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from common.cli import role_parser
 from common.config import validation_problems
 from common.errors import ConfigError
 from common.logs import setup_logging
@@ -28,20 +29,17 @@ other commands:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="motcua collector",
-        description="Site server collector: stores every event exactly once in SQLite and serves the manager "
-                    "dashboard and JSON API. (Lưu mọi sự kiện và phục vụ bảng điều khiển cho quản lý.)",
-        epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="TOML config file with the same keys (broker, db, http, site)")
-    p.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
+    p = role_parser(
+        "motcua collector", "Máy chủ thu thập / site server collector: lưu mọi sự kiện đúng một lần và phục vụ "
+        "bảng điều khiển cho quản lý / stores every event exactly once in SQLite and serves the manager "
+        "dashboard and JSON API.", RUN_EXAMPLE,
+        config_help="TOML config file with the same keys (broker, db, http, site)", config_required=False,
+        check_help="validate the config and options, then exit")
     p.add_argument("--db", help="SQLite database file, e.g. /var/lib/motcua/collector.db")
     p.add_argument("--http", help="HOST:PORT for the dashboard, e.g. 0.0.0.0:8080")
     p.add_argument("--site", help="site id, or + for every site on the broker")
     p.add_argument("--client-id", dest="client_id", help="MQTT client id (keep it stable: the broker keeps "
                                                            "the session under it)")
-    p.add_argument("--check-config", action="store_true", help="validate the config and options, then exit")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
     return p
 
 

@@ -2,6 +2,7 @@
 role's own ``cli.main(argv)``, imported only when used, so a desk Pi never imports Kivy."""
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from typing import NamedTuple
@@ -37,6 +38,21 @@ COMMANDS: dict[str, Command] = {
     "provision-device": Command("ops.cli:provision_device", "cấp tài khoản MQTT / create a device's broker credentials",
                                 "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
 }
+
+
+def role_parser(prog: str, description: str, epilog: str, *, config_help: str,
+                config_required: bool = True, config_default: str | None = None,
+                check_help: str = "validate the config and exit (0 when valid)") -> argparse.ArgumentParser:
+    """The options every role shares (--config, --broker, --check-config, --log-level); the role
+    adds its own after these."""
+    p = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=config_required and config_default is None, default=config_default,
+                   metavar="PATH", help=config_help)
+    p.add_argument("--broker", metavar="URL", help="broker URL (overrides the config's), e.g. mqtt://127.0.0.1:1883")
+    p.add_argument("--check-config", action="store_true", help=check_help)
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default; or $MOTCUA_LOG), WARNING")
+    return p
 
 
 def usage() -> str:

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from common.cli import role_parser
 from common.errors import ConfigError, MotcuaError
 from common.logs import setup_logging
 
@@ -19,15 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="motcua kiosk", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Máy lấy số thứ tự / touchscreen queue kiosk: shows the services, issues numbers from "
-                    "leases held from ticketing (also offline) and prints tickets on a thermal printer.")
-    p.add_argument("--config", required=True, help="path to kiosk.toml (see config/kiosk.toml)")
-    p.add_argument("--broker", help="override [mqtt] url, e.g. mqtt://127.0.0.1:1883")
-    p.add_argument("--check-config", action="store_true", help="validate the config and exit (0 when valid)")
+    p = role_parser(
+        "motcua kiosk", "Máy lấy số thứ tự / touchscreen queue kiosk: shows the services, issues numbers from "
+        "leases held from ticketing (also offline) and prints tickets on a thermal printer.", EXAMPLE,
+        config_help="path to kiosk.toml (see config/kiosk.toml)")
     p.add_argument("--windowed", action="store_true", help="run in a window instead of fullscreen")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
     return p
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.cli import role_parser
 from common.config import load_config
 from common.errors import ConfigError
 from common.logs import setup_logging
@@ -23,16 +24,10 @@ so a restarted display shows the present at once; it announces only calls younge
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="motcua display",
-        description="Màn hình gọi số / Hall display: the ticket being called and its desk, recent "
-                    "calls, waiting per service and the time; voice calls in Vietnamese.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, metavar="PATH", help="display config (TOML), e.g. config/display.toml")
-    p.add_argument("--broker", metavar="URL", help="override [mqtt] url, e.g. mqtt://127.0.0.1:1883")
-    p.add_argument("--check-config", action="store_true", help="validate the config and exit (0 = good)")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
-    return p
+    return role_parser(
+        "motcua display", "Màn hình gọi số / Hall display: the ticket being called and its desk, recent "
+        "calls, waiting per service and the time; voice calls in Vietnamese.", EXAMPLE,
+        config_help="display config (TOML), e.g. config/display.toml")
 
 
 def main(argv: list[str] | None = None) -> int:

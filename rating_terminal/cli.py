@@ -9,6 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from common.cli import role_parser
 from common.errors import ConfigError, MotcuaError
 from common.logs import setup_logging
 from common.systemd import Notifier
@@ -28,18 +29,13 @@ EPILOG = """examples:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="motcua rating-terminal",
-        description="Thiết bị đánh giá tại quầy / desk rating terminal: rating buttons, officer keys, "
-                    "LEDs, buzzer, optional counter display and badge reader.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
-    p.add_argument("--broker", help="broker URL overriding [mqtt] url, e.g. mqtt://127.0.0.1:1883")
+    p = role_parser(
+        "motcua rating-terminal", "Thiết bị đánh giá tại quầy / desk rating terminal: rating buttons, officer "
+        "keys, LEDs, buzzer, optional counter display and badge reader.", EPILOG,
+        config_help=f"config file (default {DEFAULT_CONFIG})", config_default=DEFAULT_CONFIG)
     p.add_argument("--outbox", help="outbox file overriding 'outbox' (default for --simulate: a temp dir)")
     p.add_argument("--simulate", action="store_true",
                    help="MockFactory pins driven from the keyboard, LEDs drawn as text")
-    p.add_argument("--check-config", action="store_true", help="validate the config and exit")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: $MOTCUA_LOG or INFO)")
     return p
 
 

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from common.cli import role_parser
 from common.clock import SystemClock
 from common.errors import ConfigError
 from common.logs import setup_logging
@@ -31,16 +32,12 @@ EPILOG = """examples:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="motcua ticketing", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Máy chủ cấp số, gọi số / the site's queue authority: number leases for kiosks, "
-                    "call-next for desks, retained queue state.")
-    p.add_argument("--config", required=True, help="ticketing.toml (names the site config)")
-    p.add_argument("--broker", help="override [mqtt].url, e.g. mqtt://127.0.0.1:1883")
+    p = role_parser(
+        "motcua ticketing", "Máy chủ cấp số, gọi số / the site's queue authority: number leases for kiosks, "
+        "call-next for desks, retained queue state.", EPILOG,
+        config_help="ticketing.toml (names the site config)", check_help="validate both configs and exit")
     p.add_argument("--db", help="override the queue database path")
     p.add_argument("--site-config", help="override the site config (site.toml) path")
-    p.add_argument("--check-config", action="store_true", help="validate both configs and exit")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
     return p
 
 
