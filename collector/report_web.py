@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -370,6 +370,13 @@ def report_page(report: Report, charts_html: str, lang: str, query: dict[str, st
 
 # -- routes --------------------------------------------------------------------------------------------
 
+class Built(NamedTuple):
+    conn: sqlite3.Connection
+    period: Period
+    report: Report
+    now: float
+
+
 def report_routes(get_conn: Callable[[], sqlite3.Connection], require_login: Callable[[Request], str | None], *,
                   tz: str = DEFAULT_TZ, site: str | None = None, clock: Clock | None = None) -> list[Route]:
     """``GET /reports`` (HTML), ``GET /reports.csv``, ``GET /api/reports`` (JSON), all behind the login."""
@@ -387,27 +394,35 @@ def report_routes(get_conn: Callable[[], sqlite3.Connection], require_login: Cal
     def lang_of(request: Request) -> str:
         return pick_lang(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
 
-    def build(request: Request) -> tuple[sqlite3.Connection, Period, Report, float]:
+    def build(request: Request) -> Built:
         qp = request.query_params
         now = clock.now()
         period = Period.parse(qp.get("period"), qp.get("date"), now.astimezone(z).date())
         try:
             levels = int(qp.get("levels") or 2)
         except ValueError:
-            raise BadReportQuery(f"levels={qp.get('levels')!r} is not a whole number (1-5)") from None
+            raise BadReportQuery(f"Số mức phải là số nguyên 1-5 / levels={qp.get('levels')!r} is not a whole "
+                                 "number (1-5)") from None
         conn = get_conn()
         report = build_report(conn, period, qp.get("by") or "service", levels, tz, site=site,
                               now=now.timestamp())
-        return conn, period, report, now.timestamp()
+        return Built(conn, period, report, now.timestamp())
+
+    def built(request: Request, refuse: Callable[[], Response]) -> Built | Response:
+        """The report the query asks for, or the answer to give instead (not logged in, bad query)."""
+        if require_login(request) is None:
+            return refuse()
+        try:
+            return build(request)
+        except BadReportQuery as exc:
+            return bad(exc)
 
     def page(request: Request) -> Response:
         lang = lang_of(request)
-        if require_login(request) is None:
-            return RedirectResponse("/login", status_code=303)
-        try:
-            conn, period, report, now = build(request)
-        except BadReportQuery as exc:
-            return bad(exc)
+        b = built(request, lambda: RedirectResponse("/login", status_code=303))
+        if isinstance(b, Response):
+            return b
+        conn, period, report, now = b
         charts, _ = charts_svg(conn, period, report, tz, site, now, lang)
         html = report_page(report, charts, lang, dict(request.query_params), clock.now().astimezone(z))
         resp = HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -416,24 +431,20 @@ def report_routes(get_conn: Callable[[], sqlite3.Connection], require_login: Cal
         return resp
 
     def csv_file(request: Request) -> Response:
-        if require_login(request) is None:
-            return refused()
-        try:
-            _, _, report, _ = build(request)
-        except BadReportQuery as exc:
-            return bad(exc)
+        b = built(request, refused)
+        if isinstance(b, Response):
+            return b
+        report = b.report
         name = f"bao-cao-{report.period.kind}-{report.period.label}-{report.by}.csv"
         return Response(report_csv(report, lang_of(request)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Cache-Control": "no-store"})
 
     def api(request: Request) -> Response:
-        if require_login(request) is None:
-            return refused()
-        try:
-            conn, period, report, now = build(request)
-        except BadReportQuery as exc:
-            return bad(exc)
+        b = built(request, refused)
+        if isinstance(b, Response):
+            return b
+        conn, period, report, now = b
         _, data = charts_svg(conn, period, report, tz, site, now, lang_of(request))
         return JSONResponse({**report.as_dict(), "charts": data})
 

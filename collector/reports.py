@@ -63,15 +63,18 @@ class Period:
     def parse(cls, kind: str | None, day: str | None, today: date) -> "Period":
         kind = kind or "day"
         if kind not in PERIOD_KINDS:
-            raise BadReportQuery(f"period={kind!r} is not known: use one of {', '.join(PERIOD_KINDS)}")
+            raise BadReportQuery(f"Kỳ báo cáo không hợp lệ / period={kind!r} is not known: dùng / use one of "
+                                 f"{', '.join(PERIOD_KINDS)}")
         if not day:
             return cls(kind, today)  # type: ignore[arg-type]
         try:
             anchor = date.fromisoformat(day)
         except ValueError:
-            raise BadReportQuery(f"date={day!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-23") from None
+            raise BadReportQuery(f"Ngày không hợp lệ / date={day!r} is not a date: dùng / use YYYY-MM-DD, "
+                                     "e.g. 2026-11-23") from None
         if not 1970 <= anchor.year <= 9998:
-            raise BadReportQuery(f"date={day!r} is out of range: use a year from 1970 to 9998")
+            raise BadReportQuery(f"Ngày ngoài phạm vi / date={day!r} is out of range: dùng năm / use a year "
+                                 "from 1970 to 9998")
         return cls(kind, anchor)  # type: ignore[arg-type]
 
     @property
@@ -126,7 +129,7 @@ def zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadReportQuery(f"timezone {tz!r} is not known, e.g. Asia/Ho_Chi_Minh") from None
+        raise BadReportQuery(f"Múi giờ không rõ / timezone {tz!r} is not known, e.g. Asia/Ho_Chi_Minh") from None
 
 
 # -- the site (from the retained state/site) ---------------------------------------------------------
@@ -373,9 +376,11 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
     ``now`` (epoch seconds) stops presence and opening hours at the present moment, so today's
     presence share is not diluted by hours still to come."""
     if by not in GROUPS:
-        raise BadReportQuery(f"by={by!r} is not known: use one of {', '.join(GROUPS)}")
+        raise BadReportQuery(f"Cách nhóm không hợp lệ / by={by!r} is not known: dùng / use one of "
+                             f"{', '.join(GROUPS)}")
     if not 1 <= satisfaction_levels <= 5:
-        raise BadReportQuery(f"satisfaction_levels={satisfaction_levels} must be between 1 and 5")
+        raise BadReportQuery(f"Số mức hài lòng phải từ 1 đến 5 / satisfaction_levels={satisfaction_levels} "
+                             "must be between 1 and 5")
     z = zone(tz)
     start_dt, end_dt = period.bounds(z)
     start, end = start_dt.timestamp(), end_dt.timestamp()

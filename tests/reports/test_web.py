@@ -120,6 +120,8 @@ def test_json_api_and_bad_queries(client):
     for bad in ("period=week", "date=24-11-2026", "date=9999-12-31", "by=floor", "levels=x", "levels=9"):
         r = client.get(f"/api/reports?{bad}")
         assert r.status_code == 400 and r.json()["error"] == "bad_query", bad
+        vi, en = r.json()["message"].split(" / ", 1)  # Vietnamese first, then English naming the parameter
+        assert not vi.isascii() and bad.split("=")[0] in en, r.json()
     assert client.get("/reports?period=week").status_code == 400
 
 
