@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
-from _thread import allocate_lock as _allocate_lock
+from _thread import LockType, allocate_lock as _allocate_lock
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
@@ -79,7 +79,7 @@ class _Req:
         self.result: Enqueued | None = None
         # only the last request of a submit waits: a held lock, released to wake it (cheaper
         # than an Event, which builds a Condition and a lock per call)
-        self.gate: Any = None
+        self.gate: LockType | None = None
 
     def wake(self) -> None:
         if self.gate is not None:
@@ -360,7 +360,7 @@ class Outbox:
             self._wlock.release()
         return True
 
-    def acked(self, rowid: int) -> None:
+    def mark_acked(self, rowid: int) -> None:
         """Note one acknowledged row, to be removed by the next commit's transaction (or by
         ``ack([])``). Never touches the disk: safe on the network thread."""
         with self._lock:

@@ -73,7 +73,7 @@ class OutboxSender:
                 self._wake.notify_all()
                 return
             # removed by the next commit's transaction, or by the drainer in bulk or when idle
-            self.outbox.acked(rowid)
+            self.outbox.mark_acked(rowid)
             # wake the drainer when rows wait on disk and a window's worth is free (it then
             # hands over a window at once), or when many removals are pending
             if ((self._backlog and len(self._inflight) <= self._handover - self.window)
