@@ -1,6 +1,7 @@
 """Shared fixtures: a private Mosquitto per test (or module) and temp SQLite files."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,20 @@ from tests.support.broker import Mosquitto  # noqa: E402
 SHARED = ROOT.parent / "shared"
 TESTDATA = SHARED / "testdata"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _role_logging_undone():
+    """A role's main() run in-process sets up logging on the stderr pytest captured for that test,
+    which pytest closes afterwards: drop such handlers (and the level) again, so a later log line
+    from a still-running thread does not write to a closed file."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for h in root.handlers[:]:
+        if type(h) is logging.StreamHandler and getattr(h, "stream", None) is not sys.__stderr__:
+            root.removeHandler(h)
+    root.setLevel(level)
 
 
 @pytest.fixture
