@@ -112,7 +112,7 @@ def test_dashboard_login_grid_and_live_updates(collector, publisher, browser, ar
     # a citizen rates desk 2
     t1 = page.evaluate("Date.now()")
     publisher.send(*rating(desk=2, score=4, seq=3))
-    page.wait_for_function("document.querySelector('.desk[data-desk=\"2\"] .ratings-count').textContent === '1'",
+    page.wait_for_function("() => document.querySelector('.desk[data-desk=\"2\"] .ratings-count').textContent === '1'",
                            timeout=3000)
     rating_ms = render_after(page, t1, "(r) => r.ratings_today === 3")
     assert page.locator("#ratings-total").inner_text() == "3"
