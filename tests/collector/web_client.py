@@ -3,9 +3,13 @@ through the real form (GET /login, then POST with the token), as a browser does 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
+
+from tests.collector.wire import ROOT
 
 TOKEN = re.compile(r'name="csrf_token" value="([A-Za-z0-9_-]+)"')
 
@@ -28,3 +32,9 @@ def login(client: Any, user: str, password: str, **extra: str) -> httpx.Response
 
 def logout(client: Any) -> httpx.Response:
     return post_form(client, "/logout", {}, token_from="/login")
+
+
+def cli(*args: str, stdin: str = "") -> "subprocess.CompletedProcess[str]":
+    """``python -m collector ARGS`` as an operator types it."""
+    return subprocess.run([sys.executable, "-m", "collector", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
