@@ -198,3 +198,22 @@ def test_secure_cookies_for_tls(tmp_path: Path):
         cookies = r.headers.get_list("set-cookie")
         assert any(k.startswith("motcua_session=") and "Secure" in k and "HttpOnly" in k for k in cookies)
         assert "max-age" in c.get("/").headers["strict-transport-security"]
+
+
+def test_users_and_tokens_of_an_older_database_keep_working_as_managers(tmp_path: Path):
+    from argon2 import PasswordHasher
+
+    from collector import tokens
+    from collector.db import connect, migrate
+    conn = connect(tmp_path / "old.db")
+    migrate(conn, target=3)  # a collector before sessions and roles
+    conn.execute("INSERT INTO users (name, password_hash, created_at) VALUES ('quanly', ?, '2026-11-01')",
+                 (PasswordHasher().hash(PW),))
+    conn.execute("INSERT INTO tokens (name, token_sha256, created_at) VALUES ('bao-cao', ?, '2026-11-01')",
+                 (__import__("hashlib").sha256(b"mct_old").hexdigest(),))
+    conn.close()
+    conn = open_db(tmp_path / "old.db")
+    assert auth.verify_user(conn, "quanly", PW) == "manager"
+    who = tokens.token_principal(conn, "mct_old")
+    assert who is not None and who.role == "manager" and who.name == "bao-cao"
+    assert [t["state"] for t in tokens.list_tokens(conn)] == ["active"]
