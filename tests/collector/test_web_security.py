@@ -150,11 +150,13 @@ def raw_post(url: str, head: str, body: bytes) -> tuple[bytes, int]:
     with socket.create_connection((u.hostname, u.port), timeout=20) as sock:
         sock.sendall(head.encode())
         sent = 0
+        reply = b""
         try:
             sent += sock.send(body[:65536])
-            reply = sock.recv(65536)
+            while chunk := sock.recv(65536):  # the whole answer: the server closes after it
+                reply += chunk
         except (BrokenPipeError, ConnectionResetError):
-            reply = b""
+            pass
         return reply, sent
 
 
