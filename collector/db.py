@@ -24,57 +24,57 @@ log = logging.getLogger(__name__)
 def _v1_events(db: sqlite_utils.Database) -> None:
     """Events by id, one table per event type, devices, gaps, dead letters, retained state."""
     common = {"id": str, "site": str, "device": str}
-    db["events"].create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
+    db.table("events").create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
                          "clock_synced": int, "topic": str, "payload": str, "received_at": str,
                          "received_epoch": float}, pk="id", not_null={"site", "device", "type", "seq"})
-    db["events"].create_index(["site", "device", "seq"])
-    db["events"].create_index(["ts_epoch"])
-    db["ratings"].create({**common, "desk": int, "score": int, "scale": int, "ticket": str, "service": str,
+    db.table("events").create_index(["site", "device", "seq"])
+    db.table("events").create_index(["ts_epoch"])
+    db.table("ratings").create({**common, "desk": int, "score": int, "scale": int, "ticket": str, "service": str,
                           "officer": str, "misuse": int, "misuse_reason": str, "day": str, "ts": str,
                           "ts_epoch": float}, pk="id")
     # (desk, ts_epoch, officer): desk pages come out in time order and desk+officer counts stay in the index
     for cols in (["ts_epoch"], ["desk", "ts_epoch", "officer"], ["officer", "ts_epoch"], ["service", "ts_epoch"]):
-        db["ratings"].create_index(cols)
-    db["ticket_events"].create({**common, "action": str, "ticket": str, "number": int, "day": str,
+        db.table("ratings").create_index(cols)
+    db.table("ticket_events").create({**common, "action": str, "ticket": str, "number": int, "day": str,
                                 "service": str, "priority": str, "appointment": str, "desk": int,
                                 "officer": str, "kiosk": str, "issued_at": str, "people_ahead": int,
                                 "wait_s": float, "service_s": float, "to_service": str, "offline": int,
                                 "ts": str, "ts_epoch": float}, pk="id")
-    db["ticket_events"].create_index(["ts_epoch"])
-    db["ticket_events"].create_index(["day", "service"])
-    db["presence"].create({**common, "desk": int, "zone": str, "kind": str, "present": int, "since": str,
+    db.table("ticket_events").create_index(["ts_epoch"])
+    db.table("ticket_events").create_index(["day", "service"])
+    db.table("presence").create({**common, "desk": int, "zone": str, "kind": str, "present": int, "since": str,
                            "window_s": float, "occupied_share": float, "changes": int, "ts": str,
                            "ts_epoch": float}, pk="id")
-    db["presence"].create_index(["site", "desk", "ts_epoch"])
-    db["faults"].create({**common, "code": str, "active": int, "message_vi": str, "message_en": str,
+    db.table("presence").create_index(["site", "desk", "ts_epoch"])
+    db.table("faults").create({**common, "code": str, "active": int, "message_vi": str, "message_en": str,
                          "detail": str, "ts": str, "ts_epoch": float}, pk="id")
-    db["faults"].create_index(["site", "device", "code", "ts_epoch"])
-    db["desk_sessions"].create({**common, "desk": int, "action": str, "officer": str, "badge": str,
+    db.table("faults").create_index(["site", "device", "code", "ts_epoch"])
+    db.table("desk_sessions").create({**common, "desk": int, "action": str, "officer": str, "badge": str,
                                 "ts": str, "ts_epoch": float}, pk="id")
-    db["desk_sessions"].create_index(["site", "desk", "ts_epoch"])
-    db["devices"].create({"site": str, "device": str, "role": str, "version": str, "desk": int,
+    db.table("desk_sessions").create_index(["site", "desk", "ts_epoch"])
+    db.table("devices").create({"site": str, "device": str, "role": str, "version": str, "desk": int,
                           "status": str, "status_at": str, "last_seen": str, "last_seen_epoch": float,
                           "telemetry": str, "telemetry_at": str, "outbox_depth": int, "clock_synced": int,
                           "last_seq": int}, pk=("site", "device"))
-    db["seq_gaps"].create({"site": str, "device": str, "from_seq": int, "to_seq": int, "detected_at": str},
+    db.table("seq_gaps").create({"site": str, "device": str, "from_seq": int, "to_seq": int, "detected_at": str},
                           pk=("site", "device", "from_seq"))
-    db["dead_letters"].create({"id": int, "topic": str, "payload": str, "payload_encoding": str,
+    db.table("dead_letters").create({"id": int, "topic": str, "payload": str, "payload_encoding": str,
                                "reason": str, "message": str, "received_at": str, "received_epoch": float},
                               pk="id")
-    db["dead_letters"].create_index(["received_epoch"])
-    db["retained_state"].create({"topic": str, "site": str, "device": str, "name": str, "key": str,
+    db.table("dead_letters").create_index(["received_epoch"])
+    db.table("retained_state").create({"topic": str, "site": str, "device": str, "name": str, "key": str,
                                  "payload": str, "received_at": str, "received_epoch": float}, pk="topic")
-    db["desk_presence"].create({"site": str, "desk": int, "zone": str, "present": int, "since": str,
+    db.table("desk_presence").create({"site": str, "desk": int, "zone": str, "present": int, "since": str,
                                 "device": str, "updated_epoch": float}, pk=("site", "desk", "zone"))
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def _v2_auth(db: sqlite_utils.Database) -> None:
     """Dashboard users (argon2 hashes) and API tokens (sha256 of the token, never the token)."""
-    db["users"].create({"name": str, "password_hash": str, "created_at": str}, pk="name")
-    db["tokens"].create({"id": int, "name": str, "token_sha256": str, "created_at": str,
+    db.table("users").create({"name": str, "password_hash": str, "created_at": str}, pk="name")
+    db.table("tokens").create({"id": int, "name": str, "token_sha256": str, "created_at": str,
                          "last_used_at": str}, pk="id")
-    db["tokens"].create_index(["token_sha256"], unique=True)
+    db.table("tokens").create_index(["token_sha256"], unique=True)
 
 
 def _v3_report_indexes(db: sqlite_utils.Database) -> None:
@@ -82,9 +82,9 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     officer-zone presence ``change`` events by time (``WHERE zone=? AND kind=? AND ts_epoch ...``),
     ticket events by action and time (``WHERE action IN (...) AND ts_epoch ...``) and dead letters by
     reason, newest first (``WHERE reason=? ORDER BY id DESC``)."""
-    db["presence"].create_index(["zone", "kind", "ts_epoch"], if_not_exists=True)
-    db["ticket_events"].create_index(["action", "ts_epoch"], if_not_exists=True)
-    db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
+    db.table("presence").create_index(["zone", "kind", "ts_epoch"], if_not_exists=True)
+    db.table("ticket_events").create_index(["action", "ts_epoch"], if_not_exists=True)
+    db.table("dead_letters").create_index(["reason", "id"], if_not_exists=True)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes]

@@ -87,5 +87,5 @@ def labels(lang: str) -> dict[str, str]:
 def pick_lang(query: str | None, cookie: str | None) -> str:
     for v in (query, cookie):
         if v in LANGS:
-            return v  # type: ignore[return-value]
+            return v
     return "vi"

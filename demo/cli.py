@@ -23,6 +23,7 @@ from collections import Counter
 import tomllib
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -46,7 +47,7 @@ EPILOG = """examples:
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
 
-def open_day(site: dict, day: date) -> date:  # type: ignore[type-arg]
+def open_day(site: dict[str, Any], day: date) -> date:
     """Today if the centre opens today (site.toml hours and closed days), else the next day it
     does: a demo started on a Sunday shows a working day."""
     weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -10,7 +10,7 @@ import json
 import random
 import time
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -30,6 +30,9 @@ class Model(BaseModel):
 
     def dumps(self) -> bytes:
         return self.model_dump_json(exclude_none=False).encode()
+
+
+M = TypeVar("M", bound=Model)
 
 
 def uuid7() -> str:
@@ -379,7 +382,7 @@ def parse_event(topic: str, payload: bytes | str) -> Envelope:
     return env
 
 
-def parse_model(model: type[Model], payload: bytes | str) -> Model:
+def parse_model(model: type[M], payload: bytes | str) -> M:
     """Parse a request, response or state payload; ProtocolError on anything wrong."""
     raw = load_json(payload)
     if not isinstance(raw, dict):

@@ -184,7 +184,7 @@ class Terminal:
         except ProtocolError as exc:
             log.error("ignored bad desk state on %s: %s", msg.topic, exc)
             return
-        self.apply_desk_state(state)  # type: ignore[arg-type]
+        self.apply_desk_state(state)
 
     def apply_desk_state(self, state: DeskState) -> None:
         """Follow ticketing's view of this desk. After a finish the just-served ticket stays the
@@ -216,7 +216,7 @@ class Terminal:
         except ProtocolError as exc:
             log.warning("ignored bad ticketing status: %s", exc)
             return
-        self.ticketing_online = st.state == "online"  # type: ignore[attr-defined]
+        self.ticketing_online = st.state == "online"
         self.refresh()
 
     # -- ratings --------------------------------------------------------------------------------
