@@ -61,7 +61,7 @@ class SimDesk:
         self.factory = factory
         self.cfg = runtime.config
         self.answers: queue.Queue[tuple[str, Response | None]] = queue.Queue()
-        runtime.terminal.when_answered = lambda op, resp: self.answers.put((op, resp))  # type: ignore[union-attr]
+        runtime.terminal.when_answered = lambda op, resp: self.answers.put((op, resp))
         self.officer: OfficerDay | None = None
         self.signed_in = False
         self.state = "idle"
