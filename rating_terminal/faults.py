@@ -54,8 +54,11 @@ class Faults:
         return was
 
     def peripheral_failed(self, code: str, exc: Exception) -> None:
-        log.error("%s: %s", code, exc)
-        self.raise_(code, str(exc))
+        """A peripheral failed: logged once when the fault is raised, quietly while it lasts."""
+        if self.raise_(code, str(exc)):
+            log.error("%s: %s", code, exc)
+        else:
+            log.debug("%s still failing: %s", code, exc)
 
     def __contains__(self, code: object) -> bool:
         return code in self._active

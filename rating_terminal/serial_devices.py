@@ -61,7 +61,7 @@ class CounterDisplay:
             try:
                 self.port.write(data)
                 self.port.flush()
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: closed under us
                 raise PeripheralError(f"counter display {getattr(self.port, 'name', self.port)}: {exc}") from exc
 
     def show_ticket(self, desk: int, ticket: str | None) -> None:

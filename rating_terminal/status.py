@@ -81,13 +81,12 @@ class StatusView:
     def mode(self) -> str:
         """``fault`` (a peripheral fault, or the outbox refusing events), ``buffering`` (offline,
         or events waiting longer than BUFFERING_AFTER_S), else ``connected``."""
-        depth = self.outbox.depth()
-        if self.faults.codes or depth >= self.outbox.max_events:
+        if self.faults.codes or self.outbox.full:
             return "fault"
         if not self.client.connected:
             return "buffering"
         now = self.clock.monotonic()
-        if depth > 0:
+        if self.outbox.depth() > 0:
             if self._depth_since is None:
                 self._depth_since = now
             if now - self._depth_since >= BUFFERING_AFTER_S:
