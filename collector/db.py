@@ -16,6 +16,8 @@ from typing import Callable
 
 import sqlite_utils
 
+from common.sqlite import connect as sqlite_connect
+
 from .errors import SchemaTooNew
 
 log = logging.getLogger(__name__)
@@ -92,18 +94,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in WAL mode, NORMAL sync (durable at commit with WAL except on power loss of the
-    last transaction's fsync; FULL for the writer)."""
-    p = Path(path)
-    if not readonly:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(p), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=30000")
+    """A connection from :func:`common.sqlite.connect` (WAL, ``synchronous=FULL`` on every
+    connection: a stored event survives a power cut; 30 s busy timeout), with foreign keys on and
+    rows as ``sqlite3.Row``."""
+    conn = sqlite_connect(path, readonly=readonly, rows=True)
     conn.execute("PRAGMA foreign_keys=ON")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.row_factory = sqlite3.Row
     return conn
 
 
