@@ -2,8 +2,8 @@
 
 Every table keeps times twice: as ISO 8601 text with the offset the device or the collector used
 (``ts``, ``received_at``) and as a UTC epoch in seconds (``ts_epoch``, ``received_epoch``) for
-range queries. Migrations run in order inside one transaction each and are recorded in
-``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
+range queries. Migrations run in order, all inside one transaction (a failing one leaves the file
+as it was), and each is recorded in ``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
 a newer file (:class:`SchemaTooNew`).
 """
 from __future__ import annotations
