@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -387,5 +387,3 @@ def parse_model(model: type[M], payload: bytes | str) -> M:
         missing = any(e["type"] == "missing" for e in exc.errors())
         raise ProtocolError("missing_field" if missing else "bad_field", f"{model.__name__}: {_describe(exc)}") from None
 
-
-Payload = Union[RatingData, TicketData, PresenceData, FaultData, DeskData]
