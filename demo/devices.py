@@ -105,7 +105,6 @@ class SimDesk:
         if o is None:
             return
         terminal = self.rt.terminal
-        assert terminal is not None
         if not self.signed_in and o.arrive_s <= t < o.leave_s:
             terminal.badge(o.badge)
             self.signed_in = True
