@@ -93,14 +93,14 @@ def _v4_sessions(db: sqlite_utils.Database) -> None:
     """Web sessions that end (collector/sessions.py): one row per login, removed at logout, at a
     password change and when the user is disabled or deleted; users get a role and a disabled flag;
     tokens a role, an expiry and a revocation time (a revoked token stays listed)."""
-    db["users"].add_column("role", str, not_null_default="manager")
-    db["users"].add_column("disabled", int, not_null_default=0)
-    db["tokens"].add_column("role", str, not_null_default="manager")
-    db["tokens"].add_column("expires_epoch", float)
-    db["tokens"].add_column("revoked_at", str)
-    db["sessions"].create({"id_sha256": str, "name": str, "created_epoch": float, "expires_epoch": float,
-                           "address": str}, pk="id_sha256")
-    db["sessions"].create_index(["name"])
+    db.table("users").add_column("role", str, not_null_default="manager")
+    db.table("users").add_column("disabled", int, not_null_default=0)
+    db.table("tokens").add_column("role", str, not_null_default="manager")
+    db.table("tokens").add_column("expires_epoch", float)
+    db.table("tokens").add_column("revoked_at", str)
+    db.table("sessions").create({"id_sha256": str, "name": str, "created_epoch": float, "expires_epoch": float,
+                                 "address": str}, pk="id_sha256")
+    db.table("sessions").create_index(["name"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
