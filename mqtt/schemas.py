@@ -12,7 +12,8 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator,
+                      model_validator)
 
 from . import topics
 from .errors import BadId, BadTopic, ProtocolError
@@ -51,7 +52,13 @@ def _aware(v: datetime) -> datetime:
     return v
 
 
-AwareTime = Annotated[datetime, Field(description="ISO 8601 with offset")]
+def _wire_time(v: datetime) -> str:
+    """Every time on the wire: ISO 8601 with milliseconds and its offset (docs/protocol.md)."""
+    return _aware(v).isoformat(timespec="milliseconds")
+
+
+AwareTime = Annotated[datetime, AfterValidator(_aware), PlainSerializer(_wire_time, return_type=str, when_used="json"),
+                      Field(description="ISO 8601 with milliseconds and offset")]
 
 
 # -- event data ---------------------------------------------------------------------------------
@@ -156,6 +163,10 @@ class Envelope(Model):
 # -- device status and telemetry ------------------------------------------------------------------
 
 class Status(Model):
+    """Retained device status. ``cause`` says why a device is offline: ``stop`` (a clean stop, ``ts``
+    is when it stopped) or ``lost`` (the Last Will, sent by the broker when the connection was
+    lost: ``ts`` is null because the device cannot know that time; use when it was received)."""
+
     v: Literal[1] = 1
     state: Literal["online", "offline"]
     device: Id
@@ -163,6 +174,7 @@ class Status(Model):
     version: str
     desk: int | None = None
     ts: AwareTime | None = None
+    cause: Literal["stop", "lost"] | None = None
 
 
 class Telemetry(Model):
@@ -334,11 +346,32 @@ def load_json(payload: bytes | str) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD} (64 KiB)")
     try:
-        return json.loads(payload.decode("utf-8"))
+        return json.loads(payload.decode("utf-8"), parse_float=_finite, parse_int=_int64,
+                          parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ProtocolError("not_utf8", f"payload is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ProtocolError("not_json", f"payload is not valid JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, or NaN/Infinity
+        raise ProtocolError("bad_number", f"payload holds a number that cannot be used: {exc}") from None
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2 ** 63) <= value < 2 ** 63:
+        raise ValueError(f"integer {text[:40]}{'…' if len(text) > 40 else ''} is out of the 64-bit range")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]!r} is too large for a float")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a number JSON allows")
 
 
 def parse_event(topic: str, payload: bytes | str) -> Envelope:
