@@ -87,7 +87,16 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes]
+def _v4_forbidden(db: sqlite_utils.Database) -> None:
+    """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
+    when the last was and why: the figure a device alert is raised on."""
+    db["devices"].add_column("forbidden", int)
+    db["devices"].add_column("forbidden_at", str)
+    db["devices"].add_column("forbidden_reason", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
+                                                             _v4_forbidden]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
