@@ -22,6 +22,7 @@ registry is looked up with the device of the topic, never with a payload field.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -74,7 +75,6 @@ class RegistryFile(BaseModel):
 
     @model_validator(mode="after")
     def _ids(self) -> "RegistryFile":
-        import re
         bad = [d for d in self.devices if not re.match(r"^[a-z0-9-]{1,32}$", d)]
         if bad:
             raise ValueError(f"device id(s) {', '.join(map(repr, bad))} are not 1-32 lower-case letters, "
@@ -104,7 +104,7 @@ class Registry:
         if not p.exists():
             raise ConfigError(str(p), [f"{p}: sổ thiết bị không tồn tại / device registry not found; it is "
                                        "written by `motcua provision-device` (or `setup.sh --role server`)"])
-        return cls(p, load_config(p, RegistryFile))
+        return cls(p, _load(p))
 
     @property
     def site(self) -> str:
@@ -127,7 +127,7 @@ class Registry:
                 return
             self._mtime = mtime
             try:
-                self._data = load_config(self.path, RegistryFile)
+                self._data = _load(self.path)
                 log.info("device registry %s re-read: %d device(s)", self.path, len(self._data.devices))
             except ConfigError as exc:
                 log.error("device registry %s changed but is not valid; keeping the last good one:\n%s",
@@ -152,6 +152,21 @@ class Registry:
     def devices(self) -> dict[str, DeviceEntry]:
         self._maybe_reload()
         return dict(self._data.devices)
+
+
+def _load(path: Path) -> RegistryFile:
+    """load_config, with the line of a device's [devices.<id>] table added where it found none."""
+    try:
+        return load_config(path, RegistryFile)
+    except ConfigError as exc:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        fixed = []
+        for problem in exc.problems:
+            m = re.match(rf"^{re.escape(str(path))}: devices\.([a-z0-9-]+)", problem)
+            at = next((i for i, line in enumerate(lines, 1) if m and re.match(
+                rf"^\s*\[\s*devices\.\"?{re.escape(m.group(1))}\"?\s*\]", line)), None) if m else None
+            fixed.append(problem.replace(f"{path}: ", f"{path}:{at}: ", 1) if at else problem)
+        raise ConfigError(exc.path, fixed) from None
 
 
 def load_registry(path: str | Path | None) -> Registry | None:

@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, Literal, NamedTuple, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -302,7 +302,7 @@ class DeviceClient:
         wrapped.__name__ = getattr(fn, "__name__", "callback")
         return wrapped
 
-    def _status(self, state: str, cause: str | None = None) -> bytes:
+    def _status(self, state: str, cause: Literal["stop", "lost"] | None = None) -> bytes:
         return Status(state=state, device=self.device, role=self.role, version=__version__,  # type: ignore[arg-type]
                       desk=self.desk, ts=None if cause == "lost" else self.clock.now(), cause=cause).dumps()
 

@@ -41,9 +41,9 @@ def text(site: str, devices: dict[str, dict[str, object]]) -> str:
         lines += ["", f"[devices.{device}]", f"role = {toml_value(entry['role'])}"]
         if entry.get("desk") is not None:
             lines.append(f"desk = {toml_value(entry['desk'])}")
-        desks = entry.get("desks") or []
-        if desks:
-            lines.append(f"desks = [{', '.join(str(int(d)) for d in desks)}]")  # type: ignore[union-attr]
+        desks = entry.get("desks")
+        if isinstance(desks, list) and desks:
+            lines.append(f"desks = [{', '.join(str(int(d)) for d in desks)}]")
     return "\n".join(lines) + "\n"
 
 
