@@ -8,6 +8,8 @@ device of the topic is who sent it. Against the device registry (:mod:`common.re
 - ticket lifecycle only from ticketing; ``issued`` only from kiosks, without ``wait_s`` or
   ``service_s`` (ticketing computes those);
 - officer sign-in/out only from the desk's own terminal;
+- requests (which ticketing answers ``forbidden``) counted the same way: desk operations only from
+  the desk's terminal, leases only from kiosks, the payload naming the asker;
 - status only about the device itself: its desk must be its registered desk;
 - nothing retained but a device's status and its own state;
 - a device missing from the registry records nothing.
@@ -73,8 +75,6 @@ class Authz:
         dev = t.device
         if msg.retain and t.kind not in RETAINED_KINDS and msg.payload:
             return f"device {dev}: retained {t.kind} is not allowed (only its status and own state)"
-        if t.kind == "req":
-            return None  # a conversation with ticketing, which checks it
         entry = self.registry.get(dev)
         if entry is None:
             return f"device {dev} is not in the device registry"
@@ -83,6 +83,8 @@ class Authz:
         raw = _json(msg.payload)
         if raw is None:
             return None
+        if t.kind == "req":  # ticketing refuses it too (answer forbidden); here it is counted
+            return self._request(dev, entry, t.name or "", raw)
         if t.kind == "evt":
             data = raw.get("data")
             return self._event(dev, entry, t.name or "", data if isinstance(data, dict) else {})
@@ -92,6 +94,18 @@ class Authz:
                 return f"device {dev} ({entry.role}) announced desk {desk}, which is not its desk"
         if t.kind == "devstate" and t.name == "presence":
             return self._presence_state(dev, entry, t.key, raw)
+        return None
+
+    def _request(self, dev: str, entry: DeviceEntry, op: str, raw: dict[str, Any]) -> str | None:
+        if entry.role == "ticketing":
+            return None  # ticketing's own start-up probe
+        if raw.get("device") != dev:
+            return f"device {dev} sent a {op} request naming device {raw.get('device')!r}"
+        if op == "lease" and entry.role != "kiosk":
+            return f"device {dev} is a {entry.role}: only kiosks lease numbers"
+        desk = _int(raw.get("desk"))
+        if op != "lease" and desk is not None and not (entry.role == "rating-terminal" and entry.desk == desk):
+            return f"device {dev} ({entry.role}) asked {op} at desk {desk}, which is not its desk"
         return None
 
     def _event(self, dev: str, entry: DeviceEntry, typ: str, data: dict[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from .mosquitto import write_if_changed
 from .render import toml_value
 
 FILE_NAME = "devices.toml"
-SERVER_ROLES = {"ticketing": "ticketing", "collector": "collector"}
+SERVER_ROLES = {"ticketing": "ticketing", "ticketing-probe": "ticketing", "collector": "collector"}
 
 
 def registry_path(root: str | Path = "/") -> Path:

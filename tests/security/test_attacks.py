@@ -43,6 +43,8 @@ def test_desk_operations_only_from_the_desks_own_terminal(site: Site) -> None:
     finally:
         rt1.stop()
     assert site.state("desk", 2).get("officer") != "gia-mao"
+    assert site.wait_dead("rt-01 (rating-terminal) asked finish at desk 2")  # counted for a device alert
+    assert site.wait_dead("rt-01 sent a call-next request naming device 'rt-02'")
 
 
 def test_fake_officer_sign_in_at_another_desk(site: Site) -> None:
@@ -55,8 +57,7 @@ def test_fake_officer_sign_in_at_another_desk(site: Site) -> None:
         send(rt2, *event_bytes("rt-02", "desk", {"desk": 2, "action": "sign_in", "officer": "nv-0002"}))
         assert wait_for(lambda: any(s.get("officer") == "nv-0002" for s in seen)), seen
         assert not any(s.get("officer") == "gia-mao" for s in seen), seen
-        row = site.wait_dead("rt-01")
-        assert "sign officers in or out at desk 2" in row["message"]
+        assert site.wait_dead("rt-01 (rating-terminal) may not sign officers in or out at desk 2")
         assert wait_for(lambda: site.rows("SELECT * FROM desk_sessions WHERE device='rt-02'"))
         assert not site.rows("SELECT * FROM desk_sessions WHERE device='rt-01'")
     finally:
@@ -70,6 +71,7 @@ def test_leases_only_for_kiosks_and_bounded(site: Site) -> None:
         for c in (rt1, cam):
             r = c.request("lease", Request(id=uuid7(), device=c.device, service="DD", count=10), 10)
             assert r.error == "forbidden" and "only a kiosk" in (r.message_en or ""), r
+            assert site.wait_dead(f"device {c.device} is a {c.role}: only kiosks lease numbers")
         got = 0
         for _ in range(10):  # a greedy (or captured) kiosk asking for 1,000 numbers again and again
             r = kiosk.request("lease", Request(id=uuid7(), device="kiosk-1", service="DD", count=1000), 10)
@@ -97,10 +99,10 @@ def test_issued_tickets_only_from_kiosks(site: Site) -> None:
         send(rt1, *event_bytes("rt-01", "ticket", ticket("issued", 3999, day, priority="elderly", kiosk="kiosk-1")))
         send(kiosk, *event_bytes("kiosk-1", "ticket", ticket("issued", n, day, kiosk="kiosk-1")))
         assert wait_for(lambda: site.state("service", "HT")["waiting"] == before + 1)
-        assert "only kiosks issue tickets" in site.wait_dead("rt-01 is a rating-terminal")["message"]
+        assert site.wait_dead("device rt-01 is a rating-terminal: only kiosks issue tickets")
         # a kiosk cannot bring its own waiting or service times
         send(kiosk, *event_bytes("kiosk-1", "ticket", ticket("issued", n + 1, day, service_s=99999.0), seq=2))
-        assert "only ticketing measures" in site.wait_dead("kiosk kiosk-1 sent service_s")["message"]
+        assert site.wait_dead("kiosk kiosk-1 sent service_s: only ticketing measures")
         # desk 1 gets the kiosk's ticket, not the fake priority one; ticketing measures the times
         call = rt1.request("call-next", Request(id=uuid7(), device="rt-01", desk=1), 10)
         assert call.ok and call.ticket is not None and call.ticket.ticket != "3999"
@@ -120,7 +122,7 @@ def test_fake_finished_with_huge_service_time(site: Site) -> None:
                                                          service_s=99960.0), seq=7))
     finally:
         rt1.stop()
-    assert "only ticketing reports a ticket 'finished'" in site.wait_dead("rt-01 is a rating-terminal: only ticketing")["message"]
+    assert site.wait_dead("device rt-01 is a rating-terminal: only ticketing reports a ticket 'finished'")
     assert not site.rows("SELECT * FROM ticket_events WHERE device='rt-01'")
 
 
@@ -132,14 +134,14 @@ def test_ratings_only_from_rating_terminals_for_their_desk(site: Site) -> None:
             send(c, *event_bytes(dev, "rating", rating))
         finally:
             c.stop()
-        assert "only rating terminals send ratings" in site.wait_dead(f"device {dev} is a")["message"]
+        assert site.wait_dead(f"device {dev} is a {c.role}: only rating terminals send ratings")
     rt2 = site.device("rt-02", desk=2)
     try:
         send(rt2, *event_bytes("rt-02", "rating", rating))  # desk 2's terminal rating desk 1
         send(rt2, *event_bytes("rt-02", "rating", {**rating, "desk": 2, "score": 5}, seq=2))
     finally:
         rt2.stop()
-    assert "not of desk 1" in site.wait_dead("rt-02 is the terminal of desk 2")["message"]
+    assert site.wait_dead("rt-02 is the terminal of desk 2, not of desk 1: rating refused")
     assert wait_for(lambda: site.rows("SELECT * FROM ratings WHERE device='rt-02' AND desk=2"))
     assert not site.rows("SELECT * FROM ratings WHERE device IN ('kiosk-1', 'cam-01') OR (device='rt-02' AND desk=1)")
 
