@@ -7,7 +7,8 @@ device's login), never from a payload field.
   :attr:`Authority.desk_authorities` (the seam for the officer web console: a logged-in officer
   of that desk);
 - leases: only from kiosks (the count is bounded by the queue);
-- ``issued`` ticket events: only from kiosks (the queue checks the service exists);
+- ``issued`` ticket events: only from kiosks, only for a number leased to that kiosk, with an
+  ``issued_at`` kept between that lease and now (the queue checks the service exists);
 - no retained request is served (the broker cannot refuse the retain flag per topic).
 
 Without a registry (development, tests of other parts) every device is trusted and the start
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import datetime
 from typing import Callable
 
 from common.registry import DeviceEntry, Registry
@@ -108,6 +110,23 @@ class Authority:
                         env.device)
             return False
         return True
+
+    def bound_issued(self, env: Envelope, data: TicketData, lease_at: datetime | None,
+                     now: datetime) -> TicketData | None:
+        """A kiosk's ticket only from a number leased to it, issued no earlier than that lease and
+        no later than now: its place in the queue and its waiting time cannot be made up. None
+        when the number was never leased to this kiosk."""
+        if lease_at is None:
+            self.refused[env.device] += 1
+            log.warning("forbidden: ticket %s (%s %s) from %s was never leased to it: not queued", data.ticket,
+                        data.service, data.day, env.device)
+            return None
+        issued = data.issued_at or now
+        bounded = max(lease_at, min(issued, now))
+        if bounded != issued:
+            log.warning("ticket %s from %s: issued_at %s is outside its lease (%s) and now: %s used", data.ticket,
+                        env.device, issued.isoformat(), lease_at.isoformat(), bounded.isoformat())
+        return data.model_copy(update={"issued_at": bounded})
 
     def desk_event(self, env: Envelope, data: DeskData) -> bool:
         """May this officer sign-in/out change the desk?"""

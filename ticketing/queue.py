@@ -249,6 +249,13 @@ class Queue:
                                   (device, today, service)).fetchone()[0]
         return max(0, int(leased) - int(issued))
 
+    def lease_time(self, device: str, day: str, service: str, number: int) -> datetime | None:
+        """When `device` was leased the block holding `number` (of `service`, `day`); None if never."""
+        with self._lock:
+            row = self._db.execute('SELECT at FROM lease_log WHERE device=? AND day=? AND service=? AND start<=? '
+                                   'AND "end">=? ORDER BY at LIMIT 1', (device, day, service, number, number)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def _call_next(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, services, drow = self._desk(req)
         touched = set()

@@ -124,7 +124,14 @@ class Server:
         assert isinstance(data, TicketData)
         if data.action != "issued" or not self.authority.issued(env, data):
             return
-        out = self.queue.add_issued(data.model_copy(update={"kiosk": env.device}))
+        data = data.model_copy(update={"kiosk": env.device})
+        if self.authority.registry is not None:
+            lease_at = self.queue.lease_time(env.device, data.day, data.service, data.number)
+            bounded = self.authority.bound_issued(env, data, lease_at, self.clock.now())
+            if bounded is None:
+                return
+            data = bounded
+        out = self.queue.add_issued(data)
         self.publish(out)
         if out.calls:
             self._wake.set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -29,9 +30,9 @@ def today(site: Site) -> str:
 def test_desk_operations_only_from_the_desks_own_terminal(site: Site) -> None:
     rt1 = site.device("rt-01", desk=1)
     try:
-        for op, extra in (("call-next", {}), ("recall", {}), ("no-show", {}), ("transfer", {"to_service": "DD"}),
-                          ("finish", {})):
-            r = rt1.request(op, Request(id=uuid7(), device="rt-01", desk=2, officer="gia-mao", **extra), 10)
+        for op in ("call-next", "recall", "no-show", "transfer", "finish"):
+            to = "DD" if op == "transfer" else None
+            r = rt1.request(op, Request(id=uuid7(), device="rt-01", desk=2, officer="gia-mao", to_service=to), 10)
             assert (r.ok, r.error) == (False, "forbidden"), (op, r)
             assert "rt-01" in (r.message_en or "") and "desk 2" in (r.message_en or "")
         # the payload cannot lend the asker another identity either
@@ -113,6 +114,25 @@ def test_issued_tickets_only_from_kiosks(site: Site) -> None:
         rt1.stop()
     fin = wait_for(lambda: site.rows("SELECT * FROM ticket_events WHERE action='finished' AND device='ticketing'"))
     assert fin and all(0 <= r["service_s"] < 3600 for r in fin), [dict(r) for r in fin]
+
+
+def test_a_kiosk_issues_only_its_leased_numbers_and_cannot_backdate_them(site: Site) -> None:
+    kiosk = site.device("kiosk-1")
+    try:
+        r = kiosk.request("lease", Request(id=uuid7(), device="kiosk-1", service="HT", count=2), 10)
+        assert r.ok and r.lease is not None
+        day, n = r.lease.day, r.lease.start
+        before = int(site.state("service", "HT")["waiting"])
+        long_ago = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat(timespec="milliseconds")
+        send(kiosk, *event_bytes("kiosk-1", "ticket", ticket("issued", 3990, day, kiosk="kiosk-1"), seq=20))
+        send(kiosk, *event_bytes("kiosk-1", "ticket", ticket("issued", n, day, issued_at=long_ago), seq=21))
+        send(kiosk, *event_bytes("kiosk-1", "ticket", ticket("issued", n + 1, day), seq=22))  # queued after 3990
+        assert wait_for(lambda: site.state("service", "HT")["waiting"] >= before + 2)
+        assert site.state("service", "HT")["waiting"] == before + 2, "a number never leased must not be queued"
+        oldest = site.state("service", "HT")["oldest_issued_at"]
+        assert oldest is None or datetime.fromisoformat(oldest) > datetime.fromisoformat(long_ago) + timedelta(hours=2)
+    finally:
+        kiosk.stop()
 
 
 def test_fake_finished_with_huge_service_time(site: Site) -> None:
