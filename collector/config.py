@@ -45,6 +45,8 @@ class CollectorConfig(BaseModel):
     timezone: str = "Asia/Ho_Chi_Minh"
     devices: str | None = Field(None, description="device registry (devices.toml, written by provision-device), "
                                 "relative to this file; unset: every device's data is trusted (development only)")
+    secure_cookies: bool = Field(False, description="the dashboard is served over TLS (by a reverse proxy): "
+                                 "cookies get Secure, HSTS is sent")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
 

@@ -87,7 +87,21 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
 
 
-def _v4_forbidden(db: sqlite_utils.Database) -> None:
+def _v4_sessions(db: sqlite_utils.Database) -> None:
+    """Web sessions that end (collector/sessions.py): one row per login, removed at logout, at a
+    password change and when the user is disabled or deleted; users get a role and a disabled flag;
+    tokens a role, an expiry and a revocation time (a revoked token stays listed)."""
+    db["users"].add_column("role", str, not_null_default="manager")
+    db["users"].add_column("disabled", int, not_null_default=0)
+    db["tokens"].add_column("role", str, not_null_default="manager")
+    db["tokens"].add_column("expires_epoch", float)
+    db["tokens"].add_column("revoked_at", str)
+    db["sessions"].create({"id_sha256": str, "name": str, "created_epoch": float, "expires_epoch": float,
+                           "address": str}, pk="id_sha256")
+    db["sessions"].create_index(["name"])
+
+
+def _v5_forbidden(db: sqlite_utils.Database) -> None:
     """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
     when the last was and why: the figure a device alert is raised on."""
     db["devices"].add_column("forbidden", int)
@@ -96,7 +110,7 @@ def _v4_forbidden(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                             _v4_forbidden]
+                                                             _v4_sessions, _v5_forbidden]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
