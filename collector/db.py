@@ -106,9 +106,9 @@ def _v4_sessions(db: sqlite_utils.Database) -> None:
 def _v5_forbidden(db: sqlite_utils.Database) -> None:
     """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
     when the last was and why: the figure a device alert is raised on."""
-    db["devices"].add_column("forbidden", int)
-    db["devices"].add_column("forbidden_at", str)
-    db["devices"].add_column("forbidden_reason", str)
+    db.table("devices").add_column("forbidden", int)
+    db.table("devices").add_column("forbidden_at", str)
+    db.table("devices").add_column("forbidden_reason", str)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
