@@ -21,7 +21,8 @@ from .i18n import minutes, text
 from .issuer import IssuedTicket, Issuer
 from .printer import BLOCKING, FAULT_MESSAGES, TicketPrinter
 from .state import KioskState
-from .ticket import TicketContent, TicketRenderer
+from .ticket import TicketContent
+from .ticket_bytes import TicketRenderer
 
 log = logging.getLogger(__name__)
 
@@ -302,9 +303,9 @@ class KioskController:
     def _run(self, job: PrintJob) -> None:
         assert self.printer is not None
         try:
-            image = self.renderer.render(self.ticket_content(job.ticket))
+            data = self.renderer.encode(self.ticket_content(job.ticket))
             job.handed_at = time.perf_counter()
-            st = self.printer.print_image(image)
+            st = self.printer.print_ticket(data)
             job.status = "printed"
             self.issuer.mark_printed(job.ticket)
             self._status_faults(st.faults if st else [])

@@ -15,7 +15,7 @@ from .issuer import ClientLeaseSource, Issuer, LeaseSource
 from .printer import TicketPrinter
 from .state import KioskState
 from .store import KioskStore
-from .ticket import TicketRenderer
+from .ticket_bytes import Capabilities, TicketRenderer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
         except Exception as exc:  # noqa: BLE001 - the kiosk still issues numbers without a printer
             log.error("printer cannot be set up: %s", exc)
             faults.raise_("printer_offline", "Máy in không phản hồi", "The printer does not respond", str(exc))
-    controller = KioskController(state, issuer, faults, printer=printer, renderer=TicketRenderer(cfg.printer.width_px),
+    renderer = printer.renderer() if printer is not None else TicketRenderer(
+        cfg.printer.width_px, Capabilities(columns=cfg.printer.width_px // 12))
+    controller = KioskController(state, issuer, faults, printer=printer, renderer=renderer,
                                  site=k.site, device=k.device, qr_template=k.qr_template,
                                  idle_timeout_s=k.idle_timeout_s, clock=clock, print_async=print_async,
                                  lang=k.language)
