@@ -9,10 +9,12 @@ from mqtt.client import DeviceClient
 from mqtt.outbox import Outbox
 
 from .config import KioskConfig
-from .controller import KioskController
+from .controller import KioskController, ticket_content
 from .faults import Faults
 from .issuer import ClientLeaseSource, Issuer, LeaseSource
 from .printer import TicketPrinter
+from .printer_faults import PrinterFaults
+from .printing import PrintWorker
 from .state import KioskState
 from .store import KioskStore
 from .ticket_bytes import Capabilities, TicketRenderer
@@ -87,10 +89,12 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
             faults.raise_("printer_offline", "Máy in không phản hồi", "The printer does not respond", str(exc))
     renderer = printer.renderer() if printer is not None else TicketRenderer(
         cfg.printer.width_px, Capabilities(columns=cfg.printer.width_px // 12))
-    controller = KioskController(state, issuer, faults, printer=printer, renderer=renderer,
-                                 site=k.site, device=k.device, qr_template=k.qr_template,
-                                 idle_timeout_s=k.idle_timeout_s, clock=clock, print_async=print_async,
-                                 lang=k.language)
+    printer_faults = PrinterFaults(faults, printer)
+    printing = PrintWorker(printer, renderer, issuer, faults, printer_faults,
+                           lambda t: ticket_content(state, t, k.site, k.device, k.qr_template),
+                           asynchronous=print_async)
+    controller = KioskController(state, issuer, faults, printing, printer_faults, idle_timeout_s=k.idle_timeout_s,
+                                 clock=clock, lang=k.language)
 
     def services_changed() -> None:
         issuer.services = [s.code for s in (state.site.services if state.site else [])]

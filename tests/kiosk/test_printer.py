@@ -21,8 +21,8 @@ from tests.kiosk.fake_printer import COVER_OPEN, OK, PAPER_NEAR_END, PAPER_OUT, 
 from tests.kiosk.helpers import FakeLeaseSource, fake_clock, kiosk_config, service_state, site_state
 
 
-def make_kiosk(tmp_path: Path, printer: TicketPrinter | None = None, width_mm: int = 80):
-    cfg = kiosk_config(tmp_path)
+def make_kiosk(tmp_path: Path, printer: TicketPrinter | None = None, width_mm: int = 80, **kiosk: str):
+    cfg = kiosk_config(tmp_path, **kiosk)
     cfg.printer.width_mm = width_mm  # type: ignore[assignment]
     k = build(cfg, clock=fake_clock(), source=FakeLeaseSource(), printer=printer, connect=False, print_async=False)
     k.state.set_site(site_state())
@@ -63,9 +63,8 @@ def test_ticket_raster_has_printer_width_and_qr_decodes(tmp_path: Path, width_mm
 
 
 def test_qr_template_fields(tmp_path: Path) -> None:
-    k = make_kiosk(tmp_path)
+    k = make_kiosk(tmp_path, qr_template="https://x.example/{device}/{service}/{number}?d={day}")
     try:
-        k.controller.qr_template = "https://x.example/{device}/{service}/{number}?d={day}"
         k.controller.choose_service("HT")
         t = k.controller.choose_priority(None)
         assert decode_qr(ticket_bitmap(k.printer.printer.output)) == f"https://x.example/kiosk-1/HT/{t.number}?d=2026-11-23"

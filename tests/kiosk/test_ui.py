@@ -115,12 +115,13 @@ def test_paper_out_on_a_pty_printer_shows_message_and_raises_fault(tmp_path: Pat
         fake.close()
         pair.close()
     assert r["confirm"]["screen"] == "confirm" and r["confirm"]["number"] == "1001"
-    assert r["confirm"]["status"].startswith("Máy in hết giấy. Vui lòng ghi nhớ số của bạn")
+    assert r["confirm"]["status"].startswith("Máy in hết giấy: phiếu chưa in được. Số 1001 chỉ được gọi khi đã in")
     assert r["confirm"]["reprint"] == "In lại phiếu"
-    assert r["banner"] == "Máy in đang gặp sự cố: số của bạn sẽ hiện trên màn hình"
+    assert r["banner"] == "Máy in đang gặp sự cố: tạm thời chưa in được phiếu"
     faults = [e["data"] for e in r["events"] if e["type"] == "fault"]
     assert [(f["code"], f["active"]) for f in faults] == [("printer_paper_out", True)]
-    assert [e["ticket"] for e in ticket_events(r)] == ["1001"]
+    # the citizen left without a ticket: the number is reported as never printed
+    assert [(e["ticket"], e["print_failed"]) for e in ticket_events(r)] == [("1001", True)]
     assert 4 in fake.queries  # the kiosk asked the paper sensor
 
 
