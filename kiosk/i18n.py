@@ -5,7 +5,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "title": ("Lấy số thứ tự", "Take a number"),
     "choose_service": ("Chạm vào dịch vụ bạn cần", "Touch the service you need"),
     "waiting": ("Đang chờ: {n} người", "Waiting: {n}"),
-    "est_wait": ("Chờ khoảng {m} phút", "About {m} min wait"),
+    "est_wait": ("~{m} phút", "~{m} min"),
     "no_wait": ("Không phải chờ", "No wait"),
     "finished_service": ("Đã hết số hôm nay", "No more numbers today"),
     "language": ("English", "Tiếng Việt"),
