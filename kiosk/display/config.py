@@ -18,6 +18,8 @@ class ScreenConfig(BaseModel):
     fullscreen: bool = Field(False, description="true on the hall TV")
     recent: int = Field(6, ge=1, le=12, description="how many earlier calls to list")
     flash_s: float = Field(6.0, ge=0, le=60, description="how long a new call blinks")
+    cards: int = Field(4, ge=1, le=12, description="waiting cards per page (4 keep 40 px text at 1080p)")
+    page_s: float = Field(8.0, ge=2, le=120, description="seconds per page of waiting cards")
 
     @field_validator("size")
     @classmethod
