@@ -38,6 +38,7 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_path(bold), size)
 
 
+@lru_cache(maxsize=64)
 def line_box(f: ImageFont.FreeTypeFont) -> tuple[int, int]:
     """(top, height) of a line that holds every Vietnamese stack (e.g. "Ễ", "ậ") in font ``f``."""
     top = min(0, int(f.getbbox("ỄỖẪ")[1]))
@@ -64,6 +65,8 @@ def render_line(text: str, size: int, bold: bool = False) -> Image.Image:
 
 def wrap(text: str, limit: int, measure: Callable[[str], int]) -> list[str]:
     """Greedy word wrap to ``limit`` units as measured by ``measure`` (dots or columns)."""
+    if "\n" not in text and measure(text) <= limit:
+        return [text]  # the common case: one measurement
     lines: list[str] = []
     for para in text.split("\n"):
         cur = ""

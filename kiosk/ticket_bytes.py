@@ -88,6 +88,7 @@ class TicketRenderer:
         self.width = width_px
         self.caps = caps or Capabilities(columns=width_px // 12)
         self.narrow = width_px < 500
+        self._cache: dict[Block, bytes] = {}  # the centre, services and labels repeat on every ticket
 
     def size(self, size80: int) -> int:
         """Text size in dots at this width: 58 mm keeps at least 18 dots (2.3 mm), tone marks whole."""
@@ -148,7 +149,12 @@ class TicketRenderer:
 
     def block(self, b: Block) -> bytes:
         if isinstance(b, Line):
-            return self._text(b)
+            got = self._cache.get(b)
+            if got is None:
+                if len(self._cache) > 512:
+                    self._cache.clear()
+                got = self._cache[b] = self._text(b)
+            return got
         if isinstance(b, Number):
             return self._number(b)
         if isinstance(b, QR):
