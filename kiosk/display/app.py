@@ -216,7 +216,7 @@ class HallDisplayApp(App):
         Clock.schedule_interval(lambda _dt: self.screen.next_page() if self.screen else None, self.cfg.screen.page_s)
         self.show(self.model.view())
         if self.client is not None:
-            self.client.subscribe(topics.state_filter(self.client.site), self.on_state)
+            self.client.subscribe(topics.state_filter(self.client.site or self.cfg.site), self.on_state)
             self.client.start()
         self.notifier.ready("hall display up")
 

@@ -56,6 +56,7 @@ url = "{broker_url}"
 size = [{size[0]}, {size[1]}]
 fullscreen = false
 recent = 4
+page_s = 120
 [voice]
 player = []
 cache_dir = "{tmp_path / 'clips'}"
