@@ -8,6 +8,12 @@
   the id makes it a duplicate) or not acked it (the broker redelivers it). Nothing is lost.
 - Batching: the writer takes whatever arrived (up to ``batch_max``, waiting at most
   ``batch_wait_ms`` to fill a batch) and writes it in one transaction.
+- Confirmation: after that commit, before acknowledging, the writer tells each device which of
+  its seqs are now in the store, on ``dev/{device}/stored`` (docs/protocol.md, "Confirmed
+  delivery"); only then may the device forget them. A confirmation lost on the way only means a
+  resend, which the store recognises by ``id`` and confirms again.
+- Storage: a full disk or a read-only database keeps the batch (unacknowledged, unconfirmed) and
+  retries; ``storage`` says which (``/api/health``, telemetry) until a write succeeds.
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
+from mqtt.errors import NotConnected, storage_kind
+from mqtt.schemas import Stored
 
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
@@ -42,7 +50,10 @@ class IngestStats:
     ignored: int = 0
     batches: int = 0
     write_errors: int = 0
+    confirmations: int = 0
     last_batch_ms: float = 0.0
+    storage: str = "ok"  # ok, disk_full, read_only, io: the last write's outcome
+    storage_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -71,7 +82,8 @@ class Ingest:
             manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
             reconnect_min_s=0.2, reconnect_max_s=10.0,
             telemetry_extra=lambda: {"queue_depth": self.queue_depth, **self.stats.as_dict()})
-        self.client.subscribe(topics.site_filter(self._site), self._on_message)
+        # no_local: the collector's own confirmations do not come back to it
+        self.client.subscribe(topics.site_filter(self._site), self._on_message, no_local=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -144,6 +156,9 @@ class Ingest:
             if not batch:
                 continue
             res = self._write(batch)
+            if res is None:
+                continue
+            self._confirm(res)
             for m in batch:  # in arrival order, and only on the connection that delivered them
                 self.client.ack(m)
             if self.on_batch is not None:
@@ -152,19 +167,44 @@ class Ingest:
                 except Exception:  # noqa: BLE001 - a dashboard problem must not stop the ingest
                     log.exception("batch listener failed")
 
-    def _write(self, batch: list[Incoming]) -> BatchResult:
-        """Commit the batch; retry while the database is busy or the disk is full; if one message
-        breaks the batch for any other reason, write the messages one by one so only that message
-        becomes a dead letter."""
+    def _confirm(self, res: BatchResult) -> None:
+        """Tell each device which of its seqs are in the store now (after the commit)."""
+        for (site, device), seqs in res.confirm.items():
+            body = Stored(seqs=_ranges(seqs), ts=self.clock.now()).dumps()
+            try:
+                self.client.publish(topics.stored(site, device), body, qos=1)
+                self.stats.confirmations += 1
+            except NotConnected:
+                return  # the device sends them again and they are confirmed then
+            except Exception:  # noqa: BLE001 - a lost confirmation only means a resend
+                log.exception("confirmation to %s/%s failed", site, device)
+
+    def _write(self, batch: list[Incoming]) -> BatchResult | None:
+        """Commit the batch; retry while the database is busy, the disk full or read-only; if one
+        message breaks the batch for any other reason, write the messages one by one so only that
+        message becomes a dead letter."""
         t0 = time.perf_counter()
         while True:
             try:
                 res = self.store.write_batch(batch)
+                if self.stats.storage != "ok":
+                    log.warning("database writes again after: %s", self.stats.storage_error)
+                self.stats.storage, self.stats.storage_error = "ok", None
                 break
             except sqlite3.OperationalError as exc:
                 self.stats.write_errors += 1
-                log.error("database write failed (%s); retrying in 1 s", exc)
-                time.sleep(1.0)
+                kind = "busy" if "locked" in str(exc) or "busy" in str(exc) else storage_kind(exc)
+                message = f"{self.config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}"
+                if kind != "busy":
+                    if self.stats.storage != kind:
+                        log.error("database write failed, %s (%s); the broker keeps the batch, retrying "
+                                  "every second", kind, message)
+                    self.stats.storage, self.stats.storage_error = kind, message
+                else:
+                    log.warning("database busy (%s); retrying in 1 s", exc)
+                if self._stop.wait(1.0):
+                    return None  # stopping: nothing confirmed or acknowledged, the broker redelivers
+                continue
             except Exception:  # noqa: BLE001
                 log.exception("batch of %d failed; writing one by one", len(batch))
                 res = self._write_singly(batch)
@@ -190,3 +230,14 @@ class Ingest:
             total.ignored += r.ignored
             total.changed |= r.changed
         return total
+
+
+def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """[5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
+    out: list[tuple[int, int]] = []
+    for i in sorted(set(seqs)):
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
