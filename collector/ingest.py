@@ -104,7 +104,9 @@ class Ingest:
         if self._writer:
             self._writer.join(max(0.1, end - time.monotonic()))
         self.client.stop(timeout=2.0)
-        if self._conn is not None:
+        if self._writer is not None and self._writer.is_alive():
+            self._writer.join(10.0)  # never close the connection under a running write
+        if self._conn is not None and not (self._writer is not None and self._writer.is_alive()):
             self._conn.close()
 
     @property

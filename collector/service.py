@@ -39,8 +39,11 @@ class Collector:
         self.notifier.ready(f"dashboard on {host}:{port}")
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "mqtt_connected": self.ingest.connected, "site": self.config.site,
-                "queue_depth": self.ingest.queue_depth, "ingest": self.ingest.stats.as_dict()}
+        storage = self.ingest.stats.storage  # ok, or why the database takes no writes (disk full, read-only)
+        return {"status": "ok" if storage == "ok" else "degraded", "storage": storage,
+                "storage_error": self.ingest.stats.storage_error, "mqtt_connected": self.ingest.connected,
+                "site": self.config.site, "queue_depth": self.ingest.queue_depth,
+                "ingest": self.ingest.stats.as_dict()}
 
     def run(self) -> None:
         host, port = self.config.http_address()

@@ -127,6 +127,7 @@ class Outbox:
         self.max_events = max_events
         self.fault_reserve = fault_reserve
         self.on_full: Callable[[int], None] | None = None
+        self.on_storage_error: Callable[[OutboxStorageError], None] | None = None
         try:
             self._w = _connect(self.path)
             self._w.executescript(_SCHEMA)
@@ -404,6 +405,11 @@ class Outbox:
         if self.storage_error is None or self.storage_error.kind != err.kind:
             log.error("%s", err)
         self.storage_error = err
+        if self.on_storage_error is not None:
+            try:
+                self.on_storage_error(err)
+            except Exception:  # noqa: BLE001 - a hook must not hide the error
+                log.exception("outbox on_storage_error hook failed")
         return err
 
     def mark_confirmed(self, seqs: list[int]) -> None:

@@ -77,6 +77,7 @@ class OutboxSender:
         self._storage_raised = False
         outbox.add_listener(self._on_committed)
         outbox.on_full = self._on_outbox_full
+        outbox.on_storage_error = self._on_storage_error
 
     # -- events from paho and the client ------------------------------------------------------
 
@@ -138,6 +139,13 @@ class OutboxSender:
         # drainer raises the fault
         self._full.set()
         self.wake()
+
+    def _on_storage_error(self, err: OutboxStorageError) -> None:
+        with self._cv:
+            if self._storage is None:
+                self._storage = (err.kind, str(err), self.outbox.clock.now())
+            self._kicked = True
+            self._cv.notify_all()
 
     def _on_committed(self, rows: list[OutboxRow]) -> None:
         """Rows were just committed (in commit order, under the outbox's write lock): send them
@@ -335,12 +343,11 @@ class OutboxSender:
         """``storage_full`` / ``storage_read_only``: raised as soon as the disk takes the fault
         event (it says since when and SQLite's error), cleared once events are stored again."""
         ob = self.outbox
-        err = ob.storage_error
-        if err is not None and self._storage is None:
-            self._storage = (err.kind, str(err), ob.clock.now())
-        if self._storage is None:
+        with self._cv:
+            noted = self._storage
+        if noted is None:
             return
-        kind, message, since = self._storage
+        kind, message, since = noted
         code = "storage_full" if kind == "disk_full" else f"storage_{kind}"
         try:
             if not self._storage_raised:
@@ -355,7 +362,8 @@ class OutboxSender:
                                               message_vi="Bộ nhớ của thiết bị đã ghi được trở lại",
                                               message_en="The device's storage accepts events again"))
                 self._storage_raised = False
-                self._storage = None
+                with self._cv:
+                    self._storage = None
         except OutboxStorageError:
             pass  # still failing: try again on the next round
 
