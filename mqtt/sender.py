@@ -260,9 +260,6 @@ class OutboxSender:
         now = time.monotonic()
         if self._resend or not self._sent or not self._connected():
             return
-        if self._last_resend and self._last_confirmed < self._last_resend \
-                and now - self._last_resend >= self._timeout:
-            self._timeout = min(2 * self._timeout, self.confirm_timeout_max_s)  # nobody confirms
         if now - self._last_resend < self._timeout:
             return
         cutoff = now - self._timeout
@@ -275,6 +272,9 @@ class OutboxSender:
                 due.append(seq)
         if due:
             log.info("no confirmation for %d events within %.0f s: sending them again", len(due), self._timeout)
+            if self._last_resend and self._last_confirmed < self._last_resend:
+                # the last resend brought no confirmation at all (no collector runs): wait longer
+                self._timeout = min(2 * self._timeout, self.confirm_timeout_max_s)
             self._resend = sorted(due)
             self._last_resend = now
 

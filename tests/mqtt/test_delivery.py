@@ -144,3 +144,18 @@ def test_the_collector_sees_lost_first_and_last_events(tmp_path):
     assert conn.execute("SELECT count(*) FROM seq_gaps").fetchone()[0] == 3
     conn.close()
     assert sqlite3.connect(tmp_path / "c.db").execute("SELECT count(*) FROM events").fetchone()[0] == 5
+
+
+def test_resends_go_on_while_nobody_confirms_and_reach_a_collector_that_comes_later(broker, tmp_path):
+    # no collector session exists: the broker drops the events; only a resend can bring them in
+    ob, c = _device(broker.url, tmp_path / "outbox.db", confirm_timeout_s=0.3)
+    try:
+        ob.enqueue_many([("rating", RATING)] * 50)
+        assert c.flush(10)
+        time.sleep(2.0)  # several resends that nobody confirmed: the timeout has grown
+        ing = start_ingest(broker.url, tmp_path / "collector.db", "s1")
+        assert c.wait_confirmed(60), f"{ob.depth()} events never confirmed"
+        assert stored_seqs(tmp_path / "collector.db", "rt-05") == list(range(1, 51))
+        ing.stop()
+    finally:
+        c.stop()
