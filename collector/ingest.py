@@ -23,14 +23,16 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
-from mqtt.errors import NotConnected, storage_kind
-from mqtt.schemas import Stored
+from mqtt.errors import NotConnected, OutboxStorageError, storage_kind
+from mqtt.outbox import Outbox
+from mqtt.schemas import FaultData, Stored
 
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
@@ -76,14 +78,18 @@ class Ingest:
         self._conn: sqlite3.Connection | None = None
         self.broker = config.broker_config()
         self._site = config.site_or_none
+        # the collector's own events (its storage faults) go the way every event goes: its own
+        # outbox, the broker, this ingest, a confirmation (one site only: events need a site)
+        self.outbox = (Outbox(Path(config.db).with_name(Path(config.db).stem + "-outbox.db"), self._site,
+                              COLLECTOR_DEVICE, clock=self.clock) if self._site is not None else None)
+        self._faults_pending: list[tuple[str, bool, str]] = []  # (code, active, detail) to record
         self.client = DeviceClient(
-            self._site, COLLECTOR_DEVICE, "collector", self.broker, clock=self.clock,
+            self._site, COLLECTOR_DEVICE, "collector", self.broker, clock=self.clock, outbox=self.outbox,
             client_id=config.mqtt_client_id(), clean_start=False, session_expiry_s=config.session_expiry_s,
             manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
             reconnect_min_s=0.2, reconnect_max_s=10.0,
             telemetry_extra=lambda: {"queue_depth": self.queue_depth, **self.stats.as_dict()})
-        # no_local: the collector's own confirmations do not come back to it
-        self.client.subscribe(topics.site_filter(self._site), self._on_message, no_local=True)
+        self.client.subscribe(topics.site_filter(self._site), self._on_message)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -108,6 +114,8 @@ class Ingest:
             self._writer.join(10.0)  # never close the connection under a running write
         if self._conn is not None and not (self._writer is not None and self._writer.is_alive()):
             self._conn.close()
+        if self.outbox is not None:
+            self.outbox.close()
 
     @property
     def connected(self) -> bool:
@@ -169,6 +177,24 @@ class Ingest:
                 except Exception:  # noqa: BLE001 - a dashboard problem must not stop the ingest
                     log.exception("batch listener failed")
 
+    def _own_fault(self) -> None:
+        """Record the collector's own storage fault (raised or cleared) through its outbox; on a
+        disk that takes nothing yet, try again at the next write."""
+        while self._faults_pending and self.outbox is not None:
+            code, active, detail = self._faults_pending[0]
+            data = (FaultData(code=code, active=True,
+                              message_vi="Cơ sở dữ liệu của máy chủ đầy hoặc chỉ đọc: sự kiện chờ ở thiết bị",
+                              message_en="The server's database is full or read-only: events wait on the devices",
+                              detail=detail[:500])
+                    if active else
+                    FaultData(code=code, active=False, message_vi="Cơ sở dữ liệu của máy chủ đã ghi được trở lại",
+                              message_en="The server's database accepts writes again"))
+            try:
+                self.outbox.enqueue("fault", data)
+            except OutboxStorageError:
+                return
+            self._faults_pending.pop(0)
+
     def _confirm(self, res: BatchResult) -> None:
         """Tell each device which of its seqs are in the store now (after the commit)."""
         for (site, device), seqs in res.confirm.items():
@@ -191,7 +217,9 @@ class Ingest:
                 res = self.store.write_batch(batch)
                 if self.stats.storage != "ok":
                     log.warning("database writes again after: %s", self.stats.storage_error)
+                    self._faults_pending.append((_fault_code(self.stats.storage), False, ""))
                 self.stats.storage, self.stats.storage_error = "ok", None
+                self._own_fault()
                 break
             except sqlite3.OperationalError as exc:
                 self.stats.write_errors += 1
@@ -201,7 +229,10 @@ class Ingest:
                     if self.stats.storage != kind:
                         log.error("database write failed, %s (%s); the broker keeps the batch, retrying "
                                   "every second", kind, message)
+                    if self.stats.storage != kind:
+                        self._faults_pending.append((_fault_code(kind), True, message))
                     self.stats.storage, self.stats.storage_error = kind, message
+                    self._own_fault()
                 else:
                     log.warning("database busy (%s); retrying in 1 s", exc)
                 if self._stop.wait(1.0):
@@ -243,3 +274,9 @@ def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((i, i))
     return out
+
+
+def _fault_code(kind: str) -> str:
+    """The collector's own fault for a database that takes no writes: ``database_full``,
+    ``database_read_only``, ``database_io`` (its outbox's own disk raises ``storage_*``)."""
+    return "database_" + kind.replace("disk_", "")

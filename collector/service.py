@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import uvicorn
@@ -10,7 +11,10 @@ from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 
 from .config import CollectorConfig
+from mqtt.errors import OutboxStorageError, storage_kind
+
 from .db import open_db
+from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
 from .web import LiveHub, create_app
@@ -25,10 +29,18 @@ class Collector:
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.notifier = notifier or Notifier()
-        open_db(config.db).close()  # create and migrate before anyone reads
+        try:
+            open_db(config.db).close()  # create and migrate before anyone reads
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(
+                f"không ghi được cơ sở dữ liệu {config.db} ({storage_kind(exc)}) / cannot write the database "
+                f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
-        self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        try:
+            self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        except OutboxStorageError as exc:
+            raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready)
 

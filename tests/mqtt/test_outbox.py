@@ -175,7 +175,9 @@ def test_device_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
         e = json.loads(p)
         assert ids.setdefault(e["seq"], e["id"]) == e["id"]
     stored = wait_stored(tmp_path / "store.db", "dev-1", len(want))
-    assert sorted(stored) == sorted(want), "the store must hold each promised event exactly once"
+    # a kill between a commit and its print leaves a stored event the parent never heard of
+    assert want <= set(stored), f"never stored: {sorted(want - set(stored))[:20]}"
+    assert len(stored) == len(set(stored)), "an event was stored twice"
     store.stop()
     rec.close()
 

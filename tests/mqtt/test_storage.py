@@ -3,7 +3,9 @@ a health that says so, nothing confirmed forgotten. A small tmpfs of our own (ro
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -129,7 +131,32 @@ def test_collector_disk_full_keeps_everything_and_says_so(broker, small_disk, tm
         seqs = stored_seqs(db, "rt-05")
         assert seqs == list(range(1, 802))  # every one, once
         assert ing.stats.storage == "ok"
+        # the collector's own fault went the same way: its outbox, the broker, the store, confirmed
+        assert ing.client.wait_confirmed(30)
+        with sqlite3.connect(db) as conn:
+            faults = conn.execute("SELECT code, active FROM faults WHERE device='collector' ORDER BY ts_epoch").fetchall()
+        assert [f for f in faults if f[0] == "database_full"] == [("database_full", 1), ("database_full", 0)]
     finally:
         c.stop()
         ing.stop()
         ob.close()
+
+
+def test_collector_on_a_read_only_directory_says_so_without_a_traceback(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    subprocess.run(["mount", "--bind", str(d), str(d)], check=False)
+    r = subprocess.run(["mount", "-o", "remount,ro,bind", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot remount read-only here")
+    try:
+        root = Path(__file__).resolve().parents[2]
+        p = subprocess.run([sys.executable, "-m", "collector", "--db", str(d / "collector.db"),
+                            "--broker", "mqtt://127.0.0.1:9", "--site", "s1", "--http", "127.0.0.1:9"],
+                           cwd=root, capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=str(root)))
+        assert p.returncode == 2, p.stderr
+        assert "Traceback" not in p.stderr
+        assert "collector.db" in p.stderr and "không ghi được" in p.stderr and "cannot write" in p.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=False)
