@@ -10,8 +10,10 @@ store held every event recorded before it); the last line is one JSON object wit
     .venv/bin/python bench/faults.py [--devices 4] [--rate 100] [--seconds 8]
 
 Scenarios: broker SIGKILL (collector up), broker SIGKILL while the collector is down for a while,
-collector SIGKILL, device SIGKILL, the whole site power cut (every process SIGKILLed at once).
-Not yet here (docs/reliability.md): ticketing SIGKILL, a device cut off the network, disk full.
+collector SIGKILL, device SIGKILL, a device cut off the network (it reaches the broker through a
+TCP proxy of this process, which is cut), disk full on the server and on a device (a small tmpfs,
+filled; needs root, else skipped), the whole site power cut (every process SIGKILLed at once).
+Not yet here (docs/reliability.md): ticketing SIGKILL, so ``requests_answered_twice`` is null.
 """
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sqlite3
+import threading
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from _util import ROOT  # noqa: I001  (puts the repo on sys.path)
 
@@ -49,22 +53,108 @@ def device_main(db: str, url: str, device: str, rate: float, seconds: float, log
     end = time.monotonic() + seconds
     n = 0
     t0 = time.monotonic()
+    from mqtt.errors import OutboxStorageError
     while time.monotonic() < end:
-        e = ob.enqueue("rating", {"desk": 1, "score": 1 + n % 5, "scale": 5})
+        n += 1
+        try:
+            e = ob.enqueue("rating", {"desk": 1, "score": 1 + n % 5, "scale": 5})
+        except OutboxStorageError:
+            continue  # refused (the terminal says so): not recorded
         out.write(f"{e.seq} {time.time():.3f}\n")
         out.flush()
-        n += 1
         time.sleep(max(0.0, t0 + n / rate - time.monotonic()))
     while True:  # keep delivering until killed
         time.sleep(1)
 
 
+class Proxy:
+    """A TCP proxy to the broker for one device; ``cut()`` drops its connections and refuses new
+    ones until ``mend()``, as a pulled cable or a dead switch would."""
+
+    def __init__(self, upstream: int):
+        self.upstream = upstream
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        self.cut_off = False
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                a, _ = self.srv.accept()
+            except OSError:
+                return
+            if self.cut_off:
+                a.close()
+                continue
+            try:
+                b = socket.create_connection(("127.0.0.1", self.upstream))
+            except OSError:
+                a.close()
+                continue
+            self.pairs.append((a, b))
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def _pump(x: socket.socket, y: socket.socket) -> None:
+        try:
+            while data := x.recv(65536):
+                y.sendall(data)
+        except OSError:
+            pass
+        for s in (x, y):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for a, b in self.pairs:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.pairs.clear()
+
+    def mend(self) -> None:
+        self.cut_off = False
+
+
+def _mount_tmpfs(d: Path, size: str) -> bool:
+    d.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(d)],
+                          capture_output=True).returncode == 0
+
+
+def _fill(d: Path) -> Path:
+    filler = d / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
 class Site:
     def __init__(self, tmp: Path, devices: int, rate: float, seconds: float):
         self.tmp, self.n, self.rate, self.seconds = tmp, devices, rate, seconds
+        self.proxy: Proxy | None = None  # the first device reaches the broker through it
+        self.server_disk = tmp / "server-disk"
+        self.device_disk = tmp / "device-disk"
+        self.mounted: list[Path] = []
+        for d, size in ((self.server_disk, "64m"), (self.device_disk, "8m")):
+            if _mount_tmpfs(d, size):
+                self.mounted.append(d)
         bdir = tmp / "broker"
         self.broker = Mosquitto(bdir, extra_conf=PROD.format(d=bdir))
-        self.db = tmp / "collector.db"
+        self.db = (self.server_disk if self.server_disk in self.mounted else tmp) / "collector.db"
         self.http = free_port()
         self.collector: subprocess.Popen[bytes] | None = None
         self.devs: dict[str, subprocess.Popen[bytes]] = {}
@@ -80,8 +170,11 @@ class Site:
 
     def start_device(self, name: str, seconds: float | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        first = name == "rt-01"
+        url = f"mqtt://127.0.0.1:{self.proxy.port}" if first and self.proxy else self.broker.url
+        disk = self.device_disk if first and self.device_disk in self.mounted else self.tmp
         self.devs[name] = subprocess.Popen(
-            [sys.executable, __file__, "--device", name, "--url", self.broker.url, "--db", str(self.tmp / f"{name}.db"),
+            [sys.executable, __file__, "--device", name, "--url", url, "--db", str(disk / f"{name}.db"),
              "--rate", str(self.rate), "--seconds", str(self.seconds if seconds is None else seconds),
              "--log", str(self.tmp / f"{name}.log")],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(self.tmp / f"{name}.err", "ab"),
@@ -89,6 +182,7 @@ class Site:
 
     def start(self) -> None:
         self.broker.start()
+        self.proxy = Proxy(self.broker.port)
         self.start_collector()
         time.sleep(2.5)
         for i in range(self.n):
@@ -124,6 +218,8 @@ class Site:
             self.kill(p)
         self.kill(self.collector)
         self.broker.kill()
+        for d in self.mounted:
+            subprocess.run(["umount", "-l", str(d)], check=False)
 
 
 def _missing(site: Site, want: dict[str, set[int]]) -> int:
@@ -131,13 +227,18 @@ def _missing(site: Site, want: dict[str, set[int]]) -> int:
     return sum(len(v - got.get(d, set())) for d, v in want.items())
 
 
-def run(name: str, fault: Callable[[Site], None], args: argparse.Namespace) -> dict[str, float | int | str]:
+def run(name: str, fault: Callable[[Site], None], args: argparse.Namespace) -> dict[str, Any]:
     slug = "".join(ch if ch.isalnum() else "-" for ch in name)[:40]
     tmp = Path(tempfile.mkdtemp(prefix=f"faults-{slug}-"))
     site = Site(tmp, args.devices, args.rate, args.seconds)
     site.start()
     time.sleep(2.0)
-    fault(site)
+    try:
+        fault(site)
+    except Skipped as why:
+        site.stop()
+        print(f"{name:<40} skipped: {why}", flush=True)
+        return {}
     fault_end = time.time()
     before = site.recorded(fault_end)
     t0 = time.monotonic()
@@ -193,6 +294,33 @@ def device_kill(site: Site) -> None:
     site.start_device(name, seconds=max(1.0, site.seconds - 3.0))
 
 
+def network_cut(site: Site, seconds: float = 30.0) -> None:
+    assert site.proxy is not None
+    site.proxy.cut()
+    time.sleep(seconds)
+    site.proxy.mend()
+
+
+def server_disk_full(site: Site) -> None:
+    if site.server_disk not in site.mounted:
+        raise Skipped("no tmpfs for the server (needs root)")
+    filler = _fill(site.server_disk)
+    time.sleep(5.0)
+    filler.unlink()
+
+
+def device_disk_full(site: Site) -> None:
+    if site.device_disk not in site.mounted:
+        raise Skipped("no tmpfs for the device (needs root)")
+    filler = _fill(site.device_disk)
+    time.sleep(5.0)
+    filler.unlink()
+
+
+class Skipped(Exception):
+    pass
+
+
 def power_cut(site: Site) -> None:
     names = list(site.devs)
     for p in site.devs.values():
@@ -211,6 +339,9 @@ SCENARIOS: list[tuple[str, Callable[[Site], None]]] = [
     ("broker SIGKILL + restarted empty, collector down 8 s", broker_kill_collector_down),
     ("collector SIGKILL, down 5 s", collector_kill),
     ("device SIGKILL, restarted", device_kill),
+    ("device cut off the network 30 s", network_cut),
+    ("disk full on the server 5 s", server_disk_full),
+    ("disk full on a device 5 s", device_disk_full),
     ("power cut (everything SIGKILLed)", power_cut),
 ]
 
@@ -229,10 +360,10 @@ def main() -> None:
     if args.device:
         device_main(args.db, args.url, args.device, args.rate, args.seconds, args.log)
         return
-    rows = [run(n, f, args) for n, f in SCENARIOS if not args.only or args.only in n]
-    total = {k: sum(int(r[k]) for r in rows) for k in ("recorded", "stored", "lost", "stored_twice")}
-    total["requests_answered_twice"] = 0  # no ticketing scenario yet: nothing was asked
-    print(json.dumps({**total, "scenarios": len(rows),
+    rows = [r for r in (run(n, f, args) for n, f in SCENARIOS if not args.only or args.only in n) if r]
+    total: dict[str, Any] = {k: sum(int(r[k]) for r in rows) for k in ("recorded", "stored", "lost", "stored_twice")}
+    print(json.dumps({**total, "requests_answered_twice": None,  # no ticketing scenario yet
+                      "scenarios": len(rows),
                       "recovery_s_max": max(float(r["recovery_s"]) for r in rows) if rows else 0}))
 
 

@@ -198,7 +198,7 @@ class Ingest:
     def _confirm(self, res: BatchResult) -> None:
         """Tell each device which of its seqs are in the store now (after the commit)."""
         for (site, device), seqs in res.confirm.items():
-            body = Stored(seqs=_ranges(seqs), ts=self.clock.now()).dumps()
+            body = Stored(seqs=_ranges(seqs), by=COLLECTOR_DEVICE, ts=self.clock.now()).dumps()
             try:
                 self.client.publish(topics.stored(site, device), body, qos=1)
                 self.stats.confirmations += 1

@@ -65,9 +65,14 @@ Handler = Callable[[Message], None]
 class Deliverable(Protocol):
     """What :meth:`DeviceClient.ack` needs of a message: a Message, or a record copied from one."""
 
-    mid: int
-    qos: int
-    generation: int
+    @property
+    def mid(self) -> int: ...
+
+    @property
+    def qos(self) -> int: ...
+
+    @property
+    def generation(self) -> int: ...
 
 
 def _properties(packet_type: int) -> Properties:
