@@ -13,7 +13,10 @@ Scenarios: broker SIGKILL (collector up), broker SIGKILL while the collector is 
 collector SIGKILL, device SIGKILL, a device cut off the network (it reaches the broker through a
 TCP proxy of this process, which is cut), disk full on the server and on a device (a small tmpfs,
 filled; needs root, else skipped), the whole site power cut (every process SIGKILLed at once).
-Not yet here (docs/reliability.md): ticketing SIGKILL, so ``requests_answered_twice`` is null.
+Ticketing SIGKILL: the real ``python -m ticketing`` process with two kiosks issuing (leases over
+request/response, tickets into their outboxes) and four desks calling the next ticket (a retried
+request keeps its id), SIGKILLed mid-way and started again; a ticket called twice, or a number
+issued twice, counts in ``requests_answered_twice``; every ``called`` event must reach the store.
 """
 from __future__ import annotations
 
@@ -157,6 +160,7 @@ class Site:
         self.db = (self.server_disk if self.server_disk in self.mounted else tmp) / "collector.db"
         self.http = free_port()
         self.collector: subprocess.Popen[bytes] | None = None
+        self.collector_site = SITE
         self.devs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start_collector(self) -> None:
@@ -164,13 +168,13 @@ class Site:
         env.pop("NOTIFY_SOCKET", None)
         self.collector = subprocess.Popen(
             [sys.executable, "-m", "collector", "--broker", self.broker.url, "--db", str(self.db),
-             "--http", f"127.0.0.1:{self.http}", "--site", SITE, "--client-id", "site-collector"],
+             "--http", f"127.0.0.1:{self.http}", "--site", self.collector_site, "--client-id", "site-collector"],
             cwd=ROOT, env=env, stdout=open(self.tmp / "collector.log", "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
 
     def start_device(self, name: str, seconds: float | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        first = name == "rt-01"
+        first = name == "dv-01"
         url = f"mqtt://127.0.0.1:{self.proxy.port}" if first and self.proxy else self.broker.url
         disk = self.device_disk if first and self.device_disk in self.mounted else self.tmp
         self.devs[name] = subprocess.Popen(
@@ -186,7 +190,7 @@ class Site:
         self.start_collector()
         time.sleep(2.5)
         for i in range(self.n):
-            self.start_device(f"rt-{i + 1:02d}")
+            self.start_device(f"dv-{i + 1:02d}")
 
     @staticmethod
     def kill(p: subprocess.Popen[bytes] | None) -> None:
@@ -346,6 +350,74 @@ SCENARIOS: list[tuple[str, Callable[[Site], None]]] = [
 ]
 
 
+def ticketing_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    """Ticketing SIGKILLed while kiosks issue and desks call; started again."""
+    from tests.ticketing.helpers import SITE as TSITE, Desk, Kiosk, run_desks, write_configs
+    name = "ticketing SIGKILL, restarted"
+    tmp = Path(tempfile.mkdtemp(prefix="faults-ticketing-"))
+    site = Site(tmp, args.devices, args.rate, args.seconds)
+    site.collector_site = "+"  # the rating devices' site and ticketing's
+    site.start()
+    cfg = write_configs(tmp, site.broker.url)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MOTCUA_LOG="WARNING")
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "ticketing", "--config", str(cfg)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=open(tmp / "ticketing.log", "ab"))
+    tk = spawn()
+    time.sleep(3.0)
+    kiosks = [Kiosk(site.broker.url, f"kiosk-{i}", tmp, block=40) for i in (1, 2)]
+    desks = [Desk(site.broker.url, n) for n in (1, 2, 3, 4)]
+    for k in kiosks:
+        for i in range(60):
+            k.issue("HT" if i % 3 else "DD")
+    result: dict[int, list[str]] = {}
+    runner = threading.Thread(target=lambda: result.update(run_desks(desks, total=120, stop_after=60)))
+    runner.start()
+    time.sleep(1.5)
+    Site.kill(tk)
+    time.sleep(2.0)
+    fault_end = time.time()
+    tk = spawn()
+    runner.join(120)
+    before = site.recorded(fault_end)
+    t0 = time.monotonic()
+    recovery = float("nan")
+    called = [lab for labs in result.values() for lab in labs]
+    issued = [f"{d.day}/{d.ticket}" for k in kiosks for d in k.issued]
+    twice = (len(called) - len(set(called))) + (len(issued) - len(set(issued)))
+    feed: set[str] = set()
+    while time.monotonic() - t0 < 120:
+        try:
+            with sqlite3.connect(site.db, timeout=10) as c:
+                feed = {r[0] for r in c.execute("SELECT day || '/' || ticket FROM ticket_events WHERE site=? "
+                                                "AND action='called'", (TSITE,))}
+        except sqlite3.OperationalError:
+            pass
+        if recovery != recovery and _missing(site, before) == 0 and set(called) <= feed:
+            recovery = time.monotonic() - t0
+        if recovery == recovery and _missing(site, site.recorded()) == 0:
+            break
+        time.sleep(0.25)
+    for k in kiosks:
+        k.close()
+    for d in desks:
+        d.close()
+    Site.kill(tk)
+    rec = site.recorded()
+    got, stored_twice = site.stored()
+    site.stop()
+    lost = sum(len(v - got.get(d, set())) for d, v in rec.items()) + len(set(called) - feed)
+    recorded = sum(len(v) for v in rec.values()) + len(set(called))
+    stored = sum(len(v & got.get(d, set())) for d, v in rec.items()) + len(set(called) & feed)
+    row = {"scenario": name, "recorded": recorded, "stored": stored, "lost": lost, "stored_twice": stored_twice,
+           "recovery_s": round(recovery, 1) if recovery == recovery else -1, "requests_answered_twice": twice,
+           "tickets_called": len(called)}
+    print(f"{name:<40} recorded {recorded:>6}  stored {stored:>6}  lost {lost:>4}  twice {stored_twice:>3}  "
+          f"recovery {row['recovery_s']} s  ({len(called)} tickets called, {twice} answered twice)", flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--devices", type=int, default=4)
@@ -361,8 +433,11 @@ def main() -> None:
         device_main(args.db, args.url, args.device, args.rate, args.seconds, args.log)
         return
     rows = [r for r in (run(n, f, args) for n, f in SCENARIOS if not args.only or args.only in n) if r]
+    if not args.only or args.only in "ticketing SIGKILL":
+        rows.append(ticketing_scenario(args))
     total: dict[str, Any] = {k: sum(int(r[k]) for r in rows) for k in ("recorded", "stored", "lost", "stored_twice")}
-    print(json.dumps({**total, "requests_answered_twice": None,  # no ticketing scenario yet
+    answered_twice = [r["requests_answered_twice"] for r in rows if "requests_answered_twice" in r]
+    print(json.dumps({**total, "requests_answered_twice": sum(answered_twice) if answered_twice else None,
                       "scenarios": len(rows),
                       "recovery_s_max": max(float(r["recovery_s"]) for r in rows) if rows else 0}))
 
