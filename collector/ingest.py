@@ -41,6 +41,7 @@ from .store import BatchResult, Incoming, Store
 log = logging.getLogger(__name__)
 
 COLLECTOR_DEVICE = "collector"
+_BATCH_GAP_S = 0.002  # a batch closes when nothing arrived for this long (or at batch_wait_ms)
 
 
 @dataclass
@@ -154,7 +155,9 @@ class Ingest:
             if left <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=left))
+                # wait for more only while more keeps coming: a lone event (a citizen's press) is
+                # committed and confirmed at once; under load the queue fills during each commit
+                batch.append(self._queue.get(timeout=min(left, _BATCH_GAP_S)))
             except queue.Empty:
                 break
         return batch
