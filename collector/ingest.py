@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
+from common.registry import load_registry
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
@@ -34,6 +35,7 @@ from mqtt.errors import NotConnected, OutboxStorageError, storage_kind
 from mqtt.outbox import Outbox
 from mqtt.schemas import FaultData, Stored
 
+from .authz import Authz
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
 from .store import BatchResult, Incoming, Store
@@ -77,6 +79,7 @@ class Ingest:
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self.authz = Authz(load_registry(config.devices))  # a bad registry refuses to start (file and line)
         self.broker = config.broker_config()
         self._site = config.site_or_none
         # the collector's own events (its storage faults) go the way every event goes: its own
@@ -215,6 +218,7 @@ class Ingest:
         message breaks the batch for any other reason, write the messages one by one so only that
         message becomes a dead letter."""
         t0 = time.perf_counter()
+        batch, refused = self.authz.screen(self.store, batch)  # forbidden -> dead letters (collector/authz.py)
         while True:
             try:
                 res = self.store.write_batch(batch)
@@ -245,6 +249,8 @@ class Ingest:
                 log.exception("batch of %d failed; writing one by one", len(batch))
                 res = self._write_singly(batch)
                 break
+        res.dead += refused.dead
+        res.changed |= refused.changed
         self.stats.batches += 1
         self.stats.stored += res.stored
         self.stats.duplicates += res.duplicates

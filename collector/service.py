@@ -9,6 +9,7 @@ import uvicorn
 
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
+from common.web.app import WebSettings
 
 from .config import CollectorConfig
 from mqtt.errors import OutboxStorageError, storage_kind
@@ -42,7 +43,7 @@ class Collector:
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready)
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
 
     def _ready(self) -> None:
         host, port = self.config.http_address()
