@@ -285,7 +285,7 @@ class DeviceClient:
             log.debug("late or unknown response on %s", msg.topic)
             return
         try:
-            waiter[1].append(parse_model(Response, msg.payload))  # type: ignore[arg-type]
+            waiter[1].append(parse_model(Response, msg.payload))
         except ProtocolError as exc:
             log.error("bad response on %s: %s", msg.topic, exc)
             return
@@ -309,7 +309,7 @@ class DeviceClient:
                 resp = Response(request_id="?", ok=False, error="bad_request",
                                 message_vi=f"Yêu cầu không hợp lệ: {exc}", message_en=f"Bad request: {exc}")
             else:
-                resp = handler(req, msg)  # type: ignore[arg-type]
+                resp = handler(req, msg)
             props = _properties(PacketTypes.PUBLISH)
             if msg.correlation is not None:
                 props.CorrelationData = msg.correlation

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from pydantic import ValidationError
 
 from common.clock import Clock, SystemClock, iso
+from common.sqlite import connect
 
 from . import topics
 from .errors import OutboxClosed, OutboxFull, OutboxStorageError, ProtocolError, storage_error
@@ -102,10 +103,7 @@ def _runs(ids: list[int]) -> list[tuple[int, int]]:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
+    return connect(path)  # WAL, synchronous=FULL, a busy timeout, autocommit
 
 
 class Outbox:
