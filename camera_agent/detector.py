@@ -95,6 +95,10 @@ class SceneModel:
         self._now = 0.0
         self.rebases = 0
         self.absorbed = 0
+        self.rate: np.ndarray | None = None  # per pixel, share of recent frames with motion
+        self.calm: np.ndarray | None = None  # 255 where the pixel is not restless
+        self._diffs = 0
+        self.gray: np.ndarray | None = None  # the last prepared (work size, grey, blurred) frame
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -137,7 +141,7 @@ class SceneModel:
         """Analyse one frame taken at monotonic time ``t`` (seconds); one reading per zone."""
         if self._size != (frame.shape[1], frame.shape[0]):
             self._setup(frame)
-        gray = self._prepare(frame)
+        gray = self.gray = self._prepare(frame)
         if self.bg is None or self._prev is None:
             self.bg = gray.astype(np.float32)
             self._prev, self._prev_t = gray, t
@@ -162,6 +166,10 @@ class SceneModel:
         dt = self._dt = max(0.0, t - self._prev_t)
         self._now = t
         self._prev, self._prev_t = gray, t
+        self._restless(moving, dt)
+        assert self.calm is not None
+        fg = cv2.bitwise_and(fg, self.calm)
+        moving = cv2.bitwise_and(moving, self.calm)
 
         if cv2.countNonZero(fg) > cfg.global_change_fraction * fg.size:
             self._rebase(grayf, t)
@@ -193,6 +201,19 @@ class SceneModel:
             cv2.accumulateWeighted(grayf, self.bg, alpha, mask=update)
         self._bgmask = cv2.bitwise_not(fg)
         return readings
+
+    def _restless(self, moving: np.ndarray, dt: float) -> None:
+        """Learn which pixels change most of the time (a screen, leaves, a fan): their change
+        is not a person's. Early on the share is the plain mean, so a screen that changes from
+        the first frame is known within a few frames."""
+        self._diffs += 1
+        m = (moving > 0).astype(np.float32)
+        if self.rate is None or self.rate.shape != m.shape:
+            self.rate = m
+        else:
+            a = max(1.0 / self._diffs, min(1.0, dt / self.cfg.restless_tau_s) if dt > 0 else 0.0)
+            cv2.accumulateWeighted(m, self.rate, a)
+        self.calm = np.where(self.rate < self.cfg.restless_share, 255, 0).astype(np.uint8)
 
     # -- rules ----------------------------------------------------------------------------------
 
