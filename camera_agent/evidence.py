@@ -32,7 +32,8 @@ REGION_SIDE = 0.25
 REGION_DOWN = 0.1
 BODY_W = 2.0  # a face of width w implies a body about 2w wide ...
 BODY_H = 4.0  # ... and 4 face heights tall, starting at the face's top
-MIN_OVERLAP = 0.15  # share of the implied body box that must fall inside the zone
+MIN_OVERLAP = 0.15
+RECHECK_FRAMES = 3  # a periodic re-check looks at this many frames in a row  # share of the implied body box that must fall inside the zone
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class HaarFaceDetector:
 
     kind = "face"
 
-    def __init__(self, path: Path | None = None, min_neighbors: int = 5, min_size: int = 20):
+    def __init__(self, path: Path | None = None, min_neighbors: int = 4, min_size: int = 24):
         if path is None:
             base = getattr(getattr(cv2, "data", None), "haarcascades", None)
             if not base:
@@ -168,3 +169,48 @@ def detect_in_zone(detector: PersonDetector, frame: np.ndarray, zone: PresenceZo
         if counts_for(zone, full, w, h):
             out.append(full)
     return out
+
+
+class ZoneEvidence:
+    """Person hits of one zone over time, and when the detector should look again.
+
+    The detector runs on a zone when the cheap stage is in doubt (motion in a zone that is not
+    occupied), while the zone's presence rests on person evidence alone (a still person the
+    change stage never saw arrive), around a recent hit, and every ``recheck_s`` regardless,
+    so a person seated before the agent started is found."""
+
+    def __init__(self, window_s: float, min_hits: int, recheck_s: float):
+        self.window_s = window_s
+        self.min_hits = min_hits
+        self.recheck_s = recheck_s
+        self.hits: list[float] = []
+        self.last_check: float | None = None
+        self.holding = False
+        self.last: list[Detection] = []
+        self.checks = 0
+        self.burst_start: float | None = None
+        self.burst_left = 0
+
+    def due(self, t: float, gate_motion: bool, occupied: bool) -> bool:
+        if self.burst_start is None or t - self.burst_start >= self.recheck_s:
+            self.burst_start, self.burst_left = t, RECHECK_FRAMES  # a few frames: one may miss
+        if self.burst_left > 0:
+            self.burst_left -= 1
+            return True
+        if self.holding or (self.hits and t - self.hits[-1] <= 2 * self.window_s):
+            return True
+        return gate_motion and not occupied
+
+    def record(self, t: float, found: list[Detection]) -> None:
+        self.last_check = t
+        self.checks += 1
+        self.last = found
+        if found:
+            self.hits.append(t)
+        self.hits = [h for h in self.hits if t - h <= self.window_s]
+
+    def present(self, t: float) -> bool:
+        """Evidence of a person now: ``min_hits`` hits within the window to start, one to hold."""
+        recent = sum(1 for h in self.hits if t - h <= self.window_s)
+        self.holding = recent >= (1 if self.holding else self.min_hits)
+        return self.holding
