@@ -20,6 +20,8 @@ from .zones import PresenceZone
 
 log = logging.getLogger(__name__)
 
+GATE_MOTION = 0.02  # share of a zone moving (restless pixels excluded) that makes the detector look
+
 
 class ZoneChange(NamedTuple):
     """A confirmed change: ``since`` is when the evidence began, ``at`` when the hold ended.
@@ -62,7 +64,7 @@ class ZoneSummary:
     """Share of a window a zone was occupied and how often it changed."""
 
     zone: PresenceZone
-    present: bool
+    present: bool | None
     since: float
     window_s: float
     occupied_share: float
@@ -153,7 +155,7 @@ class PresencePipeline:
         ev = self.evidence[i]
         if self.detector is None:
             return False
-        gate = reading.motion >= self.scene.cfg.motion_min_fraction
+        gate = reading.motion >= GATE_MOTION
         if ev.due(t, gate, reading.occupied):
             started = time.perf_counter()
             ev.record(t, detect_in_zone(self.detector, frame, self.zones[i], self.scene.cfg.detect_height))
@@ -187,7 +189,7 @@ class PresencePipeline:
         out = []
         for zone, state in zip(self.zones, self.states):
             share, changes = win.close(zone.name, state.present, now)
-            out.append(ZoneSummary(zone, state.present, state.since if state.since is not None else now,
+            out.append(ZoneSummary(zone, self.present(zone), state.since if state.since is not None else now,
                                    max(now - win.start, 0.0), share, changes))
         self._window = SummaryWindow(now)
         for zone, state in zip(self.zones, self.states):
