@@ -53,7 +53,7 @@ class DetectionConfig(BaseModel):
     cascade_path: Path | None = Field(None, description="Haar cascade XML for person_check='cascade' (default: OpenCV's upper body)")
     person_detector: Literal["face", "hog", "none"] = Field("face", description="person evidence: OpenCV's frontal-face cascade (default), HOG people detector, or none (change only)")
     detect_height: int = Field(240, ge=64, le=960, description="the region searched around a zone is scaled to this height (px) for the detector")
-    recheck_s: float = Field(5.0, gt=0, le=3600, description="every zone is searched for a person this often even without motion")
+    recheck_s: float = Field(10.0, gt=0, le=3600, description="every zone is searched for a person this often even without motion")
     evidence_window_s: float = Field(1.0, gt=0, le=60, description="person hits are counted over this window")
     evidence_min_hits: int = Field(2, ge=1, le=20, description="hits within the window that make person evidence (one while it holds)")
     restless_share: float = Field(0.5, gt=0, le=1, description="pixels moving in more than this share of frames (a screen, leaves, a fan) are not counted as a person's change")

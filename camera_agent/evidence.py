@@ -86,7 +86,7 @@ class HaarFaceDetector:
     def detect(self, image: np.ndarray) -> list[Detection]:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         rects, _, weights = self._cascade.detectMultiScale3(
-            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=self.min_neighbors,
+            cv2.equalizeHist(gray), scaleFactor=1.15, minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size), outputRejectLevels=True)
         return [Detection(int(x), int(y), int(w), int(h), float(s), self.kind)
                 for (x, y, w, h), s in zip(rects, np.ravel(weights) if len(rects) else [])]
@@ -192,6 +192,11 @@ class ZoneEvidence:
         self.burst_left = 0
 
     def due(self, t: float, gate_motion: bool, occupied: bool) -> bool:
+        """Whether to run the detector now. A zone the change stage holds as occupied is not
+        re-checked (its evidence is already there); every other zone is, every ``recheck_s``."""
+        if occupied and not self.holding:
+            self.burst_left = 0
+            return False
         if self.burst_start is None or t - self.burst_start >= self.recheck_s:
             self.burst_start, self.burst_left = t, RECHECK_FRAMES  # a few frames: one may miss
         if self.burst_left > 0:

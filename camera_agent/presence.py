@@ -20,7 +20,10 @@ from .zones import PresenceZone
 
 log = logging.getLogger(__name__)
 
-GATE_MOTION = 0.02  # share of a zone moving (restless pixels excluded) that makes the detector look
+# the motion gate: a zone not occupied is searched for a person when this share of it moves and
+# this share differs from the background (restless pixels excluded from both)
+GATE_MOTION = 0.02
+GATE_FOREGROUND = 0.03
 
 
 class ZoneChange(NamedTuple):
@@ -155,7 +158,7 @@ class PresencePipeline:
         ev = self.evidence[i]
         if self.detector is None:
             return False
-        gate = reading.motion >= GATE_MOTION
+        gate = reading.motion >= GATE_MOTION and reading.foreground >= GATE_FOREGROUND
         if ev.due(t, gate, reading.occupied):
             started = time.perf_counter()
             ev.record(t, detect_in_zone(self.detector, frame, self.zones[i], self.scene.cfg.detect_height))

@@ -23,7 +23,7 @@ class Sprite:
     mask: np.ndarray  # bool
 
 
-def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110) -> Sprite:
+def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110, face: bool = True) -> Sprite:
     img = np.zeros((h, w), np.float32)
     mask = np.zeros((h, w), np.uint8)
     cv2.circle(mask, (w // 2, 14), 12, 1, -1)  # head
@@ -33,7 +33,10 @@ def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110) -> Sprite
     img[:10] = 40
     stripes = (np.arange(h)[:, None] // 6 % 2) * 25
     img[28:70] += stripes[28:70]
-    draw_face(img, w // 2, 15, 12)
+    if face:
+        draw_face(img, w // 2, 15, 12)
+    else:  # seen from behind: hair all over the head
+        cv2.circle(img, (w // 2, 14), 12, 45, -1)
     return Sprite(img, mask.astype(bool))
 
 
@@ -88,6 +91,7 @@ class Scene:
         self._paste(behind, self.chair, *CHAIR_AT)
         self.camouflaged = camouflaged_sprite(self.person, behind, SEATED_AT)
         self.screen_rng = np.random.default_rng(self.seed + 2)
+        self.back = person_sprite(np.random.default_rng(self.seed + 3), face=False)
 
     @staticmethod
     def _paste(img: np.ndarray, s: Sprite, x: int, y: int) -> None:
@@ -102,10 +106,12 @@ class Scene:
     def frame(self, person: tuple[int, int] | None = None, chair: tuple[int, int] | None = CHAIR_AT,
               bag: tuple[int, int] | None = None, light: float = 1.0,
               light_map: np.ndarray | None = None, screen: tuple[int, int, int, int] | None = None,
-              camouflaged: bool = False, cover: tuple[int, int, int, int] | None = None) -> np.ndarray:
+              camouflaged: bool = False, cover: tuple[int, int, int, int] | None = None,
+              back: bool = False) -> np.ndarray:
         """One frame. ``screen`` (x, y, w, h): a monitor whose picture changes every frame;
         ``camouflaged``: the person's clothes are close to the background; ``cover`` (x, y, w, h):
-        something flat and grey right in front of the lens there (a blocked view)."""
+        something flat and grey right in front of the lens there (a blocked view); ``back``: the
+        person is seen from behind (no face)."""
         img = self.background.copy()
         if screen is not None:
             sx, sy, sw, sh = screen
@@ -115,7 +121,7 @@ class Scene:
         if bag is not None:
             self._paste(img, self.bag, *bag)
         if person is not None:
-            self._paste(img, self.camouflaged if camouflaged else self.person, *person)
+            self._paste(img, self.camouflaged if camouflaged else self.back if back else self.person, *person)
         if cover is not None:
             cx, cy, cw, ch = cover
             img[cy:cy + ch, cx:cx + cw] = 60.0
