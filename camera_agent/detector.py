@@ -168,8 +168,8 @@ class SceneModel:
         self._prev, self._prev_t = gray, t
         self._restless(moving, dt)
         assert self.calm is not None
-        fg = cv2.bitwise_and(fg, self.calm)
-        moving = cv2.bitwise_and(moving, self.calm)
+        fg = np.asarray(cv2.bitwise_and(fg, self.calm), np.uint8)
+        moving = np.asarray(cv2.bitwise_and(moving, self.calm), np.uint8)
 
         if cv2.countNonZero(fg) > cfg.global_change_fraction * fg.size:
             self._rebase(grayf, t)

@@ -86,7 +86,7 @@ class HaarFaceDetector:
     def detect(self, image: np.ndarray) -> list[Detection]:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         rects, _, weights = self._cascade.detectMultiScale3(
-            cv2.equalizeHist(gray), scaleFactor=1.15, minNeighbors=self.min_neighbors,
+            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size), outputRejectLevels=True)
         return [Detection(int(x), int(y), int(w), int(h), float(s), self.kind)
                 for (x, y, w, h), s in zip(rects, np.ravel(weights) if len(rects) else [])]
@@ -99,7 +99,7 @@ class HogPeopleDetector:
 
     def __init__(self, min_score: float = 0.3):
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         self.min_score = min_score
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -120,8 +120,8 @@ class PresencePipeline:
         self.states = [HoldState(self.hold.enter_s, self.hold.leave_s) for _ in zones]
         self.readings: list[ZoneReading] = []
         cfg = self.scene.cfg
-        self.detector = make_detector(cfg.person_detector) if detector == "config" else detector
-        assert not isinstance(self.detector, str)
+        self.detector: PersonDetector | None = (make_detector(cfg.person_detector) if isinstance(detector, str)
+                                                else detector)
         self.evidence = [ZoneEvidence(cfg.evidence_window_s, cfg.evidence_min_hits, cfg.recheck_s) for _ in zones]
         self.health = HealthWatch(names, cfg)
         self.reported: list[bool | None] = [False for _ in zones]
