@@ -121,8 +121,8 @@ class Reader:
         now = self.clock.now()
         names: dict[tuple[str, str], tuple[str, str]] = {}
         for s, st in self.site_states(site).items():
-            for sv in st.services:
-                names[(s, sv.code)] = (sv.name_vi, sv.name_en)
+            for info in st.services:
+                names[(s, info.code)] = (info.name_vi, info.name_en)
         out = []
         for r in self._states("service", site):
             try:

@@ -146,7 +146,7 @@ class Store:
         if not msg.payload:  # a cleared retained status
             res.ignored += 1
             return
-        st: Status = parse_model(Status, msg.payload)  # type: ignore[assignment]
+        st = parse_model(Status, msg.payload)
         if st.device != t.device:
             raise ProtocolError("device_mismatch", f"status device {st.device!r} does not match topic device {t.device!r}")
         self.conn.execute(
@@ -160,7 +160,7 @@ class Store:
         res.changed.update(("devices", "desks"))
 
     def _telemetry(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
-        tel: Telemetry = parse_model(Telemetry, msg.payload)  # type: ignore[assignment]
+        tel = parse_model(Telemetry, msg.payload)
         self.conn.execute(
             "INSERT INTO devices (site, device, telemetry, telemetry_at, outbox_depth, clock_synced) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(site, device) DO UPDATE SET telemetry=excluded.telemetry, "

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import topics
 from .errors import BadId, BadTopic, ProtocolError
@@ -32,6 +31,9 @@ class Model(BaseModel):
         return self.model_dump_json(exclude_none=False).encode()
 
 
+M = TypeVar("M", bound=Model)
+
+
 def uuid7() -> str:
     """A time-ordered UUID (RFC 9562 version 7): unique and index-friendly."""
     ms = time.time_ns() // 1_000_000
@@ -45,13 +47,9 @@ def uuid7() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _aware(v: datetime) -> datetime:
-    if v.tzinfo is None:
-        raise ValueError("time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00")
-    return v
-
-
-AwareTime = Annotated[datetime, Field(description="ISO 8601 with offset")]
+# Every time on the wire carries its offset: a time without one is refused by every model.
+AwareTime = Annotated[AwareDatetime, Field(description="ISO 8601 with offset, e.g. 2026-11-23T09:15:02.123+07:00")]
+NEEDS_OFFSET = "time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00"
 
 
 # -- event data ---------------------------------------------------------------------------------
@@ -122,7 +120,7 @@ class DeskData(Model):
     badge: str | None = None
 
 
-EVENT_DATA: dict[str, type[Model]] = {
+EVENT_DATA: dict[str, type[Model]] = {  # one per topics.EVENT_TYPES, in order (tests/mqtt/test_event_types.py)
     "rating": RatingData,
     "ticket": TicketData,
     "presence": PresenceData,
@@ -141,13 +139,8 @@ class Envelope(Model):
     clock_synced: bool
     site: Id
     device: Id
-    type: Literal["rating", "ticket", "presence", "fault", "desk"]
+    type: topics.EventType
     data: dict[str, Any]
-
-    @field_validator("ts")
-    @classmethod
-    def _ts_aware(cls, v: datetime) -> datetime:
-        return _aware(v)
 
     def typed_data(self) -> Model:
         return EVENT_DATA[self.type].model_validate(self.data)
@@ -324,6 +317,8 @@ def _describe(err: ValidationError) -> str:
             parts.append(f"missing field {loc!r}")
         elif e["type"] == "extra_forbidden":
             parts.append(f"unknown field {loc!r}")
+        elif e["type"] == "timezone_aware":
+            parts.append(f"field {loc!r}: {NEEDS_OFFSET}")
         else:
             parts.append(f"field {loc!r}: {e['msg']}")
     return "; ".join(parts)
@@ -380,7 +375,7 @@ def parse_event(topic: str, payload: bytes | str) -> Envelope:
     return env
 
 
-def parse_model(model: type[Model], payload: bytes | str) -> Model:
+def parse_model(model: type[M], payload: bytes | str) -> M:
     """Parse a request, response or state payload; ProtocolError on anything wrong."""
     raw = load_json(payload)
     if not isinstance(raw, dict):
@@ -393,5 +388,3 @@ def parse_model(model: type[Model], payload: bytes | str) -> Model:
         missing = any(e["type"] == "missing" for e in exc.errors())
         raise ProtocolError("missing_field" if missing else "bad_field", f"{model.__name__}: {_describe(exc)}") from None
 
-
-Payload = Union[RatingData, TicketData, PresenceData, FaultData, DeskData]

@@ -12,14 +12,17 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from .errors import BadId, BadTopic
 
 ROOT = "motcua/v1"
 _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 
-EVENT_TYPES = ("rating", "ticket", "presence", "fault", "desk")
+# The event types, here only: the envelope's ``type`` (schemas.Envelope) and the data models
+# (schemas.EVENT_DATA, keyed by this Literal) follow from it.
+EventType = Literal["rating", "ticket", "presence", "fault", "desk"]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish")
 STATE_NAMES = ("site", "desk", "service", "calls", "presence")
 

@@ -19,10 +19,10 @@ from mqtt.client import BrokerConfig
 from mqtt.schemas import DeskInfo, ServiceInfo, SiteState
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "appointment")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 Priority = Literal["elderly", "disabled", "pregnant", "appointment"]
+PRIORITY_CLASSES: tuple[Priority, ...] = ("elderly", "disabled", "pregnant", "appointment")
 
 
 class Service(BaseModel):

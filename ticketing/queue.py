@@ -20,6 +20,7 @@ from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from common.clock import Clock, SystemClock, iso, local_day
+from common.sqlite import connect
 from mqtt.schemas import (Call, CallsState, DeskData, DeskState, Lease, Request, Response, ServiceState,
                           TicketData, TicketInfo)
 
@@ -110,14 +111,6 @@ class _Rejected(Exception):
         self.code, self.detail = code, detail
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
 class Queue:
     """The site's queue over SQLite.
 
@@ -136,7 +129,7 @@ class Queue:
         self.lease_block = lease_block
         self.recent_finished = recent_finished
         self._lock = threading.RLock()
-        self._db = _connect(self.path)
+        self._db = connect(self.path, rows=True)
         self._db.executescript(_SCHEMA)
         with self._tx():
             for d in site.desks:
