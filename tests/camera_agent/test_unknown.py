@@ -73,3 +73,6 @@ def test_the_collector_stores_an_unknown_presence(sqlite_path):
     assert store.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
     row = store.conn.execute("SELECT present FROM desk_presence WHERE desk=2 AND zone='officer'").fetchone()
     assert row is not None and row[0] is None, "unknown, not absent"
+    from collector.queries import Reader
+    grid = Reader(sqlite_path).desks()
+    assert grid[0]["officer"]["present"] is None, "the desk grid must not turn unknown into absent"
