@@ -1,7 +1,8 @@
 """Bench of the camera agent's default pipeline at 640x480.
 
 1. decode-only pass over an MJPG file of 640x480 frames (what USB webcams deliver);
-2. the same frames through the default presence pipeline: ms per frame, ratio to decoding;
+2. the same frames through the default presence pipeline: CPU ms per frame, ratio to decoding;
+   a synthetic person moving all the time; the bound with the detector on every zone every frame;
 3. a live-like run paced at 5 fps: frames per second reached, CPU share, RSS.
 
 Frames: the Wallflower clip from ../shared/testdata (scaled to 640x480) when present, else a
@@ -152,6 +153,30 @@ def compare_detectors() -> dict[str, dict[str, float]]:
     return out
 
 
+def forced_pass(path: Path, fps: float) -> float:
+    """The bound: the change stage plus the detector on every zone on every frame (more than
+    the pipeline ever runs it: it skips zones the change stage holds, and re-checks every
+    recheck_s). CPU ms per frame."""
+    from camera_agent.evidence import detect_in_zone, make_detector
+    cap = cv2.VideoCapture(str(path))
+    pipe = PresencePipeline([SEAT, CITIZEN], detector=None)
+    det = make_detector("face")
+    assert det is not None
+    n, busy = 0, 0.0
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        t0 = time.thread_time()
+        pipe.process(f, n / fps)
+        for z in (SEAT, CITIZEN):
+            detect_in_zone(det, f, z, pipe.scene.cfg.detect_height)
+        busy += time.thread_time() - t0
+        n += 1
+    cap.release()
+    return 1000 * busy / max(n, 1)
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -208,12 +233,15 @@ def main() -> int:
         write_mjpg(worst_frames(min(args.frames, 200)), wpath)
         wdecode_ms, _ = decode_pass(wpath)
         from camera_agent.synthetic import SEAT as SYN_SEAT
-        worst_ms, _ = pipeline_pass(wpath, args.fps, [PresenceZone("seat", SYN_SEAT, 1, "officer")])
+        moving_ms, _ = pipeline_pass(wpath, args.fps, [PresenceZone("seat", SYN_SEAT, 1, "officer")])
+        worst_ms = forced_pass(path, args.fps)
     result = {
         "frames": n, "source": what, "resolution": f"{W}x{H}", "zones": 2,
         "ms_per_frame": round(pipe_ms, 3), "per_frame_ms": round(pipe_ms, 3),
         "decode_ms_per_frame": round(decode_ms, 3),
-        "worst_per_frame_ms": round(worst_ms, 3), "worst_decode_ratio": round(worst_ms / wdecode_ms, 3) if wdecode_ms else None,
+        "worst_per_frame_ms": round(worst_ms, 3), "worst_decode_ratio": round(worst_ms / decode_ms, 3) if decode_ms else None,
+        "moving_person_per_frame_ms": round(moving_ms, 3),
+        "moving_person_decode_ratio": round(moving_ms / wdecode_ms, 3) if wdecode_ms else None,
         "target_worst_ms_per_frame": 50.0,
         "decode_ratio": round(pipe_ms / decode_ms, 3) if decode_ms else None,
         "fps": round(live["fps"], 2), "cpu_share": round(live["cpu_share"], 4),
@@ -230,8 +258,9 @@ def main() -> int:
             print(f"detector {k}: {v}")
     print(f"{what}: {n} frames, pipeline {pipe_ms:.2f} ms/frame, decoding {decode_ms:.2f} ms/frame "
           f"(pipeline/decode {result['decode_ratio']}); live at {args.fps:g} fps: {live['fps']:.2f} fps, "
-          f"CPU {100 * live['cpu_share']:.1f}% of one core, RSS {live['rss_mb']:.0f} MB; worst case "
-          f"(a person moving all the time, detector every frame) {worst_ms:.2f} ms/frame")
+          f"CPU {100 * live['cpu_share']:.1f}% of one core (decoding alone {100 * base['cpu_share']:.1f}%), "
+          f"RSS {live['rss_mb']:.0f} MB (decoding alone {base['rss_mb']:.0f} MB); a person moving all the time "
+          f"{moving_ms:.2f} ms/frame; worst case (detector on both zones every frame) {worst_ms:.2f} ms/frame")
     print(json.dumps(result))
     return 0
 
