@@ -180,18 +180,7 @@ class SceneModel:
             log.debug("lighting step: frame skipped by the zone rules")
             return [ZoneReading(0.0, 0.0, tr.occupied) for tr in self.trackers]
 
-        readings = []
-        for tr in self.trackers:
-            ys, xs = tr.raster.slices
-            area = tr.raster.area
-            f = cv2.countNonZero(cv2.bitwise_and(fg[ys, xs], tr.raster.mask)) / area
-            m = cv2.countNonZero(cv2.bitwise_and(moving[ys, xs], tr.raster.mask)) / area
-            if m >= cfg.burst_fraction:
-                assert tr.ring is not None
-                ring_m = cv2.countNonZero(cv2.bitwise_and(moving, tr.ring)) / tr.ring_area
-                tr.burst_crossed_edge = ring_m >= RING_MOTION_SHARE
-            self._rule(tr, f, m, t, frame, grayf)
-            readings.append(ZoneReading(f, m, tr.occupied))
+        readings = self._zone_readings(fg, moving, t, frame, grayf)
 
         # follow slow light changes everywhere except foreground inside zones
         assert self._union is not None  # made by _setup with the first frame
@@ -201,6 +190,23 @@ class SceneModel:
         if alpha > 0:
             cv2.accumulateWeighted(grayf, self.bg, alpha, mask=update)
         self._bgmask = cv2.bitwise_not(fg)
+        return readings
+
+    def _zone_readings(self, fg: np.ndarray, moving: np.ndarray, t: float, frame: np.ndarray,
+                       grayf: np.ndarray) -> list[ZoneReading]:
+        """Foreground and motion shares per zone, then each zone's rules."""
+        readings = []
+        for tr in self.trackers:
+            ys, xs = tr.raster.slices
+            area = tr.raster.area
+            f = cv2.countNonZero(cv2.bitwise_and(fg[ys, xs], tr.raster.mask)) / area
+            m = cv2.countNonZero(cv2.bitwise_and(moving[ys, xs], tr.raster.mask)) / area
+            if m >= self.cfg.burst_fraction:
+                assert tr.ring is not None
+                ring_m = cv2.countNonZero(cv2.bitwise_and(moving, tr.ring)) / tr.ring_area
+                tr.burst_crossed_edge = ring_m >= RING_MOTION_SHARE
+            self._rule(tr, f, m, t, frame, grayf)
+            readings.append(ZoneReading(f, m, tr.occupied))
         return readings
 
     def _restless(self, moving: np.ndarray, dt: float) -> None:
