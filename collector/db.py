@@ -103,8 +103,16 @@ def _v4_sessions(db: sqlite_utils.Database) -> None:
     db.table("sessions").create_index(["name"])
 
 
+def _v5_forbidden(db: sqlite_utils.Database) -> None:
+    """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
+    when the last was and why: the figure a device alert is raised on."""
+    db.table("devices").add_column("forbidden", int)
+    db.table("devices").add_column("forbidden_at", str)
+    db.table("devices").add_column("forbidden_reason", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                              _v4_sessions]
+                                                             _v4_sessions, _v5_forbidden]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

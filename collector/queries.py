@@ -167,6 +167,7 @@ class Reader:
                         "uptime_s": tel.get("uptime_s"),
                         "extra": tel["extra"] if isinstance(tel.get("extra"), dict) else {},
                         "open_faults": faults.get(key, []), "seq_gaps": g,
+                        "forbidden": r["forbidden"] or 0, "forbidden_at": r["forbidden_at"],
                         "missing": sum(x["to"] - x["from"] + 1 for x in g)})
         return out
 

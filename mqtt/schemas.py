@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, model_validator)
 
 from . import topics
 from .errors import BadId, BadTopic, ProtocolError
@@ -47,9 +48,18 @@ def uuid7() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-# Every time on the wire carries its offset: a time without one is refused by every model.
-AwareTime = Annotated[AwareDatetime, Field(description="ISO 8601 with offset, e.g. 2026-11-23T09:15:02.123+07:00")]
+# Every time on the wire carries its offset (a time without one is refused by every model) and is
+# written with milliseconds (docs/protocol.md).
 NEEDS_OFFSET = "time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00"
+
+
+def _wire_time(v: datetime) -> str:
+    """Every time on the wire: ISO 8601 with milliseconds and its offset (docs/protocol.md)."""
+    return v.isoformat(timespec="milliseconds")
+
+
+AwareTime = Annotated[AwareDatetime, PlainSerializer(_wire_time, return_type=str, when_used="json"),
+                      Field(description="ISO 8601 with milliseconds and offset, e.g. 2026-11-23T09:15:02.123+07:00")]
 
 
 # -- event data ---------------------------------------------------------------------------------
@@ -149,6 +159,10 @@ class Envelope(Model):
 # -- device status and telemetry ------------------------------------------------------------------
 
 class Status(Model):
+    """Retained device status. ``cause`` says why a device is offline: ``stop`` (a clean stop, ``ts``
+    is when it stopped) or ``lost`` (the Last Will, sent by the broker when the connection was
+    lost: ``ts`` is null because the device cannot know that time; use when it was received)."""
+
     v: Literal[1] = 1
     state: Literal["online", "offline"]
     device: Id
@@ -156,6 +170,7 @@ class Status(Model):
     version: str
     desk: int | None = None
     ts: AwareTime | None = None
+    cause: Literal["stop", "lost"] | None = None
 
 
 class Telemetry(Model):
@@ -330,11 +345,32 @@ def load_json(payload: bytes | str) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD} (64 KiB)")
     try:
-        return json.loads(payload.decode("utf-8"))
+        return json.loads(payload.decode("utf-8"), parse_float=_finite, parse_int=_int64,
+                          parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ProtocolError("not_utf8", f"payload is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ProtocolError("not_json", f"payload is not valid JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, or NaN/Infinity
+        raise ProtocolError("bad_number", f"payload holds a number that cannot be used: {exc}") from None
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2 ** 63) <= value < 2 ** 63:
+        raise ValueError(f"integer {text[:40]}{'…' if len(text) > 40 else ''} is out of the 64-bit range")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]!r} is too large for a float")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a number JSON allows")
 
 
 def parse_event(topic: str, payload: bytes | str) -> Envelope:
