@@ -75,8 +75,8 @@ def test_known_limit_a_still_person_seen_from_behind_at_start_up_is_not_found():
 def test_known_limit_a_face_on_the_screen_in_the_zone_reads_present():
     """A face shown on a monitor (a video call) in the search region is a person to the face
     detector: keep search regions off screens that show faces (docs, Known limits)."""
-    scene = Scene(seed=3, noise=0)
-    face = scene.frame(person=SEATED_AT)[95:135, 205:245]  # the drawn face, as on a screen
+    face = Scene(seed=3, noise=0).frame(person=SEATED_AT)[95:135, 205:245]  # the drawn face, as on a screen
+    scene = Scene(seed=3)
     zone = PresenceZone("seat", SEAT)
     pipe = PresencePipeline([zone], DetectionConfig(), HoldConfig())
     states = []
@@ -85,4 +85,4 @@ def test_known_limit_a_face_on_the_screen_in_the_zone_reads_present():
         f[95:135, 205:245] = face
         pipe.process(f, i / FPS)
         states.append(pipe.present(zone))
-    assert any(states)
+    assert states[-1] is True
