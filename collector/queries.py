@@ -101,7 +101,7 @@ class Reader:
             item["officer"]["id"] = ds.officer
         for r in self.conn.execute(f"SELECT * FROM desk_presence WHERE 1=1{w}", a):
             zone = desk(r["site"], r["desk"])[r["zone"]]
-            zone.update(present=bool(r["present"]), since=r["since"])
+            zone.update(present=None if r["present"] is None else bool(r["present"]), since=r["since"])  # None: unknown
         for r in self.conn.execute(f"SELECT site, device, role, status, desk FROM devices WHERE desk IS NOT NULL{w} "
                                    "ORDER BY device", a):
             desk(r["site"], r["desk"])["devices"].append(
