@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tomllib
@@ -100,11 +101,11 @@ def site_conf_text(site: str, address: str, password: str, cafile: Path, *, prot
 
 def central_conf_text(files: CentralFiles, real: "RealPath", *, port: int, tls_port: int, bind: str,
                       templates: Path = mq.TEMPLATES) -> str:
-    return mq.render("bridge-central.in", templates, password_file=real(files.password_file),
+    text = mq.render("bridge-central.in", templates, password_file=real(files.password_file),
                      acl_file=real(files.acl_file), port=port, bind_local="127.0.0.1", tls_port=tls_port,
                      bind=bind, cafile=real(files.tls_dir / "ca.crt"), certfile=real(files.tls_dir / "server.crt"),
-                     keyfile=real(files.tls_dir / "server.key"), max_queued_messages=100000).replace(
-        f"listener {tls_port} \n", f"listener {tls_port}\n")
+                     keyfile=real(files.tls_dir / "server.key"), max_queued_messages=100000)
+    return re.sub(r"[ \t]+$", "", text, flags=re.M)
 
 
 class RealPath:
