@@ -15,6 +15,8 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ops import bridge
 from tests.ops.support import SiteBroker, run_ops
@@ -57,9 +59,12 @@ class BridgedSite(SiteBroker):
 class Sub:
     """An MQTT 5 client that records (topic, payload, retain) of what it receives."""
 
-    def __init__(self, port: int, user: str, password: str, *, ca: str | None = None, name: str = "sub"):
-        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{time.monotonic_ns()}",
+    def __init__(self, port: int, user: str, password: str, *, ca: str | None = None, name: str = "sub",
+                 durable: bool = False):
+        self.durable = durable  # a fixed client id and a session the broker keeps (and persists)
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=name if durable else f"{name}-{time.monotonic_ns()}",
                              protocol=paho.MQTTv5)
+        self.c.reconnect_delay_set(0.2, 1)
         self.c.username_pw_set(user, password)
         if ca:
             self.c.tls_set(ca_certs=ca)
@@ -80,7 +85,11 @@ class Sub:
             self.got.append((m.topic, m.payload, bool(m.retain)))
 
     def connect(self) -> bool:
-        self.c.connect("127.0.0.1", self.port)
+        props = None
+        if self.durable:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.c.connect("127.0.0.1", self.port, clean_start=not self.durable, properties=props)
         self.c.loop_start()
         end = time.monotonic() + 10
         while self.rc is None and time.monotonic() < end:
@@ -142,9 +151,9 @@ class Province:
     def site_password(self, site: str) -> str:
         return str(toml(self.bundle(site) / "bridge.toml", "bridge")["password"])
 
-    def central_sub(self, topic: str = "motcua/#") -> Sub:
+    def central_sub(self, topic: str = "motcua/#", durable: bool = False) -> Sub:
         cred = toml(self.central_root / "etc/motcua/province/province-collector.toml", "mqtt")
-        s = Sub(self.central.port, cred["username"], cred["password"], name="central")
+        s = Sub(self.central.port, cred["username"], cred["password"], name="central", durable=durable)
         assert s.connect(), s.rc
         for t in (("motcua/v1/#", "motcua/link/#") if topic == "motcua/#" else (topic,)):
             s.subscribe(t)

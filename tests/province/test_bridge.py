@@ -98,3 +98,24 @@ def test_wrong_password_and_plain_connection_are_refused(province: Province) -> 
         ok = False
     assert not ok, "the TLS listener must not accept plain MQTT"
     plain.close()
+
+
+def test_central_broker_down_then_back_delivers_everything_queued(province: Province) -> None:
+    """The central broker stops (maintenance, crash with a clean save) while the site produces; its
+    persistent sessions come back from its persistence file and the site's queue drains into them."""
+    central = province.central_sub(durable=True)
+    dev = province.device()
+    province.central.stop()
+    time.sleep(1.0)
+    sent = [f"central-down-{i}".encode() for i in range(200)]
+    for p in sent:
+        dev.publish(f"{T}/dev/rt-01/evt/rating", p)
+    time.sleep(2.0)
+    province.central.start()
+    assert wait_for(lambda: len([p for p in central.payloads() if p.startswith(b"central-down-")]) >= len(sent), 90), \
+        f"site log: {province.site.log_path.read_text()[-2000:]}"
+    time.sleep(1.0)
+    assert Counter(p for p in central.payloads() if p.startswith(b"central-down-")) == Counter(sent)
+    assert province.bridge_up()
+    dev.close()
+    central.close()
