@@ -145,3 +145,21 @@ def test_filters_and_custom_range(main_fixture):
     assert [r.key for r in d1.rows] == [1] and d1.total.served == 4
     assert Period("month", date(2026, 1, 10)).previous() == Period("month", date(2025, 12, 1))
     assert Period("quarter", date(2026, 11, 1)).last_year().label == "2025-Q4"
+
+
+def test_directory_and_roster_from_config(tmp_path: Path):
+    from common.errors import ConfigError
+    from collector.config import build_config
+    good = tmp_path / "c.toml"
+    good.write_text('[[officers]]\nid = "nv-01"\nname = "Nguyễn Thị Lan"\ndepartment = "Phòng Tư pháp"\n'
+                    '[[roster]]\nofficer = "nv-01"\ndesk = 1\ndays = ["mon"]\nfrom = "2026-11-01"\n', encoding="utf-8")
+    staff = build_config(good, {}).staff()
+    assert staff.label("nv-01") == "Nguyễn Thị Lan (nv-01)" and staff.rostered_desks() == {1}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[roster]]\nofficer = "nv-01"\ndays = ["monday"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.toml:.*monday"):
+        build_config(bad, {})
+    dup = tmp_path / "dup.toml"
+    dup.write_text('[[officers]]\nid = "a"\nname = "A"\n[[officers]]\nid = "a"\nname = "B"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="appears twice"):
+        build_config(dup, {})
