@@ -25,7 +25,7 @@ import re
 from datetime import date, datetime, time as dtime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.config import STRICT
 
@@ -47,7 +47,7 @@ class Officer(BaseModel):
 class RosterEntry(BaseModel):
     """An officer expected at a desk on some weekdays (optionally some hours, some dates)."""
 
-    model_config = STRICT
+    model_config = ConfigDict(**STRICT, populate_by_name=True)
     officer: str = Field(min_length=1, max_length=64)
     desk: int | None = Field(None, ge=1, le=999)
     days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
