@@ -50,6 +50,7 @@ class CollectorConfig(BaseModel):
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")
     roster: list[RosterEntry] = Field(default_factory=list, description="who is expected at which desk when")
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    alert_interval_s: float = Field(15.0, ge=0.2, le=600, description="how often alerts are re-evaluated")
     mail: MailConfig | None = Field(None, description="SMTP for alerts and the monthly reports")
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     report_mail: ReportMailConfig | None = None

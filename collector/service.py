@@ -9,6 +9,7 @@ import uvicorn
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 
+from .alerts import AlertEngine, channels_from
 from .config import CollectorConfig
 from .db import open_db
 from .ingest import Ingest
@@ -28,9 +29,16 @@ class Collector:
         open_db(config.db).close()  # create and migrate before anyone reads
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
-        self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
+                                  channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
+                                  site=config.site_or_none)
+        self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready)
+
+    def _on_batch(self, res: Any) -> None:
+        self.hub.notify(res)
+        self.alerts.poke()  # live data changed: look for alerts to raise or clear
 
     def _ready(self) -> None:
         host, port = self.config.http_address()
@@ -45,10 +53,12 @@ class Collector:
     def run(self) -> None:
         host, port = self.config.http_address()
         self.ingest.start()
+        self.alerts.start(self.config.alert_interval_s)
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                access_log=False, lifespan="on", timeout_graceful_shutdown=2))
         try:
             server.run()
         finally:
             self.notifier.stopping()
+            self.alerts.stop()
             self.ingest.stop()
