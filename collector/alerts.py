@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from common.clock import Clock, SystemClock, iso
 
@@ -64,8 +64,9 @@ def _row(r: sqlite3.Row) -> dict[str, Any]:
 class AlertEngine:
     def __init__(self, db: str | Path, thresholds: AlertThresholds | None = None, *, staff: Staff | None = None,
                  channels: list[Channel] | None = None, clock: Clock | None = None, tz: str = "Asia/Ho_Chi_Minh",
-                 site: str | None = None):
+                 site: str | None = None, ticks: list[Callable[[datetime], None]] | None = None):
         self.db = str(db)
+        self.ticks = list(ticks or [])  # other periodic work on the same thread (the monthly report mail)
         self.rules = Rules(thresholds or AlertThresholds.model_validate({}), staff, tz)
         self.channels = list(channels or [])
         self.clock = clock or SystemClock(tz)
@@ -187,6 +188,11 @@ class AlertEngine:
                 self.evaluate()
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("alert evaluation failed")
+            for tick in self.ticks:
+                try:
+                    tick(self.clock.now())
+                except Exception:  # noqa: BLE001
+                    log.exception("periodic task %s failed", getattr(tick, "__qualname__", tick))
 
 
 def open_alerts(conn: sqlite3.Connection, site: str | None = None) -> list[dict[str, Any]]:

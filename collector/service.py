@@ -14,6 +14,7 @@ from .config import CollectorConfig
 from .db import open_db
 from .ingest import Ingest
 from .queries import Reader
+from .report_mail import ReportMailer
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,12 @@ class Collector:
         open_db(config.db).close()  # create and migrate before anyone reads
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
+        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=config.staff(),
+                               tz=config.timezone, site=config.site_or_none)
+                  if config.report_mail is not None and config.mail is not None else None)
         self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
-                                  site=config.site_or_none)
+                                  site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
         self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready)
