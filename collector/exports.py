@@ -154,10 +154,27 @@ def _identity(s: EvaluationSheet) -> list[tuple[str, str]]:
 
 
 def sheet_xlsx(s: EvaluationSheet) -> bytes:
+    """One sheet in a workbook of its own (worksheet "Phiếu đánh giá")."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = "Phiếu đánh giá"
+    _sheet_ws(ws, s)
+    return _save(wb)
+
+
+def sheets_xlsx(sheets: list[EvaluationSheet]) -> bytes:
+    """A month's sheets in one workbook, one worksheet per officer (named by officer id)."""
+    wb = Workbook()
+    first = wb.active
+    for s in sheets:
+        _sheet_ws(wb.create_sheet(s.officer[:31]), s)
+    if first is not None and sheets:
+        wb.remove(first)
+    return _save(wb)
+
+
+def _sheet_ws(ws: Worksheet, s: EvaluationSheet) -> None:
     for i, text in enumerate(_sheet_header(s), 1):
         ws.cell(i, 1, text).font = Font(bold=i in (1, 4), size=13 if i == 4 else 11)
         ws.merge_cells(start_row=i, start_column=1, end_row=i, end_column=5)
@@ -190,7 +207,6 @@ def sheet_xlsx(s: EvaluationSheet) -> bytes:
     ws.page_setup.paperSize, ws.page_setup.orientation = ws.PAPERSIZE_A4, "portrait"
     ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = 1
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    return _save(wb)
 
 
 def _text(f: Figure, v: float | None) -> str:
@@ -208,55 +224,95 @@ def _change_text(f: Figure) -> str:
     return fmt.change(f.now, f.before, pct=f.kind == "pct")
 
 
-def sheet_pdf(s: EvaluationSheet) -> bytes:
+def _new_pdf() -> FPDF:
+    """An empty A4 document with the Vietnamese fonts (parsing a TTF costs ~0.1 s, so a month's sheets go
+    into one document: :func:`sheets_pdf`). Not cached and copied: fpdf2 subsets the font objects in
+    place when it writes a document."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(False)
     pdf.add_font("vn", "", str(vietnamese_font(False)))
     pdf.add_font("vn", "B", str(vietnamese_font(True)))
     pdf.set_margins(14, 12, 14)
+    return pdf
+
+
+def sheet_pdf(s: EvaluationSheet) -> bytes:
+    """One sheet, one A4 page."""
+    return sheets_pdf([s])
+
+
+def sheets_pdf(sheets: list[EvaluationSheet]) -> bytes:
+    """Several sheets in one document, one A4 page each (to print a month's sheets at once)."""
+    pdf = _new_pdf()
+    for s in sheets:
+        _sheet_page(pdf, s)
+    return bytes(pdf.output())
+
+
+def _put(pdf: FPDF, x: float, y: float, text: str, width: float | None = None, align: str = "L") -> None:
+    """Text at a baseline, left, right (within ``width``) or centred: pdf.text() skips cell()'s line
+    breaking, which costs most of a page's time."""
+    if align != "L" and width is not None:
+        w = pdf.get_string_width(text)
+        x = x + width - w - 1.2 if align == "R" else x + (width - w) / 2
+    elif align == "L":
+        x += 1.2
+    pdf.text(x, y, text)
+
+
+def _sheet_page(pdf: FPDF, s: EvaluationSheet) -> None:
     pdf.add_page()
-    head = _sheet_header(s)
-    for i, text in enumerate(head):
+    left, full = 14.0, 182.0
+    y = 18.0
+    for i, text in enumerate(_sheet_header(s)):
         pdf.set_font("vn", "B" if i in (0, 1, 3) else "", 13 if i == 3 else 10)
-        pdf.cell(0, 6 if i != 3 else 10, text, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
+        y += 3 if i == 3 else 0
+        _put(pdf, left, y, text, full, "C")
+        y += 8 if i == 3 else 5.5
+    y += 2
     for k, v in _identity(s) + [("Ngày lập / Made on", fmt.moment(s.generated_at))]:
         pdf.set_font("vn", "B", 9)
-        pdf.cell(45, 5.5, k)
+        _put(pdf, left - 1.2, y, k)
         pdf.set_font("vn", "", 9)
-        pdf.cell(0, 5.5, v, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    widths = (94, 22, 22, 22, 22)
+        _put(pdf, left + 44, y, v)
+        y += 5.5
+    widths = (94.0, 22.0, 22.0, 22.0, 22.0)
+    xs = [left + sum(widths[:i]) for i in range(len(widths) + 1)]
+    top = y
     pdf.set_font("vn", "B", 8)
-    for w, text in zip(widths, ("Chỉ tiêu\nFigure", "Kỳ này\nThis period", "Kỳ trước\nPrevious", "Thay đổi\nChange",
-                                "TB đơn vị\nSite average")):
-        pdf.multi_cell(w, 4.5, text, border=1, align="C", new_x="RIGHT", new_y="TOP")
-    pdf.ln(9)
+    for (vi, en), x, w in zip((("Chỉ tiêu", "Figure"), ("Kỳ này", "This period"), ("Kỳ trước", "Previous"),
+                               ("Thay đổi", "Change"), ("TB đơn vị", "Site average")), xs, widths):
+        _put(pdf, x, y + 3.8, vi, w, "C")
+        _put(pdf, x, y + 7.8, en, w, "C")
+    y += 9.5
     pdf.set_font("vn", "", 7.5)
+    row_h = 6.2
     for f in s.figures:
+        pdf.line(left, y, left + full, y)
         cells = [f"{f.label_vi} / {f.label_en}", _text(f, f.now), _text(f, f.before), _change_text(f),
                  _text(f, f.site)]
-        for w, text in zip(widths, cells):
-            pdf.cell(w, 6.2, text, border=1, align="L" if w == widths[0] else "R")
-        pdf.ln()
-    pdf.ln(3)
+        for i, (text, x, w) in enumerate(zip(cells, xs, widths)):
+            _put(pdf, x, y + 4.2, text, w, "L" if i == 0 else "R")
+        y += row_h
+    pdf.rect(left, top, full, y - top)
+    pdf.line(left, top + 9.5, left + full, top + 9.5)
+    for x in xs[1:-1]:
+        pdf.line(x, top, x, y)
+    pdf.set_xy(left, y + 3)
     pdf.set_font("vn", "", 8)
     if s.measured_from:
         pdf.multi_cell(0, 4.5, f"Số liệu tính từ / figures from {fmt.day(s.measured_from)}. Có mặt so với thời "
                                "gian đăng nhập tại quầy hoặc theo lịch trực, trong giờ làm việc / presence against "
                                "the signed-in or rostered time within opening hours. Thời gian chờ không tính cho "
                                "cán bộ / waits are not charged to the officer.", new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 7, "Nhận xét / Remarks: " + "." * 110, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    y = pdf.get_y()
+    y = pdf.get_y() + 5
+    _put(pdf, left - 1.2, y, "Nhận xét / Remarks: " + "." * 110)
+    y += 10
     for i, (vi, en) in enumerate(SIGNERS):
-        pdf.set_xy(14 + i * 62, y)
         pdf.set_font("vn", "B", 9)
-        pdf.cell(58, 5, f"{vi} / {en}", align="C")
-        pdf.set_xy(14 + i * 62, y + 5)
+        _put(pdf, left + i * 62, y, f"{vi} / {en}", 58, "C")
         pdf.set_font("vn", "", 7.5)
-        pdf.cell(58, 5, "(Ký, ghi rõ họ tên / Sign, full name)", align="C")
-    return bytes(pdf.output())
+        _put(pdf, left + i * 62, y + 5, "(Ký, ghi rõ họ tên / Sign, full name)", 58, "C")
 
 
 # -- the QĐ 766 satisfaction summary -----------------------------------------------------------------

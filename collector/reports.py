@@ -26,6 +26,7 @@ The fair rules managers sign (docs/reports.md says the same for them):
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import sqlite3
 from dataclasses import asdict, dataclass, field
@@ -190,20 +191,56 @@ def channel_of(device: str | None) -> str:
 
 class OpenClock:
     """Opening hours by local day (each by the config in force that day), cached; ``open_wait`` counts
-    only the open seconds between issue and call."""
+    only the open seconds between issue and call. :meth:`span` precomputes a range of days as cumulative
+    open seconds, so a wait inside it costs two bisections."""
 
     def __init__(self, history: SiteHistory, tz: ZoneInfo):
         self.history, self.tz = history, tz
         self._days: dict[date, list[Interval] | None] = {}
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self._cum: list[float] = []  # open seconds before each interval
+        self._lo = self._hi = 0.0
+        self._unknown = False
 
     def day(self, d: date) -> list[Interval] | None:
         if d not in self._days:
             self._days[d] = self.history.opening(d, d + timedelta(days=1), self.tz)
         return self._days[d]
 
+    def span(self, first: date, end: date) -> "OpenClock":
+        iv: list[Interval] = []
+        d = first
+        while d < end:
+            got = self.day(d)
+            if got is None:
+                self._unknown = True
+                return self
+            iv.extend(got)
+            d += timedelta(days=1)
+        iv = union(iv)
+        self._starts, self._ends = [s for s, _ in iv], [e for _, e in iv]
+        acc, self._cum = 0.0, []
+        for s_, e_ in iv:
+            self._cum.append(acc)
+            acc += e_ - s_
+        self._lo = datetime.combine(first, dtime(0), self.tz).timestamp()
+        self._hi = datetime.combine(end, dtime(0), self.tz).timestamp()
+        return self
+
+    def _open_before(self, t: float) -> float:
+        i = bisect.bisect_right(self._starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self._cum[i] + min(t, self._ends[i]) - self._starts[i]
+
     def open_wait(self, issued: float, called: float) -> float:
         if called <= issued:
             return 0.0
+        if self._unknown:
+            return called - issued
+        if self._lo <= issued and called <= self._hi and self._starts:
+            return self._open_before(called) - self._open_before(issued)
         d, last = datetime.fromtimestamp(issued, self.tz).date(), datetime.fromtimestamp(called, self.tz).date()
         iv: list[Interval] = []
         while d <= last:
@@ -246,7 +283,7 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
     start_dt, end_dt = period.bounds(z)
     start, end = start_dt.timestamp(), end_dt.timestamp()
     history = site_history(conn, site)
-    clock = OpenClock(history, z)
+    clock = OpenClock(history, z).span(period.first_day - timedelta(days=2), period.end_day)
     groups: dict[Any, _Acc] = {}
     total = _Acc()
 

@@ -135,6 +135,8 @@ class SiteHistory:
     def at(self, epoch: float) -> SiteFacts:
         if not self.versions:
             return SiteFacts(site=self.site)
+        if len(self.versions) == 1:
+            return self.versions[0][1]
         i = bisect.bisect_right([v for v, _ in self.versions], epoch) - 1
         return self.versions[max(i, 0)][1]
 
