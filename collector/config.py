@@ -45,6 +45,8 @@ class CollectorConfig(BaseModel):
     batch_max: int = Field(2000, ge=1, le=50000, description="most messages per write transaction")
     batch_wait_ms: float = Field(20.0, ge=0, le=1000, description="longest wait to fill a batch")
     timezone: str = "Asia/Ho_Chi_Minh"
+    secure_cookies: bool = Field(False, description="the dashboard is served over TLS (by a reverse proxy): "
+                                 "cookies get Secure, HSTS is sent")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")

@@ -87,7 +87,21 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
 
 
-def _v4_site_history_alerts(db: sqlite_utils.Database) -> None:
+def _v4_sessions(db: sqlite_utils.Database) -> None:
+    """Web sessions that end (collector/sessions.py): one row per login, removed at logout, at a
+    password change and when the user is disabled or deleted; users get a role and a disabled flag;
+    tokens a role, an expiry and a revocation time (a revoked token stays listed)."""
+    db["users"].add_column("role", str, not_null_default="manager")
+    db["users"].add_column("disabled", int, not_null_default=0)
+    db["tokens"].add_column("role", str, not_null_default="manager")
+    db["tokens"].add_column("expires_epoch", float)
+    db["tokens"].add_column("revoked_at", str)
+    db["sessions"].create({"id_sha256": str, "name": str, "created_epoch": float, "expires_epoch": float,
+                           "address": str}, pk="id_sha256")
+    db["sessions"].create_index(["name"])
+
+
+def _v5_site_history_alerts(db: sqlite_utils.Database) -> None:
     """Reports and alerts (collector/site_config.py, collector/alerts.py): every version of the
     retained ``state/site`` with the time it came in force (seeded from the current one), and
     alerts with their times (raised, acknowledged, cleared)."""
@@ -105,7 +119,7 @@ def _v4_site_history_alerts(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                              _v4_site_history_alerts]
+                                                              _v4_sessions, _v5_site_history_alerts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

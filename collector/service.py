@@ -8,6 +8,7 @@ import uvicorn
 
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
+from common.web.app import WebSettings
 
 from .alerts import AlertEngine, channels_from
 from .config import CollectorConfig
@@ -38,7 +39,7 @@ class Collector:
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
         self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready)
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
 
     def _on_batch(self, res: Any) -> None:
         self.hub.notify(res)
