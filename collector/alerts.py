@@ -77,6 +77,7 @@ class AlertEngine:
         self._thread: threading.Thread | None = None
         self.last_conditions: list[Condition] = []
         self.last_eval_ms = 0.0
+        self.on_change: Callable[[], None] | None = None  # the dashboard's live hub
 
     # -- evaluation ------------------------------------------------------------------------------
 
@@ -90,7 +91,11 @@ class AlertEngine:
                 changes = self._apply(conn, now)
             finally:
                 conn.close()
+            before = {(c.key, c.severity) for c in self.last_conditions}
             self.last_conditions = changes.conditions
+        if self.on_change is not None and (changes.raised or changes.cleared or
+                                           before != {(c.key, c.severity) for c in changes.conditions}):
+            self.on_change()
         for a in changes.raised:
             self._deliver("raised", a)
         for a in changes.cleared:

@@ -37,9 +37,13 @@ class Collector:
         self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
+        self.reader.alert_source = lambda: self.alerts.last_conditions
+        self.reader.staff = config.staff()
+        self.alerts.on_change = self.hub.notify
         self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
+                              alerts=self.alerts, staff=config.staff())
 
     def _on_batch(self, res: Any) -> None:
         self.hub.notify(res)

@@ -28,16 +28,63 @@
     return present ? `<span class="yes">${esc(yes)}</span>` : `<span class="no">${esc(no)}</span>`;
   }
 
+  let alertsOf = {};  // desk -> {level, reasons, services} from the alerts engine
+  const heard = new Set();
+  let firstAlerts = true;
+  function beep() {  // a short two-tone sound when a new alert appears (after the first render)
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      [880, 660].forEach((f, i) => {
+        const o = ctx.createOscillator(), g = ctx.createGain();
+        o.frequency.value = f; o.connect(g); g.connect(ctx.destination);
+        g.gain.value = 0.15; o.start(ctx.currentTime + i * 0.25); o.stop(ctx.currentTime + i * 0.25 + 0.2);
+      });
+      window.motcuaBeeps = (window.motcuaBeeps || 0) + 1;
+    } catch (e) { /* no audio here */ }
+  }
+  function renderAlerts(a) {
+    const list = document.getElementById("alerts");
+    if (!a) return;
+    alertsOf = a.desks || {};
+    const open = a.open || [];
+    document.getElementById("alerts-count").textContent = open.length;
+    let fresh = false;
+    open.forEach(x => { if (!heard.has(x.id)) { heard.add(x.id); fresh = true; } });
+    if (fresh && !firstAlerts) beep();
+    firstAlerts = false;
+    list.innerHTML = open.length ? open.map(x => `<li data-alert="${x.id}" data-kind="${esc(x.kind)}" class="${x.acked_at ? "acked" : ""}">
+<span class="msg">${esc(lang === "en" ? x.message_en : x.message_vi)}</span>
+<span class="when">${esc(L.alert_since)} ${esc(clock(x.raised_at))} (<span class="since" data-since="${esc(x.raised_at)}">${esc(L.for)} ${dur(x.raised_at)}</span>)</span>
+${x.acked_at ? `<span class="acked-by">${esc(L.acked_by)} ${esc(x.acked_by)}</span>` : `<button type="button" class="ack" data-id="${x.id}">${esc(L.acknowledge)}</button>`}</li>`).join("")
+      : `<li class="none">${esc(L.no_alerts)}</li>`;
+  }
+  document.addEventListener("click", ev => {
+    const b = ev.target.closest && ev.target.closest("button.ack");
+    if (!b) return;
+    const token = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    b.disabled = true;
+    fetch(`/api/alerts/${b.getAttribute("data-id")}/ack`, { method: "POST", headers: { "X-CSRF-Token": token },
+      credentials: "same-origin" }).then(r => r.json()).then(x => {
+      const li = b.closest("li"); li.classList.add("acked");
+      b.outerHTML = `<span class="acked-by">${esc(L.acked_by)} ${esc(x.acked_by || "")}</span>`;
+    }).catch(() => { b.disabled = false; });
+  });
+
   function deskCard(d, multiSite) {
     const name = (lang === "en" ? d.name_en : d.name_vi) || `${L.desk} ${d.desk}`;
+    const al = alertsOf[String(d.desk)];
+    const level = al ? al.level : "ok";
+    const reasons = al ? al.reasons.map(r => esc(lang === "en" ? r.message_en : r.message_vi)).join("<br>") : "";
     const off = d.officer, cit = d.citizen, r = d.ratings_today;
     const online = d.online === null ? "" :
       `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`;
     const status = d.status ? (L[d.status] || d.status) : "";
     const avg = r.average == null ? "" : ` · ${L.average} ${r.average}${r.scale ? "/" + r.scale : ""}`;
-    return `<article class="desk" data-site="${esc(d.site)}" data-desk="${d.desk}">
+    return `<article class="desk${level !== "ok" ? " alert-" + level : ""}" data-site="${esc(d.site)}" data-desk="${d.desk}" data-level="${level}">
 <h3><span>${esc(name)}${multiSite ? " · " + esc(d.site) : ""}</span>${online}</h3>
-<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.id) : ""}:
+${d.services && d.services.length ? `<div class="svcs">${esc(L.desk_services)}: ${d.services.map(esc).join(", ")}</div>` : ""}
+${reasons ? `<div class="reasons">${reasons}</div>` : ""}
+<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.name ? off.name + " (" + off.id + ")" : off.id) : ""}:
  ${yesNo(off.present, L.present, L.away)} <span class="since" data-since="${esc(off.since || "")}">${off.since ? esc(L.for) + " " + dur(off.since) : ""}</span></div>
 <div class="citizen" data-present="${cit.present}">${esc(L.citizen)}: ${yesNo(cit.present, L.present, L.away)}
  <span class="since" data-since="${esc(cit.since || "")}">${cit.since ? esc(L.for) + " " + dur(cit.since) : ""}</span></div>
@@ -86,6 +133,7 @@
     last = snap;
     if (snap.generated_at) skew = Date.parse(snap.generated_at) - Date.now();
     const sites = new Set(snap.desks.map(d => d.site));
+    renderAlerts(snap.alerts);
     const grid = document.getElementById("desks");
     grid.innerHTML = snap.desks.length ? snap.desks.map(d => deskCard(d, sites.size > 1)).join("") : `<p>${esc(L.no_desks)}</p>`;
     renderQueue(snap.queue);
