@@ -126,9 +126,10 @@ class Rules:
         if not self._open_now(hist, now):
             return []
         facts = hist.current
+        # the latest session event per desk (SQLite takes the bare columns from the max(ts_epoch) row)
         signed = {int(r["desk"]): r["officer"] for r in conn.execute(
-            "SELECT desk, officer, action FROM desk_sessions d WHERE site=? AND ts_epoch = (SELECT max(ts_epoch) FROM "
-            "desk_sessions x WHERE x.site=d.site AND x.desk=d.desk)", (site,)) if r["action"] == "sign_in"}
+            "SELECT desk, officer, action, max(ts_epoch) FROM desk_sessions WHERE site=? GROUP BY desk", (site,))
+                  if r["action"] == "sign_in"}
         away = {int(r["desk"]): r["since"] for r in conn.execute(
             "SELECT desk, since FROM desk_presence WHERE site=? AND zone='officer' AND present=0", (site,))}
         out = []
