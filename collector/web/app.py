@@ -76,7 +76,7 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,
                      throttle=throttle or LoginThrottle(reader.clock), health=health, tz=tz,
-                     secure_cookies=settings.secure_cookies)
+                     secure_cookies=settings.secure_cookies, staff=staff or Staff())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

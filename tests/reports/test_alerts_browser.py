@@ -88,6 +88,8 @@ def test_alerting_dashboard(broker, tmp_path: Path, artifacts):
             page.wait_for_selector('.desk[data-desk="1"].alert-red')
             assert "Desk 1 unattended" in page.locator("#alerts").inner_text()
             page.screenshot(path=str(shots / "alerts_dashboard_en.png"), full_page=True)
+            page.goto(col.url + "/reports?period=day&by=officer&lang=vi")
+            assert "Nguyễn Thị Lan (nv-01)" in page.locator("table").first.inner_text()  # names from the directory
             page.goto(col.url + "/reports?period=month&lang=vi")
             assert page.locator("#evaluations-pdf").count() == 1
             with page.expect_download() as dl:
