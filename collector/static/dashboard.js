@@ -15,11 +15,14 @@
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  // "4 phút 38 giây" / "4 min 38 s"; "1 giờ 05 phút" / "1 h 05 min" (as collector/formats.py)
   function dur(since) {
     if (!since) return "";
     let s = Math.max(0, Math.floor((Date.now() + skew - Date.parse(since)) / 1000));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); s = s % 60;
-    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + (h ? "" : s + "s");
+    const u = lang === "en" ? ["h", "min", "s"] : ["giờ", "phút", "giây"];
+    if (h) return `${h} ${u[0]} ${String(m).padStart(2, "0")} ${u[1]}`;
+    return m ? `${m} ${u[1]} ${s} ${u[2]}` : `${s} ${u[2]}`;
   }
   function secs(x) { return x == null ? "" : dur(new Date(Date.now() + skew - x * 1000).toISOString()); }
   function clock(t) { return t ? fmtTime.format(new Date(t)) : ""; }
@@ -118,6 +121,9 @@ ${reasons ? `<div class="reasons">${reasons}</div>` : ""}
 
   function renderDevices(ds) {
     const el = document.getElementById("devices");
+    // devices with an open fault first (then offline ones), so a manager sees them without scrolling
+    ds = ds.slice().sort((a, b) => (b.open_faults.length - a.open_faults.length) ||
+      ((a.online === false ? 0 : 1) - (b.online === false ? 0 : 1)));
     if (!ds.length) { el.innerHTML = `<tr><td>${esc(L.no_devices)}</td></tr>`; return; }
     el.innerHTML = `<tr><th>${esc(L.device)}</th><th>${esc(L.role)}</th><th>${esc(L.status)}</th><th>${esc(L.last_seen)}</th>
 <th>${esc(L.outbox)}</th><th>${esc(L.telemetry)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
@@ -125,7 +131,7 @@ ${reasons ? `<div class="reasons">${reasons}</div>` : ""}
 <td data-label="${esc(L.role)}">${esc(d.role || "")}</td><td class="status" data-label="${esc(L.status)}">${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}${clockBadge(d)}</td>
 <td data-label="${esc(L.last_seen)}">${esc(clock(d.last_seen))}</td><td data-label="${esc(L.outbox)}">${d.outbox_depth == null ? "" : d.outbox_depth}</td>
 <td class="telemetry" data-label="${esc(L.telemetry)}">${telemetry(d)}</td>
-<td class="faults" data-label="${esc(L.faults)}">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
+<td class="faults" data-label="${esc(L.faults)}">${d.open_faults.length ? d.open_faults.map(f => `<span class="fault">${esc(lang === "en" ? f.message_en : f.message_vi)} <small>(${esc(L.alert_since)} ${esc(clock(f.since))})</small></span>`).join("; ") : esc(L.none)}</td>
 <td class="gaps" data-label="${esc(L.seq_gaps)}">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
   }
 

@@ -69,7 +69,8 @@ def test_alerting_dashboard(broker, tmp_path: Path, artifacts):
             # desk 2 serves HT too: HT's wait (10 of 15 min) colours it amber; desk 3 (GT only) amber for its officer
             assert page.locator('.desk[data-desk="2"]').get_attribute("data-level") == "amber"
             item = page.locator('#alerts li[data-kind="officer_away"]')
-            assert "từ" in item.inner_text() and item.locator(".since").inner_text().startswith("trong")
+            assert "từ" in item.inner_text() and item.locator(".since").inner_text().endswith(" giây")  # raised seconds ago
+            assert " phút " in d1.locator(".officer .since").inner_text()  # 4 phút 38 giây, not 4m38s
             page.screenshot(path=str(shots / "alerts_dashboard_vi.png"), full_page=True)
 
             # a new alert (printer out of paper) sounds
@@ -78,6 +79,9 @@ def test_alerting_dashboard(broker, tmp_path: Path, artifacts):
                           "message_en": "Printer out of paper"}, device="kiosk-01", seq=1)))
             page.wait_for_selector('#alerts li[data-kind="device_fault"]', timeout=20000)
             page.wait_for_function("window.motcuaBeeps >= 1", timeout=10000)
+            first = page.locator("#devices tr[data-device]").first  # a device with an open fault comes first
+            page.wait_for_function("document.querySelector('#devices tr[data-device]').dataset.device === 'kiosk-01'")
+            assert "Máy in hết giấy (từ " in first.locator(".faults").inner_text()
 
             item.locator("button.ack").click()
             page.wait_for_selector('#alerts li[data-kind="officer_away"] .acked-by', timeout=10000)
