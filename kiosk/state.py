@@ -74,11 +74,11 @@ class KioskState:
         try:
             t = topics.parse(msg.topic)
             if t.name == "site" and t.key is None:
-                self.set_site(parse_model(SiteState, msg.payload))  # type: ignore[arg-type]
+                self.set_site(parse_model(SiteState, msg.payload))
             elif t.name == "service" and t.key:
                 if not msg.payload:
                     return
-                self.set_service(parse_model(ServiceState, msg.payload))  # type: ignore[arg-type]
+                self.set_service(parse_model(ServiceState, msg.payload))
         except ProtocolError as exc:
             log.error("bad retained state on %s: %s", msg.topic, exc)
 

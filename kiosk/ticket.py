@@ -80,7 +80,7 @@ def qr_image(content: str, size_px: int) -> Image.Image:
     q.make(fit=True)
     img = q.make_image(fill_color="black", back_color="white").get_image().convert("1")
     factor = max(1, size_px // img.width)
-    return img.resize((img.width * factor, img.height * factor), Image.NEAREST)
+    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
 
 
 class TicketRenderer:

@@ -19,10 +19,10 @@ from mqtt.client import BrokerConfig
 from mqtt.schemas import DeskInfo, ServiceInfo, SiteState
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "appointment")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 Priority = Literal["elderly", "disabled", "pregnant", "appointment"]
+PRIORITY_CLASSES: tuple[Priority, ...] = ("elderly", "disabled", "pregnant", "appointment")
 
 
 class Service(BaseModel):
@@ -177,6 +177,11 @@ class TicketingConfig(BaseModel):
     db: str = Field("/var/lib/motcua/ticketing.db", description="queue database (SQLite)")
     outbox: str | None = Field(None, description="event outbox; default: next to db")
     lease_block: int = Field(50, ge=1, le=1000, description="numbers per lease when a kiosk asks no count")
+    lease_max: int = Field(100, ge=1, le=1000, description="most numbers one lease gives, whatever is asked")
+    lease_held_max: int = Field(300, ge=1, le=10000, description="most leased numbers a kiosk may hold unissued "
+                                "per service and day; beyond it a lease is refused (lease_limit)")
+    devices: str | None = Field(None, description="device registry (devices.toml, written by provision-device); "
+                                "relative to this file. Unset: every device is trusted (development only)")
     recent_finished: int = Field(20, ge=1, le=500, description="finished tickets averaged for the wait estimate")
     probe_timeout_s: float = Field(2.0, ge=0.1, le=30, description="how long to wait for a live twin to answer")
 
@@ -191,6 +196,8 @@ def load_site(path: str | Path) -> SiteConfig:
 def load_ticketing(path: str | Path) -> tuple[TicketingConfig, SiteConfig]:
     """Load ticketing.toml and the site.toml it names (relative paths: next to ticketing.toml)."""
     cfg = load_config(path, TicketingConfig)
+    if cfg.devices and not Path(cfg.devices).is_absolute():
+        cfg.devices = str(Path(path).resolve().parent / cfg.devices)
     site_path = Path(cfg.site_config)
     if not site_path.is_absolute():
         site_path = Path(path).resolve().parent / site_path

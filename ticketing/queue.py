@@ -20,6 +20,7 @@ from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from common.clock import Clock, SystemClock, iso, local_day
+from common.sqlite import connect
 from mqtt.schemas import (Call, CallsState, DeskData, DeskState, Lease, Request, Response, ServiceState,
                           TicketData, TicketInfo)
 
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (day, service, prank, order_key, id)
     WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS tickets_oldest ON tickets (day, service, order_key) WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS tickets_kiosk ON tickets (kiosk, day, origin);
 CREATE INDEX IF NOT EXISTS tickets_finished ON tickets (service, finished_ts)
     WHERE status = 'finished';
 CREATE TABLE IF NOT EXISTS desks (
@@ -89,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_desk": ("Quầy không tồn tại", "Unknown desk"),
     "bad_request": ("Yêu cầu không hợp lệ", "Bad request"),
     "same_service": ("Số đã ở dịch vụ này", "The ticket is already in this service"),
+    "lease_limit": ("Máy lấy số còn nhiều số chưa phát", "This kiosk still holds many numbers it has not issued"),
 }
 
 CALLS_KEPT = 10
@@ -110,14 +113,6 @@ class _Rejected(Exception):
         self.code, self.detail = code, detail
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
 class Queue:
     """The site's queue over SQLite.
 
@@ -126,7 +121,8 @@ class Queue:
     """
 
     def __init__(self, path: str | Path, site: SiteConfig, clock: Clock | None = None, *,
-                 device: str = "ticketing", lease_block: int = 50, recent_finished: int = 20):
+                 device: str = "ticketing", lease_block: int = 50, recent_finished: int = 20,
+                 lease_max: int = 100, lease_held_max: int = 300):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.site = site
@@ -134,9 +130,11 @@ class Queue:
         self.clock = clock or SystemClock(site.timezone)
         self.device = device
         self.lease_block = lease_block
+        self.lease_max = lease_max  # most numbers one lease gives
+        self.lease_held_max = lease_held_max  # most leased, not yet issued numbers a kiosk holds per service
         self.recent_finished = recent_finished
         self._lock = threading.RLock()
-        self._db = _connect(self.path)
+        self._db = connect(self.path, rows=True)
         self._db.executescript(_SCHEMA)
         with self._tx():
             for d in site.desks:
@@ -218,7 +216,10 @@ class Queue:
         svc = self.site.service(req.service or "")
         if svc is None:
             raise _Rejected("unknown_service", f"service {req.service!r}")
-        count = req.count or self.lease_block
+        count = min(req.count or self.lease_block, self.lease_max)
+        held = self._held(req.device, today, svc.code)
+        if held + count > self.lease_held_max:
+            raise _Rejected("lease_limit", f"{req.device} holds {held} unissued {svc.code} numbers of {today}")
         row = self._db.execute("SELECT next FROM leases WHERE day=? AND service=?", (today, svc.code)).fetchone()
         start = row["next"] if row else svc.range_start
         limit = min(svc.range_end, svc.range_start + svc.capacity - 1)
@@ -232,6 +233,21 @@ class Queue:
         lease = Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
         return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
                        services=frozenset({svc.code}))
+
+    def _held(self, device: str, today: str, service: str) -> int:
+        """Numbers leased to `device` today for `service` that it has not issued (yet)."""
+        leased = self._db.execute('SELECT COALESCE(SUM("end" - start + 1), 0) FROM lease_log '
+                                  "WHERE device=? AND day=? AND service=?", (device, today, service)).fetchone()[0]
+        issued = self._db.execute("SELECT COUNT(*) FROM tickets WHERE kiosk=? AND day=? AND origin=?",
+                                  (device, today, service)).fetchone()[0]
+        return max(0, int(leased) - int(issued))
+
+    def lease_time(self, device: str, day: str, service: str, number: int) -> datetime | None:
+        """When `device` was leased the block holding `number` (of `service`, `day`); None if never."""
+        with self._lock:
+            row = self._db.execute('SELECT at FROM lease_log WHERE device=? AND day=? AND service=? AND start<=? '
+                                   'AND "end">=? ORDER BY at LIMIT 1', (device, day, service, number, number)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
 
     def _call_next(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, services, drow = self._desk(req)

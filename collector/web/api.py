@@ -12,15 +12,12 @@ from starlette.routing import Route
 from common.web.auth import requires
 from ..db import schema_version
 from ..queries import BadQuery
-from .state import int_param, web
+from .state import int_param, site_param, web
 
 
 def bad_query(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "bad_query", "message": str(exc)}, status_code=400)
 
-
-def _site(request: Request) -> str | None:
-    return request.query_params.get("site") or web(request).site
 
 
 def _listed(items: list[dict[str, Any]]) -> Response:
@@ -36,12 +33,12 @@ def health(request: Request) -> Response:
 
 @requires("dashboard")
 def desks(request: Request) -> Response:
-    return _listed(web(request).reader.desks(_site(request)))
+    return _listed(web(request).reader.desks(site_param(request)))
 
 
 @requires("dashboard")
 def queue(request: Request) -> Response:
-    return _listed(web(request).reader.queue(_site(request)))
+    return _listed(web(request).reader.queue(site_param(request)))
 
 
 @requires("ratings")

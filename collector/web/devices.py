@@ -7,22 +7,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from common.web.auth import requires
-from .state import web
+from .state import site_param, web
 
-
-def _site(request: Request) -> str | None:
-    return request.query_params.get("site") or web(request).site
 
 
 @requires("devices", page=True)
 def devices_page(request: Request) -> Response:
     w = web(request)
-    return w.pages.render(request, "devices.html", {"devices": w.reader.devices(_site(request))})
+    return w.pages.render(request, "devices.html", {"devices": w.reader.devices(site_param(request))})
 
 
 @requires("dashboard")
 def devices_api(request: Request) -> Response:
-    items = web(request).reader.devices(_site(request))
+    items = web(request).reader.devices(site_param(request))
     return JSONResponse({"items": items, "total": len(items)})
 
 

@@ -60,6 +60,11 @@ def web(request: Request) -> WebState:
     return state
 
 
+def site_param(request: Request) -> str | None:
+    """``?site=`` or the collector's own site (None: every site)."""
+    return request.query_params.get("site") or web(request).site
+
+
 def int_param(request: Request, name: str) -> int | None:
     v = request.query_params.get(name)
     if v in (None, ""):

@@ -161,7 +161,7 @@ class HallDisplayApp(App):
         Clock.schedule_interval(self._tick, 1.0)
         self.show(self.model.view())
         if self.client is not None:
-            self.client.subscribe(topics.state_filter(self.client.site), self.on_state)
+            self.client.subscribe(topics.state_filter(self.cfg.site), self.on_state)
             self.client.start()
         self.notifier.ready("hall display up")
 

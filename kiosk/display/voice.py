@@ -205,7 +205,12 @@ class Announcer:
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every queued call was rendered and played (tests, bench)."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self._q.join(), done.set()), daemon=True).start()
+
+        def wait() -> None:
+            self._q.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:

@@ -82,7 +82,7 @@ def test_migration_3_applies_to_a_version_2_file(sqlite_path):
     assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
 
 
-def test_migration_5_seeds_the_site_config_history_from_the_retained_state(sqlite_path):
+def test_migration_6_seeds_the_site_config_history_from_the_retained_state(sqlite_path):
     conn = connect(sqlite_path)
     migrate(conn, target=3)
     conn.execute("INSERT INTO retained_state (topic, site, device, name, key, payload, received_at, received_epoch) "

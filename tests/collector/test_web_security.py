@@ -150,11 +150,13 @@ def raw_post(url: str, head: str, body: bytes) -> tuple[bytes, int]:
     with socket.create_connection((u.hostname, u.port), timeout=20) as sock:
         sock.sendall(head.encode())
         sent = 0
+        reply = b""
         try:
             sent += sock.send(body[:65536])
-            reply = sock.recv(65536)
+            while chunk := sock.recv(65536):  # the whole answer: the server closes after it
+                reply += chunk
         except (BrokenPipeError, ConnectionResetError):
-            reply = b""
+            pass
         return reply, sent
 
 
@@ -217,3 +219,33 @@ def test_users_and_tokens_of_an_older_database_keep_working_as_managers(tmp_path
     who = tokens.token_principal(conn, "mct_old")
     assert who is not None and who.role == "manager" and who.name == "bao-cao"
     assert [t["state"] for t in tokens.list_tokens(conn)] == ["active"]
+
+
+def test_error_pages_are_bilingual_and_a_script_posts_with_the_header(tmp_path: Path):
+    """404/405/500 as pages (Vietnamese first) and as JSON for the API; the shared motcua.js helper
+    sends the CSRF header a state-changing fetch needs."""
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from collector.queries import Reader
+    from collector.web import LiveHub, create_app
+    open_db(tmp_path / "c.db").close()
+    reader = Reader(tmp_path / "c.db")
+    app = create_app(str(tmp_path / "c.db"), reader, LiveHub(reader, None), health=lambda: {"status": "ok"})
+
+    def boom(request):
+        raise RuntimeError("a bug")
+
+    app.router.routes.insert(0, Route("/boom", boom))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+        assert r.status_code == 500 and "Lỗi máy chủ" in r.text and "Server error" in r.text
+        assert "a bug" not in r.text  # no traceback for the visitor
+        r = c.get("/logout")
+        assert r.status_code == 405 and "Phương thức không được phép." in r.text
+        en = c.get("/nothing?lang=en")
+        assert en.status_code == 404 and en.text.index("Page not found.") < en.text.index("Không tìm thấy trang.")
+        assert c.get("/api/nothing").json() == {"error": "not_found", "message_vi": "Không tìm thấy trang.",
+                                                "message_en": "Page not found."}
+        js = c.get("/static/motcua.js")
+        assert js.status_code == 200 and "X-CSRF-Token" in js.text
