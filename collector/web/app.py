@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
@@ -48,7 +48,7 @@ class CollectorBackend(CookieOrTokenBackend):
         return tokens.token_principal(self.reader.conn, token)
 
 
-def collector_routes(manager: list[BaseRoute] | None = None) -> list[BaseRoute]:
+def collector_routes(manager: Sequence[BaseRoute] | None = None) -> list[BaseRoute]:
     """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount.
     ``manager``: the managers' downloads and alerts (collector/manager_api.py), before the /api mount."""
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
