@@ -18,7 +18,9 @@ Rules (thresholds from ``[alerts]`` in collector.toml, :class:`collector.manager
 - ``outbox_growing``: a device's outbox holds more than ``outbox_growing`` events;
 - ``seq_gap``: events missing from a device's sequence (at least ``seq_gap_min_missing``);
 - ``province_link``: the site's link to the province is down longer than ``province_link_down_min``
-  (the bridge's status under the device id ``province-link``, or a device of role ``bridge``).
+  (the bridge's status under the device id ``province-link``, or a device of role ``bridge``);
+- ``device_forbidden``: the device sent a message its registry role or desk does not allow (counted by
+  collector/authz.py in ``devices.forbidden``) within the last ``forbidden_window_min``.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ KIND_TITLES: dict[str, tuple[str, str]] = {
     "outbox_growing": ("Thiết bị tồn đọng dữ liệu chưa gửi", "Device outbox growing"),
     "seq_gap": ("Thiếu sự kiện từ thiết bị", "Events missing from a device"),
     "province_link": ("Mất kết nối với tỉnh", "Link to the province down"),
+    "device_forbidden": ("Thiết bị gửi tin không được phép", "Device sending forbidden messages"),
 }
 
 
@@ -215,6 +218,7 @@ class Rules:
                                     f"{_mins(down)} phút", f"{'Province link' if is_link else 'Device ' + dev} "
                                     f"offline for {_mins(down)} min", desk,
                                     {"device": dev, "since": r["status_at"], "role": r["role"]})
+            yield from self._forbidden(site, r, now)
             if r["outbox_depth"] is not None and r["outbox_depth"] > t.outbox_growing:
                 yield Condition(site, "outbox_growing", f"device:{dev}", "red",
                                 f"Thiết bị {dev}: {r['outbox_depth']} sự kiện chưa gửi được",
@@ -228,6 +232,22 @@ class Rules:
                                 f"Thiết bị {r['device']}: thiếu {r['missing']} sự kiện",
                                 f"Device {r['device']}: {r['missing']} events missing", None,
                                 {"device": r["device"], "missing": r["missing"], "since": r["since"]})
+
+    def _forbidden(self, site: str, r: sqlite3.Row, now: datetime) -> Iterator[Condition]:
+        keys = r.keys()
+        if "forbidden" not in keys or not r["forbidden"] or not r["forbidden_at"]:
+            return
+        ago = now.timestamp() - datetime.fromisoformat(r["forbidden_at"]).timestamp()
+        if ago > self.t.forbidden_window_min * 60:
+            return
+        dev = r["device"]
+        yield Condition(site, "device_forbidden", f"device:{dev}", "red",
+                        f"Thiết bị {dev} gửi tin không được phép ({r['forbidden']} lần; gần nhất: "
+                        f"{r['forbidden_reason'] or '-'})",
+                        f"Device {dev} sent forbidden messages ({r['forbidden']} so far; last: "
+                        f"{r['forbidden_reason'] or '-'})", r["desk"],
+                        {"device": dev, "forbidden": r["forbidden"], "last_at": r["forbidden_at"],
+                         "reason": r["forbidden_reason"]})
 
     def _faults(self, conn: sqlite3.Connection, site: str) -> Iterator[Condition]:
         for r in conn.execute(

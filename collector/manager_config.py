@@ -45,6 +45,7 @@ class AlertThresholds(BaseModel):
     outbox_growing: int = Field(200, ge=1, description="outbox depth above which a device is behind")
     seq_gap_min_missing: int = Field(1, ge=1, description="missing events before a gap alert")
     province_link_down_min: float = Field(10.0, gt=0, description="minutes without the province bridge")
+    forbidden_window_min: float = Field(60.0, gt=0, description="a device sent forbidden messages this recently")
     amber_share: float = Field(0.5, gt=0, lt=1, description="share of a threshold at which a desk card turns amber")
 
     @model_validator(mode="after")

@@ -208,3 +208,19 @@ def test_desk_cards_colour_desks_and_their_services(tmp_path: Path):
     cards = desk_cards(conds, {1: ["HT"], 2: ["HT", "GT"], 3: ["GT"]})
     assert [cards[d]["level"] for d in (1, 2, 3)] == ["ok", "amber", "red"]
     assert cards[2]["services"] == ["HT", "GT"] and len(cards[3]["reasons"]) == 2
+
+
+def test_forbidden_messages_raise_a_device_alert(tmp_path: Path):
+    # the authority's per-device count (collector/authz.py writes devices.forbidden); recent -> alert
+    from collector.alert_rules import Rules
+    from collector.db import open_db
+    c = open_db(tmp_path / "f.db")
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=VN)
+    c.execute("INSERT INTO devices (site, device, desk, forbidden, forbidden_at, forbidden_reason) VALUES "
+              "(?, 'rt-09', 9, 3, ?, 'rating for desk 4 from desk 9''s terminal')", (SITE, (now - timedelta(minutes=5)).isoformat()))
+    rules = Rules(AlertThresholds.model_validate({}))
+    got = [x for x in rules.conditions(c, now) if x.kind == "device_forbidden"]
+    assert len(got) == 1 and got[0].subject == "device:rt-09" and got[0].desk == 9
+    assert got[0].message_vi.startswith("Thiết bị rt-09 gửi tin không được phép (3 lần")
+    assert not [x for x in rules.conditions(c, now + timedelta(hours=2)) if x.kind == "device_forbidden"]
+    c.close()
