@@ -161,7 +161,8 @@ def _site_clause(site: str | None) -> tuple[str, list[Any]]:
 
 
 def ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None, actions: tuple[str, ...],
-                columns: str = "action, service, desk, officer, wait_s, service_s, issued_at, ts_epoch",
+                columns: str = ("action, service, desk, officer, wait_s, service_s, ts_epoch, "
+                                "(julianday(issued_at) - 2440587.5) * 86400.0 AS issued_epoch"),
                 filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
     w, a = _site_clause(site)
     fw, fa = filters.sql()
@@ -301,8 +302,9 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
         for k, n in conn.execute(issued_sql.format(col=col), [start, end, *a, *fa]):
             groups.setdefault(k, _Acc()).issued = n
     for r in ticket_rows(conn, start, end, site, ("finished", "no_show"), filters=filters):
+        fig = _ticket_figures(r, clock, history)  # once per ticket, then into its group and the total
         for acc in accs(r):
-            _add_ticket(acc, r, clock, history)
+            _add_ticket(acc, fig)
     for r in rating_rows(conn, start, end, site, filters):
         for acc in accs(r):
             _add_rating(acc, r, satisfaction_levels)
@@ -314,21 +316,36 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
                   filters=filters)
 
 
-def _add_ticket(acc: _Acc, r: sqlite3.Row, clock: OpenClock, history: SiteHistory) -> None:
+TicketFigures = tuple[bool, float | None, bool | None, float | None]  # served, open wait, in target, service
+
+
+def _ticket_figures(r: sqlite3.Row, clock: OpenClock, history: SiteHistory) -> TicketFigures:
     if r["action"] == "no_show":
+        return (False, None, None, None)
+    wait = in_target = None
+    if r["wait_s"] is not None:
+        issued = r["issued_epoch"]
+        if issued is None:
+            issued = float(r["ts_epoch"]) - float(r["wait_s"])
+        wait = clock.open_wait(issued, issued + float(r["wait_s"]))
+        target = history.target_s(r["service"], issued)
+        in_target = None if target is None else wait <= target
+    return (True, wait, in_target, r["service_s"])
+
+
+def _add_ticket(acc: _Acc, fig: TicketFigures) -> None:
+    served, wait, in_target, service_s = fig
+    if not served:
         acc.no_shows += 1
         return
     acc.served += 1
-    if r["wait_s"] is not None:
-        issued = _issued_epoch(r)
-        wait = clock.open_wait(issued, issued + float(r["wait_s"]))
+    if wait is not None:
         acc.waits.append(wait)
-        target = history.target_s(r["service"], issued)
-        if target is not None:
-            acc.with_target += 1
-            acc.in_target += wait <= target
-    if r["service_s"] is not None:
-        acc.services.append(r["service_s"])
+    if in_target is not None:
+        acc.with_target += 1
+        acc.in_target += in_target
+    if service_s is not None:
+        acc.services.append(service_s)
 
 
 def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:

@@ -156,7 +156,8 @@ class SiteHistory:
         return sorted({d for _, f in self.versions for d in f.desks})
 
     def target_s(self, service: str | None, at: float) -> float | None:
-        t = self.at(at).targets_min.get(service or "")
+        facts = self.versions[0][1] if len(self.versions) == 1 else self.at(at)
+        t = facts.targets_min.get(service or "")
         return t * 60 if t is not None else None
 
 
