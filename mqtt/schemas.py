@@ -102,6 +102,8 @@ class TicketData(Model):
     service_s: float | None = Field(default=None, ge=0)
     to_service: ServiceCode | None = None
     offline: bool = False
+    print_failed: bool = Field(default=False, description="issued: the kiosk could not print this number; "
+                               "ticketing does not queue it")
 
 
 class PresenceData(Model):
@@ -182,6 +184,22 @@ class Telemetry(Model):
     outbox_depth: int
     clock_synced: bool
     extra: dict[str, Any] = Field(default_factory=dict, description="role-specific, e.g. fps")
+    # the outbox's seqs, for the collector to see events lost before the first or after the last
+    # it stored (docs/protocol.md, "Confirmed delivery"); None on devices without an outbox
+    seq_first: int | None = Field(None, ge=0, description="the first seq the outbox ever assigned")
+    seq_last: int | None = Field(None, ge=0, description="the newest seq assigned")
+    seq_oldest_held: int | None = Field(None, ge=0, description="the oldest seq still held; None: none")
+    storage: Literal["ok", "disk_full", "read_only", "io"] = "ok"
+
+
+class Stored(Model):
+    """The collector's confirmation on ``dev/{device}/stored``: these seqs of the device are in
+    its store (stored now, or found already stored). The device may forget exactly these."""
+
+    v: Literal[1] = 1
+    seqs: list[tuple[int, int]] = Field(description="inclusive ranges [first, last], ascending")
+    by: str = Field("collector", description="which store confirms (the site's collector)")
+    ts: AwareTime | None = None
 
 
 # -- requests and responses to ticketing ----------------------------------------------------------
@@ -244,6 +262,8 @@ class ServiceInfo(Model):
     range_end: int = Field(ge=0)
     capacity: int = Field(ge=1)
     target_wait_min: float = Field(gt=0)
+    field_vi: str | None = Field(default=None, description="lĩnh vực: the kiosk groups services by it")
+    field_en: str | None = None
 
 
 class DeskInfo(Model):
@@ -292,6 +312,8 @@ class ServiceState(Model):
     capacity: int = Field(ge=1)
     finished_for_today: bool = False
     est_wait_s: float | None = None
+    waiting_by_priority: dict[str, int] = Field(
+        default_factory=dict, description="waiting per priority class ('' = regular); sums to waiting")
     oldest_issued_at: AwareTime | None = None
     last_called: str | None = None
     ts: AwareTime | None = None
