@@ -21,6 +21,8 @@ from mqtt.errors import BadId, BadTopic, ProtocolError
 from mqtt.schemas import (CallsState, DeskState, Envelope, Model, PresenceState, ServiceState, SiteState,
                           Status, Telemetry, load_json, parse_event, parse_model)
 
+from .site_config import record_version
+
 log = logging.getLogger(__name__)
 
 STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
@@ -226,6 +228,8 @@ class Store:
     def _state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if msg.payload:
             model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
+            if isinstance(model, SiteState):  # reports measure each past period with the version in force
+                record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received)
             if isinstance(model, PresenceState):
                 at = (model.ts or msg.received).timestamp()
                 for zone, present, since in (("officer", model.officer, model.officer_since),
