@@ -179,7 +179,8 @@ class CameraAgent:
             self.sink.event("presence", PresenceData(
                 desk=s.zone.desk, zone=s.zone.role, kind="summary", present=s.present,  # type: ignore[arg-type]
                 since=self._wall(s.since), window_s=max(s.window_s, 1e-3),
-                occupied_share=round(s.occupied_share, 4), changes=s.changes))
+                occupied_share=None if s.occupied_share is None else round(s.occupied_share, 4),
+                changes=s.changes, unknown_share=round(s.unknown_share, 4)))
         self.publish_states()
         return summaries
 

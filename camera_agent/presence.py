@@ -64,39 +64,51 @@ class HoldState:
 
 @dataclass
 class ZoneSummary:
-    """Share of a window a zone was occupied and how often it changed."""
+    """Share of a window a zone was occupied (of the time its state was known), the share of the
+    window it was unknown, and how often it changed."""
 
     zone: PresenceZone
     present: bool | None
     since: float
     window_s: float
-    occupied_share: float
+    occupied_share: float | None
     changes: int
+    unknown_share: float = 0.0
 
 
 @dataclass
 class SummaryWindow:
-    """Accumulates occupied time per zone between two summaries."""
+    """Accumulates occupied and unknown time per zone between two summaries."""
 
     start: float
     occupied: dict[str, float] = field(default_factory=dict)
+    unknown: dict[str, float] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
-    marks: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    marks: dict[str, tuple[float, bool | None]] = field(default_factory=dict)
 
-    def record(self, name: str, present: bool, since: float) -> None:
-        """A zone changed to ``present`` at ``since``."""
+    def _add(self, name: str, state: bool | None, seconds: float) -> None:
+        if state is True:
+            self.occupied[name] = self.occupied.get(name, 0.0) + seconds
+        elif state is None:
+            self.unknown[name] = self.unknown.get(name, 0.0) + seconds
+
+    def record(self, name: str, present: bool | None, since: float) -> None:
+        """A zone changed to ``present`` (None: unknown) at ``since``."""
         mark, was = self.marks.get(name, (self.start, False))
         since = max(since, self.start, mark)
-        if was:
-            self.occupied[name] = self.occupied.get(name, 0.0) + since - mark
+        self._add(name, was, since - mark)
         self.marks[name] = (since, present)
         self.changes[name] = self.changes.get(name, 0) + 1
 
-    def close(self, name: str, present: bool, now: float) -> tuple[float, int]:
-        mark, _ = self.marks.get(name, (self.start, present))
-        occ = self.occupied.get(name, 0.0) + (now - max(mark, self.start) if present else 0.0)
+    def close(self, name: str, present: bool | None, now: float) -> tuple[float | None, float, int]:
+        """(occupied share of the known time or None if never known, unknown share, changes)."""
+        mark, was = self.marks.get(name, (self.start, present))
+        self._add(name, was, now - max(mark, self.start))
         span = max(now - self.start, 1e-9)
-        return min(1.0, max(0.0, occ / span)), self.changes.get(name, 0)
+        unknown = min(span, self.unknown.get(name, 0.0))
+        known = span - unknown
+        share = None if known <= 1e-6 else min(1.0, max(0.0, self.occupied.get(name, 0.0) / known))
+        return share, min(1.0, unknown / span), self.changes.get(name, 0)
 
 
 class PresencePipeline:
@@ -147,7 +159,7 @@ class PresencePipeline:
         if self._window is None:
             self._window = SummaryWindow(t)
         for c in changes:
-            self._window.record(c.zone.name, bool(c.present), c.since)
+            self._window.record(c.zone.name, c.present, c.since)
             log.info("zone %s: %s", c.zone.name, {True: "present", False: "absent", None: "unknown"}[c.present])
         self.frames += 1
         self.busy_s += time.perf_counter() - started
@@ -191,10 +203,10 @@ class PresencePipeline:
         win = self._window or SummaryWindow(now)
         out = []
         for zone, state in zip(self.zones, self.states):
-            share, changes = win.close(zone.name, state.present, now)
+            share, unknown, changes = win.close(zone.name, self.present(zone), now)
             out.append(ZoneSummary(zone, self.present(zone), state.since if state.since is not None else now,
-                                   max(now - win.start, 0.0), share, changes))
+                                   max(now - win.start, 0.0), share, changes, unknown))
         self._window = SummaryWindow(now)
-        for zone, state in zip(self.zones, self.states):
-            self._window.marks[zone.name] = (now, state.present)
+        for zone in self.zones:
+            self._window.marks[zone.name] = (now, self.present(zone))
         return out

@@ -113,8 +113,12 @@ class PresenceData(Model):
     present: bool | None = Field(description="null: unknown (view blocked, too dark, camera froze; a fault says why)")
     since: AwareTime
     window_s: float | None = Field(default=None, gt=0, description="summary window")
-    occupied_share: float | None = Field(default=None, ge=0, le=1)
+    occupied_share: float | None = Field(default=None, ge=0, le=1,
+                                         description="summary: share of the window's KNOWN time the zone was "
+                                         "occupied (null when it was unknown all window)")
     changes: int | None = Field(default=None, ge=0)
+    unknown_share: float | None = Field(default=None, ge=0, le=1,
+                                        description="summary: share of the window the zone was unknown")
 
 
 class FaultData(Model):

@@ -48,6 +48,6 @@ def test_summary_share_and_changes():
     w.record("seat", True, 10.0)
     w.record("seat", False, 40.0)
     w.record("seat", True, 70.0)
-    share, changes = w.close("seat", True, 100.0)
-    assert changes == 3
+    share, unknown, changes = w.close("seat", True, 100.0)
+    assert changes == 3 and unknown == 0.0
     assert share == pytest.approx((30 + 30) / 100)
