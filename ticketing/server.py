@@ -21,6 +21,7 @@ from mqtt.outbox import Outbox
 from mqtt.schemas import DeskData, Envelope, Request, Response, TicketData, parse_event
 
 from .authority import Authority
+from .desk_rules import console_at_desk
 from .queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Server:
                  registry: Registry | None = None):
         self.queue = queue
         self.authority = Authority(registry, queue.site, client.device)
+        self.authority.desk_authorities.append(console_at_desk)  # the officer web console (desk_rules.py)
         self.client = client
         self.outbox = outbox
         self.site = queue.site.site
