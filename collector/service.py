@@ -14,6 +14,7 @@ from .config import CollectorConfig
 from .db import open_db
 from .ingest import Ingest
 from .queries import Reader
+from .console_link import ConsoleLink
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,12 @@ class Collector:
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
         self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        self.console: ConsoleLink | None = None
+        if config.console_device and config.site_or_none:
+            self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
+                              console_link=self.console)
 
     def _ready(self) -> None:
         host, port = self.config.http_address()
@@ -46,6 +51,8 @@ class Collector:
     def run(self) -> None:
         host, port = self.config.http_address()
         self.ingest.start()
+        if self.console is not None:
+            self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                access_log=False, lifespan="on", timeout_graceful_shutdown=2))
         try:
@@ -53,3 +60,5 @@ class Collector:
         finally:
             self.notifier.stopping()
             self.ingest.stop()
+            if self.console is not None:
+                self.console.stop()

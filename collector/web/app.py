@@ -17,7 +17,8 @@ from common.web.throttle import LoginThrottle
 from .. import sessions, tokens
 from ..i18n import LABELS
 from ..queries import Reader
-from . import api, dashboard, dead_letters, devices, live, login, reports
+from ..console_link import ConsoleLink
+from . import api, console, dashboard, dead_letters, devices, live, login, reports
 from .live import LiveHub
 from .state import AuthWriter, WebState
 
@@ -27,6 +28,7 @@ NAV = [
     NavLink("/reports", "reports", "reports", id="reports-link"),
     NavLink("/devices", "devices_page", "devices", id="devices-link"),
     NavLink("/dead-letters", "dead_letters", "dead_letters", id="dead-letters-link"),
+    NavLink("/console", "console", "officer", id="console-link"),
 ]
 
 
@@ -46,17 +48,18 @@ class CollectorBackend(CookieOrTokenBackend):
 def collector_routes() -> list[BaseRoute]:
     """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount."""
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
-                                      *reports.api_routes], name="api")
+                                      *reports.api_routes, *console.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *dead_letters.routes,
-            *devices.routes, api_mount]
+            *devices.routes, *console.routes, api_mount]
 
 
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],
                tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None,
-               throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings()) -> Starlette:
+               throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings(),
+               console_link: ConsoleLink | None = None) -> Starlette:
     """``throttle`` counts failed logins (in memory; default: one on ``reader.clock``);
     ``settings.secure_cookies`` for a site served over TLS."""
-    pages = Pages([TEMPLATES], LABELS, nav=NAV)
+    pages = Pages([TEMPLATES], {**LABELS, **console.LABELS}, nav=NAV)
     writer = AuthWriter(db_path)
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,
@@ -79,5 +82,6 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     for exc, handler in handlers.items():
         app.add_exception_handler(exc, handler)
     app.state.web = state
+    app.state.console = console.ConsoleState(console_link)
     app.state.auth_backend = backend
     return app
