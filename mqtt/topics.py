@@ -24,7 +24,7 @@ _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 EventType = Literal["rating", "ticket", "presence", "fault", "desk"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
-STATE_NAMES = ("site", "desk", "service", "calls", "presence")
+STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours")
 
 
 def check_id(value: object, what: str = "id") -> str:

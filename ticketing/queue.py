@@ -434,6 +434,21 @@ class Queue:
                 log.info("new local day %s: %d ticket(s) of earlier days expired", today, len(stale))
             return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
 
+    def close_day(self) -> Outcome:
+        """Closing time (closing_policy 'expire'): today's waiting and serving tickets expire, a
+        ``cancelled`` event each; the desks are cleared."""
+        with self._lock:
+            today = self.today()
+            with self._tx() as db:
+                for t in db.execute("SELECT * FROM tickets WHERE status IN ('waiting', 'serving') AND day=?",
+                                    (today,)).fetchall():
+                    self._event(t, "cancelled")
+                db.execute("UPDATE tickets SET status='expired' WHERE status IN ('waiting', 'serving') AND day=?",
+                           (today,))
+                desks = [r[0] for r in db.execute("SELECT desk FROM desks WHERE ticket_id IS NOT NULL")]
+                db.execute("UPDATE desks SET ticket_id=NULL")
+            return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
+
     # -- events for the collector -------------------------------------------------------------------
 
     def _event(self, t: sqlite3.Row, action: str, **extra: Any) -> None:
