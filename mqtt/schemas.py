@@ -102,6 +102,8 @@ class TicketData(Model):
     service_s: float | None = Field(default=None, ge=0)
     to_service: ServiceCode | None = None
     offline: bool = False
+    print_failed: bool = Field(default=False, description="issued: the kiosk could not print this number; "
+                               "ticketing does not queue it")
 
 
 class PresenceData(Model):
@@ -244,6 +246,8 @@ class ServiceInfo(Model):
     range_end: int = Field(ge=0)
     capacity: int = Field(ge=1)
     target_wait_min: float = Field(gt=0)
+    field_vi: str | None = Field(default=None, description="lĩnh vực: the kiosk groups services by it")
+    field_en: str | None = None
 
 
 class DeskInfo(Model):
@@ -292,6 +296,8 @@ class ServiceState(Model):
     capacity: int = Field(ge=1)
     finished_for_today: bool = False
     est_wait_s: float | None = None
+    waiting_by_priority: dict[str, int] = Field(
+        default_factory=dict, description="waiting per priority class ('' = regular); sums to waiting")
     oldest_issued_at: AwareTime | None = None
     last_called: str | None = None
     ts: AwareTime | None = None

@@ -37,6 +37,8 @@ class Service(BaseModel):
     range_end: int = Field(ge=0, le=999_999)
     capacity: int = Field(ge=1, description="most numbers issued for this service per local day")
     target_wait_min: float = Field(15, gt=0, le=600, description="service-level target wait")
+    field_vi: str | None = Field(None, description="group (lĩnh vực) on the kiosk, e.g. 'Tư pháp – Hộ tịch'")
+    field_en: str | None = None
 
     @model_validator(mode="after")
     def _range(self) -> "Service":
@@ -168,7 +170,8 @@ class SiteConfig(BaseModel):
             site=self.site, name_vi=self.name_vi, name_en=self.name_en, timezone=self.timezone,
             services=[ServiceInfo(code=s.code, name_vi=s.name_vi, name_en=s.name_en, prefix=s.prefix,
                                   range_start=s.range_start, range_end=s.range_end, capacity=s.capacity,
-                                  target_wait_min=s.target_wait_min) for s in self.services],
+                                  target_wait_min=s.target_wait_min, field_vi=s.field_vi, field_en=s.field_en)
+                      for s in self.services],
             desks=[DeskInfo(number=d.number, services=list(d.services), name_vi=d.name_vi, name_en=d.name_en)
                    for d in self.desks],
             hours={k: [tuple(x) for x in v] for k, v in self.hours.items()},  # type: ignore[misc]

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     issued_ts REAL NOT NULL,
     kiosk TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL,             -- waiting | serving | finished | no_show | expired
+    status TEXT NOT NULL,             -- waiting | serving | finished | no_show | expired | not_printed
     desk INTEGER,
     officer TEXT,
     called_at TEXT,
@@ -380,7 +380,7 @@ class Queue:
             rolled = self.rollover()
             issued = data.issued_at or now
             today = self.today()
-            status = "expired" if data.day < today else "waiting"
+            status = "expired" if data.day < today else "not_printed" if data.print_failed else "waiting"
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO tickets (day, origin, number, label, service, priority, prank, "
@@ -388,10 +388,11 @@ class Queue:
                     (data.day, svc.code, data.number, data.ticket, svc.code, data.priority,
                      self.site.priority_rank(data.priority), issued.timestamp(), iso(issued),
                      issued.timestamp(), data.kiosk, int(data.offline), status))
-                if cur.rowcount and status == "expired":
+                if cur.rowcount and status in ("expired", "not_printed"):
                     t = db.execute("SELECT * FROM tickets WHERE id=?", (cur.lastrowid,)).fetchone()
                     self._event(t, "cancelled")
-                    log.warning("ticket %s of past day %s arrived today: not callable", data.ticket, data.day)
+                    log.warning("ticket %s (%s) is not callable: %s", data.ticket, data.day,
+                                "never printed" if status == "not_printed" else "of a past day")
             svcs = frozenset({svc.code}) if cur.rowcount else frozenset()
             if rolled is not None:
                 return Outcome(None, rolled.desks, svcs | rolled.services, True)
@@ -494,6 +495,9 @@ class Queue:
         with self._lock:
             db = self._db
             waiting = self._waiting(today, code)
+            by_priority = {p or "": n for p, n in db.execute(
+                "SELECT priority, COUNT(*) FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "GROUP BY priority", (today, code))}
             issued = db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND origin=?", (today, code)).fetchone()[0]
             oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND day=? AND service=? "
                                 "ORDER BY order_key LIMIT 1", (today, code)).fetchone()
@@ -511,7 +515,7 @@ class Queue:
         if times and open_desks:
             est = round(waiting * (sum(times) / len(times)) / open_desks, 1)
         return ServiceState(service=code, day=today, waiting=waiting, issued=issued, capacity=svc.capacity,
-                            finished_for_today=issued >= svc.capacity, est_wait_s=est,
+                            finished_for_today=issued >= svc.capacity, est_wait_s=est, waiting_by_priority=by_priority,
                             oldest_issued_at=datetime.fromisoformat(oldest[0]) if oldest else None,
                             last_called=last[0] if last else None, ts=self.clock.now())
 
