@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import uvicorn
@@ -10,11 +11,16 @@ from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from common.web.app import WebSettings
 
+from .alerts import AlertEngine, channels_from
 from .config import CollectorConfig
+from mqtt.errors import OutboxStorageError, storage_kind
+
 from .db import open_db
+from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink
+from .report_mail import ReportMailer
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -27,16 +33,37 @@ class Collector:
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.notifier = notifier or Notifier()
-        open_db(config.db).close()  # create and migrate before anyone reads
+        try:
+            open_db(config.db).close()  # create and migrate before anyone reads
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(
+                f"không ghi được cơ sở dữ liệu {config.db} ({storage_kind(exc)}) / cannot write the database "
+                f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
-        self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=config.staff(),
+                               tz=config.timezone, site=config.site_or_none)
+                  if config.report_mail is not None and config.mail is not None else None)
+        self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
+                                  channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
+                                  site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
+        self.reader.alert_source = lambda: self.alerts.last_conditions
+        self.reader.staff = config.staff()
+        self.alerts.on_change = self.hub.notify
+        try:
+            self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
+        except OutboxStorageError as exc:
+            raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.console: ConsoleLink | None = None
         if config.console_device and config.site_or_none:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
-                              console_link=self.console)
+                              alerts=self.alerts, staff=config.staff(), console_link=self.console)
+
+    def _on_batch(self, res: Any) -> None:
+        self.hub.notify(res)
+        self.alerts.poke()  # live data changed: look for alerts to raise or clear
 
     def _ready(self) -> None:
         host, port = self.config.http_address()
@@ -45,12 +72,16 @@ class Collector:
         self.notifier.ready(f"dashboard on {host}:{port}")
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "mqtt_connected": self.ingest.connected, "site": self.config.site,
-                "queue_depth": self.ingest.queue_depth, "ingest": self.ingest.stats.as_dict()}
+        storage = self.ingest.stats.storage  # ok, or why the database takes no writes (disk full, read-only)
+        return {"status": "ok" if storage == "ok" else "degraded", "storage": storage,
+                "storage_error": self.ingest.stats.storage_error, "mqtt_connected": self.ingest.connected,
+                "site": self.config.site, "queue_depth": self.ingest.queue_depth,
+                "ingest": self.ingest.stats.as_dict()}
 
     def run(self) -> None:
         host, port = self.config.http_address()
         self.ingest.start()
+        self.alerts.start(self.config.alert_interval_s)
         if self.console is not None:
             self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -59,6 +90,7 @@ class Collector:
             server.run()
         finally:
             self.notifier.stopping()
+            self.alerts.stop()
             self.ingest.stop()
             if self.console is not None:
                 self.console.stop()

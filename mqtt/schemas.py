@@ -110,7 +110,7 @@ class PresenceData(Model):
     desk: Desk
     zone: Literal["officer", "citizen"]
     kind: Literal["change", "summary"] = "change"
-    present: bool
+    present: bool | None = Field(description="null: unknown (view blocked, too dark, camera froze; a fault says why)")
     since: AwareTime
     window_s: float | None = Field(default=None, gt=0, description="summary window")
     occupied_share: float | None = Field(default=None, ge=0, le=1)
@@ -184,6 +184,22 @@ class Telemetry(Model):
     outbox_depth: int
     clock_synced: bool
     extra: dict[str, Any] = Field(default_factory=dict, description="role-specific, e.g. fps")
+    # the outbox's seqs, for the collector to see events lost before the first or after the last
+    # it stored (docs/protocol.md, "Confirmed delivery"); None on devices without an outbox
+    seq_first: int | None = Field(None, ge=0, description="the first seq the outbox ever assigned")
+    seq_last: int | None = Field(None, ge=0, description="the newest seq assigned")
+    seq_oldest_held: int | None = Field(None, ge=0, description="the oldest seq still held; None: none")
+    storage: Literal["ok", "disk_full", "read_only", "io"] = "ok"
+
+
+class Stored(Model):
+    """The collector's confirmation on ``dev/{device}/stored``: these seqs of the device are in
+    its store (stored now, or found already stored). The device may forget exactly these."""
+
+    v: Literal[1] = 1
+    seqs: list[tuple[int, int]] = Field(description="inclusive ranges [first, last], ascending")
+    by: str = Field("collector", description="which store confirms (the site's collector)")
+    ts: AwareTime | None = None
 
 
 # -- requests and responses to ticketing ----------------------------------------------------------
@@ -339,6 +355,7 @@ class PresenceState(Model):
     officer_since: AwareTime | None = None
     citizen: bool | None = None
     citizen_since: AwareTime | None = None
+    unknown: list[Literal["officer", "citizen"]] = Field(default_factory=list, description="zones whose state is unknown (their field is null)")
     ts: AwareTime | None = None
 
 
