@@ -49,6 +49,9 @@ class CollectorConfig(BaseModel):
                                 "relative to this file; unset: every device's data is trusted (development only)")
     secure_cookies: bool = Field(False, description="the dashboard is served over TLS (by a reverse proxy): "
                                  "cookies get Secure, HSTS is sent")
+    console_device: str | None = Field(None, pattern=r"^[a-z0-9-]{1,32}$",
+                                       description="device id (registry role `console`) the officer web console "
+                                       "asks ticketing as; unset: no console (needs one site, not '+')")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")

@@ -19,6 +19,7 @@ from .db import open_db
 from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
+from .console_link import ConsoleLink
 from .report_mail import ReportMailer
 from .web import LiveHub, create_app
 
@@ -53,9 +54,12 @@ class Collector:
             self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
+        self.console: ConsoleLink | None = None
+        if config.console_device and config.site_or_none:
+            self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
-                              alerts=self.alerts, staff=config.staff())
+                              alerts=self.alerts, staff=config.staff(), console_link=self.console)
 
     def _on_batch(self, res: Any) -> None:
         self.hub.notify(res)
@@ -78,6 +82,8 @@ class Collector:
         host, port = self.config.http_address()
         self.ingest.start()
         self.alerts.start(self.config.alert_interval_s)
+        if self.console is not None:
+            self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                access_log=False, lifespan="on", timeout_graceful_shutdown=2))
         try:
@@ -86,3 +92,5 @@ class Collector:
             self.notifier.stopping()
             self.alerts.stop()
             self.ingest.stop()
+            if self.console is not None:
+                self.console.stop()

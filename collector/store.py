@@ -18,15 +18,15 @@ from zoneinfo import ZoneInfo
 from common.clock import iso
 from mqtt import topics
 from mqtt.errors import BadId, BadTopic, ProtocolError
-from mqtt.schemas import (CallsState, DeskState, Envelope, Model, PresenceState, ServiceState, SiteState,
-                          Status, Telemetry, load_json, parse_event, parse_model)
+from mqtt.schemas import (CallsState, DeskState, Envelope, HoursState, Model, PresenceState, ServiceState,
+                          SiteState, Status, Telemetry, load_json, parse_event, parse_model)
 
 from .site_config import record_version
 
 log = logging.getLogger(__name__)
 
 STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
-                                        "calls": CallsState, "presence": PresenceState}
+                                        "calls": CallsState, "presence": PresenceState, "hours": HoursState}
 
 
 _HEAD = ("id", "site", "device")

@@ -35,9 +35,9 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-RoleName = Literal["rating-terminal", "kiosk", "display", "camera", "ticketing", "collector", "portal"]
+RoleName = Literal["rating-terminal", "kiosk", "display", "camera", "ticketing", "collector", "portal", "console"]
 DESK_ROLES = ("rating-terminal",)  # exactly one desk
-MULTI_DESK_ROLES = ("camera", "kiosk")  # a list of desks (a camera: one or more, required)
+MULTI_DESK_ROLES = ("camera", "kiosk", "console")  # console: the desks it may act for (none: every desk)  # a list of desks (a camera: one or more, required)
 RELOAD_CHECK_S = 1.0
 
 

@@ -337,6 +337,21 @@ class CallsState(Model):
     ts: AwareTime | None = None
 
 
+class HoursState(Model):
+    """Retained ``state/hours`` from ticketing: is the centre open, on a break or closed, and when
+    it opens again. The hall display and kiosks show ``message_vi`` / ``message_en`` and clear the
+    "now serving" panel while ``status`` is not ``open``."""
+
+    v: Literal[1] = 1
+    status: Literal["open", "break", "closed"]
+    since: AwareTime | None = Field(default=None, description="when this status began (local time, offset)")
+    until: AwareTime | None = Field(default=None, description="open: when it closes or breaks next; "
+                                    "break/closed: when it opens again (None: no opening known)")
+    message_vi: str = ""
+    message_en: str = ""
+    ts: AwareTime | None = None
+
+
 class PresenceState(Model):
     v: Literal[1] = 1
     desk: Desk

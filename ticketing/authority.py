@@ -30,7 +30,7 @@ from .config import SiteConfig
 
 log = logging.getLogger(__name__)
 
-DESK_OPS = ("call-next", "recall", "no-show", "transfer", "finish")
+DESK_OPS = ("call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
 
 # (asking device, its registry entry or None, desk) -> may this device act at this desk?
 DeskAuthority = Callable[[str, DeviceEntry | None, int], bool]

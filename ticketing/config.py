@@ -76,6 +76,15 @@ class SiteConfig(BaseModel):
     transfer_keeps_place: bool = Field(
         True, description="a transferred ticket keeps its original place in the new service's queue")
     rating_scale: Literal[3, 4, 5] = 5
+    recall_cooldown_s: float = Field(0, ge=0, le=600, description="seconds after a call before a recall is "
+                                     "accepted (a quicker recall is refused: recall_too_soon)")
+    recall_max: int = Field(20, ge=0, le=20, description="most recalls of one ticket (then recall_limit)")
+    no_show_after_calls: int = Field(1, ge=1, le=20, description="calls (first call + recalls) before a "
+                                     "ticket may be marked no-show (sooner: no_show_too_soon)")
+    closing_policy: Literal["expire", "midnight"] = Field(
+        "expire", description="at the day's last closing time: 'expire' closes the tickets still waiting "
+        "or being served (a `cancelled` event each, status expired); 'midnight': they stay callable until "
+        "the local day ends (then they expire)")
     hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
     closed_days: list[str] = Field(default_factory=list)
     services: list[Service] = Field(min_length=1)

@@ -25,6 +25,7 @@ from mqtt.schemas import (Call, CallsState, DeskData, DeskState, Lease, Request,
                           TicketData, TicketInfo)
 
 from .config import SiteConfig
+from .desk_rules import RuleRefused, check_no_show, check_recall
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Queue:
         self._ops: dict[str, Callable[[Request, str, datetime], Outcome]] = {
             "lease": self._lease, "call-next": self._call_next, "recall": self._recall,
             "no-show": self._no_show, "finish": self._finish, "transfer": self._transfer,
+            "sign-in": self._sign_in, "sign-out": self._sign_out,
         }
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -188,6 +190,9 @@ class Queue:
                     out = fn(req, today, now)
                 except _Rejected as rej:
                     out = Outcome(_error(req.id, rej.code, rej.detail))
+                except RuleRefused as ref:
+                    out = Outcome(Response(request_id=req.id, ok=False, error=ref.code, message_vi=ref.vi,
+                                           message_en=ref.en))
                 assert out.response is not None
                 db.execute("INSERT INTO answers (request_id, op, body, day) VALUES (?,?,?,?)",
                            (req.id, op, out.response.model_dump_json(), today))
@@ -294,6 +299,7 @@ class Queue:
 
     def _recall(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, t = self._serving(req)
+        check_recall(self.site, self._db, t, now)
         self._db.execute("UPDATE tickets SET calls=calls+1 WHERE id=?", (t["id"],))
         self._db.execute("INSERT INTO calls (day, label, desk, service, at, recall) VALUES (?,?,?,?,?,1)",
                          (today, t["label"], desk, t["service"], iso(now)))
@@ -303,9 +309,29 @@ class Queue:
 
     def _no_show(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, t = self._serving(req)
+        check_no_show(self.site, t)
         self._close_ticket(t, "no_show", now)
         return Outcome(Response(request_id=req.id, ok=True, ticket=_info(t, _wait(t))),
                        desks=frozenset({desk}), services=frozenset({t["service"]}))
+
+    def _sign_in(self, req: Request, today: str, now: datetime) -> Outcome:
+        """Officer sign-in as a request (the officer web console); ``officer`` is required."""
+        if not req.officer:
+            raise _Rejected("bad_request", "sign-in names no officer")
+        return self._set_officer(req, req.officer)
+
+    def _sign_out(self, req: Request, today: str, now: datetime) -> Outcome:
+        return self._set_officer(req, None)
+
+    def _set_officer(self, req: Request, officer: str | None) -> Outcome:
+        if req.desk is None:
+            raise _Rejected("bad_request", "the request names no desk")
+        cfg = self.site.desk(req.desk)
+        if cfg is None:
+            raise _Rejected("unknown_desk", f"desk {req.desk}")
+        self._db.execute("UPDATE desks SET officer=? WHERE desk=?", (officer, req.desk))
+        return Outcome(Response(request_id=req.id, ok=True), desks=frozenset({req.desk}),
+                       services=frozenset(cfg.services))
 
     def _finish(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, t = self._serving(req)
@@ -407,6 +433,21 @@ class Queue:
                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (today,))
             if row is not None:
                 log.info("new local day %s: %d ticket(s) of earlier days expired", today, len(stale))
+            return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
+
+    def close_day(self) -> Outcome:
+        """Closing time (closing_policy 'expire'): today's waiting and serving tickets expire, a
+        ``cancelled`` event each; the desks are cleared."""
+        with self._lock:
+            today = self.today()
+            with self._tx() as db:
+                for t in db.execute("SELECT * FROM tickets WHERE status IN ('waiting', 'serving') AND day=?",
+                                    (today,)).fetchall():
+                    self._event(t, "cancelled")
+                db.execute("UPDATE tickets SET status='expired' WHERE status IN ('waiting', 'serving') AND day=?",
+                           (today,))
+                desks = [r[0] for r in db.execute("SELECT desk FROM desks WHERE ticket_id IS NOT NULL")]
+                db.execute("UPDATE desks SET ticket_id=NULL")
             return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
 
     # -- events for the collector -------------------------------------------------------------------

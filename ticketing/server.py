@@ -21,6 +21,8 @@ from mqtt.outbox import Outbox
 from mqtt.schemas import DeskData, Envelope, Request, Response, TicketData, parse_event
 
 from .authority import Authority
+from .desk_rules import console_at_desk
+from .hours import hours_watcher
 from .queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class Server:
                  registry: Registry | None = None):
         self.queue = queue
         self.authority = Authority(registry, queue.site, client.device)
+        self.authority.desk_authorities.append(console_at_desk)  # the officer web console (desk_rules.py)
+        self.hours = hours_watcher(self)  # retained state/hours, closing policy (hours.py)
         self.client = client
         self.outbox = outbox
         self.site = queue.site.site
@@ -80,6 +84,7 @@ class Server:
 
     def tick(self) -> None:
         """From the run loop, about once a second: roll the day over at local midnight."""
+        self.hours.tick(self.clock.now())
         out = self.queue.rollover()
         if out is not None:
             self.publish(out)
@@ -160,6 +165,7 @@ class Server:
         """Every retained state, rebuilt from the database (on every connect)."""
         site = self.queue.site
         self.client.publish_state(topics.state(self.site, "site"), site.to_state(self.clock.now()))
+        self.hours.publish(self.clock.now())
         self.publish(Outcome(None, frozenset(d.number for d in site.desks),
                              frozenset(s.code for s in site.services), True))
 

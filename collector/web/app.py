@@ -22,7 +22,8 @@ from ..manager_api import manager_routes
 from ..staff import Staff
 from ..i18n import LABELS
 from ..queries import Reader
-from . import api, dashboard, dead_letters, devices, live, login, reports
+from ..console_link import ConsoleLink
+from . import api, console, dashboard, dead_letters, devices, live, login, reports
 from .live import LiveHub
 from .state import AuthWriter, WebState
 
@@ -32,6 +33,7 @@ NAV = [
     NavLink("/reports", "reports", "reports", id="reports-link"),
     NavLink("/devices", "devices_page", "devices", id="devices-link"),
     NavLink("/dead-letters", "dead_letters", "dead_letters", id="dead-letters-link"),
+    NavLink("/console", "console", "officer", id="console-link"),
 ]
 
 
@@ -52,9 +54,9 @@ def collector_routes(manager: Sequence[BaseRoute] | None = None) -> list[BaseRou
     """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount.
     ``manager``: the managers' downloads and alerts (collector/manager_api.py), before the /api mount."""
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
-                                      *reports.api_routes], name="api")
+                                      *reports.api_routes, *console.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *dead_letters.routes,
-            *devices.routes, *(manager or []), api_mount]
+            *devices.routes, *console.routes, *(manager or []), api_mount]
 
 
 def _manager(request: Request) -> str | None:
@@ -68,10 +70,11 @@ def _manager(request: Request) -> str | None:
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],
                tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None,
                throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings(),
-               alerts: AlertEngine | None = None, staff: Staff | None = None) -> Starlette:
+               alerts: AlertEngine | None = None, staff: Staff | None = None,
+               console_link: ConsoleLink | None = None) -> Starlette:
     """``throttle`` counts failed logins (in memory; default: one on ``reader.clock``);
     ``settings.secure_cookies`` for a site served over TLS."""
-    pages = Pages([TEMPLATES], LABELS, nav=NAV)
+    pages = Pages([TEMPLATES], {**LABELS, **console.LABELS}, nav=NAV)
     writer = AuthWriter(db_path)
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,
@@ -96,5 +99,6 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     for exc, handler in handlers.items():
         app.add_exception_handler(exc, handler)
     app.state.web = state
+    app.state.console = console.ConsoleState(console_link)
     app.state.auth_backend = backend
     return app

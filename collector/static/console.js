@@ -1,0 +1,86 @@
+// The officer console: action buttons and shortcuts post to /api/console/act with a request id
+// that is reused for a second press of the same action within data-reuse-ms (a double click),
+// so ticketing answers it from its stored answer and never calls two tickets.
+(function () {
+  "use strict";
+  const root = document.getElementById("console");
+  if (!root) return;
+  const reuseMs = Number(root.dataset.reuseMs || 1500);
+  const en = root.dataset.lang === "en";
+  const last = {};  // op -> {id, at, pending}
+  window.motcuaConsole = { sent: [] };
+
+  function newId() {
+    const a = new Uint8Array(12);
+    crypto.getRandomValues(a);
+    return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function say(r) {
+    const m = document.getElementById("message");
+    m.textContent = r.ok ? "" : (en ? r.message_en : r.message_vi) || r.error || "";
+    m.className = r.ok ? "" : "error";
+  }
+  function showCurrent(state) {
+    const cur = document.getElementById("current");
+    cur.textContent = state && state.status === "serving" && state.ticket ? state.ticket + " · " + state.service : cur.dataset.none || cur.textContent;
+  }
+  async function act(op) {
+    const now = Date.now();
+    const p = last[op];
+    if (p && p.pending) return;  // the first press is still on its way
+    const id = p && now - p.at < reuseMs ? p.id : newId();
+    last[op] = { id: id, at: now, pending: true };
+    const body = { op: op, id: id };
+    if (op === "transfer") body.to_service = document.getElementById("to-service").value;
+    window.motcuaConsole.sent.push(id);
+    try {
+      const resp = await window.motcua.post("/api/console/act", body);
+      const r = await resp.json();
+      say(r);
+      if (r.ok && r.ticket && (op === "call-next" || op === "recall")) {
+        document.getElementById("current").textContent = r.ticket.ticket + " · " + r.ticket.service;
+      }
+    } finally {
+      last[op].pending = false;
+      last[op].at = Date.now();
+      refresh();
+    }
+  }
+  function fill(listId, items, fmt) {
+    const ol = document.getElementById(listId);
+    ol.replaceChildren();
+    if (!items.length && ol.dataset.empty) {
+      const li = document.createElement("li");
+      li.textContent = ol.dataset.empty;
+      ol.appendChild(li);
+    }
+    for (const it of items) {
+      const li = document.createElement("li");
+      li.textContent = fmt(it);
+      if (it.ticket) li.dataset.ticket = it.ticket;
+      ol.appendChild(li);
+    }
+  }
+  async function refresh() {
+    const resp = await fetch("/api/console/view", { credentials: "same-origin" });
+    if (!resp.ok) return;
+    const v = await resp.json();
+    const cur = document.getElementById("current");
+    if (!cur.dataset.none) cur.dataset.none = cur.textContent;
+    if (v.state.status === "serving") showCurrent(v.state);
+    else cur.textContent = cur.dataset.none;
+    fill("history", v.history, (h) => h.ts.slice(11, 19) + " " + h.action + (h.to_service ? " → " + h.to_service : "") + (h.desk ? " · " + h.desk : ""));
+    fill("waiting", v.waiting, (w) => w.ticket + " · " + w.service + (w.priority ? " · " + w.priority : ""));
+    root.dataset.rendered = String(Date.now());
+  }
+  for (const b of root.querySelectorAll("button[data-op]")) {
+    b.addEventListener("click", () => act(b.dataset.op));
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.altKey || e.metaKey || e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+    const b = root.querySelector('button[data-key="' + e.key.toLowerCase() + '"]');
+    if (b) { e.preventDefault(); act(b.dataset.op); }
+  });
+  refresh();
+  setInterval(refresh, 1000);
+})();
