@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
+from common.ticket_token import make_token
 
 from .errors import NoNumbers, PrinterFault
 from .faults import Faults
@@ -41,7 +42,7 @@ class KioskController:
     def __init__(self, state: KioskState, issuer: Issuer, faults: Faults, *, printer: TicketPrinter | None,
                  renderer: TicketRenderer, site: str, device: str, qr_template: str,
                  idle_timeout_s: float = 20.0, clock: Clock | None = None, print_async: bool = True,
-                 lang: str = "vi"):
+                 lang: str = "vi", ticket_secret: str | None = None):
         self.state = state
         self.issuer = issuer
         self.faults = faults
@@ -50,6 +51,7 @@ class KioskController:
         self.site = site
         self.device = device
         self.qr_template = qr_template
+        self.ticket_secret = ticket_secret
         self.idle_timeout_s = idle_timeout_s
         self.clock = clock or SystemClock()
         self.print_async = print_async
@@ -260,8 +262,10 @@ class KioskController:
     def ticket_content(self, t: IssuedTicket) -> TicketContent:
         site = self.state.site
         info = self.state.service_info(t.service)
+        token = make_token(self.ticket_secret.encode(), self.site, t.day, t.ticket) if self.ticket_secret else ""
+        portal = ((site.portal_url if site else None) or "").rstrip("/")
         qr = self.qr_template.format(site=self.site, day=t.day, ticket=t.ticket, number=t.number,
-                                     service=t.service, device=self.device)
+                                     service=t.service, device=self.device, token=token, portal=portal)
         return TicketContent(centre_vi=site.name_vi if site else self.site, centre_en=site.name_en if site else "",
                              service_vi=info.name_vi if info else t.service, service_en=info.name_en if info else "",
                              ticket=t.ticket, issued_at=t.issued_at.astimezone(self.state.tz),

@@ -88,7 +88,7 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
     controller = KioskController(state, issuer, faults, printer=printer, renderer=TicketRenderer(cfg.printer.width_px),
                                  site=k.site, device=k.device, qr_template=k.qr_template,
                                  idle_timeout_s=k.idle_timeout_s, clock=clock, print_async=print_async,
-                                 lang=k.language)
+                                 lang=k.language, ticket_secret=k.ticket_secret)
 
     def services_changed() -> None:
         issuer.services = [s.code for s in (state.site.services if state.site else [])]

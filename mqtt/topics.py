@@ -19,7 +19,7 @@ from .errors import BadId, BadTopic
 ROOT = "motcua/v1"
 _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 
-EVENT_TYPES = ("rating", "ticket", "presence", "fault", "desk")
+EVENT_TYPES = ("rating", "ticket", "presence", "fault", "desk", "feedback")
 REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish")
 STATE_NAMES = ("site", "desk", "service", "calls", "presence")
 
