@@ -65,6 +65,7 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.event: asyncio.Event | None = None
         self.open = 0
+        self.per_address: dict[str, int] = {}
 
     def bind(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -166,11 +167,13 @@ async def ticket_live(request: Request) -> Response:
     if err is not None or ref is None:
         return err or Response(status_code=500)
     p = portal(request)
-    if p.hub.open >= p.config.limits.streams_per_address * 50 or not p.requests.allow(_address(request)):
+    addr = _address(request)
+    if p.hub.per_address.get(addr, 0) >= p.config.limits.streams_per_address or not p.requests.allow(addr):
         return p.pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
 
     async def stream() -> AsyncIterator[bytes]:
         p.hub.open += 1
+        p.hub.per_address[addr] = p.hub.per_address.get(addr, 0) + 1
         last = ""
         try:
             while True:
@@ -188,6 +191,9 @@ async def ticket_live(request: Request) -> Response:
                     yield b": keepalive\n\n"
         finally:
             p.hub.open -= 1
+            p.hub.per_address[addr] -= 1
+            if not p.hub.per_address[addr]:
+                del p.hub.per_address[addr]
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -47,7 +47,14 @@ class Site:
     """Ticketing, the collector and the portal on one broker."""
 
     def __init__(self, tmp: Path, url: str):
-        cfg, site = load_ticketing(write_configs(tmp, url))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg_path = write_configs(tmp, url)
+        site_toml = tmp / "site.toml"  # the kiosks' QR codes open this portal
+        all_day = "\n".join(f'{d} = [["00:00", "23:59"]]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+        text = site_toml.read_text(encoding="utf-8").replace('mon = [["07:00", "11:30"], ["13:30", "17:00"]]', all_day)
+        site_toml.write_text(f'portal_url = "{self.url}"\n' + text, encoding="utf-8")
+        cfg, site = load_ticketing(cfg_path)
         self.queue = Queue(cfg.db, site, device=cfg.device)
         self.t_outbox = Outbox(cfg.outbox_path(), site.site, cfg.device)
         client = persistent_client(site.site, cfg.device, ROLE, BrokerConfig(url=url), outbox=self.t_outbox,
@@ -55,13 +62,11 @@ class Site:
         self.server = Server(self.queue, client, self.t_outbox)
         self.server.start()
         self.collector = CollectorProcess(url, tmp / "collector.db", site=SITE).start()
-        self.port = free_port()
         pc = PortalConfig(site=SITE, secret=SECRET, port=self.port, state_dir=str(tmp / "portal"),
                           mqtt=BrokerConfig(url=url))
         self.portal = PortalService(pc)
         self.portal.start()
         self.portal.serve_in_thread()
-        self.url = f"http://127.0.0.1:{self.port}"
         wait(lambda: self.portal.tracker.site is not None and _up(self.url), what="portal up with state/site")
 
     def stop(self) -> None:
@@ -172,6 +177,43 @@ def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broke
         for d in desks:
             d.close()
         kiosk.close()
+
+
+def test_a_real_kiosk_prints_a_qr_that_opens_the_ticket_page(site: Site, module_broker, tmp_path: Path,
+                                                              browser: playwright.Browser) -> None:
+    from kiosk.config import KioskConfig
+    from kiosk.runtime import build
+    from tests.kiosk.escpos_decode import decode_qr, ticket_bitmap
+
+    cfg = KioskConfig.model_validate({
+        "kiosk": {"site": SITE, "device": "kiosk-9", "state_dir": str(tmp_path / "kiosk"), "lease_size": 20,
+                  "lease_low": 5, "fullscreen": False, "qr_template": "{portal}/ve/{token}",
+                  "ticket_secret": SECRET},
+        "printer": {"kind": "dummy", "width_mm": 80}, "mqtt": {"url": module_broker.url}})
+    k = build(cfg, print_async=False)
+    k.start()
+    try:
+        wait(lambda: k.state.site is not None and k.state.site.portal_url, what="the kiosk reads state/site")
+
+        def issue() -> Any:
+            k.controller.go_home()
+            k.controller.choose_service("HT")
+            return k.controller.choose_priority(None)  # None until the first lease came back
+
+        try:
+            ticket = wait(issue, what="a ticket issued")
+        except AssertionError:
+            c = k.controller
+            raise AssertionError(f"no ticket: screen {c.screen} base {c.base_screen()} notice {c.notice}") from None
+        qr = decode_qr(ticket_bitmap(k.printer.printer.output))  # type: ignore[union-attr]
+        assert qr.startswith(f"{site.url}/ve/") and ticket.ticket not in qr.rsplit("/", 1)[1]
+        page = browser.new_context(viewport={"width": 360, "height": 640}).new_page()
+        page.goto(qr)
+        assert page.locator("#number").inner_text() == ticket.ticket
+        expect(page.locator("#status")).to_have_text("Đang chờ", timeout=20000)
+        page.context.close()
+    finally:
+        k.stop()
 
 
 def test_forged_or_expired_tokens_get_a_clear_page_and_change_nothing(site: Site,
