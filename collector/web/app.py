@@ -17,7 +17,7 @@ from common.web.throttle import LoginThrottle
 from .. import sessions, tokens
 from ..i18n import LABELS
 from ..queries import Reader
-from . import api, dashboard, dead_letters, devices, live, login, reports
+from . import api, dashboard, dead_letters, devices, feedback, live, login, reports
 from .live import LiveHub
 from .state import AuthWriter, WebState
 
@@ -27,6 +27,7 @@ NAV = [
     NavLink("/reports", "reports", "reports", id="reports-link"),
     NavLink("/devices", "devices_page", "devices", id="devices-link"),
     NavLink("/dead-letters", "dead_letters", "dead_letters", id="dead-letters-link"),
+    NavLink("/feedback", "feedback_page", "citizen_data", id="feedback-link"),
 ]
 
 
@@ -48,7 +49,7 @@ def collector_routes() -> list[BaseRoute]:
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
                                       *reports.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *dead_letters.routes,
-            *devices.routes, api_mount]
+            *devices.routes, *feedback.routes, api_mount]
 
 
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],

@@ -264,6 +264,27 @@ def test_forms_without_csrf_are_refused_and_feedback_reaches_the_collector(site:
     fb = wait(lambda: site.stored("feedback"), what="feedback in the collector")
     assert fb[-1]["data"]["phone"] == "0912345678" and fb[-1]["data"]["consent"] is True
     assert fb[-1]["data"]["kind"] == "complaint"
+    # managers (only) see it in the collector's dashboard, escaped
+    from collector import auth
+    from collector.db import open_db
+    conn = open_db(site.collector.db)
+    auth.add_user(conn, "quanly", "mat-khau-rat-dai")
+    auth.add_user(conn, "xem", "mat-khau-nguoi-xem", role="viewer")
+    conn.close()
+    col = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    for user, password, sees in (("xem", "mat-khau-nguoi-xem", False), ("quanly", "mat-khau-rat-dai", True)):
+        col.goto(site.collector.url + "/login")
+        col.fill("input[name=user]", user)
+        col.fill("input[name=password]", password)
+        col.click("button[type=submit]")
+        col.wait_for_load_state()
+        r = col.goto(site.collector.url + "/feedback")
+        assert r is not None and (r.status == 200) is sees, (user, r.status)
+        if sees:
+            assert "quá nóng" in col.locator("#feedback-table").inner_text()
+            assert "0912345678" in col.locator("#feedback-table").inner_text()
+        col.context.clear_cookies()
+    col.context.close()
     # the public site page and its feed
     page.goto(site.url + "/")
     assert "Hộ tịch" in page.locator("#services").inner_text()
