@@ -119,7 +119,9 @@ def test_token_is_keyed_per_site_day_and_ticket() -> None:
 
 
 def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broker, tmp_path: Path,
-                                                        browser: playwright.Browser) -> None:
+                                                        browser: playwright.Browser, artifacts: Path) -> None:
+    shots = artifacts / "portal"
+    shots.mkdir(parents=True, exist_ok=True)
     kiosk = Kiosk(module_broker.url, "kiosk-1", tmp_path)
     desks = [Desk(module_broker.url, n) for n in (1, 2, 3)]
     try:
@@ -133,6 +135,7 @@ def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broke
         assert "Hộ tịch" in page.locator("#service").inner_text()
         expect(page.locator("#ahead")).to_have_text("2", timeout=20000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+        page.screenshot(path=str(shots / "ticket-waiting-360.png"))
         # the position falls as desks call, without reloading
         page.evaluate("window.__loaded = 1")
         desks[0].ask("call-next")
@@ -144,10 +147,12 @@ def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broke
         assert r.ticket is not None and r.ticket.ticket == mine.ticket
         expect(page.locator("#status")).to_contain_text("quầy 3", timeout=20000)
         assert "Mời bạn đến quầy 3" in page.locator("#status").inner_text()
+        page.screenshot(path=str(shots / "ticket-called-360.png"))
         assert page.evaluate("window.__loaded") == 1  # the same page: no reload
         desks[2].ask("finish")
         expect(page.locator("#rate")).to_be_visible(timeout=20000)
         assert "Đã hoàn thành" in page.locator("#status").inner_text()
+        page.screenshot(path=str(shots / "ticket-rate-360.png"), full_page=True)
         page.locator("label.score").nth(0).click()  # best first: 5
         page.fill("#comment", "Cán bộ nhiệt tình <b>tốt</b>")
         page.click("#send")
@@ -316,3 +321,37 @@ def test_check_config_names_file_and_line(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "portal", "--config", str(cfg), "--check-config"], cwd=ROOT,
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
+
+
+def _form_client(site: Site) -> tuple[httpx.Client, str]:
+    c = httpx.Client(base_url=site.url, headers={"Origin": site.url})
+    m = c.get("/phan-anh").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return c, m
+
+
+def test_bad_input_gets_clear_vietnamese_errors_and_is_not_sent(site: Site) -> None:
+    c, tok = _form_client(site)
+    before = len(site.stored("feedback"))
+    cases = [({"text": "x" * 2001, "consent": "yes"}, "quá dài"),
+             ({"text": "ok", "phone": "12ab", "consent": "yes"}, "Số điện thoại không hợp lệ"),
+             ({"text": "ok"}, "đồng ý"),
+             ({"text": "ok", "ticket": "1/../2", "consent": "yes"}, "Số thứ tự không hợp lệ"),
+             ({"text": "   ", "consent": "yes"}, "Hãy viết nội dung")]
+    for form, words in cases:
+        r = c.post("/phan-anh", data={**form, "csrf_token": tok}, headers={"Accept": "text/html"})
+        assert r.status_code == 400 and words in r.text, (form, r.status_code)
+    big = c.post("/phan-anh", data={"text": "x" * 40000, "consent": "yes", "csrf_token": tok})
+    assert big.status_code == 413
+    time.sleep(0.5)
+    assert len(site.stored("feedback")) == before
+    c.close()
+
+
+def test_posts_past_the_rate_limit_get_429(site: Site) -> None:
+    c, tok = _form_client(site)
+    codes = [c.post("/phan-anh", data={"text": "", "csrf_token": tok}).status_code for _ in range(12)]
+    first = codes.index(429)  # earlier tests of the module posted from this address as well
+    assert set(codes[:first]) <= {400} and set(codes[first:]) == {429}, codes
+    r = c.post("/phan-anh", data={"text": "", "csrf_token": tok}, headers={"Accept": "text/html"})
+    assert r.status_code == 429 and "quá nhiều yêu cầu" in r.text and r.headers["retry-after"] == "60"
+    c.close()
