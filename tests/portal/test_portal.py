@@ -61,7 +61,14 @@ class Site:
                                    telemetry_interval_s=0)
         self.server = Server(self.queue, client, self.t_outbox)
         self.server.start()
-        self.collector = CollectorProcess(url, tmp / "collector.db", site=SITE).start()
+        # the collector trusts a device registry (authz): the portal's ratings and feedback must pass it
+        (tmp / "devices.toml").write_text(
+            f'site = "{SITE}"\n[devices.portal]\nrole = "portal"\n[devices.ticketing]\nrole = "ticketing"\n'
+            '[devices.kiosk-1]\nrole = "kiosk"\n[devices.kiosk-9]\nrole = "kiosk"\n'
+            + "".join(f'[devices.rt-0{n}]\nrole = "rating-terminal"\ndesk = {n}\n' for n in (1, 2, 3)), encoding="utf-8")
+        (tmp / "collector.toml").write_text('devices = "devices.toml"\n', encoding="utf-8")
+        self.collector = CollectorProcess(url, tmp / "collector.db", site=SITE,
+                                          extra=["--config", str(tmp / "collector.toml")]).start()
         pc = PortalConfig(site=SITE, secret=SECRET, port=self.port, state_dir=str(tmp / "portal"),
                           mqtt=BrokerConfig(url=url))
         self.portal = PortalService(pc)
@@ -164,6 +171,7 @@ def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broke
             ("phone", mine.ticket, 3, "nv-0003", "HT", 5, False)
         assert d["comment"] == "Cán bộ nhiệt tình <b>tốt</b>"
         assert ratings[0]["device"] == "portal"
+        assert "no device registry" not in site.collector.log.read_text()  # authz screened it
         # a second rating of the same ticket is recorded as misuse, never dropped
         page.goto(url)
         assert page.locator("#rate").is_hidden()
