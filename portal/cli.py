@@ -5,13 +5,15 @@ import argparse
 import logging
 import signal
 import sys
+import threading
+import urllib.request
 
 from common.cli import role_parser
 from common.errors import ConfigError, MotcuaError
 from common.logs import setup_logging
 from common.systemd import Notifier
 
-from .config import load
+from .config import PortalConfig, load
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,26 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: setattr(svc.server, "should_exit", True) if svc.server else None)
     svc.start()
     notifier.ready(f"portal {config.listen}:{config.port}")
+    stop = threading.Event()
+    threading.Thread(target=_watchdog, args=(notifier, config, stop), name="portal-watchdog", daemon=True).start()
     try:
         svc.serve()
     finally:
+        stop.set()
         notifier.stopping()
         svc.stop()
     return 0
+
+
+def _watchdog(notifier: Notifier, config: PortalConfig, stop: threading.Event) -> None:
+    """WATCHDOG=1 only while the portal answers its own site page: a hung server is restarted."""
+    host = "127.0.0.1" if config.listen in ("0.0.0.0", "::", "") else config.listen
+    url = f"http://{host}:{config.port}/site.json"
+    interval = min(notifier.watchdog_interval_s() or 5.0, 5.0)
+    while not stop.wait(interval):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - our own loopback address
+                if r.status == 200:
+                    notifier.watchdog()
+        except OSError as exc:
+            log.error("the portal does not answer %s (%s): not feeding the watchdog", url, exc)

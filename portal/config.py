@@ -32,6 +32,7 @@ class PortalConfig(BaseModel):
     port: int = Field(8090, ge=1, le=65535)
     state_dir: str = Field("/var/lib/motcua/portal", description="outbox and rated tickets live here")
     secure_cookies: bool = Field(False, description="served over TLS (Secure cookies, HSTS)")
+    behind_proxy: bool = Field(False, description="take the citizen's address from the proxy's X-Forwarded-For")
     trusted_origins: list[str] = Field(default_factory=list, description="public origin(s) behind a proxy")
     limits: Limits = Field(default_factory=Limits)
 
@@ -48,6 +49,9 @@ class PortalConfig(BaseModel):
         if not text or len(text[0].strip()) < 16:
             raise ValueError(f"{self.secret_file}: the secret must be at least 16 characters on the first line")
         return text[0].strip().encode()
+
+
+CONFIG_MODEL = PortalConfig  # ops/roles.py: `motcua check-config portal.toml`
 
 
 def load(path: str | Path) -> PortalConfig:

@@ -104,6 +104,11 @@ def portal(request: Request) -> Portal:
 
 
 def _address(request: Request) -> str:
+    """The citizen's address (behind a proxy: the last hop the proxy added to X-Forwarded-For)."""
+    if portal(request).config.behind_proxy:
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1]
     return request.client.host if request.client else "?"
 
 

@@ -363,3 +363,24 @@ def test_posts_past_the_rate_limit_get_429(site: Site) -> None:
     r = c.post("/phan-anh", data={"text": "", "csrf_token": tok}, headers={"Accept": "text/html"})
     assert r.status_code == 429 and "quá nhiều yêu cầu" in r.text and r.headers["retry-after"] == "60"
     c.close()
+
+
+def test_python_m_portal_serves_and_stops_on_sigterm(module_broker, tmp_path: Path) -> None:
+    import os
+    import signal
+    port = free_port()
+    cfg = tmp_path / "portal.toml"
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    cfg.write_text(f'site = "{SITE}"\ndevice = "portal-2"\nsecret_file = "{tmp_path / "secret"}"\nport = {port}\n'
+                   f'state_dir = "{tmp_path / "state"}"\n[mqtt]\nurl = "{module_broker.url}"\n', encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NOTIFY_SOCKET", None)
+    p = subprocess.Popen([sys.executable, "-m", "portal", "--config", str(cfg)], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait(lambda: _up(f"http://127.0.0.1:{port}") or time.sleep(0.4), what="python -m portal answering")
+        assert httpx.get(f"http://127.0.0.1:{port}/site.json").json()["site"] == SITE
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=20)[0].decode()
+    assert p.returncode == 0, out
