@@ -10,8 +10,14 @@
     Two more shapes, in the same run: one thread enqueueing single events (each call waits for
     its own fsync, so one durable SQLite commit, measured here, is the limit) and --producers
     threads enqueueing single events (group commit: events per commit is printed);
-(c) drain rate of a 100,000-event backlog after the broker comes back;
+(c) drain rate of a 100,000-event backlog after the broker comes back, until the collector
+    confirmed the last one;
 (d) RSS of this process.
+
+A real collector (``python -m collector``, its own process) stores and confirms every event, as
+on a site: a device holds an event until the collector confirmed it, and at most
+``unconfirmed_limit`` (1,000) are sent and unconfirmed. Besides enqueue-to-PUBACK (what the broker
+acknowledged), enqueue-to-confirmed is printed (what the collector stored and said so).
 
     .venv/bin/python bench/outbox.py [--events 20000] [--backlog 100000] [--producers 8] [--rounds 3]
 
@@ -21,19 +27,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 
-from _util import pct, rss_mb  # noqa: I001  (puts the repo on sys.path)
+from _util import ROOT, pct, rss_mb  # noqa: I001  (puts the repo on sys.path)
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
-from common.mosquitto import Mosquitto
+from common.mosquitto import Mosquitto, free_port
 
 RATING = {"desk": 5, "score": 4, "scale": 5, "ticket": "1023", "service": "HT", "officer": "nv-0142"}
 WINDOW = 100
@@ -105,6 +114,15 @@ class CommitCounter:
         return self.events / max(1, self.commits)
 
 
+def start_collector(url: str, tmp: str, site: str) -> subprocess.Popen[bytes]:
+    """The real collector, its own process, storing and confirming."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NOTIFY_SOCKET", None)
+    return subprocess.Popen([sys.executable, "-m", "collector", "--broker", url, "--db", f"{tmp}/collector.db",
+                             "--http", f"127.0.0.1:{free_port()}", "--site", site, "--client-id", "bench-collector"],
+                            cwd=ROOT, env=env, stdout=open(f"{tmp}/collector.log", "ab"), stderr=subprocess.STDOUT)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=20_000)
@@ -115,6 +133,8 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-outbox-")
     broker = Mosquitto(f"{tmp}/broker").start()
+    collector = start_collector(broker.url, tmp, "bench")
+    time.sleep(3)
     ob = Outbox(f"{tmp}/outbox.db", "bench", "dev-1")
     client = DeviceClient("bench", "dev-1", "bench", BrokerConfig(url=broker.url), outbox=ob,
                           telemetry_interval_s=0, inflight_window=WINDOW, reconnect_min_s=0.1, reconnect_max_s=0.2)
@@ -127,7 +147,7 @@ def main() -> None:
         t = time.perf_counter()
         ob.enqueue("rating", RATING)
         lat.append((time.perf_counter() - t) * 1000)
-    client.flush(60)
+    client.wait_confirmed(60)
     print(f"enqueue latency (durable, fsync per call): p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms")
 
     commit_s = commit_latency_s(f"{tmp}/commit-probe.db")
@@ -136,25 +156,32 @@ def main() -> None:
     # (b) throughput: events handed over; time until the last PUBACK removed the last one
     n = args.events // 100 * 100
     sample = ob.enqueue("rating", RATING)
-    client.flush(10)
+    client.wait_confirmed(10)
     payloads = [(sample.topic.replace("dev-1", "bare-1"), sample.payload)] * n
     burst = [("rating", RATING)] * 100
-    bare_runs, burst_runs = [], []
+    bare_runs, burst_runs, confirmed_runs = [], [], []
     for _ in range(args.rounds):
         bare_runs.append(bare_paho(broker.port, payloads))
+        client.wait_confirmed(60)
         t0 = time.perf_counter()
         for _ in range(n // 100):
             ob.enqueue_many(burst)
         client.flush(120)
         burst_runs.append(n / (time.perf_counter() - t0))
+        client.wait_confirmed(120)
+        confirmed_runs.append(n / (time.perf_counter() - t0))
     ratios = [o / b for o, b in zip(burst_runs, bare_runs)]
     ratio = statistics.median(ratios)
     print(f"enqueue-to-PUBACK, one producer of bursts of 100 vs bare paho QoS 1, {args.rounds} paired rounds: "
           + ", ".join(f"{o:,.0f} vs {b:,.0f}" for o, b in zip(burst_runs, bare_runs))
           + f" ev/s; ratios {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f}")
+    confirmed_ratio = statistics.median(c / b for c, b in zip(confirmed_runs, bare_runs))
+    print(f"enqueue-to-confirmed (stored by the collector): {', '.join(f'{c:,.0f}' for c in confirmed_runs)} ev/s; "
+          f"median ratio to bare paho's PUBACK {confirmed_ratio:.2f}")
 
     # single events from one thread: every call waits for its own commit
     t0 = time.perf_counter()
+    client.wait_confirmed(60)
     for _ in range(min(n, 5000)):
         ob.enqueue("rating", RATING)
     client.flush(120)
@@ -165,6 +192,7 @@ def main() -> None:
     # single events from several threads: group commit shares the fsync; each caller still
     # blocks until its commit and is woken after it
     per = n // args.producers
+    client.wait_confirmed(60)
     t0 = time.perf_counter()
     sizes = CommitCounter(ob)
 
@@ -185,6 +213,7 @@ def main() -> None:
           f"{1 / commit_s:,.0f} ev/s)")
 
     # (c) backlog drain: broker down, backlog builds on disk, broker back
+    client.wait_confirmed(60)
     broker.stop()
     time.sleep(0.3)
     chunk = [("rating", RATING)] * 1000
@@ -193,18 +222,22 @@ def main() -> None:
     depth = ob.depth()
     t0 = time.perf_counter()
     broker.start()
-    client.flush(300)
+    client.wait_confirmed(600)
     drain = depth / (time.perf_counter() - t0)
-    print(f"backlog of {depth:,} drained at {drain:,.0f} ev/s after the broker came back (incl. reconnect)")
+    print(f"backlog of {depth:,} drained and confirmed at {drain:,.0f} ev/s after the broker came back "
+          "(incl. reconnect)")
     rss = rss_mb()
     print(f"RSS {rss:.1f} MB")
     client.stop()
+    collector.terminate()
+    collector.wait(10)
     broker.stop()
     print(json.dumps({
         "enqueue_p50_ms": round(pct(lat, 50), 3), "enqueue_p99_ms": round(pct(lat, 99), 3),
         "outbox_per_s": round(statistics.median(burst_runs)), "bare_paho_per_s": round(statistics.median(bare_runs)),
         "throughput_ratio": round(ratio, 3), "throughput_ratio_min": round(min(ratios), 3),
         "throughput_ratio_max": round(max(ratios), 3),
+        "confirmed_per_s": round(statistics.median(confirmed_runs)), "confirmed_ratio": round(confirmed_ratio, 3),
         "single_one_thread_per_s": round(one_rate), "commit_ms": round(commit_s * 1000, 3),
         "single_one_thread_vs_commit_ratio": round(one_rate * commit_s, 3),
         "single_threads_per_s": round(outbox_rate), "events_per_commit": round(per_commit, 2),

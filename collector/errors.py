@@ -32,3 +32,7 @@ class UnknownToken(CollectorError, LookupError):
 
 class BadHttpAddress(CollectorError, ValueError):
     """An --http value that is not HOST:PORT."""
+
+
+class StorageUnavailable(CollectorError):
+    """The database (or the collector's own outbox) cannot be written: read-only, full, missing."""

@@ -8,6 +8,12 @@
   the id makes it a duplicate) or not acked it (the broker redelivers it). Nothing is lost.
 - Batching: the writer takes whatever arrived (up to ``batch_max``, waiting at most
   ``batch_wait_ms`` to fill a batch) and writes it in one transaction.
+- Confirmation: after that commit, before acknowledging, the writer tells each device which of
+  its seqs are now in the store, on ``dev/{device}/stored`` (docs/protocol.md, "Confirmed
+  delivery"); only then may the device forget them. A confirmation lost on the way only means a
+  resend, which the store recognises by ``id`` and confirms again.
+- Storage: a full disk or a read-only database keeps the batch (unacknowledged, unconfirmed) and
+  retries; ``storage`` says which (``/api/health``, telemetry) until a write succeeds.
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
@@ -24,6 +31,9 @@ from common.registry import load_registry
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
+from mqtt.errors import NotConnected, OutboxStorageError, storage_kind
+from mqtt.outbox import Outbox
+from mqtt.schemas import FaultData, Stored
 
 from .authz import Authz
 from .config import CollectorConfig
@@ -33,6 +43,7 @@ from .store import BatchResult, Incoming, Store
 log = logging.getLogger(__name__)
 
 COLLECTOR_DEVICE = "collector"
+_BATCH_GAP_S = 0.002  # a batch closes when nothing arrived for this long (or at batch_wait_ms)
 
 
 @dataclass
@@ -44,7 +55,10 @@ class IngestStats:
     ignored: int = 0
     batches: int = 0
     write_errors: int = 0
+    confirmations: int = 0
     last_batch_ms: float = 0.0
+    storage: str = "ok"  # ok, disk_full, read_only, io: the last write's outcome
+    storage_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,8 +82,13 @@ class Ingest:
         self.authz = Authz(load_registry(config.devices))  # a bad registry refuses to start (file and line)
         self.broker = config.broker_config()
         self._site = config.site_or_none
+        # the collector's own events (its storage faults) go the way every event goes: its own
+        # outbox, the broker, this ingest, a confirmation (one site only: events need a site)
+        self.outbox = (Outbox(Path(config.db).with_name(Path(config.db).stem + "-outbox.db"), self._site,
+                              COLLECTOR_DEVICE, clock=self.clock) if self._site is not None else None)
+        self._faults_pending: list[tuple[str, bool, str]] = []  # (code, active, detail) to record
         self.client = DeviceClient(
-            self._site, COLLECTOR_DEVICE, "collector", self.broker, clock=self.clock,
+            self._site, COLLECTOR_DEVICE, "collector", self.broker, clock=self.clock, outbox=self.outbox,
             client_id=config.mqtt_client_id(), clean_start=False, session_expiry_s=config.session_expiry_s,
             manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
             reconnect_min_s=0.2, reconnect_max_s=10.0,
@@ -95,8 +114,12 @@ class Ingest:
         if self._writer:
             self._writer.join(max(0.1, end - time.monotonic()))
         self.client.stop(timeout=2.0)
-        if self._conn is not None:
+        if self._writer is not None and self._writer.is_alive():
+            self._writer.join(10.0)  # never close the connection under a running write
+        if self._conn is not None and not (self._writer is not None and self._writer.is_alive()):
             self._conn.close()
+        if self.outbox is not None:
+            self.outbox.close()
 
     @property
     def connected(self) -> bool:
@@ -135,7 +158,9 @@ class Ingest:
             if left <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=left))
+                # wait for more only while more keeps coming: a lone event (a citizen's press) is
+                # committed and confirmed at once; under load the queue fills during each commit
+                batch.append(self._queue.get(timeout=min(left, _BATCH_GAP_S)))
             except queue.Empty:
                 break
         return batch
@@ -147,6 +172,9 @@ class Ingest:
             if not batch:
                 continue
             res = self._write(batch)
+            if res is None:
+                continue
+            self._confirm(res)
             for m in batch:  # in arrival order, and only on the connection that delivered them
                 self.client.ack(m)
             if self.on_batch is not None:
@@ -155,20 +183,68 @@ class Ingest:
                 except Exception:  # noqa: BLE001 - a dashboard problem must not stop the ingest
                     log.exception("batch listener failed")
 
-    def _write(self, batch: list[Incoming]) -> BatchResult:
-        """Commit the batch; retry while the database is busy or the disk is full; if one message
-        breaks the batch for any other reason, write the messages one by one so only that message
-        becomes a dead letter."""
+    def _own_fault(self) -> None:
+        """Record the collector's own storage fault (raised or cleared) through its outbox; on a
+        disk that takes nothing yet, try again at the next write."""
+        while self._faults_pending and self.outbox is not None:
+            code, active, detail = self._faults_pending[0]
+            data = (FaultData(code=code, active=True,
+                              message_vi="Cơ sở dữ liệu của máy chủ đầy hoặc chỉ đọc: sự kiện chờ ở thiết bị",
+                              message_en="The server's database is full or read-only: events wait on the devices",
+                              detail=detail[:500])
+                    if active else
+                    FaultData(code=code, active=False, message_vi="Cơ sở dữ liệu của máy chủ đã ghi được trở lại",
+                              message_en="The server's database accepts writes again"))
+            try:
+                self.outbox.enqueue("fault", data)
+            except OutboxStorageError:
+                return
+            self._faults_pending.pop(0)
+
+    def _confirm(self, res: BatchResult) -> None:
+        """Tell each device which of its seqs are in the store now (after the commit)."""
+        for (site, device), seqs in res.confirm.items():
+            body = Stored(seqs=_ranges(seqs), by=COLLECTOR_DEVICE, ts=self.clock.now()).dumps()
+            try:
+                self.client.publish(topics.stored(site, device), body, qos=1)
+                self.stats.confirmations += 1
+            except NotConnected:
+                return  # the device sends them again and they are confirmed then
+            except Exception:  # noqa: BLE001 - a lost confirmation only means a resend
+                log.exception("confirmation to %s/%s failed", site, device)
+
+    def _write(self, batch: list[Incoming]) -> BatchResult | None:
+        """Commit the batch; retry while the database is busy, the disk full or read-only; if one
+        message breaks the batch for any other reason, write the messages one by one so only that
+        message becomes a dead letter."""
         t0 = time.perf_counter()
         batch, refused = self.authz.screen(self.store, batch)  # forbidden -> dead letters (collector/authz.py)
         while True:
             try:
                 res = self.store.write_batch(batch)
+                if self.stats.storage != "ok":
+                    log.warning("database writes again after: %s", self.stats.storage_error)
+                    self._faults_pending.append((_fault_code(self.stats.storage), False, ""))
+                self.stats.storage, self.stats.storage_error = "ok", None
+                self._own_fault()
                 break
             except sqlite3.OperationalError as exc:
                 self.stats.write_errors += 1
-                log.error("database write failed (%s); retrying in 1 s", exc)
-                time.sleep(1.0)
+                kind = "busy" if "locked" in str(exc) or "busy" in str(exc) else storage_kind(exc)
+                message = f"{self.config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}"
+                if kind != "busy":
+                    if self.stats.storage != kind:
+                        log.error("database write failed, %s (%s); the broker keeps the batch, retrying "
+                                  "every second", kind, message)
+                    if self.stats.storage != kind:
+                        self._faults_pending.append((_fault_code(kind), True, message))
+                    self.stats.storage, self.stats.storage_error = kind, message
+                    self._own_fault()
+                else:
+                    log.warning("database busy (%s); retrying in 1 s", exc)
+                if self._stop.wait(1.0):
+                    return None  # stopping: nothing confirmed or acknowledged, the broker redelivers
+                continue
             except Exception:  # noqa: BLE001
                 log.exception("batch of %d failed; writing one by one", len(batch))
                 res = self._write_singly(batch)
@@ -196,3 +272,20 @@ class Ingest:
             total.ignored += r.ignored
             total.changed |= r.changed
         return total
+
+
+def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """[5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
+    out: list[tuple[int, int]] = []
+    for i in sorted(set(seqs)):
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def _fault_code(kind: str) -> str:
+    """The collector's own fault for a database that takes no writes: ``database_full``,
+    ``database_read_only``, ``database_io`` (its outbox's own disk raises ``storage_*``)."""
+    return "database_" + kind.replace("disk_", "")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import uvicorn
@@ -11,7 +12,10 @@ from common.systemd import Notifier
 from common.web.app import WebSettings
 
 from .config import CollectorConfig
+from mqtt.errors import OutboxStorageError, storage_kind
+
 from .db import open_db
+from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
 from .web import LiveHub, create_app
@@ -26,10 +30,18 @@ class Collector:
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.notifier = notifier or Notifier()
-        open_db(config.db).close()  # create and migrate before anyone reads
+        try:
+            open_db(config.db).close()  # create and migrate before anyone reads
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(
+                f"không ghi được cơ sở dữ liệu {config.db} ({storage_kind(exc)}) / cannot write the database "
+                f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
-        self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        try:
+            self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+        except OutboxStorageError as exc:
+            raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
 
@@ -40,8 +52,11 @@ class Collector:
         self.notifier.ready(f"dashboard on {host}:{port}")
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "mqtt_connected": self.ingest.connected, "site": self.config.site,
-                "queue_depth": self.ingest.queue_depth, "ingest": self.ingest.stats.as_dict()}
+        storage = self.ingest.stats.storage  # ok, or why the database takes no writes (disk full, read-only)
+        return {"status": "ok" if storage == "ok" else "degraded", "storage": storage,
+                "storage_error": self.ingest.stats.storage_error, "mqtt_connected": self.ingest.connected,
+                "site": self.config.site, "queue_depth": self.ingest.queue_depth,
+                "ingest": self.ingest.stats.as_dict()}
 
     def run(self) -> None:
         host, port = self.config.http_address()

@@ -60,6 +60,9 @@ class BatchResult:
     dead: int = 0
     ignored: int = 0
     changed: set[str] = field(default_factory=set)  # desks, queue, devices, ratings, dead
+    # (site, device) -> seqs of its events now in the store (stored, already stored, or kept as
+    # dead letters): confirmed to the device after the commit (docs/protocol.md)
+    confirm: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def _payload_text(payload: bytes) -> tuple[str, str]:
@@ -85,8 +88,8 @@ class Store:
 
     def write_batch(self, batch: list[Incoming]) -> BatchResult:
         res = BatchResult()
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
+            self.conn.execute("BEGIN IMMEDIATE")
             events: list[tuple[Incoming, Envelope]] = []
             for msg in batch:
                 try:
@@ -97,10 +100,19 @@ class Store:
                 self._store_events(events, res)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             self._last_seq.clear()  # the cache may hold values of the rolled-back batch
             raise
         return res
+
+    def _rollback(self) -> None:
+        """Roll back what SQLite did not roll back itself: on a full disk it has, and a second
+        ROLLBACK would replace the real error with "cannot rollback - no transaction is active"."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
 
     def _route(self, msg: Incoming, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
         try:
@@ -119,7 +131,7 @@ class Store:
             if msg.payload:
                 load_json(msg.payload)
             self._keep_state(t, msg, res)
-        else:  # requests, responses and commands are conversations, not records
+        else:  # requests, responses, commands and confirmations are conversations, not records
             res.ignored += 1
 
     def _dead(self, msg: Incoming, reason: str, message: str, res: BatchResult) -> None:
@@ -130,6 +142,9 @@ class Store:
             (msg.topic, text, enc, reason, message, iso(msg.received), msg.received.timestamp()))
         res.dead += 1
         res.changed.add("dead")
+        seq = _event_seq(msg)
+        if seq is not None:  # kept as a dead letter with its reason: the device may forget it
+            res.confirm.setdefault(seq[:2], []).append(seq[2])
         log.warning("dead letter on %s: %s", msg.topic, message)
 
     # -- device status, telemetry, retained state -----------------------------------------------
@@ -168,8 +183,45 @@ class Store:
             "clock_synced=excluded.clock_synced",
             (t.site, t.device, tel.model_dump_json(), iso(tel.ts), tel.outbox_depth, int(tel.clock_synced)))
         self._seen(t.site, t.device or "", msg)
+        self._edge_gaps(t.site, t.device or "", tel, msg)
         res.stored += 1
         res.changed.add("devices")
+
+    def _edge_gaps(self, site: str, device: str, tel: Telemetry, msg: Incoming) -> None:
+        """Events lost before the first or after the last one stored: the device says which seqs
+        it ever assigned (``seq_first``..``seq_last``) and which it still holds (from
+        ``seq_oldest_held``); every other one must be here."""
+        if tel.seq_first is None or tel.seq_last is None or tel.seq_last < tel.seq_first:
+            return
+        end = tel.seq_last if tel.seq_oldest_held is None else min(tel.seq_last, tel.seq_oldest_held - 1)
+        if end < tel.seq_first:
+            return
+        lo, hi = self.conn.execute("SELECT MIN(seq), MAX(seq) FROM events WHERE site=? AND device=? AND seq>=?",
+                                   (site, device, tel.seq_first)).fetchone()
+        at = iso(msg.received)
+        found: list[tuple[int, int]] = []
+        if lo is None:
+            found.append((tel.seq_first, end))
+        else:
+            if lo > tel.seq_first:
+                found.append((tel.seq_first, min(lo - 1, end)))
+            if hi < end:
+                found.append((hi + 1, end))
+        for a, b in found:
+            covered = self.conn.execute("SELECT 1 FROM seq_gaps WHERE site=? AND device=? AND from_seq<=? "
+                                        "AND to_seq>=?", (site, device, a, b)).fetchone()
+            if covered:
+                continue
+            self.conn.execute("INSERT OR REPLACE INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
+                              "VALUES (?, ?, ?, ?, ?)", (site, device, a, b, at))
+            log.warning("device %s/%s lost seq %d..%d (it holds them no more and they were never stored)",
+                        site, device, a, b)
+        if found and found[-1][1] == end:  # a later arrival inside the tail fills the gap
+            key = (site, device)
+            last = self._last_seq.get(key)
+            self._last_seq[key] = max(end, last or 0)
+            self.conn.execute("UPDATE devices SET last_seq=max(coalesce(last_seq, 0), ?) WHERE site=? AND device=?",
+                              (end, site, device))
 
     def _state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if msg.payload:
@@ -217,6 +269,7 @@ class Store:
         known = self._known_ids([e.id for _, e in events])
         fresh: list[tuple[Incoming, Envelope]] = []
         for msg, env in events:
+            res.confirm.setdefault((env.site, env.device), []).append(env.seq)
             if env.id in known:
                 res.duplicates += 1
                 continue
@@ -324,11 +377,27 @@ class Store:
     def write_dead(self, msg: Incoming, reason: str, message: str) -> BatchResult:
         """Store one message as a dead letter in its own transaction (the last resort)."""
         res = BatchResult()
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
+            self.conn.execute("BEGIN IMMEDIATE")
             self._dead(msg, reason, message, res)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return res
+
+
+def _event_seq(msg: Incoming) -> tuple[str, str, int] | None:
+    """(site, device, seq) of a refused event, when its topic is an event topic and its payload
+    carries an integer seq: the device is the topic's (the broker login's), never the payload's."""
+    try:
+        t = topics.parse(msg.topic)
+        if t.kind != "evt" or t.device is None:
+            return None
+        data = load_json(msg.payload)
+    except (BadTopic, BadId, ProtocolError):
+        return None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+        return t.site, t.device, seq
+    return None

@@ -5,8 +5,9 @@
 - retained ``status``: ``online`` on every connect, ``offline`` as Last Will and on clean stop;
 - reconnect with exponential backoff; subscriptions restored on every connect;
 - periodic ``telemetry``;
-- sends the durable outbox in order, QoS 1, with a bounded in-flight window, removing an event
-  only when its PUBACK arrived (``mqtt/sender.py``);
+- sends the durable outbox in order, QoS 1, with a bounded in-flight window, and forgets an
+  event only when the collector confirmed it stored it on ``dev/{device}/stored``
+  (``mqtt/sender.py``, docs/protocol.md "Confirmed delivery"); the broker's PUBACK only paces;
 - request/response: a request goes under the asker's own ``dev/{device}/req/{op}``, the answer
   to its own ``dev/{device}/resp``, matched by MQTT 5 correlation data (``request``/``serve``);
 - every callback is wrapped: it logs and never kills the network loop.
@@ -28,15 +29,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel
 
 from common import __version__
 from common.clock import Clock, SystemClock
 
 from . import topics
-from .errors import NotConnected, ProtocolError, RequestTimeout
+from .errors import NotConnected, OutboxStorageError, ProtocolError, RequestTimeout
 from .outbox import Outbox
-from .schemas import Model, Request, Response, Status, Telemetry, parse_model, uuid7
+from .schemas import Model, Request, Response, Status, Stored, Telemetry, parse_model, uuid7
 from .sender import OutboxSender
 from .transport import BrokerConfig, on_socket_open
 
@@ -64,9 +66,18 @@ Handler = Callable[[Message], None]
 class Deliverable(Protocol):
     """What :meth:`DeviceClient.ack` needs of a message: a Message, or a record copied from one."""
 
-    mid: int
-    qos: int
-    generation: int
+    @property
+    def mid(self) -> int: ...
+
+    @property
+    def qos(self) -> int: ...
+
+    @property
+    def generation(self) -> int: ...
+
+
+def _properties(packet_type: int) -> Properties:
+    return Properties(packet_type)  # type: ignore[no-untyped-call]  # paho's constructor has no hints
 
 
 def _cpu_temp_c() -> float | None:
@@ -90,14 +101,15 @@ class DeviceClient:
                  telemetry_extra: Callable[[], dict[str, Any]] | None = None,
                  inflight_window: int = 100, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
                  client_id: str | None = None, clean_start: bool = True, session_expiry_s: int | None = None,
-                 manual_ack: bool = False, receive_maximum: int | None = None, direct_limit: int = 2000):
+                 manual_ack: bool = False, receive_maximum: int | None = None, direct_limit: int = 2000,
+                 unconfirmed_limit: int = 1000, confirm_timeout_s: float = 15.0):
         # site None: a server process reading every site of a broker (collector --site +); it
         # announces no status and sends no telemetry, having no site to put them under
         self.site = topics.check_id(site, "site") if site is not None else None
         self.device = topics.check_id(device, "device")
         self.role = role
         self.desk = desk
-        self.broker = broker or BrokerConfig()
+        self.broker = broker or BrokerConfig.model_validate({})
         self.outbox = outbox
         self.clock = clock or SystemClock()
         self.telemetry_interval_s = telemetry_interval_s
@@ -110,7 +122,7 @@ class DeviceClient:
         self._started_at = time.monotonic()
         # One lock over the filters and the "subscriptions sent" flag, so a subscription added while
         # a connection comes up is neither missed nor iterated over while it changes.
-        self._subs: dict[str, int] = {}  # filter -> qos, to subscribe again on every connect
+        self._subs: dict[str, SubscribeOptions] = {}  # filter -> options, again on every connect
         self._subs_lock = threading.Lock()
         self._session_live = False  # subscriptions of this connection have been sent
         self._connected = threading.Event()
@@ -126,7 +138,8 @@ class DeviceClient:
         self.broker.apply(self._mqtt)
         self._mqtt.max_inflight_messages_set(max(1, inflight_window))
         self._mqtt.max_queued_messages_set(0)
-        self._mqtt.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        # paho's hints say int; its backoff works in float seconds
+        self._mqtt.reconnect_delay_set(reconnect_min_s, reconnect_max_s)  # type: ignore[arg-type]
         if self.site is not None:
             # the Last Will is fixed at connect time, so it cannot know when the device goes away:
             # it says so (ts null, cause "lost"); the collector takes the broker's delivery time
@@ -138,7 +151,8 @@ class DeviceClient:
         self._mqtt.on_publish = self._guard(self._on_publish)
         self._mqtt.on_socket_open = self._guard(on_socket_open)
         self.sender = (OutboxSender(outbox, self._mqtt, self._connected.is_set, window=inflight_window,
-                                    direct_limit=direct_limit) if outbox is not None else None)
+                                    direct_limit=direct_limit, unconfirmed_limit=unconfirmed_limit,
+                                    confirm_timeout_s=confirm_timeout_s) if outbox is not None else None)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -146,9 +160,11 @@ class DeviceClient:
         """Connect in the background (retrying with backoff) and start the worker threads."""
         if self.site is not None:
             self.subscribe(topics.response(self.site, self.device), self._on_response)
-        props = None
+            if self.sender is not None:
+                self.subscribe(topics.stored(self.site, self.device), self._on_stored)
+        props: Properties | None = None
         if self.session_expiry_s or self.receive_maximum:
-            props = Properties(PacketTypes.CONNECT)
+            props = _properties(PacketTypes.CONNECT)
             if self.session_expiry_s:
                 props.SessionExpiryInterval = self.session_expiry_s
             if self.receive_maximum:
@@ -184,7 +200,10 @@ class DeviceClient:
         for t in self._threads:
             t.join(timeout)
         if self.outbox is not None and not self.outbox.closed:
-            self.outbox.ack([])  # what was acknowledged leaves the disk now (close() does it too)
+            try:
+                self.outbox.purge()  # what was confirmed leaves the disk now (close() does it too)
+            except OutboxStorageError:
+                pass  # kept: resent after the restart and confirmed again
 
     @property
     def connected(self) -> bool:
@@ -193,10 +212,16 @@ class DeviceClient:
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)
 
+    def _own_site(self) -> str:
+        if self.site is None:
+            raise ProtocolError("no_site", f"{self.device} reads every site and has none of its own")
+        return self.site
+
     # -- publishing and subscribing --------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
-        """Subscribe now (if connected) and again on every reconnect."""
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, *, no_local: bool = False) -> None:
+        """Subscribe now (if connected) and again on every reconnect. ``no_local``: the broker
+        does not send this client its own publications (MQTT 5)."""
         guarded = self._guard(handler)
 
         def deliver(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
@@ -205,9 +230,10 @@ class DeviceClient:
         # paho's topic tree finds the handlers of a message, whatever the number of filters
         self._mqtt.message_callback_add(topic_filter, deliver)
         with self._subs_lock:
-            self._subs[topic_filter] = qos
+            opts = SubscribeOptions(qos=qos, noLocal=no_local)
+            self._subs[topic_filter] = opts
             if self._session_live:
-                self._mqtt.subscribe(topic_filter, qos)
+                self._mqtt.subscribe(topic_filter, options=opts)
 
     def publish(self, topic: str, payload: bytes | Model | str, *, qos: int = 1, retain: bool = False,
                 properties: Properties | None = None) -> paho.MQTTMessageInfo:
@@ -242,10 +268,11 @@ class DeviceClient:
         waiter: tuple[threading.Event, list[Response]] = (threading.Event(), [])
         self._pending[corr] = waiter
         try:
-            props = Properties(PacketTypes.PUBLISH)
-            props.ResponseTopic = topics.response(self.site, self.device)
+            props = _properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = topics.response(self._own_site(), self.device)
             props.CorrelationData = corr
-            self._mqtt.publish(topics.request(self.site, self.device, op), req.dumps(), qos=1, properties=props)
+            self._mqtt.publish(topics.request(self._own_site(), self.device, op), req.dumps(), qos=1,
+                               properties=props)
             if not waiter[0].wait(timeout):
                 raise RequestTimeout(f"no answer to {op} (request {req.id}) within {timeout:.1f} s")
             return waiter[1][0]
@@ -258,7 +285,7 @@ class DeviceClient:
             log.debug("late or unknown response on %s", msg.topic)
             return
         try:
-            waiter[1].append(parse_model(Response, msg.payload))  # type: ignore[arg-type]
+            waiter[1].append(parse_model(Response, msg.payload))
         except ProtocolError as exc:
             log.error("bad response on %s: %s", msg.topic, exc)
             return
@@ -282,13 +309,13 @@ class DeviceClient:
                 resp = Response(request_id="?", ok=False, error="bad_request",
                                 message_vi=f"Yêu cầu không hợp lệ: {exc}", message_en=f"Bad request: {exc}")
             else:
-                resp = handler(req, msg)  # type: ignore[arg-type]
-            props = Properties(PacketTypes.PUBLISH)
+                resp = handler(req, msg)
+            props = _properties(PacketTypes.PUBLISH)
             if msg.correlation is not None:
                 props.CorrelationData = msg.correlation
             self._mqtt.publish(reply_to, resp.dumps(), qos=1, properties=props)
 
-        self.subscribe(topics.requests_filter(self.site, op), on_req)
+        self.subscribe(topics.requests_filter(self._own_site(), op), on_req)
 
     # -- paho callbacks ----------------------------------------------------------------------------
 
@@ -315,16 +342,16 @@ class DeviceClient:
         if self.site is not None:
             client.publish(topics.status(self.site, self.device), self._status("online"), qos=1, retain=True)
         with self._subs_lock:
-            for flt, qos in self._subs.items():
-                client.subscribe(flt, qos)
+            for flt, opts in self._subs.items():
+                client.subscribe(flt, options=opts)
             self._session_live = True
         # paho keeps every QoS 1 message it was handed until its PUBACK, across reconnects, and
-        # sends them again (in order) right after this callback: the outbox's rows stay in flight
-        # under the same mids and the sender goes on from where it was
+        # sends them again right after this callback; the sender sends again what the broker
+        # acknowledged but the collector did not confirm (a restarted broker may have lost it)
         self._generation += 1
         self._connected.set()
         if self.sender is not None:
-            self.sender.wake()
+            self.sender.on_connect()
         for cb in list(self.on_connected):
             self._guard(cb)()
 
@@ -343,7 +370,7 @@ class DeviceClient:
 
     def _message(self, msg: paho.MQTTMessage) -> Message:
         props = getattr(msg, "properties", None)
-        return Message(msg.topic, msg.payload, bool(msg.retain),
+        return Message(msg.topic, bytes(msg.payload), bool(msg.retain),
                        getattr(props, "ResponseTopic", None) if props else None,
                        getattr(props, "CorrelationData", None) if props else None,
                        msg.mid, msg.qos, self._generation)
@@ -356,9 +383,24 @@ class DeviceClient:
         if self.sender is not None:
             self.sender.on_publish(mid, reason)
 
+    def _on_stored(self, msg: Message) -> None:
+        if self.sender is None:
+            return
+        try:
+            st = parse_model(Stored, msg.payload)
+        except ProtocolError as exc:
+            log.error("bad confirmation on %s: %s", msg.topic, exc)
+            return
+        assert isinstance(st, Stored)
+        self.sender.on_confirmed([(int(lo), int(hi)) for lo, hi in st.seqs])
+
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until the outbox is empty (every event acknowledged). True on success."""
+        """Wait until every outbox event is with the broker (PUBACKed). True on success."""
         return self.sender.flush(timeout) if self.sender is not None else True
+
+    def wait_confirmed(self, timeout: float = 10.0) -> bool:
+        """Wait until the collector confirmed every outbox event (the outbox is empty)."""
+        return self.sender.wait_confirmed(timeout) if self.sender is not None else True
 
     # -- telemetry -------------------------------------------------------------------------------
 
@@ -375,14 +417,20 @@ class DeviceClient:
                 extra = dict(self.telemetry_extra())
             except Exception:  # noqa: BLE001
                 log.exception("telemetry_extra failed")
+        ob = self.outbox
+        seqs: dict[str, Any] = {}
+        if ob is not None and not ob.closed:
+            seqs = {"seq_first": ob.first_seq, "seq_last": ob.next_seq - 1 if ob.next_seq > 1 else None,
+                    "seq_oldest_held": ob.oldest(),
+                    "storage": ob.storage_error.kind if ob.storage_error is not None else "ok"}
         return Telemetry(ts=self.clock.now(), uptime_s=round(time.monotonic() - self._started_at, 1),
                          cpu_temp_c=_cpu_temp_c(), disk_free_mb=free,
-                         outbox_depth=self.outbox.depth() if self.outbox else 0,
-                         clock_synced=self.clock.is_synced(), extra=extra)
+                         outbox_depth=ob.depth() if ob else 0,
+                         clock_synced=self.clock.is_synced(), extra=extra, **seqs)
 
     def send_telemetry(self) -> bool:
         try:
-            self.publish(topics.telemetry(self.site, self.device), self.telemetry(), qos=0)
+            self.publish(topics.telemetry(self._own_site(), self.device), self.telemetry(), qos=0)
             return True
         except NotConnected:
             return False

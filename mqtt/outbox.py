@@ -1,12 +1,17 @@
 """The durable outbox: every event is on disk before ``enqueue`` returns, and leaves only when
-the broker acknowledged it.
+the collector confirmed it stored it (``docs/protocol.md``, "Confirmed delivery"); the broker's
+PUBACK only paces sending.
 
 SQLite in WAL mode with ``synchronous=FULL``: a committed row survives a crash or power cut at
 any instant. Concurrent ``enqueue`` calls share one transaction (group commit), so durability
 does not cost throughput when several threads produce events; ``enqueue_many`` stores a burst in
 one. The device's ``seq`` is assigned inside the same transaction and persisted, so it is
 monotonic across reboots. Listeners get each commit's rows at once (the client hands them to
-paho from there); acknowledged rows are removed inside the next commit's transaction.
+paho from there); confirmed rows are removed inside the next commit's transaction.
+
+A full disk or a read-only file system refuses the event with :class:`OutboxStorageError` naming
+the real cause (SQLite's own error, never a second ROLLBACK's); no ``seq`` is used, and confirmed
+rows whose removal failed stay noted for the next transaction.
 
 The outbox is bounded: when full it refuses new events with :class:`OutboxFull` and reports it
 through ``on_full`` (the client turns that into a ``fault`` event, which may use a small
@@ -25,9 +30,10 @@ from typing import Any, Callable, Mapping, NamedTuple
 from pydantic import ValidationError
 
 from common.clock import Clock, SystemClock, iso
+from common.sqlite import connect
 
 from . import topics
-from .errors import OutboxClosed, OutboxFull, ProtocolError
+from .errors import OutboxClosed, OutboxFull, OutboxStorageError, ProtocolError, storage_error
 from .schemas import EVENT_DATA, Model, uuid7
 
 log = logging.getLogger(__name__)
@@ -51,7 +57,6 @@ CREATE TABLE IF NOT EXISTS rejected (
 
 
 class OutboxRow(NamedTuple):
-    rowid: int
     seq: int
     topic: str
     payload: bytes
@@ -98,10 +103,7 @@ def _runs(ids: list[int]) -> list[tuple[int, int]]:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
+    return connect(path)  # WAL, synchronous=FULL, a busy timeout, autocommit
 
 
 class Outbox:
@@ -123,9 +125,13 @@ class Outbox:
         self.max_events = max_events
         self.fault_reserve = fault_reserve
         self.on_full: Callable[[int], None] | None = None
-        self._w = _connect(self.path)
-        self._w.executescript(_SCHEMA)
-        self._r = _connect(self.path)
+        self.on_storage_error: Callable[[OutboxStorageError], None] | None = None
+        try:
+            self._w = _connect(self.path)
+            self._w.executescript(_SCHEMA)
+            self._r = _connect(self.path)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         self._lock = threading.Lock()
@@ -136,14 +142,24 @@ class Outbox:
         self._closed = False
         self._listeners: list[Callable[[list[OutboxRow]], None]] = []
         self._topics: dict[str, str] = {}  # event type -> topic
-        self._removals: list[int] = []  # acknowledged, to be removed with the next transaction
+        self._removals: list[int] = []  # confirmed, to be removed with the next transaction
         # next_seq is the larger of what removals recorded in meta and the newest stored event:
         # an insert commits its seq with its row, a removal commits next_seq with the delete
         row = self._w.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
         newest = self._w.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
         self._next_seq = max(int(row[0]) if row else 1, (newest or 0) + 1)
-        self._depth = self._w.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        self._depth: int = int(self._w.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         self._was_full = False
+        # the first seq this file ever assigned: with the newest seq and the oldest held, the
+        # collector tells events lost before the first it stored (telemetry, docs/protocol.md)
+        row = self._w.execute("SELECT value FROM meta WHERE key='first_seq'").fetchone()
+        if row is None:
+            oldest = self._w.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
+            self._first_seq = oldest if oldest is not None else self._next_seq
+            self._w.execute("INSERT INTO meta (key, value) VALUES ('first_seq', ?)", (str(self._first_seq),))
+        else:
+            self._first_seq = int(row[0])
+        self.storage_error: OutboxStorageError | None = None  # the last write's, until one succeeds
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -265,19 +281,20 @@ class Outbox:
                 c = self._w
                 with self._lock:
                     removals, self._removals = self._removals, []
-                c.execute("BEGIN IMMEDIATE")
                 try:
-                    # acknowledged rows leave in the same transaction: one fsync for both
+                    c.execute("BEGIN IMMEDIATE")
+                    # confirmed rows leave in the same transaction: one fsync for both
                     deleted = self._delete(removals) if removals else 0
                     c.executemany(
                         "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
                         [row[1:] for row in rows])
                     c.execute("COMMIT")
-                except BaseException:
-                    c.execute("ROLLBACK")
-                    with self._lock:
-                        self._removals[:0] = removals
+                except BaseException as exc:
+                    self._undo(removals)
+                    if isinstance(exc, sqlite3.Error):
+                        raise self._storage_failed(exc) from exc
                     raise
+                self.storage_error = None
                 self._next_seq = seq
                 self._depth = depth
                 self._removed(deleted)
@@ -286,7 +303,7 @@ class Outbox:
                 data = payload.encode()
                 r.result = Enqueued(eid, s, ts, topic, data)
                 r.done = True
-                committed.append(OutboxRow(s, s, topic, data))
+                committed.append(OutboxRow(s, topic, data))
             if committed:
                 self._notify_listeners(committed)
         if refused:
@@ -314,22 +331,33 @@ class Outbox:
             except Exception:  # noqa: BLE001 - the rows are stored; the drainer will send them
                 log.exception("outbox listener failed")
 
-    def fetch(self, after_rowid: int = 0, limit: int = 500) -> list[OutboxRow]:
-        """The oldest events after `after_rowid` (their seq), in order."""
+    def fetch(self, after_seq: int = 0, limit: int = 500) -> list[OutboxRow]:
+        """The oldest events after ``after_seq``, in order."""
         with self._rlock:
             cur = self._r.execute(
-                "SELECT seq, seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_rowid, limit))
-            return [OutboxRow(r[0], r[1], r[2], r[3].encode()) for r in cur.fetchall()]
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+            return [OutboxRow(r[0], r[1], r[2].encode()) for r in cur.fetchall()]
 
-    def ack(self, rowids: list[int], wait: bool = True) -> bool:
-        """The broker acknowledged these: remove them. With ``wait=False`` and an enqueue
+    def fetch_seqs(self, seqs: list[int]) -> list[OutboxRow]:
+        """These events (those still held), in order."""
+        out: list[OutboxRow] = []
+        with self._rlock:
+            for lo, hi in _runs(seqs):
+                cur = self._r.execute("SELECT seq, topic, payload FROM outbox WHERE seq BETWEEN ? AND ? "
+                                      "ORDER BY seq", (lo, hi))
+                out.extend(OutboxRow(r[0], r[1], r[2].encode()) for r in cur.fetchall())
+        return out
+
+    def oldest(self) -> int | None:
+        """The oldest seq still held (confirmed rows awaiting removal may be among them)."""
+        with self._rlock:
+            row = self._r.execute("SELECT MIN(seq) FROM outbox").fetchone()
+        return int(row[0]) if row[0] is not None else None
+
+    def purge(self, wait: bool = True) -> bool:
+        """Remove the rows the collector confirmed. With ``wait=False`` and an enqueue
         committing, the removal joins the next commit's transaction (one fsync for both) and
-        this returns False at once, so a drainer never stalls on an fsync; call
-        ``ack([])`` later to remove what is still pending if no commit came."""
-        if rowids:
-            with self._lock:
-                self._removals.extend(rowids)
+        this returns False at once, so a drainer never stalls on an fsync."""
         if not self._wlock.acquire(blocking=wait):
             return False
         try:
@@ -340,19 +368,17 @@ class Outbox:
             c = self._w
             # A lost delete only means a resend (the collector stores by id), so removals skip
             # the fsync; the next durable enqueue commit syncs them along with it.
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("BEGIN IMMEDIATE")
             try:
+                c.execute("PRAGMA synchronous=NORMAL")
+                c.execute("BEGIN IMMEDIATE")
                 deleted = self._delete(removals)
                 # the newest event may be among them: keep next_seq with the removal
                 c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
                 c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                with self._lock:
-                    self._removals[:0] = removals
-                raise
+            except sqlite3.Error as exc:
+                self._undo(removals)
+                raise self._storage_failed(exc) from exc
             finally:
                 c.execute("PRAGMA synchronous=FULL")
             self._removed(deleted)
@@ -360,19 +386,49 @@ class Outbox:
             self._wlock.release()
         return True
 
-    def mark_acked(self, rowid: int) -> None:
-        """Note one acknowledged row, to be removed by the next commit's transaction (or by
-        ``ack([])``). Never touches the disk: safe on the network thread."""
+    def _undo(self, removals: list[int]) -> None:
+        """A transaction failed: roll back what SQLite did not already roll back itself (on a
+        full disk it has, and a second ROLLBACK would hide the real error), and keep the
+        removals for the next one."""
+        if self._w.in_transaction:
+            try:
+                self._w.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("outbox rollback failed")
         with self._lock:
-            self._removals.append(rowid)
+            self._removals[:0] = removals
+
+    def _storage_failed(self, exc: sqlite3.Error) -> OutboxStorageError:
+        err = storage_error(exc, self.path)
+        if self.storage_error is None or self.storage_error.kind != err.kind:
+            log.error("%s", err)
+        self.storage_error = err
+        if self.on_storage_error is not None:
+            try:
+                self.on_storage_error(err)
+            except Exception:  # noqa: BLE001 - a hook must not hide the error
+                log.exception("outbox on_storage_error hook failed")
+        return err
+
+    def mark_confirmed(self, seqs: list[int]) -> None:
+        """Note rows the collector confirmed, to be removed by the next commit's transaction
+        (or by ``purge()``). Never touches the disk: safe on the network thread. Each seq once:
+        the sender passes only rows it had sent and not yet seen confirmed."""
+        with self._lock:
+            self._removals.extend(seqs)
+
+    def confirm(self, seqs: list[int]) -> None:
+        """Remove these rows now, as a confirmation from the collector would (tests, tools)."""
+        self.mark_confirmed(sorted(set(seqs)))
+        self.purge()
 
     def removals_pending(self) -> int:
-        """Acknowledged rows waiting to be removed with the next commit."""
+        """Confirmed rows waiting to be removed with the next commit."""
         return len(self._removals)
 
-    def _delete(self, rowids: list[int]) -> int:
+    def _delete(self, seqs: list[int]) -> int:
         deleted = 0
-        for lo, hi in _runs(rowids):  # acks come mostly in order: delete ranges
+        for lo, hi in _runs(seqs):  # confirmations come mostly in order: delete ranges
             deleted += self._w.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
         return deleted
 
@@ -382,7 +438,7 @@ class Outbox:
             self._was_full = False
             log.info("outbox below its limit again (%d events)", self._depth)
 
-    def reject(self, rowid: int, reason: str) -> None:
+    def reject(self, seq: int, reason: str) -> None:
         """The broker refused this event for good (e.g. not authorised): keep it aside with
         the reason instead of blocking the queue, and never drop it silently."""
         with self._wlock:
@@ -390,21 +446,21 @@ class Outbox:
             c.execute("BEGIN IMMEDIATE")
             c.execute("INSERT OR IGNORE INTO rejected (id, seq, topic, payload, reason, at) "
                       "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE seq=?",
-                      (reason, iso(self.clock.now()), rowid))
-            cur = c.execute("DELETE FROM outbox WHERE seq=?", (rowid,))
+                      (reason, iso(self.clock.now()), seq))
+            cur = c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
             c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
             c.execute("COMMIT")
             self._depth -= cur.rowcount
-        log.error("broker rejected outbox event rowid=%d: %s (kept in table 'rejected')", rowid, reason)
+        log.error("broker rejected outbox event seq=%d: %s (kept in table 'rejected')", seq, reason)
 
     def depth(self) -> int:
-        """Events stored and not yet acknowledged."""
+        """Events stored and not yet confirmed by the collector."""
         return self._depth - len(self._removals)
 
     @property
     def full(self) -> bool:
-        return self._depth >= self.max_events
+        return bool(self._depth >= self.max_events)
 
     @property
     def closed(self) -> bool:
@@ -414,9 +470,15 @@ class Outbox:
     def next_seq(self) -> int:
         return self._next_seq
 
+    @property
+    def first_seq(self) -> int:
+        """The first seq this outbox file ever assigned."""
+        return self._first_seq
+
     def rejected(self) -> list[tuple[str, int, str]]:
         with self._rlock:
-            return [tuple(r) for r in self._r.execute("SELECT id, seq, reason FROM rejected ORDER BY seq")]
+            return [(str(r[0]), int(r[1]), str(r[2]))
+                    for r in self._r.execute("SELECT id, seq, reason FROM rejected ORDER BY seq")]
 
     def close(self) -> None:
         with self._lock:
@@ -425,7 +487,10 @@ class Outbox:
             if self._closed:
                 return
             self._closed = True
-        self.ack([])  # what was acknowledged leaves the disk now
+        try:
+            self.purge()  # what was confirmed leaves the disk now
+        except OutboxStorageError:
+            pass  # kept on disk: resent after the restart and confirmed again
         with self._wlock, self._rlock:
             self._w.close()
             self._r.close()

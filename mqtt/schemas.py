@@ -198,6 +198,22 @@ class Telemetry(Model):
     outbox_depth: int
     clock_synced: bool
     extra: dict[str, Any] = Field(default_factory=dict, description="role-specific, e.g. fps")
+    # the outbox's seqs, for the collector to see events lost before the first or after the last
+    # it stored (docs/protocol.md, "Confirmed delivery"); None on devices without an outbox
+    seq_first: int | None = Field(None, ge=0, description="the first seq the outbox ever assigned")
+    seq_last: int | None = Field(None, ge=0, description="the newest seq assigned")
+    seq_oldest_held: int | None = Field(None, ge=0, description="the oldest seq still held; None: none")
+    storage: Literal["ok", "disk_full", "read_only", "io"] = "ok"
+
+
+class Stored(Model):
+    """The collector's confirmation on ``dev/{device}/stored``: these seqs of the device are in
+    its store (stored now, or found already stored). The device may forget exactly these."""
+
+    v: Literal[1] = 1
+    seqs: list[tuple[int, int]] = Field(description="inclusive ranges [first, last], ascending")
+    by: str = Field("collector", description="which store confirms (the site's collector)")
+    ts: AwareTime | None = None
 
 
 # -- requests and responses to ticketing ----------------------------------------------------------

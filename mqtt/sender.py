@@ -1,84 +1,138 @@
-"""Sends a device's outbox over paho, in order, QoS 1, and removes what the broker acknowledged.
+"""Sends a device's outbox over paho, in order, QoS 1, and forgets an event only when the
+collector confirmed it stored it (``docs/protocol.md``, "Confirmed delivery").
 
-Two paths, never both for the same row:
+One place decides what is sent: :meth:`OutboxSender._pump`, under one lock, taken either by the
+committing thread (right after a commit, for its own fresh rows, as a bare publisher would) or by
+the drain thread (a backlog from disk after a restart or an outage, overdue resends). It sends, in
+this order: rows whose confirmation is overdue or was lost with a connection, then the rows after
+the newest one sent, from memory when they follow it, else from disk.
 
-- right after a commit, the committing thread hands its rows to paho itself when paho already
-  has everything before them and holds fewer than ``direct_limit`` unacknowledged rows (no
-  wake-up, no read back from disk), as a bare publisher would;
-- otherwise (a backlog after a restart or an outage, offline, a burst bigger than the network)
-  the drain thread sends the oldest unsent rows from disk, up to two windows ahead.
+Two limits pace it. The broker's PUBACK: paho holds at most ``direct_limit`` unacknowledged rows
+(``window`` of them in flight). The collector's confirmation: at most ``unconfirmed_limit`` rows
+sent and not yet confirmed, so a site whose collector is down holds its events on the devices'
+disks, not in the broker's memory, and the broker's queue for the collector never overflows. A
+confirmation that does not come within ``confirm_timeout_s`` (doubling while none comes at all,
+up to ``confirm_timeout_max_s``) sends the row again; so does a reconnect (a restarted broker may
+have lost what it acknowledged); after a process restart every held row is sent again. The
+collector stores by ``id``, so a resend is harmless.
 
-Paho keeps one window in flight and sends the rest from its own loop as PUBACKs arrive. It keeps
-what it was handed until acknowledged, across reconnects; after a process restart the outbox
-sends every unacknowledged row again. Acknowledged rows leave the disk with the next commit's
-transaction, or in bulk, or when no commit came for a moment.
+Only paho's public API: ``publish()`` returns the message id and ``on_publish`` reports its
+PUBACK. A PUBACK may arrive before ``publish()`` returned; it is kept aside for that moment.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import deque
+from datetime import datetime
 from typing import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from .errors import OutboxStorageError
 from .outbox import Outbox, OutboxRow
 from .schemas import FaultData
 
 log = logging.getLogger(__name__)
+
+_NO_MATCHING_SUBSCRIBERS = 16  # a PUBACK reason that is a success
 
 
 class OutboxSender:
     """The link between one Outbox and one paho client (owned by :class:`DeviceClient`)."""
 
     def __init__(self, outbox: Outbox, mqtt: paho.Client, connected: Callable[[], bool], *,
-                 window: int = 100, direct_limit: int = 2000):
+                 window: int = 100, direct_limit: int = 2000, unconfirmed_limit: int = 1000,
+                 confirm_timeout_s: float = 15.0, confirm_timeout_max_s: float = 300.0):
         self.outbox = outbox
         self.window = max(1, window)
-        self.direct_limit = direct_limit  # rows paho may hold unacknowledged when handed over at commit
+        self.paho_limit = max(self.window, direct_limit)  # rows paho may hold without PUBACK
+        self.unconfirmed_limit = max(1, unconfirmed_limit)
+        self.confirm_timeout_s = confirm_timeout_s
+        self.confirm_timeout_max_s = max(confirm_timeout_s, confirm_timeout_max_s)
         self._mqtt = mqtt
         self._connected = connected
-        # paho calls on_publish while holding its out-message lock, and publish() takes the same
-        # (re-entrant) lock: holding it while we publish and record the mids means a PUBACK can
-        # never be handled before we know which row it acknowledges
-        self._paho_lock = getattr(mqtt, "_out_message_mutex", None) or threading.RLock()
-        self._handover = 2 * self.window  # rows the drainer lets paho hold unacknowledged
-        self._remove_batch = 10 * self.window  # acknowledged rows the drainer removes at once
-        self._wake = threading.Condition()
-        self._inflight: dict[int, int] = {}  # mid -> outbox rowid
+        self._send = threading.Lock()  # held by whoever runs _pump: one sender at a time
+        self._cv = threading.Condition()  # guards the fields below; never held while calling paho
+        self._cursor = 0  # the newest seq handed to paho; rows go out in seq order after it
+        self._fresh: deque[OutboxRow] = deque()  # committed, not yet sent, following the cursor
+        self._backlog = True  # rows after the cursor may wait on disk only (true at start)
+        self._backlog_gen = 0
+        self._unacked: dict[int, int] = {}  # mid -> seq: with paho, no PUBACK yet
+        self._early: dict[int, ReasonCode] = {}  # PUBACKs that came before publish() returned
+        self._publishing = False
+        self._sent: dict[int, float] = {}  # seq -> when sent, unconfirmed, oldest send first
+        self._resend: list[int] = []  # seqs to send again
         self._rejected: list[tuple[int, str]] = []
-        self._last_sent = 0  # the newest rowid handed to paho
-        self._backlog = True  # rows may wait on disk that paho does not have (true at start)
         self._kicked = False
+        self._timeout = confirm_timeout_s
+        self._last_confirmed = time.monotonic()
+        self._last_resend = 0.0
+        self._remove_batch = 10 * self.window  # confirmed rows the drainer removes at once
         self._full = threading.Event()  # the outbox refused an event: raise the fault
         self._full_raised = False
+        self._storage: tuple[str, str, datetime] | None = None  # (kind, message, since) to report
+        self._storage_raised = False
         outbox.add_listener(self._on_committed)
         outbox.on_full = self._on_outbox_full
+        outbox.on_storage_error = self._on_storage_error
+
+    # -- events from paho and the client ------------------------------------------------------
 
     def wake(self) -> None:
-        """Something changed (connected, disconnected, stopping): look again."""
-        with self._wake:
+        """Something changed (disconnected, stopping): look again."""
+        with self._cv:
             self._kicked = True
-            self._wake.notify_all()
+            self._cv.notify_all()
+
+    def on_connect(self) -> None:
+        """A new connection: what the broker acknowledged but the collector did not confirm may
+        have died with a restarted broker; send it again (paho resends what it still holds)."""
+        with self._cv:
+            held = set(self._unacked.values())
+            self._resend = sorted(s for s in self._sent if s not in held)
+            self._kicked = True
+            self._cv.notify_all()
 
     def on_publish(self, mid: int, reason: ReasonCode) -> None:
-        """Paho's PUBACK for `mid` (on the network thread): note the row as acknowledged."""
-        with self._wake:
-            rowid = self._inflight.pop(mid, None)
-            if rowid is None:
+        """Paho's PUBACK for ``mid`` (network thread): it paces sending, it deletes nothing."""
+        with self._cv:
+            seq = self._unacked.pop(mid, None)
+            if seq is None:
+                if self._publishing:
+                    self._early[mid] = reason
                 return
-            if reason.is_failure and reason.value != 16:  # 16: no matching subscribers is success
-                self._rejected.append((rowid, str(reason)))
-                self._wake.notify_all()
-                return
-            # removed by the next commit's transaction, or by the drainer in bulk or when idle
-            self.outbox.mark_acked(rowid)
-            # wake the drainer when rows wait on disk and a window's worth is free (it then
-            # hands over a window at once), or when many removals are pending
-            if ((self._backlog and len(self._inflight) <= self._handover - self.window)
-                    or self.outbox.removals_pending() >= self._remove_batch):
-                self._wake.notify_all()
+            self._acked(seq, reason)
+            if len(self._unacked) <= self.paho_limit - self.window and self._more_to_send():
+                self._cv.notify_all()
+
+    def _acked(self, seq: int, reason: ReasonCode) -> None:
+        if reason.is_failure and reason.value != _NO_MATCHING_SUBSCRIBERS:
+            self._sent.pop(seq, None)
+            self._rejected.append((seq, str(reason)))
+            self._cv.notify_all()
+
+    def on_confirmed(self, ranges: list[tuple[int, int]]) -> int:
+        """The collector stored these seqs (network thread): forget them. Returns how many of
+        the rows this sender had sent it confirmed."""
+        with self._cv:
+            total = sum(hi - lo + 1 for lo, hi in ranges)
+            if total <= len(self._sent):
+                got = [s for lo, hi in ranges for s in range(lo, hi + 1) if s in self._sent]
+            else:
+                got = [s for s in self._sent if any(lo <= s <= hi for lo, hi in ranges)]
+            for s in got:
+                del self._sent[s]
+            if not got:
+                return 0
+            self.outbox.mark_confirmed(got)
+            self._last_confirmed = time.monotonic()
+            self._timeout = self.confirm_timeout_s
+            if self._more_to_send() or self.outbox.removals_pending() >= self._remove_batch:
+                self._cv.notify_all()
+            return len(got)
 
     def _on_outbox_full(self, depth: int) -> None:
         # called inside the outbox's commit: enqueueing here would wait on ourselves, so the
@@ -86,127 +140,259 @@ class OutboxSender:
         self._full.set()
         self.wake()
 
+    def _on_storage_error(self, err: OutboxStorageError) -> None:
+        with self._cv:
+            if self._storage is None:
+                self._storage = (err.kind, str(err), self.outbox.clock.now())
+            self._kicked = True
+            self._cv.notify_all()
+
+    def _on_committed(self, rows: list[OutboxRow]) -> None:
+        """Rows were just committed (in commit order, under the outbox's write lock): send them
+        from this thread when they follow what was sent, else leave them to the drainer."""
+        with self._cv:
+            if not self._fresh and rows[0].seq != self._cursor + 1:
+                self._set_backlog()
+            if len(self._fresh) + len(rows) > self.paho_limit:
+                self._fresh.clear()  # memory stays bounded: they are on disk
+                self._set_backlog()
+            else:
+                self._fresh.extend(rows)
+        if self._connected() and self._send.acquire(blocking=False):
+            try:
+                self._pump(from_disk=False)
+            except Exception:  # noqa: BLE001 - the rows are on disk: the drainer sends them
+                log.exception("handing committed rows to paho failed")
+                with self._cv:
+                    self._set_backlog()
+            finally:
+                self._send.release()
+        with self._cv:
+            if self._more_to_send() or self._kicked:
+                self._kicked = True
+                self._cv.notify_all()
+
+    # -- the one place that decides what is sent ----------------------------------------------
+
+    def _set_backlog(self) -> None:
+        self._backlog = True
+        self._backlog_gen += 1
+
+    def _more_to_send(self) -> bool:
+        """Called under _cv: rows wait and both limits leave room for them."""
+        if not self._connected() or len(self._unacked) >= self.paho_limit:
+            return False
+        if self._resend:
+            return True
+        return len(self._sent) < self.unconfirmed_limit and (self._backlog or bool(self._fresh))
+
+    def _pump(self, from_disk: bool = True) -> None:
+        """Send until a limit is reached or nothing waits (the caller holds ``_send``)."""
+        while True:
+            with self._cv:
+                if not self._connected():
+                    return
+                room = self.paho_limit - len(self._unacked)
+                if room <= 0:
+                    return
+                resend = [s for s in self._resend[:room] if s in self._sent] if from_disk else []
+                if from_disk:
+                    del self._resend[:room]
+                new = min(room, self.unconfirmed_limit - len(self._sent))
+                while self._fresh and self._fresh[0].seq <= self._cursor:
+                    self._fresh.popleft()
+                rows: list[OutboxRow] | None = None
+                if resend or new <= 0:
+                    pass
+                elif self._fresh and self._fresh[0].seq == self._cursor + 1:
+                    rows = [self._fresh.popleft() for _ in range(min(new, len(self._fresh)))]
+                elif not (self._backlog and from_disk):
+                    return
+                after, gen = self._cursor, self._backlog_gen
+            if resend:
+                self._publish(self.outbox.fetch_seqs(resend))
+                continue
+            if new <= 0:
+                return
+            if rows is None:
+                rows = self.outbox.fetch(after, new)
+                if len(rows) < new:
+                    with self._cv:
+                        if gen == self._backlog_gen:
+                            self._backlog = False  # nothing else waits on disk (commits go to _fresh)
+                if not rows:
+                    continue
+            if not self._publish(rows):
+                with self._cv:
+                    self._set_backlog()
+                return
+
+    def _publish(self, rows: list[OutboxRow]) -> bool:
+        """Publish rows in order and record them; False when paho refused one."""
+        with self._cv:
+            self._publishing = True
+        try:
+            for row in rows:
+                info = self._mqtt.publish(row.topic, row.payload, qos=1)
+                # NO_CONN: paho keeps the message and sends it on reconnect
+                if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                    log.warning("paho refused outbox row %d: %s", row.seq, paho.error_string(info.rc))
+                    return False
+                with self._cv:
+                    self._sent.pop(row.seq, None)
+                    self._sent[row.seq] = time.monotonic()  # newest send last
+                    early = self._early.pop(info.mid, None)
+                    self._early.clear()  # anything else was another publisher's
+                    if early is None:
+                        self._unacked[info.mid] = row.seq
+                    else:
+                        self._acked(row.seq, early)
+                    if row.seq > self._cursor:
+                        self._cursor = row.seq
+            return True
+        finally:
+            with self._cv:
+                self._publishing = False
+                self._early.clear()
+
+    def _overdue(self) -> None:
+        """Called under _cv: schedule rows whose confirmation is overdue to be sent again."""
+        now = time.monotonic()
+        if self._resend or not self._sent or not self._connected():
+            return
+        if now - self._last_resend < self._timeout:
+            return
+        cutoff = now - self._timeout
+        held = set(self._unacked.values())
+        due = []
+        for seq, at in self._sent.items():
+            if at >= cutoff:
+                break
+            if seq not in held:
+                due.append(seq)
+        if due:
+            log.info("no confirmation for %d events within %.0f s: sending them again", len(due), self._timeout)
+            if self._last_resend and self._last_confirmed < self._last_resend:
+                # the last resend brought no confirmation at all (no collector runs): wait longer
+                self._timeout = min(2 * self._timeout, self.confirm_timeout_max_s)
+            self._resend = sorted(due)
+            self._last_resend = now
+
+    # -- the drain thread ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Send what commits could not (a backlog, resends), remove confirmed rows in bulk or
+        when no commit came for a moment, set rejected rows aside, raise faults."""
+        ob = self.outbox
+        timed_out = False
+        while not stop.is_set():
+            with self._cv:
+                rejected, self._rejected = self._rejected, []
+                self._kicked = False
+                self._overdue()
+            try:
+                pending = ob.removals_pending()
+                if pending >= self._remove_batch or (pending and timed_out):
+                    # never wait behind an enqueue's fsync (that commit takes them along),
+                    # unless very many are pending
+                    ob.purge(wait=timed_out or pending >= 20 * self._remove_batch)
+                for seq, why in rejected:
+                    ob.reject(seq, why)
+                self._faults()
+                with self._send:
+                    self._pump()
+            except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
+                log.exception("outbox drain step failed")
+                stop.wait(0.5)
+                continue
+            with self._cv:
+                if stop.is_set():
+                    break
+                runnable = self._kicked or bool(self._rejected) or self._more_to_send() \
+                    or ob.removals_pending() >= self._remove_batch
+                timed_out = False
+                if not runnable:
+                    # idle: wait for work, or briefly for a commit to take the removals along
+                    timed_out = not self._cv.wait(0.05 if ob.removals_pending() else 0.5)
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def _faults(self) -> None:
+        if self._full.is_set():
+            self._outbox_fault()
+        self._storage_fault()
+
     def _outbox_fault(self) -> None:
         """Raise ``outbox_full`` once when events were refused; clear it below 90 % again."""
         ob = self.outbox
-        if self._full.is_set() and not self._full_raised:
+        if not self._full_raised:
             ob.enqueue("fault", FaultData(
                 code="outbox_full", active=True,
                 message_vi="Bộ nhớ đệm sự kiện của thiết bị đã đầy: sự kiện mới bị từ chối",
                 message_en="The device's event outbox is full: new events are refused",
                 detail=f"{ob.depth()} events waiting, limit {ob.max_events}"))
             self._full_raised = True
-        elif self._full_raised and ob.depth() < 0.9 * ob.max_events:
+        elif ob.depth() < 0.9 * ob.max_events:
             ob.enqueue("fault", FaultData(code="outbox_full", active=False,
                                           message_vi="Bộ nhớ đệm sự kiện đã có chỗ trở lại",
                                           message_en="The event outbox has room again"))
             self._full_raised = False
             self._full.clear()
 
-    def _on_committed(self, rows: list[OutboxRow]) -> None:
-        """Rows were just committed (called in commit order under the outbox's write lock)."""
-        try:
-            if self._connected() and self._handoff(rows):
-                return
-        except Exception:  # noqa: BLE001 - the rows are on disk: the drainer sends them
-            log.exception("handing committed rows to paho failed")
-        with self._wake:
-            self._backlog = True
-            self._kicked = True
-            self._wake.notify_all()
-
-    def _handoff(self, rows: list[OutboxRow]) -> bool:
-        """Hand freshly committed rows to paho from the committing thread, as a bare publisher
-        would, when everything before them is already with paho and paho holds fewer than
-        ``direct_limit`` unacknowledged rows. Otherwise (a backlog, offline, a burst larger than
-        the network) the drainer sends them from disk. True when all were handed over."""
-        with self._paho_lock:
-            with self._wake:
-                if (self._last_sent != rows[0].rowid - 1
-                        or len(self._inflight) + len(rows) > self.direct_limit):
-                    return False
-            published = self._publish_rows(rows)
-        return len(published) == len(rows)
-
-    def _publish_rows(self, rows: list[OutboxRow]) -> list[tuple[int, int]]:
-        """Publish rows in order (the caller holds paho's out-message lock) and record them."""
-        published: list[tuple[int, int]] = []
-        for row in rows:
-            info = self._mqtt.publish(row.topic, row.payload, qos=1)
-            # NO_CONN: paho keeps the message and sends it on reconnect
-            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
-                log.warning("paho refused outbox row %d: %s", row.rowid, paho.error_string(info.rc))
-                break
-            published.append((info.mid, row.rowid))
-        if published:
-            with self._wake:
-                self._inflight.update(published)
-                self._last_sent = published[-1][1]
-        return published
-
-    def run(self, stop: threading.Event) -> None:
-        """Send what commits could not hand over themselves (a backlog after a restart or an
-        outage, bursts larger than ``direct_limit``): the oldest unsent rows, up to two windows
-        ahead. Paho keeps one window in flight and sends the rest from its own loop as PUBACKs
-        arrive, so this thread wakes once per window, not per event. Paho keeps what it was
-        handed until acknowledged, across reconnects; after a restart the outbox sends every
-        unacknowledged row again, in order. Acknowledged rows leave the disk with the next
-        commit; this thread removes them in bulk, or when no commit came for a moment."""
+    def _storage_fault(self) -> None:
+        """``storage_full`` / ``storage_read_only``: raised as soon as the disk takes the fault
+        event (it says since when and SQLite's error), cleared once events are stored again."""
         ob = self.outbox
-        step = self.window
-        timed_out = False
-        while not stop.is_set():
-            with self._wake:
-                rejected, self._rejected = self._rejected, []
-                free = self._handover - len(self._inflight) if self._connected() else 0
-                after = self._last_sent
-                backlog = self._backlog
-                self._kicked = False
-            rows: list[OutboxRow] = []
-            fetched = False
-            try:
-                pending = ob.removals_pending()
-                if pending >= self._remove_batch or (pending and timed_out):
-                    # never wait behind an enqueue's fsync (that commit takes them along),
-                    # unless very many are pending
-                    ob.ack([], wait=timed_out or pending >= 20 * self._remove_batch)
-                for rowid, why in rejected:
-                    ob.reject(rowid, why)
-                if self._full.is_set():
-                    self._outbox_fault()
-                if backlog and (free >= step or (free > 0 and not self._inflight)):
-                    rows = ob.fetch(after, free)
-                    fetched = True
-            except Exception:  # noqa: BLE001 - keep draining; the rows stay on disk
-                log.exception("outbox drain step failed")
-                time.sleep(0.5)
-                continue
-            # paho calls on_publish while holding its out-message lock, and publish() takes the
-            # same (re-entrant) lock: holding it here while we publish and record the mids means
-            # a PUBACK can never be handled before we know which row it acknowledges.
-            with self._paho_lock:
-                with self._wake:
-                    stale = self._last_sent != after  # a commit handed rows over meanwhile
-                sent = self._publish_rows(rows) if rows and not stale else []
-            with self._wake:
-                if stop.is_set():
-                    break
-                if fetched and not stale and len(sent) == len(rows) < free and not self._kicked:
-                    self._backlog = False  # everything on disk is with paho now
-                free = self._handover - len(self._inflight) if self._connected() else 0
-                runnable = (bool(self._rejected) or self._kicked
-                            or (self._backlog and free >= step and self._connected())
-                            or ob.removals_pending() >= self._remove_batch)
-                timed_out = False
-                if not runnable:
-                    # idle: wait for work, or briefly for a commit to take the removals along
-                    timed_out = not self._wake.wait(0.05 if ob.removals_pending() else 0.5)
+        with self._cv:
+            noted = self._storage
+        if noted is None:
+            return
+        kind, message, since = noted
+        code = "storage_full" if kind == "disk_full" else f"storage_{kind}"
+        try:
+            if not self._storage_raised:
+                ob.enqueue("fault", FaultData(
+                    code=code, active=True,
+                    message_vi="Bộ nhớ của thiết bị đầy hoặc chỉ đọc: sự kiện mới bị từ chối",
+                    message_en="The device's storage is full or read-only: new events are refused",
+                    detail=f"since {since.isoformat(timespec='seconds')}: {message}"[:500]))
+                self._storage_raised = True
+            elif ob.storage_error is None:
+                ob.enqueue("fault", FaultData(code=code, active=False,
+                                              message_vi="Bộ nhớ của thiết bị đã ghi được trở lại",
+                                              message_en="The device's storage accepts events again"))
+                self._storage_raised = False
+                with self._cv:
+                    self._storage = None
+        except OutboxStorageError:
+            pass  # still failing: try again on the next round
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    def sent_all(self) -> bool:
+        """Every held row is with the broker (PUBACKed), none waits to be sent."""
+        with self._cv:
+            return not (self._unacked or self._resend or self._fresh or self._backlog)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until the outbox is empty (every event acknowledged). True on success."""
+        """Wait until every event is with the broker (PUBACKed). True on success."""
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.outbox.depth() == 0:
-                return True
+        while not self.sent_all():
+            if time.monotonic() >= end:
+                return False
             time.sleep(0.02)
-        return self.outbox.depth() == 0
+        return True
+
+    def wait_confirmed(self, timeout: float = 10.0) -> bool:
+        """Wait until the collector confirmed every event (the outbox is empty)."""
+        end = time.monotonic() + timeout
+        while self.outbox.depth() > 0:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def unconfirmed(self) -> int:
+        """Rows sent and not yet confirmed."""
+        with self._cv:
+            return len(self._sent)

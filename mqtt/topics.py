@@ -5,6 +5,7 @@
     motcua/v1/{site}/dev/{device}/evt/{type}          events, QoS 1, from the outbox
     motcua/v1/{site}/dev/{device}/cmd/{name}          commands to a device
     motcua/v1/{site}/dev/{device}/resp                answers to this device's requests
+    motcua/v1/{site}/dev/{device}/stored              the collector's confirmations of stored events
     motcua/v1/{site}/dev/{device}/state/{name}        retained state a device owns (presence)
     motcua/v1/{site}/dev/{device}/req/{op}            this device's requests to ticketing (answered on resp)
     motcua/v1/{site}/state/{name}[/{key}]             retained site state (ticketing, collector)
@@ -75,6 +76,11 @@ def response(site: str, device: str) -> str:
     return f"{device_root(site, device)}/resp"
 
 
+def stored(site: str, device: str) -> str:
+    """The collector's confirmations of this device's stored events (docs/protocol.md)."""
+    return f"{device_root(site, device)}/stored"
+
+
 def device_state(site: str, device: str, name: str, key: str | int | None = None) -> str:
     t = f"{device_root(site, device)}/state/{check_id(name, 'state name')}"
     return t if key is None else f"{t}/{_key(key, 'state key')}"
@@ -130,7 +136,7 @@ def requests_filter(site: str, op: str | None = None) -> str:
 # -- parsing ----------------------------------------------------------------------------------
 
 class Topic(NamedTuple):
-    """A parsed topic. kind: status, telemetry, evt, cmd, resp, devstate, req, state."""
+    """A parsed topic. kind: status, telemetry, evt, cmd, resp, stored, devstate, req, state."""
 
     site: str
     kind: str
@@ -148,10 +154,10 @@ def parse(topic: str) -> Topic:
     rest = parts[3:]
     if rest[0] == "dev":
         if len(rest) < 3:
-            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|req|state>")
+            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|req|stored|state>")
         device = check_id(rest[1], "device")
         kind, tail = rest[2], rest[3:]
-        if kind in ("status", "telemetry", "resp") and not tail:
+        if kind in ("status", "telemetry", "resp", "stored") and not tail:
             return Topic(site, kind, device)
         if kind == "evt" and len(tail) == 1:
             if tail[0] not in EVENT_TYPES:

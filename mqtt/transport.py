@@ -1,8 +1,4 @@
-"""How the client reaches the broker: the ``[mqtt]`` config table, TLS, and the socket paho uses.
-
-Paho reads every packet in three or more ``recv()`` calls (type, length, body), each a system call
-that releases and retakes the interpreter lock; a plain TCP socket gets buffered reads here.
-"""
+"""How the client reaches the broker: the ``[mqtt]`` config table, TLS, and the socket options."""
 from __future__ import annotations
 
 import socket
@@ -48,42 +44,7 @@ class BrokerConfig(BaseModel):
             client.tls_set_context(ctx)
 
 
-class _ReadBuffered:
-    """A plain TCP socket whose reads are buffered. Paho reads every packet in three or more
-    recv() calls (type, length, body), each a system call that releases and retakes the
-    interpreter lock; this serves them from one recv() of up to 64 KiB. ``pending()`` tells
-    paho's loop that buffered bytes are waiting, as it already asks of TLS sockets, so it never
-    sleeps in select() on data it holds. Everything else goes to the socket itself."""
-
-    __slots__ = ("_sock", "_buf", "_pos")
-
-    def __init__(self, sock: socket.socket):
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, n: int) -> bytes:
-        if self._pos >= len(self._buf):
-            data = self._sock.recv(65536)  # BlockingIOError and b"" (closed) go to paho as they are
-            if len(data) <= n:
-                return data
-            self._buf, self._pos = data, 0
-        end = min(self._pos + n, len(self._buf))
-        out = self._buf[self._pos:end]
-        self._pos = end
-        return out
-
-    def pending(self) -> int:
-        return len(self._buf) - self._pos
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 def on_socket_open(client: paho.Client, userdata: Any, sock: Any) -> None:
     """Requests, answers and acks are small: send them at once. Without TCP_NODELAY, Nagle's
-    algorithm and delayed ACKs add about 40 ms to every round trip. A plain TCP socket also gets
-    buffered reads (TLS sockets buffer already)."""
+    algorithm and delayed ACKs add about 40 ms to every round trip."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if type(sock) is socket.socket and getattr(client, "_sock", None) is sock:
-        client._sock = _ReadBuffered(sock)  # type: ignore[attr-defined]

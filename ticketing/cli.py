@@ -91,10 +91,13 @@ def run(cfg: TicketingConfig, site: SiteConfig) -> int:
                       recent_finished=cfg.recent_finished, lease_max=cfg.lease_max,
                       lease_held_max=cfg.lease_held_max)
         outbox = Outbox(cfg.outbox_path(), site.site, cfg.device, clock=clock)
+        servers: list[Server] = []
         client = persistent_client(site.site, cfg.device, ROLE, cfg.mqtt, outbox=outbox, clock=clock,
                                   telemetry_extra=lambda: {"waiting": sum(
-                                      queue.service_state(s.code).waiting for s in site.services)})
+                                      queue.service_state(s.code).waiting for s in site.services),
+                                      "forbidden": dict(servers[0].authority.refused) if servers else {}})
         server = Server(queue, client, outbox, clock, registry=registry)
+        servers.append(server)  # refusals per device, in ticketing's telemetry
         stop = threading.Event()
 
         def on_signal(signum: int, _frame: Any) -> None:

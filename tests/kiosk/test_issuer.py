@@ -144,7 +144,7 @@ def test_ticket_persisted_before_a_crash_is_enqueued_on_start(tmp_path: Path) ->
     p.issue("HT")
     with p.store.lock:  # as if the process died between the number and the outbox
         p.store.conn.execute("UPDATE ticket SET event_id=NULL")
-    p.outbox.ack([r.rowid for r in p.outbox.fetch(0, 100)])
+    p.outbox.confirm([r.seq for r in p.outbox.fetch(0, 100)])
     p.close()
     p = Parts(tmp_path, src, clock)
     assert [e.number for e in p.tickets()] == [1001]

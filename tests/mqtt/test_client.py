@@ -185,24 +185,3 @@ def test_subscriptions_added_while_connecting_are_all_live(broker):
         assert got == set(late), f"attempt {attempt}: {len(late) - len(got)} subscriptions lost"
         rec.close()
         c.stop()
-
-
-def test_buffered_reads_serve_paho_from_one_recv():
-    import socket as _socket
-
-    from mqtt.transport import _ReadBuffered
-    a, b = _socket.socketpair()
-    a.setblocking(False)
-    r = _ReadBuffered(a)
-    with pytest.raises(BlockingIOError):  # nothing there: paho sees what a socket would say
-        r.recv(1)
-    b.sendall(b"\x40\x02\x00\x01" * 3)  # three PUBACKs in one segment
-    assert r.recv(1) == b"\x40"
-    assert r.pending() == 11  # paho's loop reads on instead of sleeping in select()
-    assert r.recv(1) == b"\x02" and r.recv(2) == b"\x00\x01"
-    assert r.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x01"  # a short read, from the buffer
-    assert r.pending() == 0
-    assert r.fileno() == a.fileno()  # the rest is the socket's own
-    b.close()
-    assert r.recv(1) == b""  # closed by the peer
-    r.close()

@@ -17,6 +17,7 @@ from mqtt import schemas
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.errors import OutboxFull, ProtocolError
 from mqtt.outbox import Outbox
+from tests.mqtt.site import start_ingest, wait_stored
 from tests.support.mqtt import Recorder
 
 CHILD = Path(__file__).with_name("outbox_child.py")
@@ -37,10 +38,10 @@ def test_enqueue_is_on_disk_and_seq_survives_reopen(sqlite_path):
     ob2 = Outbox(sqlite_path, "s1", "rt-05", clock=clock)
     assert ob2.depth() == 2
     assert [r.seq for r in ob2.fetch()] == [1, 2]
-    ob2.ack([r.rowid for r in ob2.fetch()])
+    ob2.confirm([r.seq for r in ob2.fetch()])
     assert ob2.depth() == 0
     assert ob2.enqueue("rating", RATING).seq == 3  # never reused, even after the queue emptied
-    ob2.ack([r.rowid for r in ob2.fetch()])
+    ob2.confirm([r.seq for r in ob2.fetch()])
     ob2.close()  # empty and closed: the next seq must still come back from disk
     assert Outbox(sqlite_path, "s1", "rt-05", clock=clock).enqueue("rating", RATING).seq == 4
 
@@ -69,7 +70,7 @@ def test_full_outbox_refuses_never_drops_and_raises_fault(sqlite_path):
     ob.enqueue("fault", fault)
     with pytest.raises(OutboxFull):
         ob.enqueue("fault", fault)
-    ob.ack([r.rowid for r in ob.fetch(limit=3)])
+    ob.confirm([r.seq for r in ob.fetch(limit=3)])
     ob.enqueue("rating", RATING)  # room again
 
 
@@ -103,14 +104,14 @@ def _device(broker, sqlite_path, **kw):
     return ob, c
 
 
-def test_drains_in_order_when_connected_and_holds_while_offline(broker, sqlite_path):
+def test_drains_in_order_when_connected_and_holds_while_offline(broker, sqlite_path, site):
     rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
     ob, c = _device(broker, sqlite_path, reconnect_min_s=0.1, reconnect_max_s=0.5)
     for _ in range(300):
         ob.enqueue("rating", RATING)
     assert rec.wait_for(lambda m: len(m) >= 300, 20)
     assert [json.loads(p)["seq"] for _, p, _ in rec.messages] == list(range(1, 301))
-    assert c.flush(10) and ob.depth() == 0
+    assert c.flush(10) and c.wait_confirmed(10) and ob.depth() == 0
     broker.stop()
     time.sleep(0.3)
     for _ in range(50):  # offline: they wait on disk
@@ -151,6 +152,7 @@ def _collect(proc, until=None, stop_after_s=None):
 
 def test_device_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     rec = Recorder(broker.port, "motcua/v1/crash-site/dev/dev-1/evt/#")
+    store = start_ingest(broker.url, tmp_path / "store.db", "crash-site")
     db = tmp_path / "outbox.db"
     child = _run_child(db, broker.url, 20_000)
     kill_at = random.uniform(0.5, 2.5)
@@ -172,12 +174,18 @@ def test_device_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     for _, p, _ in rec.messages:  # each seq keeps one id, however often it was resent
         e = json.loads(p)
         assert ids.setdefault(e["seq"], e["id"]) == e["id"]
+    stored = wait_stored(tmp_path / "store.db", "dev-1", len(want))
+    # a kill between a commit and its print leaves a stored event the parent never heard of
+    assert want <= set(stored), f"never stored: {sorted(want - set(stored))[:20]}"
+    assert len(stored) == len(set(stored)), "an event was stored twice"
+    store.stop()
     rec.close()
 
 
 def test_broker_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     rec = Recorder(broker.port, "motcua/v1/crash-site/dev/dev-1/evt/#")
     rec.c.reconnect_delay_set(0.05, 0.1)
+    store = start_ingest(broker.url, tmp_path / "store.db", "crash-site")
     db = tmp_path / "outbox.db"
     child = _run_child(db, broker.url, 20_000, reconnect_min=2.0)  # the subscriber is back first
     promised, _ = _collect(child, stop_after_s=random.uniform(0.5, 1.5))
@@ -192,10 +200,14 @@ def test_broker_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     assert want == set(range(1, 20_001))
     assert rec.wait_for(lambda m: want <= {json.loads(p)["seq"] for _, p, _ in m}, 30), \
         f"missing seqs: {sorted(want - {json.loads(p)['seq'] for _, p, _ in rec.messages})[:20]}"
+    # the broker restarted empty: whatever it had acknowledged and lost, the device sent again
+    stored = wait_stored(tmp_path / "store.db", "dev-1", 20_000)
+    assert sorted(stored) == list(range(1, 20_001))
+    store.stop()
     rec.close()
 
 
-def test_full_outbox_raises_a_fault_event_and_clears_it(broker, sqlite_path):
+def test_full_outbox_raises_a_fault_event_and_clears_it(broker, sqlite_path, site):
     broker.stop()
     ob = Outbox(sqlite_path, "s1", "rt-05", max_events=20)
     # a slow reconnect, so the recorder below is subscribed before the device is back
@@ -229,7 +241,7 @@ def _rows_on_disk(path) -> int:
         c.close()
 
 
-def test_commits_and_drainer_take_turns_without_reordering(broker, sqlite_path):
+def test_commits_and_drainer_take_turns_without_reordering(broker, sqlite_path, site):
     """Commits hand their rows to paho themselves while paho holds few; past direct_limit the
     drainer sends from disk until it has caught up. Every seq arrives, first in order."""
     rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
@@ -250,21 +262,21 @@ def test_commits_and_drainer_take_turns_without_reordering(broker, sqlite_path):
     for t in ths:
         t.join()
     total = sum(map(sum, sizes))
-    assert c.flush(30) and ob.depth() == 0
+    assert c.flush(30) and c.wait_confirmed(30) and ob.depth() == 0
     assert rec.wait_for(lambda m: len(m) >= total, 20)
     seqs = [json.loads(p)["seq"] for _, p, _ in rec.messages]
     first_seen = list(dict.fromkeys(seqs))
     assert first_seen == list(range(1, total + 1))
     c.stop()
     ob.close()
-    assert _rows_on_disk(sqlite_path) == 0  # acknowledged rows left the disk
+    assert _rows_on_disk(sqlite_path) == 0  # confirmed rows left the disk
     rec.close()
 
 
-def test_acknowledged_rows_leave_with_the_next_commit_or_when_idle(broker, sqlite_path):
+def test_confirmed_rows_leave_with_the_next_commit_or_when_idle(broker, sqlite_path, site):
     ob, c = _device(broker, sqlite_path)
     ob.enqueue("rating", RATING)
-    assert c.flush(10) and ob.depth() == 0  # acknowledged: depth counts only what waits for the broker
+    assert c.wait_confirmed(10) and ob.depth() == 0  # confirmed: depth counts only what the store lacks
     deadline = time.monotonic() + 5  # no commit follows: the drainer removes it after a moment
     while _rows_on_disk(sqlite_path) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -272,13 +284,13 @@ def test_acknowledged_rows_leave_with_the_next_commit_or_when_idle(broker, sqlit
     for _ in range(200):  # a steady producer: each commit removes what was acknowledged before it
         ob.enqueue("rating", RATING)
     assert _rows_on_disk(sqlite_path) < 200
-    assert c.flush(10)
+    assert c.wait_confirmed(10)
     c.stop()
     assert _rows_on_disk(sqlite_path) == 0
     ob.close()
 
 
-def test_a_failed_hand_over_leaves_the_rows_to_the_drainer(broker, sqlite_path):
+def test_a_failed_hand_over_leaves_the_rows_to_the_drainer(broker, sqlite_path, site):
     rec = Recorder(broker.port, "motcua/v1/s1/dev/rt-05/evt/#")
     ob, c = _device(broker, sqlite_path)
     real = c._mqtt.publish
@@ -295,7 +307,7 @@ def test_a_failed_hand_over_leaves_the_rows_to_the_drainer(broker, sqlite_path):
     assert c.flush(10)  # nothing else comes to push it along: the drainer must send it
     for _ in range(4):
         ob.enqueue("rating", RATING)
-    assert c.flush(10)
+    assert c.flush(10) and c.wait_confirmed(10)
     assert rec.wait_for(lambda m: len(m) >= 5, 10)
     assert list(dict.fromkeys(json.loads(p)["seq"] for _, p, _ in rec.messages)) == [1, 2, 3, 4, 5]
     c.stop()

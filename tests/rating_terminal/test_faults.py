@@ -9,6 +9,7 @@ import serial
 from mqtt import topics
 from mqtt.outbox import Outbox
 from rating_terminal.faults import Faults
+from tests.mqtt.site import start_ingest
 from tests.support.mqtt import Recorder
 
 from .conftest import SITE, make_config, wait_until
@@ -33,6 +34,7 @@ def test_outbox_full_is_raised_once_and_cleared_once(broker, tmp_path, make_desk
         assert wait_until(lambda: desk.hw.status_mode == "fault")  # the LED says the outbox refuses
         broker.start()
         rec = Recorder(broker.port, topics.events_filter(SITE, "fault"))
+        store = start_ingest(broker.url, tmp_path / "collector.db", SITE)  # confirms: the outbox empties
         relay.restore()
         assert wait_until(lambda: desk.rt.client.connected and desk.rt.outbox.depth() == 0, 20)
         assert wait_until(lambda: desk.hw.status_mode == "connected", 5)
@@ -45,6 +47,7 @@ def test_outbox_full_is_raised_once_and_cleared_once(broker, tmp_path, make_desk
         faults = _fault_events(rec, "outbox_full")
         assert [f["active"] for f in faults] == [True, False], faults
         rec.close()
+        store.stop()
     finally:
         relay.close()
 

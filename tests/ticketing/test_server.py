@@ -12,6 +12,7 @@ from mqtt import topics
 from mqtt.client import BrokerConfig
 from mqtt.outbox import Outbox
 from mqtt.schemas import DeskData, Request, uuid7
+from tests.mqtt.site import start_ingest
 from tests.support.mqtt import Recorder
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -47,6 +48,7 @@ def ticketing(tmp_path: Path, broker):  # noqa: ANN001, ANN201
 
 def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path: Path, broker, ticketing) -> None:
     rec = Recorder(broker.port, topics.events_filter(SITE, "ticket", "ticketing"))
+    store = start_ingest(broker.url, tmp_path / "collector.db", SITE)  # confirms: ticketing sends on
     kiosks = [Kiosk(broker.url, f"kiosk-{i}", tmp_path, block=100) for i in (1, 2)]
     desks = [Desk(broker.url, n) for n in (1, 2, 3, 4)]
     per_kiosk = 1000
@@ -83,6 +85,7 @@ def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path
     for d in desks:
         d.close()
     rec.close()
+    store.stop()
 
 
 def test_retained_state_and_request_retry(tmp_path: Path, broker, ticketing) -> None:
