@@ -29,6 +29,8 @@ COMMANDS: dict[str, Command] = {
                        "motcua display --config /etc/motcua/display.toml"),
     "camera-agent": Command("camera_agent.cli:main", "camera có mặt tại quầy / desk presence from a camera; only summaries leave",
                             "motcua camera-agent replay --source video.avi --fps 4 --zone seat=0.5,0.4,0.9,0.4,0.9,0.9"),
+    "portal": Command("portal.cli:main", "cổng tra cứu cho người dân / citizen portal: ticket page, phone rating, feedback",
+                      "motcua portal --config /etc/motcua/portal.toml"),
     "demo": Command("demo.cli:main", "trung tâm mô phỏng / a whole simulated centre on this machine",
                     "motcua demo --speed 60 --seed 1"),
     "check-config": Command("ops.cli:check_config", "kiểm tra tệp cấu hình / validate a role's config file",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from common.config import STRICT, load_config
 from mqtt.client import BrokerConfig
 
-QR_FIELDS = ("site", "day", "ticket", "number", "service", "device")
+QR_FIELDS = ("site", "day", "ticket", "number", "service", "device", "token", "portal")
 
 
 class KioskSection(BaseModel):
@@ -23,6 +23,7 @@ class KioskSection(BaseModel):
     request_timeout_s: float = Field(2.0, gt=0, le=30)
     qr_template: str = Field("https://dichvucong.example.vn/ve/{site}/{day}/{ticket}",
                              description="QR content; fields: " + ", ".join(QR_FIELDS))
+    ticket_secret: str | None = Field(None, min_length=16, description="the portal's site secret ({token})")
     language: Literal["vi", "en"] = "vi"
     fullscreen: bool = True
     width: int = Field(1024, ge=320, le=4096, description="window size when not fullscreen")
@@ -38,6 +39,8 @@ class KioskSection(BaseModel):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"qr_template {self.qr_template!r} uses an unknown field {exc}; "
                              f"known: {', '.join('{' + f + '}' for f in QR_FIELDS)}") from None
+        if "{token}" in self.qr_template and not self.ticket_secret:
+            raise ValueError("qr_template uses {token}: set ticket_secret (the same as the portal's)")
         return self
 
 

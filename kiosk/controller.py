@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
+from common.ticket_token import make_token
 
 from .errors import NoNumbers, PrinterFault
 from .faults import Faults
@@ -28,12 +29,16 @@ FLOW_SCREENS = ("options", "appointment", "confirm")
 CODE_MIN, CODE_MAX = 4, 8
 
 
-def ticket_content(state: KioskState, t: IssuedTicket, site_id: str, device: str, qr_template: str) -> TicketContent:
-    """What the paper says for an issued ticket."""
+def ticket_content(state: KioskState, t: IssuedTicket, site_id: str, device: str, qr_template: str,
+                   ticket_secret: str | None = None) -> TicketContent:
+    """What the paper says for an issued ticket; ``{token}`` in the QR is signed with ``ticket_secret``
+    (common/ticket_token.py) and ``{portal}`` is the site's ``portal_url``."""
     site = state.site
     info = state.service_info(t.service)
+    token = make_token(ticket_secret.encode(), site_id, t.day, t.ticket) if ticket_secret else ""
+    portal = ((site.portal_url if site else None) or "").rstrip("/")
     qr = qr_template.format(site=site_id, day=t.day, ticket=t.ticket, number=t.number, service=t.service,
-                            device=device)
+                            device=device, token=token, portal=portal)
     return TicketContent(centre_vi=site.name_vi if site else site_id, centre_en=site.name_en if site else "",
                          service_vi=info.name_vi if info else t.service, service_en=info.name_en if info else "",
                          ticket=t.ticket, issued_at=t.issued_at.astimezone(state.tz), people_ahead=t.people_ahead,

@@ -91,7 +91,7 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
         cfg.printer.width_px, Capabilities(columns=cfg.printer.width_px // 12))
     printer_faults = PrinterFaults(faults, printer)
     printing = PrintWorker(printer, renderer, issuer, faults, printer_faults,
-                           lambda t: ticket_content(state, t, k.site, k.device, k.qr_template),
+                           lambda t: ticket_content(state, t, k.site, k.device, k.qr_template, k.ticket_secret),
                            asynchronous=print_async)
     controller = KioskController(state, issuer, faults, printing, printer_faults, idle_timeout_s=k.idle_timeout_s,
                                  clock=clock, lang=k.language)

@@ -73,6 +73,8 @@ class RatingData(Model):
     officer: str | None = None
     misuse: bool = False
     misuse_reason: Literal["same_ticket", "too_soon"] | None = None
+    channel: Literal["desk", "phone"] = Field("desk", description="desk terminal or the citizen's phone (portal)")
+    comment: str | None = Field(None, max_length=500, description="phone only; shown to managers only")
 
     @model_validator(mode="after")
     def _score_in_scale(self) -> "RatingData":
@@ -136,12 +138,24 @@ class DeskData(Model):
     badge: str | None = None
 
 
+class FeedbackData(Model):
+    """Phản ánh, kiến nghị from the portal: shown to managers only (phone number, text)."""
+
+    kind: Literal["complaint", "suggestion"]
+    text: str = Field(min_length=1, max_length=2000)
+    ticket: str | None = Field(None, max_length=16)
+    day: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    phone: str | None = Field(None, pattern=r"^\+?[0-9 ]{8,15}$", description="for a call back, with consent")
+    consent: bool = Field(description="the citizen agreed to the consent text shown")
+
+
 EVENT_DATA: dict[str, type[Model]] = {  # one per topics.EVENT_TYPES, in order (tests/mqtt/test_event_types.py)
     "rating": RatingData,
     "ticket": TicketData,
     "presence": PresenceData,
     "fault": FaultData,
     "desk": DeskData,
+    "feedback": FeedbackData,
 }
 
 
@@ -290,6 +304,7 @@ class SiteState(Model):
     closed_days: list[str] = Field(default_factory=list, description="holidays, YYYY-MM-DD")
     priority_classes: list[Priority]
     rating_scale: Literal[3, 4, 5] = 5
+    portal_url: str | None = Field(None, description="the citizen portal's public address (ticket QR codes)")
     ts: AwareTime | None = None
 
 
@@ -320,6 +335,7 @@ class ServiceState(Model):
         default_factory=dict, description="waiting per priority class ('' = regular); sums to waiting")
     oldest_issued_at: AwareTime | None = None
     last_called: str | None = None
+    queue: list[str] | None = Field(None, description="waiting tickets in call order (the portal's people ahead)")
     ts: AwareTime | None = None
 
 

@@ -50,6 +50,8 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("camera", "camera.toml", ("camera_agent.config:CONFIG_MODEL", "camera_agent.config:CameraAgentConfig"),
          "motcua-camera-agent.service", "camera",
          {"site": "site", "device": "device", "state": "state_dir", **_MQTT}),
+    Role("portal", "portal.toml", ("portal.config:CONFIG_MODEL", "portal.config:PortalConfig"),
+         "motcua-portal.service", "server", {"site": "site", "device": "device", "state": "state_dir", **_MQTT}),
 )}
 # Any role: keys named pin, *_pin, pins, *_pins hold GPIO numbers too.
 COMMON_PINS = ("*.pin", "pin", "*_pin", "*.pins[*]", "*_pins[*]")

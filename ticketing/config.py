@@ -85,6 +85,8 @@ class SiteConfig(BaseModel):
         "expire", description="at the day's last closing time: 'expire' closes the tickets still waiting "
         "or being served (a `cancelled` event each, status expired); 'midnight': they stay callable until "
         "the local day ends (then they expire)")
+    portal_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+                                   description="citizen portal's public address, e.g. https://ve.camau-hcc.vn")
     hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
     closed_days: list[str] = Field(default_factory=list)
     services: list[Service] = Field(min_length=1)
@@ -176,7 +178,7 @@ class SiteConfig(BaseModel):
                    for d in self.desks],
             hours={k: [tuple(x) for x in v] for k, v in self.hours.items()},  # type: ignore[misc]
             closed_days=list(self.closed_days), priority_classes=list(self.priority_classes),
-            rating_scale=self.rating_scale, ts=ts)
+            rating_scale=self.rating_scale, portal_url=self.portal_url, ts=ts)
 
 
 class TicketingConfig(BaseModel):

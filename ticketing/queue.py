@@ -501,6 +501,9 @@ class Queue:
             issued = db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND origin=?", (today, code)).fetchone()[0]
             oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND day=? AND service=? "
                                 "ORDER BY order_key LIMIT 1", (today, code)).fetchone()
+            order = [r[0] for r in db.execute(
+                "SELECT label FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "ORDER BY prank, order_key, id LIMIT 1000", (today, code))]
             last = db.execute("SELECT label FROM calls WHERE day=? AND service=? AND recall=0 "
                               "ORDER BY id DESC LIMIT 1", (today, code)).fetchone()
             times = [r[0] for r in db.execute(
@@ -517,7 +520,7 @@ class Queue:
         return ServiceState(service=code, day=today, waiting=waiting, issued=issued, capacity=svc.capacity,
                             finished_for_today=issued >= svc.capacity, est_wait_s=est, waiting_by_priority=by_priority,
                             oldest_issued_at=datetime.fromisoformat(oldest[0]) if oldest else None,
-                            last_called=last[0] if last else None, ts=self.clock.now())
+                            last_called=last[0] if last else None, queue=order, ts=self.clock.now())
 
     def calls_state(self) -> CallsState:
         with self._lock:

@@ -23,7 +23,7 @@ from ..staff import Staff
 from ..i18n import LABELS
 from ..queries import Reader
 from ..console_link import ConsoleLink
-from . import api, console, dashboard, dead_letters, devices, live, login, reports
+from . import api, console, dashboard, dead_letters, devices, feedback, live, login, reports
 from .live import LiveHub
 from .state import AuthWriter, WebState
 
@@ -34,6 +34,7 @@ NAV = [
     NavLink("/devices", "devices_page", "devices", id="devices-link"),
     NavLink("/dead-letters", "dead_letters", "dead_letters", id="dead-letters-link"),
     NavLink("/console", "console", "officer", id="console-link"),
+    NavLink("/feedback", "feedback_page", "citizen_data", id="feedback-link"),
 ]
 
 
@@ -56,7 +57,7 @@ def collector_routes(manager: Sequence[BaseRoute] | None = None) -> list[BaseRou
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
                                       *reports.api_routes, *console.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *dead_letters.routes,
-            *devices.routes, *console.routes, *(manager or []), api_mount]
+            *devices.routes, *console.routes, *feedback.routes, *(manager or []), api_mount]
 
 
 def _manager(request: Request) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from tests.ops.support import ROOT
 
 UNITS = sorted((ROOT / "systemd").glob("motcua-*.service"))
-ROLES = {"collector", "ticketing", "rating-terminal", "kiosk", "display", "camera-agent"}
+ROLES = {"collector", "ticketing", "rating-terminal", "kiosk", "display", "camera-agent", "portal"}
 
 
 def unit(path: Path) -> configparser.ConfigParser:

@@ -41,7 +41,8 @@ def test_rating_with_desk_context(broker, tmp_path, make_desk):
     (ev,) = ratings(rec)
     assert ev["device"] == "rt-05" and ev["site"] == SITE and ev["type"] == "rating"
     assert ev["data"] == {"desk": DESK, "score": 4, "scale": 5, "ticket": "1023", "service": "HT",
-                          "officer": "nv-0142", "misuse": False, "misuse_reason": None}
+                          "officer": "nv-0142", "misuse": False, "misuse_reason": None,
+                          "channel": "desk", "comment": None}
     # the officer finishes: the just-served ticket stays the rating context (citizen rates after)
     serve_ticket(rec, None, status="idle")
     assert wait_until(lambda: not desk.terminal.context.serving)
