@@ -3,7 +3,8 @@
 The broker ACL already binds every topic under ``dev/{device}/`` to that device's login, so the
 device of the topic is who sent it. Against the device registry (:mod:`common.registry`):
 
-- ratings only from rating terminals, for their own desk (and from the citizen portal);
+- ratings only from rating terminals, for their own desk, channel ``desk`` (and from the citizen
+  portal, channel ``phone``); feedback only from the portal;
 - presence (events and retained ``state/presence/{desk}``) only from cameras, for their desks;
 - ticket lifecycle only from ticketing; ``issued`` only from kiosks, without ``wait_s`` or
   ``service_s`` (ticketing computes those);
@@ -117,6 +118,12 @@ class Authz:
                 return f"device {dev} is a {entry.role}: only rating terminals send ratings"
             if entry.role == "rating-terminal" and desk is not None and desk != entry.desk:
                 return f"device {dev} is the terminal of desk {entry.desk}, not of desk {desk}: rating refused"
+            channel = data.get("channel", "desk")
+            if channel != ("phone" if entry.role == "portal" else "desk"):
+                return f"device {dev} is a {entry.role}: it may not send a rating with channel {channel!r}"
+        elif typ == "feedback":
+            if entry.role != "portal":
+                return f"device {dev} is a {entry.role}: only the citizen portal sends feedback"
         elif typ == "presence":
             if entry.role != "camera":
                 return f"device {dev} is a {entry.role}: only cameras send presence"

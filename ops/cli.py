@@ -41,7 +41,7 @@ certificates to /etc/motcua/provision/<device>/ (copy that folder to the device)
 device's role and desk(s) in /etc/motcua/devices.toml, the registry ticketing and the collector
 trust (docs/security.md)."""
 
-DEVICE_ROLES = ("rating-terminal", "kiosk", "display", "camera")
+DEVICE_ROLES = ("rating-terminal", "kiosk", "display", "camera", "portal")  # the portal: device id "portal"
 
 
 def _say(msg: str) -> None:

@@ -35,6 +35,7 @@ DEVICES = {
     "kiosk-1": ("kiosk", []),
     "cam-01": ("camera", ["--desks", "1,2"]),
     "display-1": ("display", []),  # the tests' eyes: any device reads the site state
+    "portal": ("portal", []),
 }
 
 

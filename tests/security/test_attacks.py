@@ -166,6 +166,28 @@ def test_ratings_only_from_rating_terminals_for_their_desk(site: Site) -> None:
     assert not site.rows("SELECT * FROM ratings WHERE device IN ('kiosk-1', 'cam-01') OR (device='rt-02' AND desk=1)")
 
 
+def test_phone_ratings_and_feedback_only_from_the_portal(site: Site) -> None:
+    rating = {"desk": 1, "score": 5, "scale": 5, "ticket": None, "service": None, "officer": None}
+    feedback = {"kind": "complaint", "text": "giả mạo / forged", "ticket": None, "phone": None, "consent": True}
+    rt1 = site.device("rt-01", desk=1)
+    try:  # a desk terminal passing its presses off as phone ratings, and writing feedback
+        send(rt1, *event_bytes("rt-01", "rating", {**rating, "channel": "phone"}))
+        send(rt1, *event_bytes("rt-01", "feedback", feedback, seq=2))
+    finally:
+        rt1.stop()
+    assert site.wait_dead("device rt-01 is a rating-terminal: it may not send a rating with channel 'phone'")
+    assert site.wait_dead("device rt-01 is a rating-terminal: only the citizen portal sends feedback")
+    portal = site.device("portal")
+    try:  # the portal's own acts go through; a desk-channel rating from it does not
+        send(portal, *event_bytes("portal", "rating", {**rating, "channel": "phone"}))
+        send(portal, *event_bytes("portal", "rating", {**rating, "channel": "desk"}, seq=2))
+    finally:
+        portal.stop()
+    assert wait_for(lambda: site.rows("SELECT * FROM ratings WHERE device='portal'"))
+    assert site.wait_dead("device portal is a portal: it may not send a rating with channel 'desk'")
+    assert not site.rows("SELECT * FROM ratings WHERE device='rt-01'")
+
+
 def test_presence_and_status_only_about_the_device_itself(site: Site) -> None:
     change = {"desk": 3, "zone": "officer", "kind": "change", "present": False, "since": "2026-11-23T09:00:00.000+07:00"}
     cam = site.device("cam-01")
