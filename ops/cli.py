@@ -220,9 +220,7 @@ def _reload_mosquitto(args: argparse.Namespace) -> bool:
 
 
 # ---------------------------------------------------------------------------- setup.sh helpers
-def server_init(argv: list[str] | None = None) -> int:
-    """Write the site broker's conf, ACL and passwords; give ticketing and collector working
-    credentials in their configs. Idempotent: prints 'changed:' or 'ok:' per file."""
+def _server_init_parser() -> argparse.ArgumentParser:
     from . import mosquitto as mq
     ap = argparse.ArgumentParser(prog="python3 -m ops server-init")
     ap.add_argument("--site", required=True)
@@ -234,7 +232,15 @@ def server_init(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-name", action="append", default=[], help="names in the broker certificate")
     ap.add_argument("--templates", default=str(mq.TEMPLATES))
     ap.add_argument("--configs", default="", help="where ticketing.toml/collector.toml are (default <root>/etc/motcua)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def server_init(argv: list[str] | None = None) -> int:
+    """Write the site broker's conf, ACL and passwords; give ticketing and collector working
+    credentials in their configs. Idempotent: prints 'changed:' or 'ok:' per file."""
+    from . import mosquitto as mq
+    from . import registry as reg
+    args = _server_init_parser().parse_args(argv)
     root = Path(args.root)
     files = mq.BrokerFiles.under(root)
     real = lambda p: "/" + str(Path(p).relative_to(root))  # noqa: E731 - path as the broker sees it
@@ -254,10 +260,24 @@ def server_init(argv: list[str] | None = None) -> int:
         _say(f"{'changed' if mq.write_if_changed(path, text) else 'ok'}: {path}")
     pw = mq.PasswordFile(files.password_file)
     cfg_dir = Path(args.configs) if args.configs else root / "etc/motcua"
-    from . import registry as reg
-    from .render import set_keys
     reg_path = cfg_dir / reg.FILE_NAME
     _say(f"{'changed' if reg.ensure_servers(reg_path, args.site) else 'ok'}: device registry {reg_path}")
+    changed_pw = _server_users(pw, cfg_dir, args.port)
+    if changed_pw or not files.password_file.exists():
+        pw.save()
+        _say(f"changed: {files.password_file}")
+    else:
+        _say(f"ok: {files.password_file}")
+    return 0
+
+
+def _server_users(pw: "PasswordFile", cfg_dir: Path, port: int) -> bool:
+    """ticketing and the collector get working broker credentials in their configs (kept when they
+    already work) and the registry next to them; True when a password changed."""
+    from . import mosquitto as mq
+    from . import registry as reg
+    from .render import set_keys
+    from .roles import role_named
     changed_pw = False
     for user in mq.SERVER_USERS:
         cfg = cfg_dir / f"{user}.toml"
@@ -273,20 +293,14 @@ def server_init(argv: list[str] | None = None) -> int:
             pw.set(user, password)
             _probe_user(pw, user, password)
             changed_pw = True
-            from .roles import role_named
             url_key = role_named(user).keys.get("url", "mqtt.url")
-            new = set_keys(text, {url_key: f"mqtt://127.0.0.1:{args.port}", "mqtt.username": user,
+            new = set_keys(text, {url_key: f"mqtt://127.0.0.1:{port}", "mqtt.username": user,
                                   "mqtt.password": password})
             _say(f"changed: broker user {user}, password written to {cfg}")
         if not data.get("devices"):
             new = set_keys(new, {"devices": reg.FILE_NAME})  # next to the config: the registry it trusts
         mq.write_if_changed(cfg, new, mode=0o640)
-    if changed_pw or not files.password_file.exists():
-        pw.save()
-        _say(f"changed: {files.password_file}")
-    else:
-        _say(f"ok: {files.password_file}")
-    return 0
+    return changed_pw
 
 
 def _probe_user(pw: "PasswordFile", user: str, password: str) -> bool:
