@@ -5,7 +5,7 @@
 #                         .venv in the repo, pip install -e '.[all,dev]'. Idempotent.
 #
 #   sudo ./setup.sh --role server|rating-terminal|kiosk|display|camera --site SITE --device ID \
-#        [--desk N] [--broker URL] [--bundle DIR] [--password P] [--tls]
+#        [--desk N] [--broker URL] [--bundle DIR] [--password P] [--tls] [--mock-hardware]
 #                         provision this machine (Raspberry Pi OS / Debian 12) into one role:
 #                         apt packages of that role, the motcua system user, a venv under
 #                         /opt/motcua with only that role's extra, the role's config under
@@ -15,12 +15,16 @@
 #   --dry-run    print every action, do none
 #   --root DIR   write every file under DIR (tests, building an image); apt-get, useradd,
 #                systemctl and pip are then printed as "skipped (root prefix)", never run
+#   --mock-hardware  serve the role without its hardware (no GPIO, screen, camera): mock pins,
+#                an off-screen window, a test clip; for system tests and demos only
+# Exit codes: 0 done, 2 bad arguments, 3 this machine cannot serve the role (nothing installed),
+#             4 a step failed (the running version, if any, is left as it was).
 # See docs/provisioning.md.
-set -euo pipefail
+set -Eeuo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROLE="" SITE="" DEVICE="" DESK="" BROKER="" BUNDLE="" PASSWORD="" TLS=0
-DRY_RUN=0 ROOT="" DEV=0
+DRY_RUN=0 ROOT="" DEV=0 MOCK_HW=0
 PREFIX=/opt/motcua
 ETC=/etc/motcua
 CHANGES=()
@@ -29,7 +33,7 @@ DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chro
 APT_UPDATED=0
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     echo
     echo "example: sudo ./setup.sh --role rating-terminal --site camau-hcc --device rt-05 --desk 5 --bundle ~/rt-05"
 }
@@ -67,6 +71,7 @@ parse_args() {
             --bundle) BUNDLE="$2"; shift 2 ;;
             --password) PASSWORD="$2"; shift 2 ;;
             --tls) TLS=1; shift ;;
+            --mock-hardware) MOCK_HW=1; shift ;;
             --root) ROOT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
             --dry-run) DRY_RUN=1; shift ;;
             --dev) DEV=1; shift ;;
@@ -153,14 +158,112 @@ summary_dev() {
 # ----------------------------------------------------------------------------- roles
 role_packages() {
     local base="python3-venv python3-pip"
-    local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 fonts-noto-core"
+    local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 libegl1 libgbm1 fonts-noto-core"
     case "$ROLE" in
         server) echo "$base mosquitto mosquitto-clients sqlite3" ;;
-        rating-terminal) echo "$base python3-lgpio" ;;
-        kiosk) echo "$base python3-lgpio $kivy" ;;
+        rating-terminal) echo "$base" ;;
+        kiosk) echo "$base $kivy" ;;
         display) echo "$base $kivy espeak-ng alsa-utils" ;;
-        camera) echo "$base python3-picamera2 libgl1 v4l-utils" ;;
+        camera) echo "$base libgl1 v4l-utils" ;;
     esac
+}
+
+# Packages Raspberry Pi OS has in apt and plain Debian does not: "apt-name:pypi-name" (an empty
+# PyPI name: nothing to install elsewhere, the role works without it).
+role_os_packages() {
+    case "$ROLE" in
+        rating-terminal|kiosk) echo "python3-lgpio:lgpio" ;;
+        camera) echo "python3-picamera2:" ;;
+    esac
+}
+
+# Whether apt can install PKG here. MOTCUA_OS=raspios|debian decides instead (tests, images).
+apt_has() {
+    case "${MOTCUA_OS:-}" in
+        raspios) return 0 ;;
+        debian) return 1 ;;
+    esac
+    LC_ALL=C apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'
+}
+
+OS_APT="" OS_PIP=""
+resolve_os_packages() {
+    local pair a p
+    for pair in $(role_os_packages); do
+        a="${pair%%:*}" p="${pair#*:}"
+        if apt_has "$a"; then
+            OS_APT+=" $a"
+        elif [[ -n $p ]]; then
+            OS_PIP+=" $p"
+            say "note: $a is not in this system's apt (not Raspberry Pi OS): $p comes from PyPI instead"
+        else
+            say "note: $a is not in this system's apt (not Raspberry Pi OS): not installed, the role works without it"
+        fi
+    done
+}
+
+# Groups the role's unit names in SupplementaryGroups=: made when the system lacks them (plain
+# Debian has no gpio group; systemd would refuse the unit with 216/GROUP).
+role_groups() {
+    local u
+    for u in $(role_units); do
+        sed -n 's/^SupplementaryGroups=//p' "$REPO/systemd/$u"
+    done | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' '
+}
+
+has_group() {
+    if [[ -n $ROOT ]]; then grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null; else getent group "$1" >/dev/null; fi
+}
+
+ensure_groups() {
+    local g
+    for g in $(role_groups); do
+        [[ $g == motcua ]] && continue
+        if has_group "$g"; then
+            say "ok: group $g exists"
+        elif [[ -n $ROOT ]]; then
+            say "skipped (root prefix): groupadd --system $g"
+        else
+            run groupadd --system "$g"
+            changed "group $g"
+        fi
+    done
+}
+
+# Can this machine serve the role? Checked before anything is installed: a machine without the
+# role's hardware gets a clear message and exit code 3, never a half-installed role.
+# MOTCUA_DEV=DIR looks for devices under DIR instead of /dev (tests).
+hw_missing() {
+    local dev="${MOTCUA_DEV:-/dev}"
+    case "$ROLE" in
+        rating-terminal)
+            compgen -G "$dev/gpiochip*" >/dev/null || echo "GPIO (no $dev/gpiochip*)|chân GPIO (không có $dev/gpiochip*)" ;;
+        kiosk|display)
+            compgen -G "$dev/dri/card*" >/dev/null || echo "a display (no $dev/dri/card*: no KMS screen attached or enabled)|màn hình (không có $dev/dri/card*: chưa cắm hoặc chưa bật màn hình)" ;;
+        camera)
+            compgen -G "$dev/video*" >/dev/null || echo "a camera (no $dev/video*)|camera (không có $dev/video*)" ;;
+    esac
+}
+
+check_hardware() {
+    local miss
+    miss="$(hw_missing)"
+    [[ -n $miss ]] || return 0
+    if [[ $MOCK_HW == 1 ]]; then
+        say "note: this machine lacks ${miss%%|*}: --mock-hardware, the role runs on stand-ins"
+        return 0
+    fi
+    if [[ -n $ROOT && -z ${MOTCUA_DEV:-} ]]; then
+        say "note: ${miss%%|*} not checked under a root prefix"
+        return 0
+    fi
+    {
+        echo "setup.sh: máy này không chạy được vai trò $ROLE: thiếu ${miss#*|}."
+        echo "setup.sh: this machine cannot serve the role $ROLE: it lacks ${miss%%|*}."
+        echo "Chưa cài gì / nothing was installed. Gắn phần cứng rồi chạy lại / attach it and run again"
+        echo "(a demo or test without the hardware: add --mock-hardware)."
+    } >&2
+    exit 3
 }
 
 role_extra() {
@@ -245,30 +348,84 @@ source_hash() {
         2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
 
+release_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1; }
+
+# The role's venv lives in $PREFIX/venvs/<version>-<hash>; $PREFIX/venv is a symlink to the one
+# in use (what the units run), switched atomically only once the new venv is complete, so a
+# failed install leaves the running version as it was (motcua update switches the same way).
 install_package() {
-    local extra venv stamp want
+    local extra venv want link="$PREFIX/venv" id
     extra="$(role_extra)"
-    venv="$PREFIX/venv"
+    want="$extra $(source_hash)${OS_PIP:+ +$OS_PIP}"
+    id="$(release_version)-$(echo "$want" | sha256sum | cut -c1-12)"
+    venv="$PREFIX/venvs/$id"
     if [[ -n $ROOT ]]; then
         say "skipped (root prefix): python3 -m venv --system-site-packages $venv"
-        say "skipped (root prefix): $venv/bin/pip install '$REPO[$extra]'"
+        say "skipped (root prefix): $venv/bin/pip install '$REPO[$extra]'$OS_PIP"
+        say "skipped (root prefix): ln -sfn $venv $link"
         return 0
     fi
-    if [[ -x $venv/bin/python ]]; then
-        say "ok: $venv exists"
-    else
-        run python3 -m venv --system-site-packages "$venv"
-        changed "venv $venv"
-    fi
-    want="$extra $(source_hash)"
-    stamp="$PREFIX/.motcua-stamp"
-    if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    if [[ -f $venv/.motcua-stamp && $(cat "$venv/.motcua-stamp") == "$want" ]]; then
         say "ok: motcua[$extra] installed in $venv (source unchanged)"
     else
-        run "$venv/bin/pip" install --quiet "$REPO[$extra]"
-        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$stamp"; fi
-        changed "pip install motcua[$extra] into $venv"
+        if [[ -e $venv ]]; then run rm -rf "$venv"; fi   # an earlier, unfinished attempt
+        run install -d -m 0755 "$PREFIX/venvs"
+        FAILED_VENV="$venv"
+        run python3 -m venv --system-site-packages "$venv"
+        # shellcheck disable=SC2086
+        run "$venv/bin/pip" install --quiet "$REPO[$extra]" $OS_PIP
+        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$venv/.motcua-stamp"; fi
+        FAILED_VENV=""
+        changed "pip install motcua[$extra]$OS_PIP into $venv"
     fi
+    if [[ -d $link && ! -L $link ]]; then   # a venv from before venvs/: kept as the previous one
+        run mv -T "$link" "$PREFIX/venvs/legacy"
+    fi
+    if [[ $(readlink "$link" 2>/dev/null) == "$venv" ]]; then
+        say "ok: $link -> $venv"
+    else
+        run ln -sfn "$venv" "$link.new"
+        run mv -T "$link.new" "$link"
+        changed "$link -> $venv"
+    fi
+}
+
+# --mock-hardware: a drop-in beside the role's unit (mock pins, an off-screen window, no tty).
+mock_dropin() {
+    case "$ROLE" in
+        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n' ;;
+        kiosk) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock SDL_VIDEODRIVER=offscreen\nTTYPath=\nStandardInput=null\n' ;;
+        display) printf '[Service]\nEnvironment=SDL_VIDEODRIVER=offscreen SDL_AUDIODRIVER=dummy\nTTYPath=\nStandardInput=null\n' ;;
+    esac
+}
+
+install_dropins() {
+    local u text dest
+    [[ $MOCK_HW == 1 ]] || return 0
+    text="$(mock_dropin)"
+    [[ -n $text ]] || return 0
+    for u in $(role_units); do
+        dest="$ROOT/etc/systemd/system/$u.d/mock-hardware.conf"
+        if [[ -f $dest && "$(cat "$dest")" == "$text" ]]; then
+            say "ok: $dest"
+        else
+            run install -d -m 0755 "$(dirname "$dest")"
+            if [[ $DRY_RUN == 0 ]]; then printf '%s\n' "$text" > "$dest"; fi
+            changed "$dest (mock hardware)"
+        fi
+    done
+}
+
+# A step that fails: say so in both languages, drop the unfinished venv, exit 4.
+on_error() {
+    local rc=$?
+    trap - ERR
+    if [[ -n ${FAILED_VENV:-} && -d $FAILED_VENV && $DRY_RUN == 0 ]]; then rm -rf "$FAILED_VENV"; fi
+    {
+        echo "setup.sh: một bước bị lỗi (mã $rc, dòng ${BASH_LINENO[0]}): vai trò $ROLE chưa được đổi; phiên bản đang chạy (nếu có) vẫn giữ nguyên. Sửa lỗi ở trên rồi chạy lại."
+        echo "setup.sh: a step failed (code $rc, line ${BASH_LINENO[0]}): the role $ROLE was not switched; the running version (if any) is unchanged. Fix the error above and run again."
+    } >&2
+    exit 4
 }
 
 # Copies a file when different. install_file SRC DEST MODE
@@ -338,6 +495,9 @@ install_units() {
             any=1
         fi
     done
+    local before=${#CHANGES[@]}
+    install_dropins
+    [[ ${#CHANGES[@]} == "$before" ]] || any=1
     if [[ $ROLE == server ]]; then
         mosquitto_include
         run_system systemctl enable mosquitto
@@ -390,9 +550,13 @@ main() {
     check_role_args
     say "== motcua set-up: role $ROLE, site $SITE, device $DEVICE${DESK:+, desk $DESK}${ROOT:+ (root prefix $ROOT)}"
     [[ $DRY_RUN == 0 ]] || say "(dry run: nothing is changed)"
+    check_hardware
+    trap on_error ERR
+    resolve_os_packages
     # shellcheck disable=SC2046
-    apt_install $(role_packages)
+    apt_install $(role_packages) $OS_APT
     ensure_user
+    ensure_groups
     install_package
     write_configs
     install_units
