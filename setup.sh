@@ -465,6 +465,15 @@ write_configs() {
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
         ops_helper server-init --site "$SITE" --root "${ROOT:-/}" "${tls[@]}"
+        # Mosquitto reads its password file after dropping to the mosquitto user (found by the
+        # system test: "Unable to open pwfile" when it was root:root 0640)
+        local f
+        for f in /etc/mosquitto/motcua/passwd /etc/mosquitto/motcua/acl; do
+            if [[ -n $ROOT || $DRY_RUN == 1 ]] || [[ $(stat -c %G:%a "$f" 2>/dev/null) != mosquitto:640 ]]; then
+                run_system chgrp mosquitto "$f"
+                run_system chmod 0640 "$f"
+            fi
+        done
     fi
     run_system chown -R root:motcua "$ETC"
     run_system chmod -R g+rX,o-rwx "$ETC"
@@ -481,6 +490,9 @@ mosquitto_include() {
         say "note: $main absent (mosquitto not installed yet under this root)"
     fi
 }
+
+# A unit that is not running is (re)started even when no file changed (an earlier run that failed).
+unit_active() { [[ -n $ROOT || $DRY_RUN == 1 ]] || systemctl is-active --quiet "$1" 2>/dev/null; }
 
 install_units() {
     local u any=0 dest
@@ -501,7 +513,7 @@ install_units() {
     if [[ $ROLE == server ]]; then
         mosquitto_include
         run_system systemctl enable mosquitto
-        if [[ ${#CHANGES[@]} -gt 0 ]]; then run_system systemctl restart mosquitto; fi
+        if [[ ${#CHANGES[@]} -gt 0 ]] || ! unit_active mosquitto; then run_system systemctl restart mosquitto; fi
     fi
     if [[ $any == 1 ]]; then run_system systemctl daemon-reload; fi
     if [[ $ROLE == kiosk || $ROLE == display ]]; then
@@ -509,11 +521,12 @@ install_units() {
         run_system systemctl set-default multi-user.target
     fi
     for u in $(role_units); do
-        if [[ -z $ROOT && $DRY_RUN == 0 ]] && systemctl is-enabled --quiet "$u" 2>/dev/null && [[ ${#CHANGES[@]} == 0 ]]; then
-            say "ok: $u enabled"
+        if [[ -z $ROOT && $DRY_RUN == 0 ]] && systemctl is-enabled --quiet "$u" 2>/dev/null && [[ ${#CHANGES[@]} == 0 ]] \
+            && unit_active "$u"; then
+            say "ok: $u enabled and active"
         else
-            run_system systemctl enable --now "$u"
-            if [[ ${#CHANGES[@]} -gt 0 ]]; then run_system systemctl restart "$u"; fi
+            run_system systemctl enable "$u"
+            run_system systemctl restart "$u"
         fi
     done
 }

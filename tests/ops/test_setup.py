@@ -46,7 +46,7 @@ def test_dry_run_lists_the_role_actions(role: str, tmp_path: Path) -> None:
         assert f"write-config --role {c.removesuffix('.toml')} " in out and f"--out {tmp_path}/etc/motcua/{c}" in out
     for u in units:
         assert f"install -D -m 0644 {ROOT}/systemd/{u} {tmp_path}/etc/systemd/system/{u}" in out
-        assert f"systemctl enable --now {u}" in out
+        assert f"systemctl enable {u}" in out and f"systemctl restart {u}" in out
     if role == "server":
         assert "server-init --site camau-hcc" in out and "systemctl enable mosquitto" in out
     if role in ("kiosk", "display"):
