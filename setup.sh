@@ -158,6 +158,8 @@ summary_dev() {
 # ----------------------------------------------------------------------------- roles
 role_packages() {
     local base="python3-venv python3-pip"
+    # devices verify the server's signed releases (motcua update) with the system's cryptography
+    [[ $ROLE == server ]] || base+=" python3-cryptography"
     local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 libegl1 libgbm1 fonts-noto-core"
     case "$ROLE" in
         server) echo "$base mosquitto mosquitto-clients sqlite3" ;;
@@ -280,6 +282,11 @@ role_units() {
         display) echo "motcua-display.service" ;;
         camera) echo "motcua-camera-agent.service" ;;
     esac
+}
+
+# Units beside the role's own: the release server on the site server, the update agent on devices.
+helper_units() {
+    if [[ $ROLE == server ]]; then echo "motcua-release.service"; else echo "motcua-update.service"; fi
 }
 
 role_configs() {
@@ -448,6 +455,8 @@ write_configs() {
         for c in ca.crt device.crt device.key; do
             if [[ -f $BUNDLE/$c ]]; then install_file "$BUNDLE/$c" "$etc/tls/$c" 0640; fi
         done
+        # the server's release signing key: motcua update installs only releases it signed
+        if [[ -f $BUNDLE/release.pub ]]; then install_file "$BUNDLE/release.pub" "$etc/release.pub" 0644; fi
     fi
     for f in $(role_configs); do
         args=(write-config --role "${f%.toml}" --template "$REPO/config/$f" --out "$etc/$f" --site "$SITE")
@@ -494,10 +503,34 @@ mosquitto_include() {
 # A unit that is not running is (re)started even when no file changed (an earlier run that failed).
 unit_active() { [[ -n $ROOT || $DRY_RUN == 1 ]] || systemctl is-active --quiet "$1" 2>/dev/null; }
 
+# The site server signs and serves releases built from this source (motcua update on devices).
+release_setup() {
+    [[ $ROLE == server ]] || return 0
+    local motcua="$PREFIX/venv/bin/motcua" stamp="$ROOT/var/lib/motcua/releases/.source" want
+    want="$(release_version) $(source_hash)"
+    if [[ -n $ROOT ]]; then
+        say "skipped (root prefix): $motcua release keygen; $motcua release build --repo $REPO"
+        return 0
+    fi
+    if [[ -f $ETC/release/signing.key ]]; then
+        say "ok: release signing key $ETC/release/signing.key"
+    else
+        run "$motcua" release keygen
+        changed "release signing key $ETC/release/signing.key"
+    fi
+    if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        say "ok: release $(release_version) of this source published"
+    else
+        run "$motcua" release build --repo "$REPO"
+        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$stamp"; fi
+        changed "release $(release_version) published in /var/lib/motcua/releases"
+    fi
+}
+
 install_units() {
     local u any=0 dest
     install_file "$REPO/docs/provisioning.md" "$ROOT$PREFIX/docs/provisioning.md" 0644
-    for u in $(role_units); do
+    for u in $(role_units) $(helper_units); do
         dest="$ROOT/etc/systemd/system/$u"
         if [[ -f $dest ]] && cmp -s "$REPO/systemd/$u" "$dest"; then
             say "ok: $dest"
@@ -520,7 +553,7 @@ install_units() {
         # Kivy draws straight on the display: boot to the console, no desktop.
         run_system systemctl set-default multi-user.target
     fi
-    for u in $(role_units); do
+    for u in $(role_units) $(helper_units); do
         if [[ -z $ROOT && $DRY_RUN == 0 ]] && systemctl is-enabled --quiet "$u" 2>/dev/null && [[ ${#CHANGES[@]} == 0 ]] \
             && unit_active "$u"; then
             say "ok: $u enabled and active"
@@ -572,6 +605,7 @@ main() {
     ensure_groups
     install_package
     write_configs
+    release_setup
     install_units
     summary_role
 }

@@ -37,6 +37,12 @@ COMMANDS: dict[str, Command] = {
                       "motcua doctor --config /etc/motcua/rating-terminal.toml"),
     "provision-device": Command("ops.cli:provision_device", "cấp tài khoản MQTT / create a device's broker credentials",
                                 "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
+    "update": Command("ops.update_cli:update", "cập nhật phần mềm / update this device from the site server (rolls back)",
+                      "sudo motcua update"),
+    "release": Command("ops.update_cli:release", "bản phát hành / build, sign and serve releases (site server)",
+                       "sudo motcua release build --repo ~/motcua"),
+    "update-devices": Command("ops.update_cli:update_devices", "cập nhật theo đợt / ask devices to update, in waves",
+                              "sudo motcua update-devices --site camau-hcc --devices rt-01,rt-02 --wave 1"),
 }
 
 

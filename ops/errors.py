@@ -12,3 +12,7 @@ class UnknownRole(OpsError, ValueError):
 
 class ProvisionError(OpsError, ValueError):
     """Credentials cannot be created as asked (bad id, existing device, wrong site)."""
+
+
+class ReleaseError(OpsError):
+    """A release that cannot be built, signed, fetched, verified or installed (the message says why)."""

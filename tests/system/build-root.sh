@@ -9,7 +9,8 @@ set -Eeuo pipefail
 ARCH="$1" CACHE="$2" REPO="$3"
 MIRROR="${MOTCUA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE="$CACHE/bookworm-$ARCH"
-KEY="$(cat "${BASH_SOURCE[0]}" "$REPO/pyproject.toml" | sha256sum | cut -c1-16)"
+KEY="$( (cat "${BASH_SOURCE[0]}" "$REPO/pyproject.toml"; sed -n '/^role_packages/,/^}/p;/^role_os_packages/,/^}/p' "$REPO/setup.sh") \
+    | sha256sum | cut -c1-16)"
 log() { echo "build-root: $*" >&2; }
 
 if [[ -f $BASE/.motcua-root && $(cat "$BASE/.motcua-root") == "$KEY" ]]; then
