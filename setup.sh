@@ -470,6 +470,7 @@ write_configs() {
         [[ -f $REPO/config/$f || -f $etc/$f ]] || say "note: no template config/$f in this version: writing a minimal one"
         ops_helper "${args[@]}"
     done
+    seed_outbox
     if [[ $ROLE == server ]]; then
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
@@ -486,6 +487,25 @@ write_configs() {
     fi
     run_system chown -R root:motcua "$ETC"
     run_system chmod -R g+rX,o-rwx "$ETC"
+}
+
+# A replacement device (motcua replace-device on the server put continue.toml in the bundle):
+# its new, empty outbox starts at the seq after the collector's last one from this device id.
+seed_outbox() {
+    [[ -n $BUNDLE && -f $BUNDLE/continue.toml && $ROLE == rating-terminal ]] || return 0
+    local py outbox line
+    py="$(helper_py)"
+    outbox="$("$py" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("outbox", ""))' \
+        "$ROOT$ETC/rating-terminal.toml" 2>/dev/null || true)"
+    [[ -n $outbox ]] || { say "note: no outbox in $ETC/rating-terminal.toml: continue.toml not applied"; return 0; }
+    say "+ $py -m ops.replace seed --outbox $ROOT$outbox --site $SITE --device $DEVICE --continue-file $BUNDLE/continue.toml"
+    [[ $DRY_RUN == 0 ]] || return 0
+    while IFS= read -r line; do
+        case "$line" in changed:*) CHANGES+=("${line#changed: }") ;; esac
+        say "$line"
+    done <<< "$(PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$py" -m ops.replace seed --outbox "$ROOT$outbox" \
+        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml")"
+    run_system chown -R motcua:motcua "$(dirname "$outbox")"
 }
 
 mosquitto_include() {

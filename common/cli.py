@@ -41,6 +41,8 @@ COMMANDS: dict[str, Command] = {
                       "sudo motcua update"),
     "release": Command("ops.update_cli:release", "bản phát hành / build, sign and serve releases (site server)",
                        "sudo motcua release build --repo ~/motcua"),
+    "replace-device": Command("ops.replace:replace_device", "thay thiết bị hỏng / replace a failed device, history continues",
+                              "sudo motcua replace-device --site camau-hcc --device rt-05 --role rating-terminal"),
     "update-devices": Command("ops.update_cli:update_devices", "cập nhật theo đợt / ask devices to update, in waves",
                               "sudo motcua update-devices --site camau-hcc --devices rt-01,rt-02 --wave 1"),
 }

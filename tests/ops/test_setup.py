@@ -198,3 +198,40 @@ def test_every_path_a_unit_names_is_what_setup_installs(role: str, tmp_path: Pat
         assert exe == "/opt/motcua/venv/bin/motcua"
         config = rest[rest.index("--config") + 1]
         assert (tmp_path / config.lstrip("/")).is_file(), config
+
+
+def test_a_replacement_device_continues_the_old_seq(tmp_path: Path) -> None:
+    """replace-device reads the collector's last seq; setup.sh seeds the new outbox after it."""
+    import sqlite3
+    srv, dev = tmp_path / "srv", tmp_path / "dev"
+    setup("--role", "server", "--site", SITE, "--root", str(srv))
+    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal", "--root", str(srv))
+    db = tmp_path / "collector.db"
+    with sqlite3.connect(db) as c:  # what the collector has from the old rt-05
+        c.execute("CREATE TABLE devices (site TEXT, device TEXT, last_seq INTEGER)")
+        c.execute("CREATE TABLE events (site TEXT, device TEXT, seq INTEGER)")
+        c.execute("INSERT INTO devices VALUES (?, 'rt-05', 41)", (SITE,))
+        c.executemany("INSERT INTO events VALUES (?, 'rt-05', ?)", [(SITE, n) for n in range(1, 42)])
+    (tmp_path / "collector.toml").write_text(f'db = "{db}"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from ops.replace import replace_device; "
+                           "sys.exit(replace_device(sys.argv[1:]))", "--site", SITE, "--device", "rt-05",
+                           "--role", "rating-terminal", "--root", str(srv), "--collector-config",
+                           str(tmp_path / "collector.toml"), "--broker", "mqtt://srv:1883"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    bundle = srv / "etc/motcua/provision/rt-05"
+    assert "next_seq = 42" in (bundle / "continue.toml").read_text()
+    args = ("--role", "rating-terminal", "--site", SITE, "--device", "rt-05", "--desk", "5", "--bundle", str(bundle),
+            "--root", str(dev))
+    out = setup(*args).stdout
+    assert "starts at seq 42" in out
+    outbox = dev / tomllib.loads((dev / "etc/motcua/rating-terminal.toml").read_text())["outbox"].lstrip("/")
+    from mqtt.outbox import Outbox
+    from mqtt.schemas import RatingData
+    ob = Outbox(outbox, SITE, "rt-05")
+    try:
+        assert ob.enqueue("rating", RatingData(desk=5, score=5, scale=5)).seq == 42
+    finally:
+        ob.close()
+    assert "exists (its own seq goes on" in setup(*args).stdout, "an existing outbox is never re-seeded"
