@@ -54,7 +54,7 @@ class Agent:
         self.client = _client(broker, f"{device}-update")
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.done = threading.Event()
+        self.handled: set[str] = set()
         self.last: Result | None = None
 
     def version(self) -> str:
@@ -81,6 +81,9 @@ class Agent:
             log.warning("bad update command on %s: %s", msg.topic, exc)
             self.publish("failed", f"lệnh sai / bad update command: {exc.errors()[0]['msg']}")
             return
+        if cmd.id in self.handled:
+            return  # asked again while (or after) running it: once is enough
+        self.handled.add(cmd.id)
         self.jobs.put(cmd)
 
     def serve(self, *, once: bool = False) -> Result | None:
@@ -122,8 +125,8 @@ class Agent:
 class Waves:
     """Ask devices to update N at a time; watch their retained update state."""
 
-    def __init__(self, broker: Any, site: str, *, timeout_s: float = 600.0):
-        self.site, self.timeout_s = site, timeout_s
+    def __init__(self, broker: Any, site: str, *, timeout_s: float = 600.0, resend_s: float = 10.0):
+        self.site, self.timeout_s, self.resend_s = site, timeout_s, resend_s
         self.states: dict[str, UpdateState] = {}
         self.cond = threading.Condition()
         self.client = _client(broker, f"collector-waves-{uuid.uuid4().hex[:6]}")
@@ -148,23 +151,33 @@ class Waves:
             self.states[st.device] = st
             self.cond.notify_all()
 
-    def ask(self, device: str, version: str | None) -> str:
-        cmd = UpdateCommand(version=version, ts=now())
+    def ask(self, device: str, cmd: UpdateCommand) -> None:
         self.client.publish(topics.command(self.site, device, "update"), cmd.dumps(), qos=1).wait_for_publish(10)
-        return cmd.id
 
     def wave(self, devices: list[str], version: str | None) -> dict[str, UpdateState | None]:
-        ids = {d: self.ask(d, version) for d in devices}
+        """Asks each device, and asks again (same command id: the agent runs it once) every
+        ``resend_s`` until the device says it took it: a command is not retained, so an agent
+        that was restarting when it was sent would never see it."""
+        cmds = {d: UpdateCommand(version=version, ts=now()) for d in devices}
         end = time.monotonic() + self.timeout_s
+        asked: dict[str, float] = {}
+
+        def seen(d: str) -> UpdateState | None:
+            st = self.states.get(d)
+            return st if st is not None and st.command == cmds[d].id else None
 
         def settled(d: str) -> bool:
-            st = self.states.get(d)
-            return st is not None and st.command == ids[d] and st.state in FINAL
+            st = seen(d)
+            return st is not None and st.state in FINAL
 
-        with self.cond:
-            while not all(settled(d) for d in devices) and time.monotonic() < end:
+        while not all(settled(d) for d in devices) and time.monotonic() < end:
+            for d in devices:
+                if seen(d) is None and time.monotonic() - asked.get(d, -1e9) >= self.resend_s:
+                    self.ask(d, cmds[d])
+                    asked[d] = time.monotonic()
+            with self.cond:
                 self.cond.wait(1.0)
-            return {d: self.states.get(d) if settled(d) else None for d in devices}
+        return {d: seen(d) if settled(d) else None for d in devices}
 
     def rollout(self, devices: list[str], size: int, version: str | None,
                 report: Callable[[int, dict[str, UpdateState | None]], None]) -> bool:

@@ -68,11 +68,14 @@ def systemd_health(units: list[str], settle_s: float, start_timeout_s: float = 1
     seen: dict[str, tuple[str, str]] = {}
     end = time.monotonic() + start_timeout_s
     for unit in units:
+        first = _show(unit).get("NRestarts", "0")
         while True:
             s = _show(unit)
             if (s.get("ActiveState"), s.get("SubState")) == ("active", "running"):
                 seen[unit] = (s.get("MainPID", ""), s.get("NRestarts", ""))
                 break
+            if s.get("ActiveState") == "failed" or int(s.get("NRestarts", "0") or 0) > int(first or 0) + 1:
+                return f"{unit} keeps failing ({s.get('ActiveState')}, {s.get('NRestarts')} restarts)"
             if time.monotonic() > end:
                 return f"{unit} is {s.get('ActiveState')} ({s.get('SubState')}), not active (running)"
             time.sleep(1.0)
@@ -93,10 +96,15 @@ def site_packages(venv: Path) -> Path:
 
 
 def release_of(venv: Path) -> dict[str, str]:
+    """What a venv holds: its .motcua-release (written by motcua update), else the version of
+    the motcua installed in it (a venv setup.sh made from source)."""
     try:
         return dict(json.loads((venv / ".motcua-release").read_text()))
     except (OSError, ValueError):
-        return {}
+        pass
+    for di in sorted(venv.glob("lib/python3*/site-packages/motcua-*.dist-info")):
+        return {"version": di.name.removeprefix("motcua-").removesuffix(".dist-info")}
+    return {}
 
 
 class Updater:

@@ -222,3 +222,29 @@ def test_waves_over_mqtt_stop_at_a_device_that_does_not_update(device: dict, tmp
         finally:
             waves.close()
             agent.stop()
+
+
+def test_an_agent_that_was_restarting_when_asked_still_updates(device: dict, tmp_path: Path) -> None:
+    """Commands are not retained: the waves ask again (same id) until the agent takes it, once."""
+    d = device
+    publish(make_wheel(d["tmp"] / "w6", "1.5.0"), "1.5.0", d["releases"], d["keys"])
+    with Mosquitto(tmp_path / "mq") as broker:
+        cfg = BrokerConfig(url=broker.url)
+        waves = Waves(cfg, "camau-hcc", timeout_s=60, resend_s=1.0)
+        out: list = []
+        t = threading.Thread(target=lambda: out.append(waves.rollout(["rt-05"], 1, "1.5.0", lambda n, r: None)),
+                             daemon=True)
+        t.start()
+        time.sleep(2.5)  # asked at least twice before the agent is up
+        agent = Agent(cfg, "camau-hcc", "rt-05", updater(d))
+        runs: list = []
+        real = agent.run_update
+        agent.run_update = lambda cmd, say: runs.append(cmd.id) or real(cmd, say)  # type: ignore[assignment]
+        threading.Thread(target=agent.serve, daemon=True).start()
+        try:
+            t.join(60)
+            assert out == [True] and running_version(d) == "1.5.0"
+            assert len(runs) == 1, "the same command asked again runs once"
+        finally:
+            waves.close()
+            agent.stop()
