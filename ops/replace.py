@@ -47,7 +47,10 @@ def last_seq(db: Path, site: str, device: str) -> int:
 def replace_device(argv: list[str] | None = None) -> int:
     from .cli import provision_device
     ap = argparse.ArgumentParser(prog="motcua replace-device", description="Thay thiết bị hỏng / replace a failed "
-                                 "device: new credentials, and its history continues on the new one")
+                                 "device: new credentials, and its history continues on the new one",
+                                 epilog="examples:\n  sudo motcua replace-device --site camau-hcc --device rt-05 "
+                                 "--role rating-terminal\nOther options (--role, --desk, --broker, --tls) go to "
+                                 "provision-device.", formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--site", required=True)
     ap.add_argument("--device", required=True)
     ap.add_argument("--collector-config", type=Path, default=Path("/etc/motcua/collector.toml"))

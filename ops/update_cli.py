@@ -141,6 +141,7 @@ def release(argv: list[str] | None = None) -> int:
 
 def update_devices(argv: list[str] | None = None) -> int:
     from mqtt.transport import BrokerConfig
+    from mqtt.schemas import UpdateState
     from .fleet import Waves
     from .release import RELEASES, Manifest
     ap = argparse.ArgumentParser(prog="motcua update-devices", description="Cập nhật thiết bị theo đợt / update "
@@ -161,7 +162,7 @@ def update_devices(argv: list[str] | None = None) -> int:
     version = Manifest.loads(latest.read_bytes()).version if latest.exists() else None
     waves = Waves(BrokerConfig.model_validate(table), args.site, timeout_s=args.timeout)
 
-    def report(n: int, res: dict[str, object]) -> None:
+    def report(n: int, res: "dict[str, UpdateState | None]") -> None:
         for dev, st in res.items():
             state = getattr(st, "state", "no answer / không trả lời")
             _say(f"đợt / wave {n}: {dev:<16} {state:<12} {getattr(st, 'version', '')}  {getattr(st, 'detail', '')}")

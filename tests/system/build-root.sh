@@ -16,6 +16,10 @@ log() { echo "build-root: $*" >&2; }
 if [[ -f $BASE/.motcua-root && $(cat "$BASE/.motcua-root") == "$KEY" ]]; then
     echo "$BASE"; exit 0
 fi
+if [[ $ARCH != "$(dpkg --print-architecture)" ]]; then  # a foreign root: qemu-user-static through binfmt_misc
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    update-binfmts --enable "qemu-${ARCH/arm64/aarch64}" >/dev/null 2>&1 || true
+fi
 TMP="$BASE.tmp"
 umount_all() { for m in proc sys dev/pts dev src; do umount -l "$TMP/$m" 2>/dev/null || true; done; }
 trap umount_all EXIT
