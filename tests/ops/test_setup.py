@@ -189,13 +189,16 @@ def test_every_path_a_unit_names_is_what_setup_installs(role: str, tmp_path: Pat
     import configparser
     out = setup("--role", role, "--site", SITE, "--device", "dev-1", "--root", str(tmp_path)).stdout
     assert "skipped (root prefix): ln -sfn /opt/motcua/venvs/" in out and " /opt/motcua/venv\n" in out
-    for name in ROLES[role][2]:
+    helper = "motcua-release.service" if role == "server" else "motcua-update.service"
+    for name in ROLES[role][2] + [helper]:
         cp = configparser.ConfigParser(strict=False, interpolation=None)
         cp.read(tmp_path / "etc/systemd/system" / name)
         doc = cp["Unit"]["Documentation"]
         assert doc.startswith("file:///") and (tmp_path / doc.removeprefix("file:///")).is_file(), doc
         exe, *rest = cp["Service"]["ExecStart"].split()
         assert exe == "/opt/motcua/venv/bin/motcua"
+        if "--config" not in rest:
+            continue
         config = rest[rest.index("--config") + 1]
         assert (tmp_path / config.lstrip("/")).is_file(), config
 
