@@ -86,5 +86,7 @@ cleanup_containers() {
         mountpoint -q "$d/merged" && umount -l "$d/merged"
     done
     ip link del "vz-$ZONE" 2>/dev/null || true
-    rm -rf "$WORK"
+    # a lazily unmounted overlay keeps its work dir busy until its last process is gone
+    for _ in 1 2 3 4 5 6 7 8 9 10; do rm -rf "$WORK" 2>/dev/null && break; sleep 2; done
+    [[ ! -e $WORK ]] || echo "note: could not remove $WORK yet (rm -rf it later)" >&2
 }

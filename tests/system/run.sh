@@ -83,6 +83,16 @@ active() {  # active CONTAINER UNIT...: each active (running)
 }
 SRV_IP="$NET.2"
 DEVICES=("rt-05:rating-terminal:$NET.3:--desk 5" "kiosk-1:kiosk:$NET.4:" "display-1:display:$NET.5:" "cam-01:camera:$NET.6:")
+# MOTCUA_SYSTEM_ROLES="rating-terminal camera" limits the device roles (default: every one; the
+# rating terminal is always in: the rating, update and replacement checks use it)
+if [[ -n ${MOTCUA_SYSTEM_ROLES:-} ]]; then
+    kept=()
+    for spec in "${DEVICES[@]}"; do
+        IFS=: read -r _ role _ <<< "$spec"
+        [[ $role == rating-terminal || " $MOTCUA_SYSTEM_ROLES " == *" $role "* ]] && kept+=("$spec")
+    done
+    DEVICES=("${kept[@]}")
+fi
 unit_of() { case "$1" in camera) echo motcua-camera-agent.service ;; *) echo "motcua-$1.service" ;; esac; }
 SERVER_UNITS="mosquitto motcua-ticketing motcua-collector motcua-release"
 
@@ -130,10 +140,10 @@ all_active() {
 }
 for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; cexec "$dev" systemctl restart "$(unit_of "$role")"; done
 cexec srv systemctl restart motcua-ticketing motcua-collector
-check "every unit survives systemctl restart" "server + 4 devices" all_active
+check "every unit survives systemctl restart" "server + ${#DEVICES[@]} devices" all_active
 reboot_container srv "$SRV_IP" >>"$WORK/log" 2>&1
 for spec in "${DEVICES[@]}"; do IFS=: read -r dev role ip _ <<< "$spec"; reboot_container "$dev" "$ip" >>"$WORK/log" 2>&1; done
-check "every unit active after a container reboot" "5 containers rebooted" all_active
+check "every unit active after a container reboot" "$(( ${#DEVICES[@]} + 1 )) containers rebooted" all_active
 second() {
     local out
     out="$(setup_role "$1" "${@:2}")" || return 1
@@ -169,8 +179,10 @@ cexec srv systemctl start mosquitto
 in_c rt-05 "sed 's/^password = .*/password = \"wrong\"/' /etc/motcua/rating-terminal.toml > /root/wrong-rating-terminal.toml"
 check "doctor: wrong password" "refused user 'rt-05'" doctor_says rt-05 /root/wrong-rating-terminal.toml "refused user"
 check "doctor: clock not synced (no time sync service)" "apt install systemd-timesyncd" doctor_says rt-05 /etc/motcua/rating-terminal.toml "systemd-timesyncd"
-in_c kiosk-1 "sed 's|^port = .*|port = \"/dev/ttyUSB7\"|' /etc/motcua/kiosk.toml > /root/nothere-kiosk.toml"
-check "doctor: printer device missing" "/dev/ttyUSB7: no such device" doctor_says kiosk-1 /root/nothere-kiosk.toml "ttyUSB7: no such device"
+if [[ -d $WORK/kiosk-1 ]]; then
+    in_c kiosk-1 "sed 's|^port = .*|port = \"/dev/ttyUSB7\"|' /etc/motcua/kiosk.toml > /root/nothere-kiosk.toml"
+    check "doctor: printer device missing" "/dev/ttyUSB7: no such device" doctor_says kiosk-1 /root/nothere-kiosk.toml "ttyUSB7: no such device"
+fi
 
 # ------------------------------------------------------------------------ a desk Pi replaced
 replaced() {
