@@ -21,6 +21,14 @@ if [[ $ARCH != "$(dpkg --print-architecture)" ]]; then  # a foreign root: qemu-u
     update-binfmts --enable "qemu-${ARCH/arm64/aarch64}" >/dev/null 2>&1 || true
 fi
 TMP="$BASE.tmp"
+if [[ -f $BASE/.motcua-root && ! -e $TMP ]]; then
+    # an older cache: its debootstrap is reused (the slow part under qemu), only the downloads
+    # are brought up to date
+    log "reusing $BASE's base system; refreshing the downloads"
+    mv "$BASE" "$TMP"
+    rm -f "$TMP/.motcua-root"
+    touch "$TMP/.debootstrap-ok"
+fi
 umount_all() { for m in proc sys dev/pts dev src; do umount -l "$TMP/$m" 2>/dev/null || true; done; }
 trap umount_all EXIT
 if [[ ! -f $TMP/.debootstrap-ok ]]; then
@@ -35,7 +43,7 @@ fi
 cp /etc/ssl/certs/ca-certificates.crt "$TMP/etc/ssl/certs/motcua-host-ca.crt"
 cp -L /etc/resolv.conf "$TMP/etc/resolv.conf"
 mount -t proc proc "$TMP/proc"; mount --rbind /sys "$TMP/sys"; mount --bind /dev "$TMP/dev"; mount --bind /dev/pts "$TMP/dev/pts"
-in_root() { chroot "$TMP" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+in_root() { chroot "$TMP" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PIP_CONFIG_FILE=/dev/null \
     PIP_CERT=/etc/ssl/certs/motcua-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"; }
 # every role's apt packages, downloaded, not installed (setup.sh installs them)
 PKGS="$(cd "$REPO" && for r in server rating-terminal kiosk display camera; do

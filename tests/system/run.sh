@@ -55,6 +55,7 @@ finish() {
     [[ $FAILS == 0 && $rc == 0 ]] || exit 1
 }
 trap finish EXIT
+trap 'exit 143' TERM INT   # a timeout still prints the table and cleans up
 mkdir -p "$WORK"
 
 # ------------------------------------------------------------------------ the clean root
