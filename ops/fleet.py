@@ -133,7 +133,7 @@ class Waves:
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: self.subscribed.set()
-        self.client.on_connect = lambda c, *a: c.subscribe(f"{topics.site_root(site)}/dev/+/state/update", qos=1)
+        self.client.on_connect = lambda c, *a: c.subscribe(topics.device_state_filter(site, "update"), qos=1)
         host, port, _ = broker.endpoint()
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
