@@ -599,7 +599,7 @@ summary_role() {
     say "  sudo $PREFIX/venv/bin/motcua doctor            (every check ok?)"
     for u in $(role_units); do say "  journalctl -u $u -f                (its log)"; done
     if [[ $ROLE == server ]]; then
-        say "  sudo $PREFIX/venv/bin/motcua provision-device --site $SITE --device rt-01 --role rating-terminal"
+        say "  sudo $PREFIX/venv/bin/motcua provision-device --site $SITE --device rt-01 --role rating-terminal --desk 1"
         say "  dashboard: http://$(hostname).local:8080/"
     else
         say "  the device should appear online in the dashboard within a minute"

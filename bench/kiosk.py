@@ -1,5 +1,7 @@
 """Kiosk bench: tap -> ticket bytes handed to the printer (real Kivy window, offscreen), ticket
-render time, app cold start, RSS. Last line: one JSON object.
+render time, bytes per ticket (58 and 80 mm; a python-escpos profile with fonts and QR, and
+raster-only) and the time to send them over a serial line at 9,600 / 19,200 / 115,200 baud,
+app cold start, RSS. Last line: one JSON object.
 
     .venv/bin/python bench/kiosk.py [--taps 60]
 """
@@ -10,6 +12,7 @@ import time
 T_START = time.perf_counter()
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -22,6 +25,9 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_NO_FILELOG", "1")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-bench-"))
+
+
+OLD_80MM = 71_020  # bytes of the one-raster 80 mm ticket before issue 21 (measured then)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -45,7 +51,7 @@ def main() -> int:
     from kiosk.app import KioskApp
     from kiosk.printer import TicketPrinter
     from kiosk.runtime import build
-    from kiosk.ticket import TicketRenderer
+    from kiosk.ticket_bytes import Capabilities, TicketRenderer
     from escpos.printer import Dummy
     from tests.kiosk.helpers import FakeLeaseSource, fake_clock, kiosk_config, service_state, site_state
 
@@ -53,7 +59,7 @@ def main() -> int:
 
     class TimedDummy(Dummy):
         def _raw(self, msg: bytes) -> None:
-            if msg.startswith(b"\x1dv0") and len(handed) < stamp_count[0]:
+            if msg.startswith(b"\x1b@") and len(handed) < stamp_count[0]:
                 handed.append(time.perf_counter())
             super()._raw(msg)
 
@@ -100,25 +106,47 @@ def main() -> int:
     issued = len(kiosk.issuer.tickets())
     assert issued == args.taps, (issued, args.taps)
 
-    renderer = TicketRenderer(576)
-    content = c.ticket_content(c.job.ticket)
+    content = c.printing.content(c.job.ticket)
+    renderer = kiosk.printer.renderer()
     renders = []
-    for _ in range(30):
+    for i in range(30):  # as tickets come: another number, count and wait each time (labels cached)
+        one = dataclasses.replace(content, ticket=str(5000 + i), people_ahead=i, est_wait_s=60.0 * i)
         t = time.perf_counter()
-        renderer.render(content)
+        renderer.encode(one)
         renders.append((time.perf_counter() - t) * 1000)
+    sizes = {}
+    for width, mm in ((576, 80), (384, 58)):
+        for name, profile, mode in (("profile", "TM-T20II", "auto"), ("raster", "simple", "raster")):
+            caps = Capabilities.from_profile(Dummy(profile=profile).profile, width, mode)
+            sizes[f"{name}_{mm}"] = len(TicketRenderer(width, caps).encode(content))
     rss = psutil.Process().memory_info().rss / 1e6
     app.stop()
     kiosk.stop()
     res = {"tap_to_printer_p50_ms": round(pct(taps, 50), 1), "tap_to_printer_p95_ms": round(pct(taps, 95), 1),
            "ticket_render_p50_ms": round(pct(renders, 50), 1), "ticket_render_p95_ms": round(pct(renders, 95), 1),
            "app_cold_start_ms": round(cold_ms, 1), "rss_mb": round(rss, 1), "taps": args.taps,
-           "ticket_bytes": len(dummy.output) // max(1, args.taps)}
+           "ticket_bytes": len(dummy.output) // max(1, args.taps),
+           "ticket_bytes_80mm": sizes["profile_80"], "ticket_bytes_58mm": sizes["profile_58"],
+           "ticket_bytes_80mm_raster": sizes["raster_80"], "ticket_bytes_58mm_raster": sizes["raster_58"],
+           "ticket_bytes_80mm_before": OLD_80MM}
+    for baud in (9600, 19200, 115200):  # 8N1: 10 bits on the wire per byte
+        res[f"send_80mm_{baud}_s"] = round(sizes["profile_80"] * 10 / baud, 2)
+        res[f"send_80mm_raster_{baud}_s"] = round(sizes["raster_80"] * 10 / baud, 2)
+        res[f"send_58mm_{baud}_s"] = round(sizes["profile_58"] * 10 / baud, 2)
     out = sys.__stdout__
     print(f"tap -> ticket bytes to printer: p50 {res['tap_to_printer_p50_ms']} ms, p95 {res['tap_to_printer_p95_ms']} ms"
           f" (target p95 <= 150 ms) over {args.taps} taps", file=out)
-    print(f"ticket render (576 px): p50 {res['ticket_render_p50_ms']} ms, p95 {res['ticket_render_p95_ms']} ms", file=out)
+    print(f"ticket encode (576 px, fonts+QR profile, varying numbers): p50 {res['ticket_render_p50_ms']} ms, p95 {res['ticket_render_p95_ms']} ms", file=out)
     print(f"app cold start {res['app_cold_start_ms']} ms, RSS {res['rss_mb']} MB", file=out)
+    for mm in (80, 58):
+        p, r = res[f"ticket_bytes_{mm}mm"], res[f"ticket_bytes_{mm}mm_raster"]
+        print(f"ticket {mm} mm: {p} bytes with fonts+QR (TM-T20II profile), {r} bytes raster-only", file=out)
+    print(f"80 mm before this renderer: {OLD_80MM} bytes; now {OLD_80MM / res['ticket_bytes_80mm']:.1f}x fewer "
+          f"(raster-only {OLD_80MM / res['ticket_bytes_80mm_raster']:.1f}x)", file=out)
+    for baud in (9600, 19200, 115200):
+        print(f"send at {baud} baud (the line's limit, 10 bits/byte): 80 mm {res[f'send_80mm_{baud}_s']} s "
+              f"(raster-only {res[f'send_80mm_raster_{baud}_s']} s, before {OLD_80MM * 10 / baud:.1f} s), "
+              f"58 mm {res[f'send_58mm_{baud}_s']} s", file=out)
     print(json.dumps(res), file=out, flush=True)
     return 0
 

@@ -77,7 +77,7 @@ class MqttSink:
             self.client.publish_state(self._topic(s.desk), s)
 
     def _topic(self, desk: int) -> str:
-        return topics.device_state(self.client.site, self.client.device, "presence", desk)
+        return topics.device_state(self.outbox.site, self.outbox.device, "presence", desk)
 
 
 class CameraAgent:

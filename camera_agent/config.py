@@ -123,5 +123,5 @@ class CameraAgentConfig(BaseModel):
         return self
 
     def zones(self) -> list[PresenceZone]:
-        return [PresenceZone(f"desk{d.desk}-{z.role}", tuple(map(tuple, z.polygon)), d.desk, z.role)
+        return [PresenceZone(f"desk{d.desk}-{z.role}", tuple((x, y) for x, y in z.polygon), d.desk, z.role)
                 for d in self.desks for z in d.zones]

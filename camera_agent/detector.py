@@ -186,6 +186,7 @@ class SceneModel:
             readings.append(ZoneReading(f, m, tr.occupied))
 
         # follow slow light changes everywhere except foreground inside zones
+        assert self._union is not None  # made by _setup with the first frame
         keep = cv2.bitwise_and(fg, self._union)
         update = cv2.bitwise_not(keep)
         alpha = min(1.0, dt / cfg.background_tau_s) if dt > 0 else 0.0

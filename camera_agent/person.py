@@ -33,7 +33,7 @@ class HogPersonCheck:
 
     def __init__(self) -> None:
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self._hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
 
     def __call__(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         crop = _crop(frame, box, 160)

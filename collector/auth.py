@@ -1,31 +1,28 @@
-"""Dashboard users, API tokens and login sessions.
+"""Dashboard users: argon2id password hashes (argon2-cffi, deliberately slow), a role each
+(``common.web.auth.ROLES``) and a disabled flag.
 
-- passwords: argon2id (argon2-cffi), a deliberately slow hash;
-- API tokens: 32 random bytes shown once; only their sha256 is stored;
-- sessions: a signed, timed cookie (itsdangerous) whose key lives in the database's ``meta`` table,
-  so a restarted collector keeps its users logged in.
+Setting a new password, disabling and deleting a user end every session of that user at once
+(collector/sessions.py); deleting also revokes the tokens issued in the user's name.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import sqlite3
 from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .errors import BadPassword, BadUserName
+from common.web.auth import ROLES
+from .errors import BadPassword, BadRole, BadUserName, UnknownUser
+from .sessions import end_sessions
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-SESSION_MAX_AGE_S = 12 * 3600
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("motcua-dummy-password")
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -35,50 +32,67 @@ def check_name(name: str) -> str:
     return name
 
 
-def add_user(conn: sqlite3.Connection, name: str, password: str) -> None:
-    """Create the user, or set a new password if the user exists."""
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRole(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def add_user(conn: sqlite3.Connection, name: str, password: str, role: str | None = None) -> None:
+    """Create the user (role ``manager`` unless given), or set a new password (and the role, when
+    given) for an existing one, which ends that user's sessions and enables the user again."""
     check_name(name)
+    if role is not None:
+        check_role(role)
     if len(password) < 8:
         raise BadPassword("the password must have at least 8 characters")
-    conn.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(name) "
-                 "DO UPDATE SET password_hash=excluded.password_hash", (name, _hasher.hash(password), _now()))
+    conn.execute("INSERT INTO users (name, password_hash, created_at, role, disabled) VALUES (?, ?, ?, ?, 0) "
+                 "ON CONFLICT(name) DO UPDATE SET password_hash=excluded.password_hash, disabled=0, "
+                 "role=coalesce(?, users.role)",
+                 (name, _hasher.hash(password), now_iso(), role or "manager", role))
+    end_sessions(conn, name)
 
 
-def verify_user(conn: sqlite3.Connection, name: str, password: str) -> bool:
-    row = conn.execute("SELECT password_hash FROM users WHERE name=?", (name,)).fetchone()
+def verify_user(conn: sqlite3.Connection, name: str, password: str) -> str | None:
+    """The user's role when the password is right and the user is enabled, else None (the hash
+    is checked in every case, so a missing name takes as long as a wrong password)."""
+    row = conn.execute("SELECT password_hash, role, disabled FROM users WHERE name=?", (name,)).fetchone()
     try:
-        return _hasher.verify(row[0] if row else _DUMMY, password) and row is not None
+        ok = _hasher.verify(row[0] if row else _DUMMY, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+        return None
+    if not ok or row is None or row[2]:
+        return None
+    return str(row[1])
 
 
-def create_token(conn: sqlite3.Connection, name: str) -> str:
-    check_name(name)
-    token = "mct_" + secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO tokens (name, token_sha256, created_at) VALUES (?, ?, ?)",
-                 (name, hashlib.sha256(token.encode()).hexdigest(), _now()))
-    return token
+def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> None:
+    if conn.execute("UPDATE users SET disabled=? WHERE name=?", (int(disabled), name)).rowcount == 0:
+        raise UnknownUser(f"no user named {name!r}")
+    if disabled:
+        end_sessions(conn, name)
+
+
+def delete_user(conn: sqlite3.Connection, name: str) -> int:
+    """Delete the user, end their sessions and revoke their tokens; the number of tokens revoked."""
+    if conn.execute("DELETE FROM users WHERE name=?", (name,)).rowcount == 0:
+        raise UnknownUser(f"no user named {name!r}")
+    end_sessions(conn, name)
+    return conn.execute("UPDATE tokens SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
+                        (now_iso(), name)).rowcount
+
+
+def list_users(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    rows = conn.execute("SELECT name, role, disabled, created_at FROM users ORDER BY name").fetchall()
+    return [{"name": r[0], "role": r[1], "disabled": bool(r[2]), "created_at": r[3]} for r in rows]
+
+
+def create_token(conn: sqlite3.Connection, name: str, **kw: object) -> str:
+    """Kept for callers of the old module: see :func:`collector.tokens.create_token`."""
+    from .tokens import create_token as create
+    return create(conn, name, **kw)  # type: ignore[arg-type]
 
 
 def token_owner(conn: sqlite3.Connection, token: str) -> str | None:
-    row = conn.execute("SELECT name FROM tokens WHERE token_sha256=?",
-                       (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()
-    return row[0] if row else None
-
-
-def session_serializer(conn: sqlite3.Connection) -> URLSafeTimedSerializer:
-    row = conn.execute("SELECT value FROM meta WHERE key='session_secret'").fetchone()
-    if row is None:
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('session_secret', ?)", (secrets.token_hex(32),))
-        row = conn.execute("SELECT value FROM meta WHERE key='session_secret'").fetchone()
-    return URLSafeTimedSerializer(row[0], salt="motcua-collector-session")
-
-
-def session_user(serializer: URLSafeTimedSerializer, cookie: str | None) -> str | None:
-    if not cookie:
-        return None
-    try:
-        data = serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
-    except BadSignature:
-        return None
-    return data.get("u") if isinstance(data, dict) else None
+    from .tokens import token_owner as owner
+    return owner(conn, token)

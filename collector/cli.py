@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import sqlite3
 import sys
+from typing import Callable, TypeVar
 
 from pydantic import ValidationError
 
@@ -12,20 +14,27 @@ from common.cli import role_parser
 from common.config import validation_problems
 from common.errors import ConfigError
 from common.logs import setup_logging
+from common.web.auth import ROLES
 
 from .config import CollectorConfig, build_config
 from .errors import CollectorError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RUN_EXAMPLE = """examples:
   motcua collector --broker mqtt://127.0.0.1:1883 --db /var/lib/motcua/collector.db --http 0.0.0.0:8080 --site camau-hcc
   motcua collector run --config /etc/motcua/collector.toml
   motcua collector --config /etc/motcua/collector.toml --check-config
 
-other commands:
-  motcua collector add-user NAME --db PATH       (password read from standard input)
-  motcua collector create-token NAME --db PATH   (prints a new API token)"""
+other commands (each also takes --config to read db from):
+  motcua collector add-user NAME --db PATH [--role manager|officer|technician|viewer]
+                                                 (password read from standard input)
+  motcua collector disable-user NAME --db PATH   (ends the user's sessions; enable-user undoes it)
+  motcua collector delete-user NAME --db PATH    (ends the sessions, revokes the user's tokens)
+  motcua collector create-token NAME --db PATH [--role ROLE] [--expires-days N]
+  motcua collector list-tokens --db PATH
+  motcua collector revoke-token TOKEN --db PATH  (the token itself or its id from list-tokens)"""
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -43,10 +52,11 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _db_parser(name: str, description: str, example: str) -> argparse.ArgumentParser:
+def _db_parser(name: str, description: str, example: str, arg: str | None = "NAME") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"motcua collector {name}", description=description,
                                 epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", metavar="NAME")
+    if arg:
+        p.add_argument("name", metavar=arg)
     p.add_argument("--db", help="SQLite database file (default: the config's db)")
     p.add_argument("--config", help="TOML config file to take db from")
     return p
@@ -64,6 +74,8 @@ def _add_user(argv: list[str]) -> int:
     p = _db_parser("add-user", "Create a dashboard user, or set a new password for an existing one. The "
                    "password is read from standard input (asked twice on a terminal).",
                    "echo 'mat-khau-du-dai' | motcua collector add-user quanly --db /var/lib/motcua/collector.db")
+    p.add_argument("--role", choices=ROLES, help="what the user may see (new users: manager); setting a "
+                   "password ends the user's sessions")
     args = p.parse_args(argv)
     cfg = _load(args, ("db",))
     if sys.stdin.isatty():
@@ -77,28 +89,86 @@ def _add_user(argv: list[str]) -> int:
     from .db import open_db
     conn = open_db(cfg.db)
     try:
-        auth.add_user(conn, args.name, pw)
+        auth.add_user(conn, args.name, pw, role=args.role)
     finally:
         conn.close()
     print(f"Đã lưu người dùng / user saved: {args.name}", file=sys.stderr)
     return 0
 
 
+def _with_db(args: argparse.Namespace, fn: Callable[[sqlite3.Connection], T]) -> T:
+    from .db import open_db
+    conn = open_db(_load(args, ("db",)).db)
+    try:
+        return fn(conn)
+    finally:
+        conn.close()
+
+
 def _create_token(argv: list[str]) -> int:
     p = _db_parser("create-token", "Create an API token (sent as 'Authorization: Bearer TOKEN'). Prints the "
                    "token on standard output and nothing else; only its sha256 is stored.",
-                   "motcua collector create-token reports --db /var/lib/motcua/collector.db")
+                   "motcua collector create-token reports --db /var/lib/motcua/collector.db --expires-days 90")
+    p.add_argument("--role", choices=ROLES, default="manager", help="what the token may read (default: manager)")
+    p.add_argument("--expires-days", type=float, help="refused after this many days (default: never)")
     args = p.parse_args(argv)
-    cfg = _load(args, ("db",))
-    from . import auth
-    from .db import open_db
-    conn = open_db(cfg.db)
-    try:
-        token = auth.create_token(conn, args.name)
-    finally:
-        conn.close()
-    print(token)
+    from . import tokens
+    expires = None if args.expires_days is None else args.expires_days * 86400
+    print(_with_db(args, lambda c: tokens.create_token(c, args.name, role=args.role, expires_in_s=expires)))
     return 0
+
+
+def _list_tokens(argv: list[str]) -> int:
+    p = _db_parser("list-tokens", "List the API tokens (never the tokens themselves): id, name, role, state "
+                   "(active, expired, revoked), created, expires.",
+                   "motcua collector list-tokens --db /var/lib/motcua/collector.db", arg=None)
+    from . import tokens
+    rows = _with_db(p.parse_args(argv), tokens.list_tokens)
+    print("id\tname\trole\tstate\tcreated_at\texpires_at\trevoked_at")
+    for r in rows:
+        print("\t".join(str(r[k] or "-") for k in ("id", "name", "role", "state", "created_at", "expires_at",
+                                                   "revoked_at")))
+    return 0
+
+
+def _revoke_token(argv: list[str]) -> int:
+    p = _db_parser("revoke-token", "Revoke an API token at once: give the token itself or its id from "
+                   "list-tokens.", "motcua collector revoke-token 3 --db /var/lib/motcua/collector.db", arg="TOKEN")
+    args = p.parse_args(argv)
+    from . import tokens
+    tid = _with_db(args, lambda c: tokens.revoke_token(c, args.name))
+    print(f"Đã thu hồi mã / token revoked: id {tid}", file=sys.stderr)
+    return 0
+
+
+def _user_command(name: str, what: str, example: str, fn: Callable[[sqlite3.Connection, str], object],
+                  done: str) -> Callable[[list[str]], int]:
+    def command(argv: list[str]) -> int:
+        args = _db_parser(name, what, example).parse_args(argv)
+        _with_db(args, lambda c: fn(c, args.name))
+        print(f"{done}: {args.name}", file=sys.stderr)
+        return 0
+    return command
+
+
+def _user_commands() -> dict[str, Callable[[list[str]], int]]:
+    from . import auth
+    db = "--db /var/lib/motcua/collector.db"
+    return {
+        "delete-user": _user_command("delete-user", "Delete a dashboard user: their sessions end at once and "
+                                     "the API tokens in their name are revoked.",
+                                     f"motcua collector delete-user ketoan {db}", auth.delete_user,
+                                     "Đã xoá người dùng / user deleted"),
+        "disable-user": _user_command("disable-user", "Disable a dashboard user: their sessions end at once, "
+                                      "logins and their tokens are refused until enable-user.",
+                                      f"motcua collector disable-user ketoan {db}",
+                                      lambda c, n: auth.set_disabled(c, n, True),
+                                      "Đã khoá người dùng / user disabled"),
+        "enable-user": _user_command("enable-user", "Enable a disabled dashboard user again.",
+                                     f"motcua collector enable-user ketoan {db}",
+                                     lambda c, n: auth.set_disabled(c, n, False),
+                                     "Đã mở khoá người dùng / user enabled"),
+    }
 
 
 def _run(argv: list[str]) -> int:
@@ -114,7 +184,8 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "add-user": _add_user, "create-token": _create_token}
+COMMANDS = {"run": _run, "add-user": _add_user, "create-token": _create_token, "list-tokens": _list_tokens,
+            "revoke-token": _revoke_token, **_user_commands()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,10 @@ class CollectorConfig(BaseModel):
     batch_max: int = Field(2000, ge=1, le=50000, description="most messages per write transaction")
     batch_wait_ms: float = Field(20.0, ge=0, le=1000, description="longest wait to fill a batch")
     timezone: str = "Asia/Ho_Chi_Minh"
+    devices: str | None = Field(None, description="device registry (devices.toml, written by provision-device), "
+                                "relative to this file; unset: every device's data is trusted (development only)")
+    secure_cookies: bool = Field(False, description="the dashboard is served over TLS (by a reverse proxy): "
+                                 "cookies get Secure, HSTS is sent")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
 
@@ -80,6 +84,8 @@ class CollectorConfig(BaseModel):
 def build_config(path: str | Path | None, overrides: dict[str, Any]) -> CollectorConfig:
     """Load the TOML file (if any) and apply the command-line values that were given."""
     base = load_config(path, CollectorConfig) if path else CollectorConfig()
+    if path and base.devices and not Path(base.devices).is_absolute():
+        base.devices = str(Path(path).resolve().parent / base.devices)
     data = base.model_dump()
     data.update({k: v for k, v in overrides.items() if v is not None})
     return CollectorConfig.model_validate(data)

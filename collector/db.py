@@ -2,8 +2,8 @@
 
 Every table keeps times twice: as ISO 8601 text with the offset the device or the collector used
 (``ts``, ``received_at``) and as a UTC epoch in seconds (``ts_epoch``, ``received_epoch``) for
-range queries. Migrations run in order inside one transaction each and are recorded in
-``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
+range queries. Migrations run in order, all inside one transaction (a failing one leaves the file
+as it was), and each is recorded in ``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
 a newer file (:class:`SchemaTooNew`).
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Callable
 
 import sqlite_utils
 
+from common.sqlite import connect as sqlite_connect
+
 from .errors import SchemaTooNew
 
 log = logging.getLogger(__name__)
@@ -24,57 +26,57 @@ log = logging.getLogger(__name__)
 def _v1_events(db: sqlite_utils.Database) -> None:
     """Events by id, one table per event type, devices, gaps, dead letters, retained state."""
     common = {"id": str, "site": str, "device": str}
-    db["events"].create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
+    db.table("events").create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
                          "clock_synced": int, "topic": str, "payload": str, "received_at": str,
                          "received_epoch": float}, pk="id", not_null={"site", "device", "type", "seq"})
-    db["events"].create_index(["site", "device", "seq"])
-    db["events"].create_index(["ts_epoch"])
-    db["ratings"].create({**common, "desk": int, "score": int, "scale": int, "ticket": str, "service": str,
+    db.table("events").create_index(["site", "device", "seq"])
+    db.table("events").create_index(["ts_epoch"])
+    db.table("ratings").create({**common, "desk": int, "score": int, "scale": int, "ticket": str, "service": str,
                           "officer": str, "misuse": int, "misuse_reason": str, "day": str, "ts": str,
                           "ts_epoch": float}, pk="id")
     # (desk, ts_epoch, officer): desk pages come out in time order and desk+officer counts stay in the index
     for cols in (["ts_epoch"], ["desk", "ts_epoch", "officer"], ["officer", "ts_epoch"], ["service", "ts_epoch"]):
-        db["ratings"].create_index(cols)
-    db["ticket_events"].create({**common, "action": str, "ticket": str, "number": int, "day": str,
+        db.table("ratings").create_index(cols)
+    db.table("ticket_events").create({**common, "action": str, "ticket": str, "number": int, "day": str,
                                 "service": str, "priority": str, "appointment": str, "desk": int,
                                 "officer": str, "kiosk": str, "issued_at": str, "people_ahead": int,
                                 "wait_s": float, "service_s": float, "to_service": str, "offline": int,
                                 "ts": str, "ts_epoch": float}, pk="id")
-    db["ticket_events"].create_index(["ts_epoch"])
-    db["ticket_events"].create_index(["day", "service"])
-    db["presence"].create({**common, "desk": int, "zone": str, "kind": str, "present": int, "since": str,
+    db.table("ticket_events").create_index(["ts_epoch"])
+    db.table("ticket_events").create_index(["day", "service"])
+    db.table("presence").create({**common, "desk": int, "zone": str, "kind": str, "present": int, "since": str,
                            "window_s": float, "occupied_share": float, "changes": int, "ts": str,
                            "ts_epoch": float}, pk="id")
-    db["presence"].create_index(["site", "desk", "ts_epoch"])
-    db["faults"].create({**common, "code": str, "active": int, "message_vi": str, "message_en": str,
+    db.table("presence").create_index(["site", "desk", "ts_epoch"])
+    db.table("faults").create({**common, "code": str, "active": int, "message_vi": str, "message_en": str,
                          "detail": str, "ts": str, "ts_epoch": float}, pk="id")
-    db["faults"].create_index(["site", "device", "code", "ts_epoch"])
-    db["desk_sessions"].create({**common, "desk": int, "action": str, "officer": str, "badge": str,
+    db.table("faults").create_index(["site", "device", "code", "ts_epoch"])
+    db.table("desk_sessions").create({**common, "desk": int, "action": str, "officer": str, "badge": str,
                                 "ts": str, "ts_epoch": float}, pk="id")
-    db["desk_sessions"].create_index(["site", "desk", "ts_epoch"])
-    db["devices"].create({"site": str, "device": str, "role": str, "version": str, "desk": int,
+    db.table("desk_sessions").create_index(["site", "desk", "ts_epoch"])
+    db.table("devices").create({"site": str, "device": str, "role": str, "version": str, "desk": int,
                           "status": str, "status_at": str, "last_seen": str, "last_seen_epoch": float,
                           "telemetry": str, "telemetry_at": str, "outbox_depth": int, "clock_synced": int,
                           "last_seq": int}, pk=("site", "device"))
-    db["seq_gaps"].create({"site": str, "device": str, "from_seq": int, "to_seq": int, "detected_at": str},
+    db.table("seq_gaps").create({"site": str, "device": str, "from_seq": int, "to_seq": int, "detected_at": str},
                           pk=("site", "device", "from_seq"))
-    db["dead_letters"].create({"id": int, "topic": str, "payload": str, "payload_encoding": str,
+    db.table("dead_letters").create({"id": int, "topic": str, "payload": str, "payload_encoding": str,
                                "reason": str, "message": str, "received_at": str, "received_epoch": float},
                               pk="id")
-    db["dead_letters"].create_index(["received_epoch"])
-    db["retained_state"].create({"topic": str, "site": str, "device": str, "name": str, "key": str,
+    db.table("dead_letters").create_index(["received_epoch"])
+    db.table("retained_state").create({"topic": str, "site": str, "device": str, "name": str, "key": str,
                                  "payload": str, "received_at": str, "received_epoch": float}, pk="topic")
-    db["desk_presence"].create({"site": str, "desk": int, "zone": str, "present": int, "since": str,
+    db.table("desk_presence").create({"site": str, "desk": int, "zone": str, "present": int, "since": str,
                                 "device": str, "updated_epoch": float}, pk=("site", "desk", "zone"))
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def _v2_auth(db: sqlite_utils.Database) -> None:
     """Dashboard users (argon2 hashes) and API tokens (sha256 of the token, never the token)."""
-    db["users"].create({"name": str, "password_hash": str, "created_at": str}, pk="name")
-    db["tokens"].create({"id": int, "name": str, "token_sha256": str, "created_at": str,
+    db.table("users").create({"name": str, "password_hash": str, "created_at": str}, pk="name")
+    db.table("tokens").create({"id": int, "name": str, "token_sha256": str, "created_at": str,
                          "last_used_at": str}, pk="id")
-    db["tokens"].create_index(["token_sha256"], unique=True)
+    db.table("tokens").create_index(["token_sha256"], unique=True)
 
 
 def _v3_report_indexes(db: sqlite_utils.Database) -> None:
@@ -82,28 +84,44 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     officer-zone presence ``change`` events by time (``WHERE zone=? AND kind=? AND ts_epoch ...``),
     ticket events by action and time (``WHERE action IN (...) AND ts_epoch ...``) and dead letters by
     reason, newest first (``WHERE reason=? ORDER BY id DESC``)."""
-    db["presence"].create_index(["zone", "kind", "ts_epoch"], if_not_exists=True)
-    db["ticket_events"].create_index(["action", "ts_epoch"], if_not_exists=True)
-    db["dead_letters"].create_index(["reason", "id"], if_not_exists=True)
+    db.table("presence").create_index(["zone", "kind", "ts_epoch"], if_not_exists=True)
+    db.table("ticket_events").create_index(["action", "ts_epoch"], if_not_exists=True)
+    db.table("dead_letters").create_index(["reason", "id"], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes]
+def _v4_sessions(db: sqlite_utils.Database) -> None:
+    """Web sessions that end (collector/sessions.py): one row per login, removed at logout, at a
+    password change and when the user is disabled or deleted; users get a role and a disabled flag;
+    tokens a role, an expiry and a revocation time (a revoked token stays listed)."""
+    db.table("users").add_column("role", str, not_null_default="manager")
+    db.table("users").add_column("disabled", int, not_null_default=0)
+    db.table("tokens").add_column("role", str, not_null_default="manager")
+    db.table("tokens").add_column("expires_epoch", float)
+    db.table("tokens").add_column("revoked_at", str)
+    db.table("sessions").create({"id_sha256": str, "name": str, "created_epoch": float, "expires_epoch": float,
+                                 "address": str}, pk="id_sha256")
+    db.table("sessions").create_index(["name"])
+
+
+def _v5_forbidden(db: sqlite_utils.Database) -> None:
+    """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
+    when the last was and why: the figure a device alert is raised on."""
+    db.table("devices").add_column("forbidden", int)
+    db.table("devices").add_column("forbidden_at", str)
+    db.table("devices").add_column("forbidden_reason", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
+                                                             _v4_sessions, _v5_forbidden]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in WAL mode, NORMAL sync (durable at commit with WAL except on power loss of the
-    last transaction's fsync; FULL for the writer)."""
-    p = Path(path)
-    if not readonly:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(p), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=30000")
+    """A connection from :func:`common.sqlite.connect` (WAL, ``synchronous=FULL`` on every
+    connection: a stored event survives a power cut; 30 s busy timeout), with foreign keys on and
+    rows as ``sqlite3.Row``."""
+    conn = sqlite_connect(path, readonly=readonly, rows=True)
     conn.execute("PRAGMA foreign_keys=ON")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.row_factory = sqlite3.Row
     return conn
 
 

@@ -22,5 +22,13 @@ class UnknownUser(CollectorError, LookupError):
     """No user of that name."""
 
 
+class BadRole(CollectorError, ValueError):
+    """A role that is not manager, officer, technician or viewer."""
+
+
+class UnknownToken(CollectorError, LookupError):
+    """No API token with that value or id."""
+
+
 class BadHttpAddress(CollectorError, ValueError):
     """An --http value that is not HOST:PORT."""

@@ -1,7 +1,10 @@
-"""Every label of the dashboard, Vietnamese first, English second."""
+"""Every label of the collector's web pages, Vietnamese first, English second (the labels every
+web role shares are in common/web/i18n.py)."""
 from __future__ import annotations
 
-LANGS = ("vi", "en")
+from common.web.i18n import LANGS, pick, pick_lang
+
+__all__ = ["LABELS", "LANGS", "labels", "pick_lang"]
 
 LABELS: dict[str, tuple[str, str]] = {
     "title": ("Bảng điều khiển Bộ phận Một cửa", "One-stop centre dashboard"),
@@ -74,18 +77,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "bad_query": ("Tham số không hợp lệ", "Bad parameter"),
     "language": ("English", "Tiếng Việt"),
     "updated": ("Cập nhật", "Updated"),
+    "devices_page": ("Thiết bị", "Devices"),
+    "no_js": ("Cần bật JavaScript để xem trực tiếp.", "JavaScript is needed for the live view."),
+    "print": ("In báo cáo", "Print"),
     "unauthorized": ("Cần đăng nhập hoặc mã truy cập (Authorization: Bearer).",
                      "Login or an API token (Authorization: Bearer) is required."),
 }
 
 
 def labels(lang: str) -> dict[str, str]:
-    i = 1 if lang == "en" else 0
-    return {k: v[i] for k, v in LABELS.items()}
-
-
-def pick_lang(query: str | None, cookie: str | None) -> str:
-    for v in (query, cookie):
-        if v in LANGS:
-            return v  # type: ignore[return-value]
-    return "vi"
+    return pick(LABELS, lang)

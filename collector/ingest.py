@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
+from common.registry import load_registry
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 
+from .authz import Authz
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
 from .store import BatchResult, Incoming, Store
@@ -63,6 +65,7 @@ class Ingest:
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self.authz = Authz(load_registry(config.devices))  # a bad registry refuses to start (file and line)
         self.broker = config.broker_config()
         self._site = config.site_or_none
         self.client = DeviceClient(
@@ -157,6 +160,7 @@ class Ingest:
         breaks the batch for any other reason, write the messages one by one so only that message
         becomes a dead letter."""
         t0 = time.perf_counter()
+        batch, refused = self.authz.screen(self.store, batch)  # forbidden -> dead letters (collector/authz.py)
         while True:
             try:
                 res = self.store.write_batch(batch)
@@ -169,6 +173,8 @@ class Ingest:
                 log.exception("batch of %d failed; writing one by one", len(batch))
                 res = self._write_singly(batch)
                 break
+        res.dead += refused.dead
+        res.changed |= refused.changed
         self.stats.batches += 1
         self.stats.stored += res.stored
         self.stats.duplicates += res.duplicates

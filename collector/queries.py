@@ -121,8 +121,8 @@ class Reader:
         now = self.clock.now()
         names: dict[tuple[str, str], tuple[str, str]] = {}
         for s, st in self.site_states(site).items():
-            for sv in st.services:
-                names[(s, sv.code)] = (sv.name_vi, sv.name_en)
+            for info in st.services:
+                names[(s, info.code)] = (info.name_vi, info.name_en)
         out = []
         for r in self._states("service", site):
             try:
@@ -167,6 +167,7 @@ class Reader:
                         "uptime_s": tel.get("uptime_s"),
                         "extra": tel["extra"] if isinstance(tel.get("extra"), dict) else {},
                         "open_faults": faults.get(key, []), "seq_gaps": g,
+                        "forbidden": r["forbidden"] or 0, "forbidden_at": r["forbidden_at"],
                         "missing": sum(x["to"] - x["from"] + 1 for x in g)})
         return out
 

@@ -1,33 +1,19 @@
-"""Managers' reports on the web: an HTML page (table, inline SVG charts, printable on A4), CSV, JSON.
+"""What the managers' reports show on the web, apart from the page itself: the labels, the table
+cells, the CSV for Excel and the four inline SVG charts (no inline style: CSP ``style-src 'self'``).
 
-Mount in ``collector.web.create_app`` with ``routes += report_routes(lambda: reader.conn, user_of, ...)``;
-``require_login(request)`` returns the user name or None, exactly the dashboard's ``user_of``.
+The routes are in ``collector/web/reports.py``, the page in ``collector/templates/reports.html``.
 """
 from __future__ import annotations
 
 import csv
 import io
-import logging
 import sqlite3
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
-from typing import Any, Callable, NamedTuple
-from urllib.parse import urlencode
+from typing import Any, Callable
 
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
-
-from common.clock import Clock, SystemClock
-from .i18n import labels as dash_labels, pick_lang
 from .report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
-from .reports import (DEFAULT_TZ, GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, ReportRow, build_report,
-                      site_facts, zone)
-
-log = logging.getLogger(__name__)
-
-LANG_COOKIE = "motcua_lang"  # the dashboard's language cookie (collector.web.LANG_COOKIE)
+from .reports import Period, Report, ReportRow, site_facts
 
 L: dict[str, tuple[str, str]] = {
     "title": ("Báo cáo", "Reports"),
@@ -246,11 +232,11 @@ def heatmap(chart: str, desks: dict[int, dict[int, float]], desk_word: str) -> s
             g = int(235 - 150 * share)
             fill = f"rgb({g},{int(245 - 90 * share)},{g})"
             x = ML + i * cw
-            txt = "#fff" if share > 0.6 else "#1d2733"
+            cls = "val on-dark" if share > 0.6 else "val"
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{cw - 1:.1f}" height="{ch - 1:.1f}" '
                          f'fill="{fill}"><title>{escape(desk_word)} {desk}, {h:02d}:00: {share:.0%}</title></rect>')
-            parts.append(f'<text x="{x + cw / 2:.1f}" y="{y + ch / 2 + 4:.1f}" text-anchor="middle" class="val" '
-                         f'style="fill:{txt}">{round(share * 100)}</text>')
+            parts.append(f'<text x="{x + cw / 2:.1f}" y="{y + ch / 2 + 4:.1f}" text-anchor="middle" class="{cls}">'
+                         f'{round(share * 100)}</text>')
     base = MT + len(desks) * ch
     for i, h in enumerate(hours):
         parts.append(f'<text x="{ML + i * cw + cw / 2:.1f}" y="{base + 14:.1f}" text-anchor="middle" '
@@ -298,154 +284,3 @@ def charts_svg(conn: sqlite3.Connection, period: Period, report: Report, tz: str
                                         "rate": p.rate} for p in sat],
             "occupancy_by_hour": {str(d): {str(h): s for h, s in row.items()} for d, row in occ.items()}}
     return html, data
-
-
-# -- the page ------------------------------------------------------------------------------------------
-
-CSS = """
-body{font-family:system-ui,"Noto Sans",sans-serif;margin:0;background:#f4f6f8;color:#1d2733}
-header{display:flex;gap:1em;align-items:center;background:#8b1a1a;color:#fff;padding:.5em 1em}
-header h1{font-size:1.2em;margin:0;flex:1}header a{color:#fff}
-main{padding:1em}section{background:#fff;border-radius:6px;padding:.5em 1em;margin-bottom:1em}
-form.query{display:flex;flex-wrap:wrap;gap:.8em;align-items:end}form.query label{display:flex;flex-direction:column;font-size:.85em}
-table{border-collapse:collapse;width:100%;font-size:.85em}td,th{border-bottom:1px solid #e3e6ea;padding:.25em .35em;text-align:right}
-th:first-child,td:first-child{text-align:left}tr.total td{font-weight:700;border-top:2px solid #1d2733}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1em}
-figure{margin:0;background:#fff;border:1px solid #e3e6ea;border-radius:6px;padding:.4em}
-figcaption{font-weight:600;margin-bottom:.3em}
-svg .grid{stroke:#e3e6ea}svg .bar{fill:#2e6da4}svg .line{fill:none;stroke:#8b1a1a;stroke-width:2}
-svg .dot{fill:#8b1a1a}svg .tick{font-size:11px;fill:#555}svg .axis{font-size:12px;fill:#1d2733}
-svg .val{font-size:10px;fill:#1d2733}.meta,.notes{font-size:.85em;color:#555}.actions a,.actions button{margin-right:.8em}
-@page{size:A4 portrait;margin:12mm}
-@media print{body{background:#fff}header{background:#fff;color:#000;border-bottom:2px solid #000}
-header a,form.query,.actions,.noprint{display:none!important}main{padding:0}section{padding:0;margin:0 0 4mm}
-table{font-size:7.5pt}td,th{padding:1pt 2pt}.charts{display:block}
-figure{break-inside:avoid;page-break-inside:avoid;border:none;margin:0 0 4mm;width:100%}
-svg .bar{fill:#555}svg .line{stroke:#000}svg .dot{fill:#000}}
-"""
-
-
-def report_page(report: Report, charts_html: str, lang: str, query: dict[str, str], generated: datetime) -> str:
-    tr = t(lang)
-    other = "en" if lang == "vi" else "vi"
-    q = {k: v for k, v in query.items() if k != "lang"}
-    opts = lambda name, values, cur: "".join(  # noqa: E731
-        f'<option value="{v}"{" selected" if v == cur else ""}>{escape(tr[v] if v in tr else v)}</option>'
-        for v in values)
-    head = f'<th>{escape(tr[report.by])}</th>' + "".join(
-        f'<th>{escape(en if lang == "en" else vi)}</th>' for _, vi, en in COLUMNS)
-    body = []
-    for row in [*report.rows, report.total]:
-        cells = row_cells(row)
-        cls = ' class="total"' if row.key == "total" else ""
-        body.append(f"<tr{cls}><td>{escape(key_label(report, row, lang))}</td>"
-                    + "".join(f"<td>{escape(cells[c])}</td>" for c, _, _ in COLUMNS) + "</tr>")
-    empty = "" if report.rows else f'<p class="notes">{escape(tr["no_data"])}</p>'
-    span = tr["from_to"].format(start=report.start.strftime("%Y-%m-%d %H:%M"),
-                                end=report.end.strftime("%Y-%m-%d %H:%M"))
-    levels = query.get("levels", str(report.satisfaction_levels))
-    return f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(tr["title"])} {escape(report.period.label)}</title><style>{CSS}</style></head>
-<body><header><h1>{escape(tr["title"])} · {escape(tr[report.period.kind])} {escape(report.period.label)}</h1>
-<a href="/">{escape(tr["dashboard"])}</a>
-<a id="lang" href="/reports?{escape(urlencode({**q, "lang": other}))}">{escape(dash_labels(lang)["language"])}</a>
-</header><main>
-<section><form class="query" method="get" action="/reports">
-<label>{escape(tr["period"])}<select name="period" id="period">{opts("period", PERIOD_KINDS, report.period.kind)}</select></label>
-<label>{escape(tr["date"])}<input type="date" name="date" id="date" value="{report.period.anchor.isoformat()}"></label>
-<label>{escape(tr["by"])}<select name="by" id="by">{opts("by", GROUPS, report.by)}</select></label>
-<label>{escape(tr["levels"])}<input type="number" name="levels" min="1" max="5" value="{escape(levels)}"></label>
-<button type="submit">{escape(tr["show"])}</button></form>
-<p class="actions"><a id="csv" href="/reports.csv?{escape(urlencode(q | {"lang": lang}))}">{escape(tr["csv"])}</a>
-<button type="button" id="print" onclick="window.print()">{escape(tr["print"])}</button></p>
-<p class="meta">{escape(span)} · {escape(tr["tz"])}: {escape(report.tz)}{" · " + escape(report.site) if report.site else ""}
- · {escape(tr["generated"])}: {generated.strftime("%Y-%m-%d %H:%M")}</p></section>
-<section id="report-table"><h2>{escape(tr["table"])}</h2>
-<table id="report"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{empty}
-<p class="notes">{escape(tr["notes"])}</p></section>
-<section id="report-charts"><h2>{escape(tr["charts"])}</h2><div class="charts">{charts_html}</div></section>
-</main></body></html>"""
-
-
-# -- routes --------------------------------------------------------------------------------------------
-
-class Built(NamedTuple):
-    conn: sqlite3.Connection
-    period: Period
-    report: Report
-    now: float
-
-
-def report_routes(get_conn: Callable[[], sqlite3.Connection], require_login: Callable[[Request], str | None], *,
-                  tz: str = DEFAULT_TZ, site: str | None = None, clock: Clock | None = None) -> list[Route]:
-    """``GET /reports`` (HTML), ``GET /reports.csv``, ``GET /api/reports`` (JSON), all behind the login."""
-    clock = clock or SystemClock(tz)
-    z = zone(tz)
-
-    def refused() -> JSONResponse:
-        vi, en = dash_labels("vi")["unauthorized"], dash_labels("en")["unauthorized"]
-        return JSONResponse({"error": "unauthorized", "message_vi": vi, "message_en": en}, status_code=401,
-                            headers={"WWW-Authenticate": 'Bearer realm="motcua"'})
-
-    def bad(exc: BadReportQuery) -> JSONResponse:
-        return JSONResponse({"error": "bad_query", "message": str(exc)}, status_code=400)
-
-    def lang_of(request: Request) -> str:
-        return pick_lang(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
-
-    def build(request: Request) -> Built:
-        qp = request.query_params
-        now = clock.now()
-        period = Period.parse(qp.get("period"), qp.get("date"), now.astimezone(z).date())
-        try:
-            levels = int(qp.get("levels") or 2)
-        except ValueError:
-            raise BadReportQuery(f"Số mức phải là số nguyên 1-5 / levels={qp.get('levels')!r} is not a whole "
-                                 "number (1-5)") from None
-        conn = get_conn()
-        report = build_report(conn, period, qp.get("by") or "service", levels, tz, site=site,
-                              now=now.timestamp())
-        return Built(conn, period, report, now.timestamp())
-
-    def built(request: Request, refuse: Callable[[], Response]) -> Built | Response:
-        """The report the query asks for, or the answer to give instead (not logged in, bad query)."""
-        if require_login(request) is None:
-            return refuse()
-        try:
-            return build(request)
-        except BadReportQuery as exc:
-            return bad(exc)
-
-    def page(request: Request) -> Response:
-        lang = lang_of(request)
-        b = built(request, lambda: RedirectResponse("/login", status_code=303))
-        if isinstance(b, Response):
-            return b
-        conn, period, report, now = b
-        charts, _ = charts_svg(conn, period, report, tz, site, now, lang)
-        html = report_page(report, charts, lang, dict(request.query_params), clock.now().astimezone(z))
-        resp = HTMLResponse(html, headers={"Cache-Control": "no-store"})
-        if request.query_params.get("lang") in ("vi", "en"):
-            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-        return resp
-
-    def csv_file(request: Request) -> Response:
-        b = built(request, refused)
-        if isinstance(b, Response):
-            return b
-        report = b.report
-        name = f"bao-cao-{report.period.kind}-{report.period.label}-{report.by}.csv"
-        return Response(report_csv(report, lang_of(request)), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                 "Cache-Control": "no-store"})
-
-    def api(request: Request) -> Response:
-        b = built(request, refused)
-        if isinstance(b, Response):
-            return b
-        conn, period, report, now = b
-        _, data = charts_svg(conn, period, report, tz, site, now, lang_of(request))
-        return JSONResponse({**report.as_dict(), "charts": data})
-
-    return [Route("/reports", page), Route("/reports.csv", csv_file), Route("/api/reports", api)]

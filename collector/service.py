@@ -8,6 +8,7 @@ import uvicorn
 
 from common.clock import Clock, SystemClock
 from common.systemd import Notifier
+from common.web.app import WebSettings
 
 from .config import CollectorConfig
 from .db import open_db
@@ -30,7 +31,7 @@ class Collector:
         self.hub = LiveHub(self.reader, config.site_or_none)
         self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready)
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
 
     def _ready(self) -> None:
         host, port = self.config.http_address()

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from common.clock import iso
@@ -146,7 +146,7 @@ class Store:
         if not msg.payload:  # a cleared retained status
             res.ignored += 1
             return
-        st: Status = parse_model(Status, msg.payload)  # type: ignore[assignment]
+        st = parse_model(Status, msg.payload)
         if st.device != t.device:
             raise ProtocolError("device_mismatch", f"status device {st.device!r} does not match topic device {t.device!r}")
         self.conn.execute(
@@ -160,7 +160,7 @@ class Store:
         res.changed.update(("devices", "desks"))
 
     def _telemetry(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
-        tel: Telemetry = parse_model(Telemetry, msg.payload)  # type: ignore[assignment]
+        tel = parse_model(Telemetry, msg.payload)
         self.conn.execute(
             "INSERT INTO devices (site, device, telemetry, telemetry_at, outbox_depth, clock_synced) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(site, device) DO UPDATE SET telemetry=excluded.telemetry, "
@@ -303,6 +303,23 @@ class Store:
             if a <= b:
                 self.conn.execute("INSERT INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
                                   "VALUES (?, ?, ?, ?, ?)", (e.site, e.device, a, b, at))
+
+    def write_dead_many(self, items: list[tuple[Incoming, str, str]],
+                        also: Callable[[sqlite3.Connection], None] | None = None) -> BatchResult:
+        """Store (message, reason, message text) dead letters in one transaction, with `also`
+        (e.g. collector/authz.py counting them per device) in the same transaction."""
+        res = BatchResult()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for msg, reason, message in items:
+                self._dead(msg, reason, message, res)
+            if also is not None:
+                also(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return res
 
     def write_dead(self, msg: Incoming, reason: str, message: str) -> BatchResult:
         """Store one message as a dead letter in its own transaction (the last resort)."""

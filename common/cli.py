@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from . import __version__
 
@@ -74,10 +74,12 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def resolve(name: str):  # noqa: ANN201 - returns the role's main
+def resolve(name: str) -> Callable[..., int]:
+    """The role's ``main``."""
     cmd = COMMANDS[name]
     module, func = cmd.target.split(":")
-    return getattr(importlib.import_module(module), func)
+    main: Callable[..., int] = getattr(importlib.import_module(module), func)
+    return main
 
 
 def main(argv: list[str] | None = None) -> int:

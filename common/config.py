@@ -59,7 +59,8 @@ class _Locator:
                 i += 1
                 continue
             name = f"{table}.{p}" if table else p
-            idx = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], int) else None
+            nxt = parts[i + 1] if i + 1 < len(parts) else None
+            idx = nxt if isinstance(nxt, int) else None
             heads = [h for h in self.headers if h[1] == name]
             if heads:
                 pick = heads[idx] if idx is not None and idx < len(heads) and heads[0][2] else heads[0]

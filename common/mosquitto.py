@@ -17,7 +17,7 @@ MOSQUITTO_HINT = "mosquitto is not installed: sudo apt-get install -y mosquitto 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def find_mosquitto() -> str:

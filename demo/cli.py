@@ -23,6 +23,7 @@ from collections import Counter
 import tomllib
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -46,7 +47,7 @@ EPILOG = """examples:
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
 
-def open_day(site: dict, day: date) -> date:  # type: ignore[type-arg]
+def open_day(site: dict[str, Any], day: date) -> date:
     """Today if the centre opens today (site.toml hours and closed days), else the next day it
     does: a demo started on a Sunday shows a working day."""
     weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -205,8 +206,8 @@ class Demo:
             self.watcher.loop_stop()
         if self.broker:
             self.broker.stop()
-        if not self.args.workdir and not self.args.keep:
-            shutil.rmtree(self.work, ignore_errors=True)
+        if not self.args.workdir:
+            tidy(self.work, keep_all=self.args.keep)
 
     def run(self) -> int:
         self.t0 = time.time()
@@ -237,8 +238,25 @@ class Demo:
             self.stopping.wait(0.5)
         print("Đang dừng / stopping…", flush=True)
         self.stop(final_summary=True)
-        print("Đã dừng / stopped.", flush=True)
+        print(f"Đã dừng / stopped. Nhật ký và cơ sở dữ liệu / logs and database: {self.work}", flush=True)
         return 0
+
+
+KEPT = ("*.log", "collector.db", "collector.db-wal", "collector.db-shm")
+
+
+def tidy(work: Path, keep_all: bool = False) -> None:
+    """After a run in a temp dir: keep the logs and the collector's database (the demo printed
+    their path), remove the rest (broker, configs, outboxes, voice cache) unless ``keep_all``."""
+    if keep_all or not work.is_dir():
+        return
+    for p in work.iterdir():
+        if any(p.match(k) for k in KEPT):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
 
 
 def _hhmm(text: str) -> str:
@@ -261,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=_hhmm, default="07:00", help="simulated local start time HH:MM (default 07:00)")
     ap.add_argument("--duration", type=float, default=None, help="stop by itself after this many real seconds")
     ap.add_argument("--workdir", default=None, help="keep databases and logs here (default: a temp dir)")
-    ap.add_argument("--keep", action="store_true", help="keep the temp dir after stopping")
+    ap.add_argument("--keep", action="store_true", help="keep everything in the temp dir after stopping "
+                    "(configs, outboxes, broker); the logs and collector.db are always kept")
     ap.add_argument("--display", action="store_true",
                     help="also open the hall display (a window on this desktop, voice calls through aplay)")
     args = ap.parse_args(argv)

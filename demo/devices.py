@@ -61,7 +61,7 @@ class SimDesk:
         self.factory = factory
         self.cfg = runtime.config
         self.answers: queue.Queue[tuple[str, Response | None]] = queue.Queue()
-        runtime.terminal.when_answered = lambda op, resp: self.answers.put((op, resp))  # type: ignore[union-attr]
+        runtime.terminal.when_answered = lambda op, resp: self.answers.put((op, resp))
         self.officer: OfficerDay | None = None
         self.signed_in = False
         self.state = "idle"
@@ -105,7 +105,6 @@ class SimDesk:
         if o is None:
             return
         terminal = self.rt.terminal
-        assert terminal is not None
         if not self.signed_in and o.arrive_s <= t < o.leave_s:
             terminal.badge(o.badge)
             self.signed_in = True

@@ -1,28 +1,32 @@
-"""The Kivy app: a thin view over :class:`~kiosk.controller.KioskController`.
+"""The Kivy app: a view over :class:`~kiosk.controller.KioskController`.
 
-Layout lives in ``screens.kv``; here only the glue: each tap calls one controller action through
-``act`` (errors are caught there), and ``refresh`` copies the controller's view into widgets.
+Layout and bindings live in ``screens.kv`` (every text is a :class:`~kiosk.view.KioskView`
+property); here only the glue: a tap calls a controller method through :meth:`KioskApp.tap`
+(errors are caught there), then the view properties are updated.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.properties import ObjectProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, Screen
 
 from .controller import KioskController
-from .i18n import text
+from .view import KioskView
 
 log = logging.getLogger(__name__)
 
 KV = Path(__file__).with_name("screens.kv")
+BUTTON_H = 96  # dp: a service button, two lines of name and one of detail, a large target
 
 
 class KioskRoot(BoxLayout):
@@ -30,7 +34,33 @@ class KioskRoot(BoxLayout):
 
 
 class HomeScreen(Screen):
-    pass
+    """Builds the service buttons of the current page from ``view.services``."""
+
+    def on_kv_post(self, _base: Any) -> None:
+        app = App.get_running_app()
+        app.view.bind(services=lambda *_: self.rebuild())
+        self.ids.services.bind(size=lambda *_: self.fit())
+
+    def fit(self) -> None:
+        """Buttons per page for the area the grid has (1024x600: 6-8; 1280x800: 12)."""
+        app = App.get_running_app()
+        grid = self.ids.services
+        cols = 3 if grid.width >= dp(1000) else 2
+        rows = max(1, int((grid.height + grid.spacing[1]) // (dp(BUTTON_H) + grid.spacing[1])))
+        grid.cols = cols
+        if app.view.per_page != cols * rows:
+            app.view.per_page = cols * rows
+            app.refresh()
+
+    def rebuild(self) -> None:
+        app = App.get_running_app()
+        grid = self.ids.services
+        grid.clear_widgets()
+        for s in app.view.services:
+            b = Factory.ServiceButton(disabled=not s["enabled"])
+            b.code = s["code"]
+            b.text = f"[b]{s['name']}[/b]\n[size=20sp]{s['detail']}[/size]"
+            grid.add_widget(b)
 
 
 class OptionsScreen(Screen):
@@ -69,12 +99,14 @@ class _Guard(ExceptionHandler):
 
 class KioskApp(App):
     title = "motcua kiosk"
+    view = ObjectProperty(None)
 
     def __init__(self, controller: KioskController, printer_poll_s: float = 10.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.controller = controller
+        self.c = controller
         self.printer_poll_s = printer_poll_s
-        self._services_key: Any = None
+        self.view = KioskView()
         self._events: list[Any] = []
 
     def build(self) -> KioskRoot:
@@ -82,10 +114,8 @@ class KioskApp(App):
         root = KioskRoot()
         sm = root.ids.sm
         sm.transition = NoTransition()
-        sm.add_widget(HomeScreen())
-        sm.add_widget(OptionsScreen())
-        sm.add_widget(AppointmentScreen())
-        sm.add_widget(ConfirmScreen())
+        for screen in (HomeScreen(), OptionsScreen(), AppointmentScreen(), ConfirmScreen()):
+            sm.add_widget(screen)
         for name in ("closed", "finished", "loading"):
             sm.add_widget(MessageScreen(name=name))
         ExceptionManager.add_handler(_Guard(self))
@@ -94,112 +124,37 @@ class KioskApp(App):
                         Clock.schedule_interval(lambda _dt: self.controller.safe(self.controller.check_printer),
                                                 self.printer_poll_s)]
         self.root = root
+        self.view.bind(screen=lambda _v, name: setattr(sm, "current", name))
+        self.view.bind(groups=lambda *_: self._groups())
         self.refresh()
+        sm.current = self.view.screen
         return root
 
-    # -- taps ----------------------------------------------------------------------------------
+    def _groups(self) -> None:
+        box = self.root.ids.sm.get_screen("home").ids.groups if self.root else None
+        if box is None:
+            return
+        box.clear_widgets()
+        for g in self.view.groups:
+            b = Factory.GroupButton(text=g["label"], group="fields", state="down" if g["selected"] else "normal")
+            b.key = g["key"]
+            box.add_widget(b)
 
-    def act(self, action: str, *args: Any) -> None:
-        c = self.controller
-        c.touch()
-        c.safe(getattr(c, action), *args)
+    def tap(self, action: Callable[..., Any], *args: Any) -> None:
+        """A touch: run one controller method (errors caught), then show the result."""
+        self.controller.touch()
+        self.controller.safe(action, *args)
         self.refresh()
 
     def _tick(self, _dt: float) -> None:
         self.controller.safe(self.controller.tick)
         self.refresh()
 
-    # -- view -----------------------------------------------------------------------------------
-
-    def screen(self, name: str) -> Screen:
-        return self.root.ids.sm.get_screen(name)
-
     def refresh(self) -> None:
         try:
-            self._refresh()
+            self.view.update(self.controller)
         except Exception as exc:  # noqa: BLE001 - a view bug must not freeze the kiosk
             self.controller.handle_error(exc, "refresh")
-
-    def _refresh(self) -> None:
-        c = self.controller
-        t = c.t
-        ids = self.root.ids
-        site = c.state.site
-        ids.centre.text = (site.name_en if c.lang == "en" else site.name_vi) if site else ""
-        ids.clock.text = f"{c.state.now():%H:%M}"
-        ids.offline.text = t("offline") if c.offline else ""
-        ids.lang.text = t("language")
-        problem = c.printer_problem()
-        ids.banner.text = c.notice_text() or (t("printer_problem") if problem else "")
-        name = c.current_screen()
-        getattr(self, f"_show_{name}", self._show_message)(name)
-        if ids.sm.current != name:
-            ids.sm.current = name
-
-    def _show_home(self, _name: str) -> None:
-        c = self.controller
-        s = self.screen("home")
-        s.ids.title.text = c.t("choose_service")
-        lines = c.service_lines()
-        key = (c.lang, tuple(tuple(sorted(x.items())) for x in lines))
-        if key == self._services_key:
-            return
-        self._services_key = key
-        grid = s.ids.services
-        grid.clear_widgets()
-        grid.cols = 1 if len(lines) <= 2 else 2
-        for line in lines:
-            b = Factory.ServiceButton(disabled=not line["enabled"])
-            b.code = line["code"]
-            b.text = f"[b]{line['name']}[/b]\n[size=22sp]{line['detail']}[/size]"
-            grid.add_widget(b)
-
-    def _show_options(self, _name: str) -> None:
-        c = self.controller
-        ids = self.screen("options").ids
-        ids.service.text = c.service_name(c.service)
-        ids.who.text = c.t("who")
-        for key in ("normal", "elderly", "disabled", "pregnant", "appointment", "back"):
-            ids[key].text = c.t(key)
-
-    def _show_appointment(self, _name: str) -> None:
-        c = self.controller
-        ids = self.screen("appointment").ids
-        ids.prompt.text = c.t("enter_code")
-        ids.code.text = c.code or "_ _ _ _"
-        ids.error.text = c.code_error
-        ids.back.text = c.t("back")
-        ids.delete.text = c.t("delete")
-        ids.ok.text = c.t("ok")
-
-    def _show_confirm(self, _name: str) -> None:
-        c = self.controller
-        ids = self.screen("confirm").ids
-        lines = c.confirm_lines()
-        if not lines:
-            return
-        ids.your_number.text = c.t("your_number") + ":"
-        ids.number.text = lines["number"]
-        ids.service.text = lines["service"] + (f"  ·  {lines['priority']}" if lines["priority"] else "")
-        ids.details.text = "\n".join(x for x in (lines["ahead"], lines["wait"], lines["offline"]) if x)
-        ids.status.text = lines["status"]
-        ids.status.color = (0.75, 0.1, 0.1, 1) if lines["failed"] else (0.05, 0.45, 0.2, 1)
-        ids.reprint.text = c.t("reprint") if lines["failed"] else ""
-        ids.done.text = c.t("done")
-
-    def _show_message(self, name: str) -> None:
-        c = self.controller
-        ids = self.screen(name).ids
-        if name == "closed":
-            hours = c.state.hours_today()
-            ids.headline.text = c.t("closed")
-            ids.detail.text = c.t("closed_hours", hours=hours) if hours else c.t("closed_today")
-        elif name == "finished":
-            ids.headline.text = c.t("finished")
-            ids.detail.text = c.t("finished_hint")
-        else:
-            ids.headline.text = c.t("no_config")
-            ids.detail.text = text("no_config", "en" if c.lang == "vi" else "vi")
 
     def on_stop(self) -> None:
         for ev in self._events:

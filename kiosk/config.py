@@ -56,6 +56,10 @@ class PrinterConfig(BaseModel):
     status_timeout_s: float = Field(0.5, gt=0, le=10, description="wait for a DLE EOT status answer")
     query_status: bool = Field(True, description="ask the printer's status before printing (serial only)")
     cut: bool = True
+    profile: str | None = Field(None, description="python-escpos capability profile, e.g. TM-T20II, POS-5890 "
+                                "(None: python-escpos's generic 'default')")
+    mode: Literal["auto", "raster"] = Field(
+        "auto", description="auto: built-in fonts and QR where the profile has them; raster: every line as an image")
 
     @property
     def width_px(self) -> int:
@@ -67,6 +71,14 @@ class PrinterConfig(BaseModel):
         missing = [k for k in need.get(self.kind, ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"printer kind {self.kind!r} needs {', '.join(missing)}")
+        if self.profile is not None:
+            from escpos.capabilities import get_profile
+
+            try:
+                get_profile(self.profile)
+            except Exception:  # noqa: BLE001 - python-escpos raises its own NotSupported/KeyError
+                raise ValueError(f"printer profile {self.profile!r} is not a python-escpos profile "
+                                 "(e.g. default, simple, TM-T20II, TM-T88V, POS-5890)") from None
         return self
 
 

@@ -1,27 +1,26 @@
-"""The kiosk's behaviour without a window: which screen, what it says, what a tap does.
+"""The kiosk's screen state machine, without a window: which screen, which service, what a tap does.
 
-The Kivy app is a thin view over :class:`KioskController`; tests drive the controller directly
-or through the real window. Every action runs through :meth:`KioskController.safe`, so an
-unexpected error is logged, reported as a ``fault`` event and the kiosk returns home.
+The Kivy app (:mod:`kiosk.app`) is a view bound to :class:`~kiosk.view.KioskView` properties;
+the words come from :class:`~kiosk.wording.Wording`, printing from
+:class:`~kiosk.printing.PrintWorker`, printer faults from :class:`~kiosk.printer_faults.PrinterFaults`.
+Every tap runs through :meth:`KioskController.safe`, so an unexpected error is logged, reported
+as a ``fault`` event and the kiosk returns home.
 """
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
 
 from .errors import NoNumbers, PrinterFault
 from .faults import Faults
-from .i18n import minutes, text
 from .issuer import IssuedTicket, Issuer
-from .printer import BLOCKING, FAULT_MESSAGES, TicketPrinter
+from .printer_faults import PrinterFaults
+from .printing import PrintJob, PrintWorker
 from .state import KioskState
-from .ticket import TicketContent, TicketRenderer
+from .ticket import TicketContent
+from .wording import ServiceLine, Wording
 
 log = logging.getLogger(__name__)
 
@@ -29,30 +28,32 @@ FLOW_SCREENS = ("options", "appointment", "confirm")
 CODE_MIN, CODE_MAX = 4, 8
 
 
-@dataclass
-class PrintJob:
-    ticket: IssuedTicket
-    status: str = "printing"  # printing | printed | failed
-    fault: PrinterFault | None = None
-    handed_at: float | None = None  # perf_counter when bytes went to the printer
+def ticket_content(state: KioskState, t: IssuedTicket, site_id: str, device: str, qr_template: str) -> TicketContent:
+    """What the paper says for an issued ticket."""
+    site = state.site
+    info = state.service_info(t.service)
+    qr = qr_template.format(site=site_id, day=t.day, ticket=t.ticket, number=t.number, service=t.service,
+                            device=device)
+    return TicketContent(centre_vi=site.name_vi if site else site_id, centre_en=site.name_en if site else "",
+                         service_vi=info.name_vi if info else t.service, service_en=info.name_en if info else "",
+                         ticket=t.ticket, issued_at=t.issued_at.astimezone(state.tz), people_ahead=t.people_ahead,
+                         est_wait_s=t.est_wait_s, qr=qr, priority=t.priority, offline=t.offline)
 
 
 class KioskController:
-    def __init__(self, state: KioskState, issuer: Issuer, faults: Faults, *, printer: TicketPrinter | None,
-                 renderer: TicketRenderer, site: str, device: str, qr_template: str,
-                 idle_timeout_s: float = 20.0, clock: Clock | None = None, print_async: bool = True,
+    """Screens: home (or loading/closed/finished), options, appointment, confirm."""
+
+    def __init__(self, state: KioskState, issuer: Issuer, faults: Faults, printing: PrintWorker,
+                 printer_faults: PrinterFaults, *, idle_timeout_s: float = 20.0, clock: Clock | None = None,
                  lang: str = "vi"):
         self.state = state
         self.issuer = issuer
         self.faults = faults
-        self.printer = printer
-        self.renderer = renderer
-        self.site = site
-        self.device = device
-        self.qr_template = qr_template
+        self.printing = printing
+        self.printer_faults = printer_faults
+        self.words = Wording(state, issuer.refused)
         self.idle_timeout_s = idle_timeout_s
         self.clock = clock or SystemClock()
-        self.print_async = print_async
         self.default_lang = lang
         self.lang = lang
         self.screen = "home"
@@ -60,17 +61,16 @@ class KioskController:
         self.code = ""
         self.code_error = ""
         self.notice: tuple[str, dict[str, Any]] | None = None  # a message on the home screen
+        self.group = ""  # the lĩnh vực shown on home ('' = all)
+        self.page = 0
         self.job: PrintJob | None = None
         self.last_activity = self.clock.monotonic()
-        self.listeners: list[Callable[[], None]] = []  # told when a print job ends (worker thread)
-        self._jobs: "queue.Queue[PrintJob | None]" = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._job_done = threading.Condition()
+        self.listeners = printing.listeners  # told when a print job ends (worker thread)
 
     # -- helpers -------------------------------------------------------------------------------
 
     def t(self, key: str, **fields: Any) -> str:
-        return text(key, self.lang, **fields)
+        return self.words.t(key, self.lang, **fields)
 
     def touch(self) -> None:
         self.last_activity = self.clock.monotonic()
@@ -102,7 +102,7 @@ class KioskController:
         if not self.state.is_open():
             return "closed"
         views = self.state.service_views()
-        if views and all(v.finished or self.issuer.refused(v.code) for v in views):
+        if views and all(self.words.finished(v) for v in views):
             return "finished"
         return "home"
 
@@ -114,32 +114,28 @@ class KioskController:
         return not self.state.online
 
     def printer_problem(self) -> PrinterFault | None:
-        for code in BLOCKING:
-            if code in self.faults.active:
-                vi, en = FAULT_MESSAGES[code]
-                return PrinterFault(code, vi, en)
-        return None
+        return self.printer_faults.problem()
 
     def service_name(self, code: str | None) -> str:
-        info = self.state.service_info(code) if code else None
-        if info is None:
-            return code or ""
-        return info.name_en if self.lang == "en" else info.name_vi
+        return self.words.service_name(code, self.lang)
 
-    def service_lines(self) -> list[dict[str, Any]]:
-        """One entry per home button: code, name, detail line, enabled."""
-        out = []
-        for v in self.state.service_views():
-            finished = v.finished or bool(self.issuer.refused(v.code))
-            if finished:
-                detail = self.t("finished_service")
-            else:
-                m = minutes(v.est_wait_s)
-                wait = self.t("no_wait") if m == 0 else self.t("est_wait", m=m) if m else ""
-                detail = self.t("waiting", n=v.waiting) + (f"  ·  {wait}" if wait else "")
-            out.append({"code": v.code, "name": v.name_en if self.lang == "en" else v.name_vi,
-                        "detail": detail, "enabled": not finished})
-        return out
+    def service_lines(self) -> list[ServiceLine]:
+        return self.words.service_lines(self.lang)
+
+    def groups(self) -> list[str]:
+        """The fields (lĩnh vực) configured for the services, in order of first appearance."""
+        seen: list[str] = []
+        for line in self.service_lines():
+            if line.group and line.group not in seen:
+                seen.append(line.group)
+        return seen
+
+    def home_page(self, per_page: int) -> tuple[list[ServiceLine], int, int]:
+        """The buttons on the current home page, the page index and the page count."""
+        lines = [x for x in self.service_lines() if not self.group or x.group == self.group]
+        pages = max(1, -(-len(lines) // max(1, per_page)))
+        self.page = min(self.page, pages - 1)
+        return lines[self.page * per_page:(self.page + 1) * per_page], self.page, pages
 
     def notice_text(self) -> str:
         if not self.notice:
@@ -148,27 +144,13 @@ class KioskController:
         return self.t(key, **fields)
 
     def confirm_lines(self) -> dict[str, str]:
-        job = self.job
-        if job is None:
-            return {}
-        t = job.ticket
-        m = minutes(t.est_wait_s)
-        if job.status == "failed" and job.fault is not None:
-            problem = job.fault.message_en if self.lang == "en" else job.fault.message_vi
-            status = self.t("print_failed", problem=problem)
-        else:
-            status = self.t("printing" if job.status == "printing" else "printed")
-        return {"number": t.ticket, "service": self.service_name(t.service),
-                "ahead": self.t("people_ahead", n=t.people_ahead),
-                "wait": self.t("est_wait_long", m=m) if m is not None else self.t("est_unknown"),
-                "priority": self.t(t.priority) if t.priority in ("elderly", "disabled", "pregnant", "appointment")
-                else "",
-                "status": status, "failed": "1" if job.status == "failed" else "",
-                "offline": self.t("offline_ticket") if t.offline else ""}
+        return self.words.confirm_lines(self.job, self.lang)
 
     # -- actions ---------------------------------------------------------------------------------
 
     def go_home(self) -> None:
+        if self.screen == "confirm":
+            self.printing.settle(self.job)
         self.screen = "home"
         self.service = None
         self.code = ""
@@ -177,6 +159,17 @@ class KioskController:
 
     def toggle_language(self) -> None:
         self.lang = "en" if self.lang == "vi" else "vi"
+        if self.group and self.group not in self.groups():
+            self.group, self.page = "", 0  # the same field under its name in the other language
+
+    def choose_group(self, group: str) -> None:
+        self.group, self.page = group, 0
+
+    def next_page(self) -> None:
+        self.page += 1
+
+    def prev_page(self) -> None:
+        self.page = max(0, self.page - 1)
 
     def choose_service(self, code: str) -> None:
         self.notice = None
@@ -235,13 +228,14 @@ class KioskController:
                 return False  # never leave while the ticket prints
             self.go_home()
             self.notice = None
+            self.group, self.page = "", 0
             return True
         return False
 
     # -- issuing and printing --------------------------------------------------------------------
 
     def _issue(self, service: str, priority: str | None, appointment: str | None) -> IssuedTicket | None:
-        ahead = self.state.people_ahead(service)
+        ahead = self.state.people_ahead(service, priority)
         est = self.state.est_wait_s(service, ahead)
         try:
             ticket = self.issuer.issue(service, priority=priority, appointment=appointment,
@@ -252,110 +246,20 @@ class KioskController:
             self.notice = (("service_finished", {"name": self.service_name(service)}) if exc.reason == "finished"
                            else ("no_numbers_offline", {}))
             return None
-        self.state.note_issued(service)
+        self.state.note_issued(service, priority)
         self.screen = "confirm"
-        self.print_ticket(ticket)
+        self.job = self.printing.submit(ticket)
         return ticket
 
-    def ticket_content(self, t: IssuedTicket) -> TicketContent:
-        site = self.state.site
-        info = self.state.service_info(t.service)
-        qr = self.qr_template.format(site=self.site, day=t.day, ticket=t.ticket, number=t.number,
-                                     service=t.service, device=self.device)
-        return TicketContent(centre_vi=site.name_vi if site else self.site, centre_en=site.name_en if site else "",
-                             service_vi=info.name_vi if info else t.service, service_en=info.name_en if info else "",
-                             ticket=t.ticket, issued_at=t.issued_at.astimezone(self.state.tz),
-                             people_ahead=t.people_ahead, est_wait_s=t.est_wait_s, qr=qr, priority=t.priority,
-                             offline=t.offline)
-
-    def print_ticket(self, ticket: IssuedTicket) -> PrintJob:
-        """Print (or reprint) an issued ticket; the number is never touched by a print."""
-        job = PrintJob(ticket)
-        self.job = job
-        if self.printer is None:
-            job.status = "failed"
-            job.fault = PrinterFault("printer_offline", *FAULT_MESSAGES["printer_offline"])
-            return job
-        if self.print_async:
-            self._ensure_worker()
-            self._jobs.put(job)
-        else:
-            self._run(job)
-        return job
-
     def reprint(self) -> None:
-        if self.job is not None and self.job.status != "printing":
-            self.print_ticket(self.job.ticket)
-
-    def _ensure_worker(self) -> None:
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="ticket-printer", daemon=True)
-            self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            self._run(job)
-
-    def _run(self, job: PrintJob) -> None:
-        assert self.printer is not None
-        try:
-            image = self.renderer.render(self.ticket_content(job.ticket))
-            job.handed_at = time.perf_counter()
-            st = self.printer.print_image(image)
-            job.status = "printed"
-            self.issuer.mark_printed(job.ticket)
-            self._status_faults(st.faults if st else [])
-        except PrinterFault as exc:
-            log.warning("ticket %s not printed: %s", job.ticket.ticket, exc)
-            job.status, job.fault = "failed", exc
-            self._status_faults([exc.code], exc.detail)
-        except Exception as exc:  # noqa: BLE001 - a bug while printing: keep the ticket, report it
-            log.exception("printing ticket %s failed", job.ticket.ticket)
-            job.status, job.fault = "failed", PrinterFault("printer_error", *FAULT_MESSAGES["printer_error"])
-            self.faults.report_once("kiosk_error", "Lỗi phần mềm khi in phiếu", "Kiosk software error while printing",
-                                    f"{type(exc).__name__}: {exc}"[:500])
-        with self._job_done:
-            self._job_done.notify_all()
-        for fn in list(self.listeners):
-            try:
-                fn()
-            except Exception:  # noqa: BLE001
-                log.exception("print listener failed")
+        if self.job is not None and self.job.status == "failed":
+            self.job = self.printing.submit(self.job.ticket)
 
     def wait_printed(self, timeout: float = 5.0) -> PrintJob | None:
-        end = time.monotonic() + timeout
-        with self._job_done:
-            while self.job is not None and self.job.status == "printing":
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                self._job_done.wait(left)
-        return self.job
-
-    def _status_faults(self, codes: list[str], detail: str | None = None) -> None:
-        """Make the active printer faults match what the printer just said."""
-        for code in codes:
-            vi, en = FAULT_MESSAGES[code]
-            self.faults.raise_(code, vi, en, detail)
-        for code in FAULT_MESSAGES:
-            if code not in codes:
-                self.faults.clear(code)
+        return self.printing.wait(self.job, timeout)
 
     def check_printer(self) -> None:
-        """Poll the printer's status (from a timer); raise or clear printer faults."""
-        if self.printer is None or not self.printer.supports_status:
-            return
-        try:
-            st = self.printer.status()
-        except PrinterFault as exc:
-            self._status_faults([exc.code], exc.detail)
-            return
-        self._status_faults(st.faults if st else [])
+        self.printer_faults.check()
 
     def stop(self) -> None:
-        if self._worker is not None:
-            self._jobs.put(None)
-            self._worker.join(5)
+        self.printing.stop()

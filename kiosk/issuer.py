@@ -1,6 +1,12 @@
 """Issuing numbers from leases: ``Issuer`` holds number blocks leased from ticketing, persists
 them with the next number (so a reboot never issues a number twice), tops them up in the
-background, issues offline from what is left and enqueues a ``ticket`` event per issue."""
+background and issues offline from what is left.
+
+A number counts when it is printed: :meth:`Issuer.issue` takes and persists the number,
+:meth:`Issuer.report_print` enqueues its ``ticket`` action=issued event once the print's outcome
+is known, with ``print_failed`` when it never reached paper (ticketing then does not queue it).
+Those two steps are the seam for issuing online from ticketing at the tap.
+"""
 from __future__ import annotations
 
 import logging
@@ -123,7 +129,7 @@ class Issuer:
             "SELECT ticket, number, service FROM ticket WHERE day=? ORDER BY rowid", (day or self.today(),))]
 
     def unprinted(self) -> list[str]:
-        return [r[0] for r in self.store.query("SELECT ticket FROM ticket WHERE day=? AND printed=0 ORDER BY rowid",
+        return [r[0] for r in self.store.query("SELECT ticket FROM ticket WHERE day=? AND printed<>1 ORDER BY rowid",
                                                (self.today(),))]
 
     # -- issuing ---------------------------------------------------------------------------------
@@ -159,33 +165,49 @@ class Issuer:
             raise
         ticket = IssuedTicket(label, number, day, service, priority, appointment, now, people_ahead, est_wait_s,
                               offline)
-        event_id = self._enqueue(ticket)
         if self.remaining(service, day) < self.lease_low:
             self._wake.set()
         log.info("issued %s (%s, priority=%s, offline=%s)", label, service, priority, offline)
-        return IssuedTicket(**{**ticket.__dict__, "event_id": event_id})
+        return ticket
 
-    def _enqueue(self, t: IssuedTicket) -> str:
+    def _enqueue(self, t: IssuedTicket, print_failed: bool) -> str:
         data = TicketData(action="issued", ticket=t.ticket, number=t.number, day=t.day, service=t.service,
                           priority=t.priority, appointment=t.appointment, kiosk=self.device,  # type: ignore[arg-type]
-                          issued_at=t.issued_at, people_ahead=t.people_ahead, offline=t.offline)
-        ev = self.outbox.enqueue("ticket", data)
+                          issued_at=t.issued_at, people_ahead=t.people_ahead, offline=t.offline,
+                          print_failed=print_failed)
         with self.store.lock:
+            ev = self.outbox.enqueue("ticket", data)
             self.store.conn.execute("UPDATE ticket SET event_id=? WHERE day=? AND number=?", (ev.id, t.day, t.number))
         return ev.id
 
+    def report_print(self, ticket: IssuedTicket, printed: bool) -> str | None:
+        """The print's outcome is final: enqueue the number's ``issued`` event (once), marked
+        ``print_failed`` when it never reached paper. Returns the event id (None if already sent)."""
+        with self.store.lock:
+            row = self.store.conn.execute("SELECT event_id FROM ticket WHERE day=? AND number=?",
+                                          (ticket.day, ticket.number)).fetchone()
+            if row is None or row[0] is not None:
+                return None
+            self.store.conn.execute("UPDATE ticket SET printed=? WHERE day=? AND number=?",
+                                    (1 if printed else -1, ticket.day, ticket.number))
+            return self._enqueue(ticket, print_failed=not printed)
+
     def resend_unsent(self) -> int:
-        """Enqueue events of tickets persisted before a crash but not yet in the outbox."""
+        """Enqueue events of tickets persisted before a crash but whose outcome was never sent.
+        A print known to have failed is sent as failed; an unknown one as printed (the citizen may
+        hold it: a ghost a desk calls once costs less than a citizen nobody calls)."""
         rows = self.store.query("SELECT ticket, number, day, service, priority, appointment, issued_at, "
-                                "people_ahead, est_wait_s, offline FROM ticket WHERE event_id IS NULL")
+                                "people_ahead, est_wait_s, offline, printed FROM ticket WHERE event_id IS NULL")
         for r in rows:
             self._enqueue(IssuedTicket(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]),
-                                       r[7] or 0, r[8], bool(r[9])))
+                                       r[7] or 0, r[8], bool(r[9])), print_failed=r[10] == -1)
         return len(rows)
 
-    def mark_printed(self, ticket: IssuedTicket) -> None:
+    def mark_failed(self, ticket: IssuedTicket) -> None:
+        """Remember a failed print (so a crash before :meth:`report_print` still reports it)."""
         with self.store.lock:
-            self.store.conn.execute("UPDATE ticket SET printed=1 WHERE day=? AND number=?", (ticket.day, ticket.number))
+            self.store.conn.execute("UPDATE ticket SET printed=-1 WHERE day=? AND number=? AND event_id IS NULL",
+                                    (ticket.day, ticket.number))
 
     # -- leases ----------------------------------------------------------------------------------
 

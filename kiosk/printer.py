@@ -1,6 +1,7 @@
-"""The thermal printer: real-time status (DLE EOT n), the ticket as a raster image (GS v 0) and
-the cut, through python-escpos. A print job is bound to a ticket already issued: a failed print
-raises :class:`PrinterFault` and never touches the number."""
+"""The thermal printer: real-time status (DLE EOT n) before and after a ticket, the ticket's
+ESC/POS bytes (:mod:`kiosk.ticket_bytes`) and the cut, through python-escpos. A print job is
+bound to a ticket already issued: a failed print raises :class:`PrinterFault` and never touches
+the number."""
 from __future__ import annotations
 
 import copy
@@ -10,10 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from PIL import Image
-
 from .config import PrinterConfig
 from .errors import PrinterConfigError, PrinterFault
+from .ticket_bytes import Capabilities, TicketRenderer
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +92,22 @@ def open_printer(cfg: PrinterConfig) -> Any:
     """An escpos printer for the ``[printer]`` table (opened lazily by python-escpos)."""
     from escpos import printer as ep
 
+    kw: dict[str, Any] = {"profile": cfg.profile} if cfg.profile else {}
     if cfg.kind == "serial":
         assert cfg.port is not None
-        p = ep.Serial(devfile=cfg.port, baudrate=cfg.baudrate, timeout=cfg.status_timeout_s, dsrdtr=cfg.dsrdtr)
+        p = ep.Serial(devfile=cfg.port, baudrate=cfg.baudrate, timeout=cfg.status_timeout_s, dsrdtr=cfg.dsrdtr, **kw)
         if "://" in cfg.port:  # pyserial URL (loop://, socket://, rfc2217://): escpos opens only paths
             import serial
 
             p.device = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=cfg.status_timeout_s)
     elif cfg.kind == "usb":
-        p = ep.Usb(cfg.vendor, cfg.product, timeout=0)
+        p = ep.Usb(cfg.vendor, cfg.product, timeout=0, **kw)
     elif cfg.kind == "network":
-        p = ep.Network(cfg.host, port=cfg.tcp_port)
+        p = ep.Network(cfg.host, port=cfg.tcp_port, **kw)
     elif cfg.kind == "file":
-        p = ep.File(cfg.path)
+        p = ep.File(cfg.path, **kw)
     elif cfg.kind == "dummy":
-        p = ep.Dummy()
+        p = ep.Dummy(**kw)
     else:  # pragma: no cover - the config model refuses other kinds
         raise PrinterConfigError(f"unknown printer kind {cfg.kind!r}")
     p.profile.profile_data = copy.deepcopy(p.profile.profile_data)
@@ -121,9 +122,10 @@ class TicketPrinter:
     """
 
     def __init__(self, printer: Any, width_px: int, *, query_status: bool = True, cut: bool = True,
-                 status_timeout_s: float = 0.5):
+                 status_timeout_s: float = 0.5, mode: str = "auto"):
         self.printer = printer
         self.width_px = width_px
+        self.caps = Capabilities.from_profile(getattr(printer, "profile", None), width_px, mode)
         self.cut = cut
         self.status_timeout_s = status_timeout_s
         kind = type(printer).__name__
@@ -134,7 +136,7 @@ class TicketPrinter:
     @classmethod
     def from_config(cls, cfg: PrinterConfig) -> "TicketPrinter":
         return cls(open_printer(cfg), cfg.width_px, query_status=cfg.query_status, cut=cfg.cut,
-                   status_timeout_s=cfg.status_timeout_s)
+                   status_timeout_s=cfg.status_timeout_s, mode=cfg.mode)
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -187,21 +189,26 @@ class TicketPrinter:
 
     # -- printing -------------------------------------------------------------------------------
 
-    def print_image(self, image: Image.Image) -> PrinterStatus | None:
-        """Check status (where supported), send the image as GS v 0 raster and cut.
+    def renderer(self) -> TicketRenderer:
+        """The encoder for this printer's paper width and capabilities."""
+        return TicketRenderer(self.width_px, self.caps)
 
-        Raises PrinterFault with the blocking fault; returns the status (paper near end is
-        reported in it, and still prints)."""
-        if image.width != self.width_px:
-            raise ValueError(f"ticket image is {image.width} px wide; this printer takes {self.width_px}")
-        st = self.status()
+    def _blocking(self, st: PrinterStatus | None, when: str) -> None:
         if st is not None:
             blocking = [c for c in st.faults if c in BLOCKING]
             if blocking:
-                raise fault(blocking[0])
+                raise fault(blocking[0], None if when == "before" else "reported right after printing")
+
+    def print_ticket(self, data: bytes) -> PrinterStatus | None:
+        """Check status (where the printer can be asked), send the ticket's bytes, cut, and ask
+        again: paper that ran out or a cover opened during the ticket fails it too.
+
+        Raises PrinterFault with the blocking fault; returns the last status (paper near end is
+        reported in it, and still prints)."""
+        self._blocking(self.status(), "before")
         with self.lock:
             try:
-                self.printer.image(image, impl="bitImageRaster")
+                self.printer._raw(data)
                 if self.cut:
                     self.printer.cut()
                 dev = getattr(self.printer, "device", None)
@@ -212,4 +219,6 @@ class TicketPrinter:
             except Exception as exc:  # noqa: BLE001 - any transport error: the ticket stays, reprint later
                 self._reset()
                 raise fault("printer_offline", f"{type(exc).__name__}: {exc}") from None
-        return st
+        after = self.status()
+        self._blocking(after, "after")
+        return after

@@ -9,13 +9,15 @@ from mqtt.client import DeviceClient
 from mqtt.outbox import Outbox
 
 from .config import KioskConfig
-from .controller import KioskController
+from .controller import KioskController, ticket_content
 from .faults import Faults
 from .issuer import ClientLeaseSource, Issuer, LeaseSource
 from .printer import TicketPrinter
+from .printer_faults import PrinterFaults
+from .printing import PrintWorker
 from .state import KioskState
 from .store import KioskStore
-from .ticket import TicketRenderer
+from .ticket_bytes import Capabilities, TicketRenderer
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,14 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
         except Exception as exc:  # noqa: BLE001 - the kiosk still issues numbers without a printer
             log.error("printer cannot be set up: %s", exc)
             faults.raise_("printer_offline", "Máy in không phản hồi", "The printer does not respond", str(exc))
-    controller = KioskController(state, issuer, faults, printer=printer, renderer=TicketRenderer(cfg.printer.width_px),
-                                 site=k.site, device=k.device, qr_template=k.qr_template,
-                                 idle_timeout_s=k.idle_timeout_s, clock=clock, print_async=print_async,
-                                 lang=k.language)
+    renderer = printer.renderer() if printer is not None else TicketRenderer(
+        cfg.printer.width_px, Capabilities(columns=cfg.printer.width_px // 12))
+    printer_faults = PrinterFaults(faults, printer)
+    printing = PrintWorker(printer, renderer, issuer, faults, printer_faults,
+                           lambda t: ticket_content(state, t, k.site, k.device, k.qr_template),
+                           asynchronous=print_async)
+    controller = KioskController(state, issuer, faults, printing, printer_faults, idle_timeout_s=k.idle_timeout_s,
+                                 clock=clock, lang=k.language)
 
     def services_changed() -> None:
         issuer.services = [s.code for s in (state.site.services if state.site else [])]

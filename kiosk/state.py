@@ -55,7 +55,8 @@ class KioskState:
         self._lock = threading.Lock()
         self.site: SiteState | None = None
         self.services: dict[str, ServiceState] = {}
-        self._local_since: dict[str, int] = {}  # issued here since the last ServiceState per service
+        self._local_since: dict[str, dict[str, int]] = {}  # issued here since the last ServiceState,
+        # per service and priority class ('' = regular)
         self.listeners: list[Callable[[], None]] = []
         if store is not None:
             cached = store.get("site_state")
@@ -74,11 +75,11 @@ class KioskState:
         try:
             t = topics.parse(msg.topic)
             if t.name == "site" and t.key is None:
-                self.set_site(parse_model(SiteState, msg.payload))  # type: ignore[arg-type]
+                self.set_site(parse_model(SiteState, msg.payload))
             elif t.name == "service" and t.key:
                 if not msg.payload:
                     return
-                self.set_service(parse_model(ServiceState, msg.payload))  # type: ignore[arg-type]
+                self.set_service(parse_model(ServiceState, msg.payload))
         except ProtocolError as exc:
             log.error("bad retained state on %s: %s", msg.topic, exc)
 
@@ -92,15 +93,16 @@ class KioskState:
     def set_service(self, state: ServiceState) -> None:
         with self._lock:
             self.services[state.service] = state
-            self._local_since[state.service] = 0
+            self._local_since[state.service] = {}
             cache = {k: v.model_dump(mode="json") for k, v in self.services.items()}
         if self.store is not None:
             self.store.put("service_states", cache)
         self._notify()
 
-    def note_issued(self, service: str) -> None:
+    def note_issued(self, service: str, priority: str | None = None) -> None:
         with self._lock:
-            self._local_since[service] = self._local_since.get(service, 0) + 1
+            per = self._local_since.setdefault(service, {})
+            per[priority or ""] = per.get(priority or "", 0) + 1
 
     def _notify(self) -> None:
         for fn in list(self.listeners):
@@ -152,21 +154,38 @@ class KioskState:
             return None  # yesterday's state: nobody waits today yet
         return st
 
-    def people_ahead(self, code: str) -> int:
+    def _rank(self, priority: str | None) -> int:
+        """Ticketing's calling order: the site's priority classes in order, then regular."""
+        if not priority:
+            return 1 << 30
+        classes = self.site.priority_classes if self.site else []
+        return classes.index(priority) if priority in classes else len(classes)
+
+    def people_ahead(self, code: str, priority: str | None = None) -> int:
+        """Waiting now who are called before a new ticket of ``priority`` (None = regular): every
+        class ranked at or before it. Without per-class counts (an older ticketing), everyone."""
         st = self._current(code)
         with self._lock:
-            local = self._local_since.get(code, 0)
-        return (st.waiting if st else 0) + local
+            local = dict(self._local_since.get(code, {}))
+        by_class: dict[str, int] = dict(st.waiting_by_priority) if st and st.waiting_by_priority else {}
+        if st is not None and sum(by_class.values()) != st.waiting:
+            by_class = {"": st.waiting}  # no usable split: count everyone as ahead
+            if priority:
+                return st.waiting + sum(local.values())
+        for k, n in local.items():
+            by_class[k] = by_class.get(k, 0) + n
+        mine = self._rank(priority)
+        return sum(n for k, n in by_class.items() if self._rank(k or None) <= mine)
 
     def est_wait_s(self, code: str, ahead: int | None = None) -> float | None:
-        st = self._current(code)
-        if st is None or st.est_wait_s is None:
-            n = self.people_ahead(code) if ahead is None else ahead
-            return 0.0 if n == 0 else None
+        """Estimated wait for a ticket with ``ahead`` people before it: 0 only when nobody is."""
         n = self.people_ahead(code) if ahead is None else ahead
-        if st.waiting > 0:
-            return st.est_wait_s / st.waiting * n
-        return st.est_wait_s if n else 0.0
+        if n == 0:
+            return 0.0
+        st = self._current(code)
+        if st is None or not st.est_wait_s or st.waiting == 0:
+            return None  # nobody to learn a pace from: unknown, never "no wait"
+        return st.est_wait_s / st.waiting * n
 
     def finished(self, code: str) -> bool:
         st = self._current(code)

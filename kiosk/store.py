@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from common.sqlite import connect
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lease (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,10 +37,7 @@ class KioskStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn = connect(self.path)
         self.conn.executescript(_SCHEMA)
         self.lock = threading.RLock()
 

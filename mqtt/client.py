@@ -7,7 +7,8 @@
 - periodic ``telemetry``;
 - sends the durable outbox in order, QoS 1, with a bounded in-flight window, removing an event
   only when its PUBACK arrived (``mqtt/sender.py``);
-- request/response with MQTT 5 response topic and correlation data (``request``/``serve``);
+- request/response: a request goes under the asker's own ``dev/{device}/req/{op}``, the answer
+  to its own ``dev/{device}/resp``, matched by MQTT 5 correlation data (``request``/``serve``);
 - every callback is wrapped: it logs and never kills the network loop.
 
 Do not call :meth:`DeviceClient.request` from inside a message handler: handlers run on the
@@ -20,7 +21,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, Literal, NamedTuple, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -127,7 +128,10 @@ class DeviceClient:
         self._mqtt.max_queued_messages_set(0)
         self._mqtt.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         if self.site is not None:
-            self._mqtt.will_set(topics.status(self.site, device), self._status("offline"), qos=1, retain=True)
+            # the Last Will is fixed at connect time, so it cannot know when the device goes away:
+            # it says so (ts null, cause "lost"); the collector takes the broker's delivery time
+            self._mqtt.will_set(topics.status(self.site, device), self._status("offline", "lost"), qos=1,
+                                retain=True)
         self._mqtt.on_connect = self._guard(self._on_connect)
         self._mqtt.on_disconnect = self._guard(self._on_disconnect)
         self._mqtt.on_message = self._guard(self._on_message)
@@ -170,7 +174,7 @@ class DeviceClient:
             self.sender.wake()
         if self.connected and self.site is not None:
             try:
-                info = self._mqtt.publish(topics.status(self.site, self.device), self._status("offline"),
+                info = self._mqtt.publish(topics.status(self.site, self.device), self._status("offline", "stop"),
                                           qos=1, retain=True)
                 info.wait_for_publish(timeout=min(timeout, 2.0))
             except (RuntimeError, ValueError):
@@ -241,7 +245,7 @@ class DeviceClient:
             props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic = topics.response(self.site, self.device)
             props.CorrelationData = corr
-            self._mqtt.publish(topics.request(self.site, op), req.dumps(), qos=1, properties=props)
+            self._mqtt.publish(topics.request(self.site, self.device, op), req.dumps(), qos=1, properties=props)
             if not waiter[0].wait(timeout):
                 raise RequestTimeout(f"no answer to {op} (request {req.id}) within {timeout:.1f} s")
             return waiter[1][0]
@@ -261,12 +265,17 @@ class DeviceClient:
         waiter[0].set()
 
     def serve(self, op: str, handler: Callable[[Request, Message], Response]) -> None:
-        """Answer requests on req/{op} (ticketing). Replies go to the request's response topic."""
+        """Answer every device's requests on dev/{device}/req/{op} (ticketing). The answer goes to
+        that device's own dev/{device}/resp only: an MQTT 5 response topic naming anything else is
+        ignored (it would make the server publish there with its own rights)."""
 
         def on_req(msg: Message) -> None:
-            if not msg.response_topic:
-                log.warning("request on %s without response topic ignored", msg.topic)
-                return
+            asker = topics.parse(msg.topic).device
+            assert self.site is not None and asker is not None
+            reply_to = topics.response(self.site, asker)
+            if msg.response_topic and msg.response_topic != reply_to:
+                log.warning("request on %s names response topic %r: ignored, answering on %s",
+                            msg.topic, msg.response_topic, reply_to)
             try:
                 req = parse_model(Request, msg.payload)
             except ProtocolError as exc:
@@ -277,9 +286,9 @@ class DeviceClient:
             props = Properties(PacketTypes.PUBLISH)
             if msg.correlation is not None:
                 props.CorrelationData = msg.correlation
-            self._mqtt.publish(msg.response_topic, resp.dumps(), qos=1, properties=props)
+            self._mqtt.publish(reply_to, resp.dumps(), qos=1, properties=props)
 
-        self.subscribe(topics.request(self.site, op), on_req)
+        self.subscribe(topics.requests_filter(self.site, op), on_req)
 
     # -- paho callbacks ----------------------------------------------------------------------------
 
@@ -293,9 +302,9 @@ class DeviceClient:
         wrapped.__name__ = getattr(fn, "__name__", "callback")
         return wrapped
 
-    def _status(self, state: str) -> bytes:
+    def _status(self, state: str, cause: Literal["stop", "lost"] | None = None) -> bytes:
         return Status(state=state, device=self.device, role=self.role, version=__version__,  # type: ignore[arg-type]
-                      desk=self.desk, ts=self.clock.now()).dumps()
+                      desk=self.desk, ts=None if cause == "lost" else self.clock.now(), cause=cause).dumps()
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:

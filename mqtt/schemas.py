@@ -10,9 +10,9 @@ import json
 import random
 import time
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, model_validator)
 
 from . import topics
 from .errors import BadId, BadTopic, ProtocolError
@@ -32,6 +32,9 @@ class Model(BaseModel):
         return self.model_dump_json(exclude_none=False).encode()
 
 
+M = TypeVar("M", bound=Model)
+
+
 def uuid7() -> str:
     """A time-ordered UUID (RFC 9562 version 7): unique and index-friendly."""
     ms = time.time_ns() // 1_000_000
@@ -45,13 +48,18 @@ def uuid7() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _aware(v: datetime) -> datetime:
-    if v.tzinfo is None:
-        raise ValueError("time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00")
-    return v
+# Every time on the wire carries its offset (a time without one is refused by every model) and is
+# written with milliseconds (docs/protocol.md).
+NEEDS_OFFSET = "time must carry a UTC offset, e.g. 2026-11-23T09:15:02.123+07:00"
 
 
-AwareTime = Annotated[datetime, Field(description="ISO 8601 with offset")]
+def _wire_time(v: datetime) -> str:
+    """Every time on the wire: ISO 8601 with milliseconds and its offset (docs/protocol.md)."""
+    return v.isoformat(timespec="milliseconds")
+
+
+AwareTime = Annotated[AwareDatetime, PlainSerializer(_wire_time, return_type=str, when_used="json"),
+                      Field(description="ISO 8601 with milliseconds and offset, e.g. 2026-11-23T09:15:02.123+07:00")]
 
 
 # -- event data ---------------------------------------------------------------------------------
@@ -94,6 +102,8 @@ class TicketData(Model):
     service_s: float | None = Field(default=None, ge=0)
     to_service: ServiceCode | None = None
     offline: bool = False
+    print_failed: bool = Field(default=False, description="issued: the kiosk could not print this number; "
+                               "ticketing does not queue it")
 
 
 class PresenceData(Model):
@@ -122,7 +132,7 @@ class DeskData(Model):
     badge: str | None = None
 
 
-EVENT_DATA: dict[str, type[Model]] = {
+EVENT_DATA: dict[str, type[Model]] = {  # one per topics.EVENT_TYPES, in order (tests/mqtt/test_event_types.py)
     "rating": RatingData,
     "ticket": TicketData,
     "presence": PresenceData,
@@ -141,13 +151,8 @@ class Envelope(Model):
     clock_synced: bool
     site: Id
     device: Id
-    type: Literal["rating", "ticket", "presence", "fault", "desk"]
+    type: topics.EventType
     data: dict[str, Any]
-
-    @field_validator("ts")
-    @classmethod
-    def _ts_aware(cls, v: datetime) -> datetime:
-        return _aware(v)
 
     def typed_data(self) -> Model:
         return EVENT_DATA[self.type].model_validate(self.data)
@@ -156,6 +161,10 @@ class Envelope(Model):
 # -- device status and telemetry ------------------------------------------------------------------
 
 class Status(Model):
+    """Retained device status. ``cause`` says why a device is offline: ``stop`` (a clean stop, ``ts``
+    is when it stopped) or ``lost`` (the Last Will, sent by the broker when the connection was
+    lost: ``ts`` is null because the device cannot know that time; use when it was received)."""
+
     v: Literal[1] = 1
     state: Literal["online", "offline"]
     device: Id
@@ -163,6 +172,7 @@ class Status(Model):
     version: str
     desk: int | None = None
     ts: AwareTime | None = None
+    cause: Literal["stop", "lost"] | None = None
 
 
 class UpdateCommand(Model):
@@ -257,6 +267,8 @@ class ServiceInfo(Model):
     range_end: int = Field(ge=0)
     capacity: int = Field(ge=1)
     target_wait_min: float = Field(gt=0)
+    field_vi: str | None = Field(default=None, description="lĩnh vực: the kiosk groups services by it")
+    field_en: str | None = None
 
 
 class DeskInfo(Model):
@@ -305,6 +317,8 @@ class ServiceState(Model):
     capacity: int = Field(ge=1)
     finished_for_today: bool = False
     est_wait_s: float | None = None
+    waiting_by_priority: dict[str, int] = Field(
+        default_factory=dict, description="waiting per priority class ('' = regular); sums to waiting")
     oldest_issued_at: AwareTime | None = None
     last_called: str | None = None
     ts: AwareTime | None = None
@@ -344,6 +358,8 @@ def _describe(err: ValidationError) -> str:
             parts.append(f"missing field {loc!r}")
         elif e["type"] == "extra_forbidden":
             parts.append(f"unknown field {loc!r}")
+        elif e["type"] == "timezone_aware":
+            parts.append(f"field {loc!r}: {NEEDS_OFFSET}")
         else:
             parts.append(f"field {loc!r}: {e['msg']}")
     return "; ".join(parts)
@@ -355,11 +371,32 @@ def load_json(payload: bytes | str) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD} (64 KiB)")
     try:
-        return json.loads(payload.decode("utf-8"))
+        return json.loads(payload.decode("utf-8"), parse_float=_finite, parse_int=_int64,
+                          parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ProtocolError("not_utf8", f"payload is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ProtocolError("not_json", f"payload is not valid JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, or NaN/Infinity
+        raise ProtocolError("bad_number", f"payload holds a number that cannot be used: {exc}") from None
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2 ** 63) <= value < 2 ** 63:
+        raise ValueError(f"integer {text[:40]}{'…' if len(text) > 40 else ''} is out of the 64-bit range")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]!r} is too large for a float")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a number JSON allows")
 
 
 def parse_event(topic: str, payload: bytes | str) -> Envelope:
@@ -400,7 +437,7 @@ def parse_event(topic: str, payload: bytes | str) -> Envelope:
     return env
 
 
-def parse_model(model: type[Model], payload: bytes | str) -> Model:
+def parse_model(model: type[M], payload: bytes | str) -> M:
     """Parse a request, response or state payload; ProtocolError on anything wrong."""
     raw = load_json(payload)
     if not isinstance(raw, dict):
@@ -413,5 +450,3 @@ def parse_model(model: type[Model], payload: bytes | str) -> Model:
         missing = any(e["type"] == "missing" for e in exc.errors())
         raise ProtocolError("missing_field" if missing else "bad_field", f"{model.__name__}: {_describe(exc)}") from None
 
-
-Payload = Union[RatingData, TicketData, PresenceData, FaultData, DeskData]

@@ -6,20 +6,23 @@
     motcua/v1/{site}/dev/{device}/cmd/{name}          commands to a device
     motcua/v1/{site}/dev/{device}/resp                answers to this device's requests
     motcua/v1/{site}/dev/{device}/state/{name}        retained state a device owns (presence)
-    motcua/v1/{site}/req/{op}                         requests to ticketing (MQTT 5 response topic)
+    motcua/v1/{site}/dev/{device}/req/{op}            this device's requests to ticketing (answered on resp)
     motcua/v1/{site}/state/{name}[/{key}]             retained site state (ticketing, collector)
 """
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from .errors import BadId, BadTopic
 
 ROOT = "motcua/v1"
 _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 
-EVENT_TYPES = ("rating", "ticket", "presence", "fault", "desk")
+# The event types, here only: the envelope's ``type`` (schemas.Envelope) and the data models
+# (schemas.EVENT_DATA, keyed by this Literal) follow from it.
+EventType = Literal["rating", "ticket", "presence", "fault", "desk"]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish")
 STATE_NAMES = ("site", "desk", "service", "calls", "presence")
 
@@ -77,10 +80,12 @@ def device_state(site: str, device: str, name: str, key: str | int | None = None
     return t if key is None else f"{t}/{_key(key, 'state key')}"
 
 
-def request(site: str, op: str) -> str:
+def request(site: str, device: str, op: str) -> str:
+    """A request of ``device``: under its own tree, which the broker ACL binds to its login, so
+    ticketing knows who asks from the topic, never from the payload."""
     if op not in REQUEST_OPS:
         raise BadTopic(f"unknown request op {op!r}; known: {', '.join(REQUEST_OPS)}")
-    return f"{site_root(site)}/req/{op}"
+    return f"{device_root(site, device)}/req/{op}"
 
 
 def state(site: str, name: str, key: str | int | None = None) -> str:
@@ -115,8 +120,11 @@ def status_filter(site: str | None) -> str:
     return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/+/status"
 
 
-def requests_filter(site: str) -> str:
-    return f"{site_root(site)}/req/+"
+def requests_filter(site: str, op: str | None = None) -> str:
+    """Every device's requests (of one op, or all): what ticketing subscribes to."""
+    if op is not None and op not in REQUEST_OPS:
+        raise BadTopic(f"unknown request op {op!r}; known: {', '.join(REQUEST_OPS)}")
+    return f"{site_root(site)}/dev/+/req/{op or '+'}"
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -140,7 +148,7 @@ def parse(topic: str) -> Topic:
     rest = parts[3:]
     if rest[0] == "dev":
         if len(rest) < 3:
-            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|state>")
+            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|req|state>")
         device = check_id(rest[1], "device")
         kind, tail = rest[2], rest[3:]
         if kind in ("status", "telemetry", "resp") and not tail:
@@ -149,18 +157,19 @@ def parse(topic: str) -> Topic:
             if tail[0] not in EVENT_TYPES:
                 raise BadTopic(f"topic {topic!r}: unknown event type {tail[0]!r}; known: {', '.join(EVENT_TYPES)}")
             return Topic(site, "evt", device, tail[0])
+        if kind == "req" and len(tail) == 1:
+            if tail[0] not in REQUEST_OPS:
+                raise BadTopic(f"topic {topic!r}: unknown request op {tail[0]!r}; known: {', '.join(REQUEST_OPS)}")
+            return Topic(site, "req", device, tail[0])
         if kind == "cmd" and len(tail) == 1:
             return Topic(site, "cmd", device, check_id(tail[0], "command name"))
         if kind == "state" and len(tail) in (1, 2):
             return Topic(site, "devstate", device, check_id(tail[0], "state name"),
                          tail[1] if len(tail) == 2 else None)
         raise BadTopic(f"topic {topic!r}: unknown device topic")
-    if rest[0] == "req" and len(rest) == 2:
-        if rest[1] not in REQUEST_OPS:
-            raise BadTopic(f"topic {topic!r}: unknown request op {rest[1]!r}")
-        return Topic(site, "req", name=rest[1])
     if rest[0] == "state" and len(rest) in (2, 3):
         if rest[1] not in STATE_NAMES:
             raise BadTopic(f"topic {topic!r}: unknown state {rest[1]!r}")
         return Topic(site, "state", name=rest[1], key=rest[2] if len(rest) == 3 else None)
-    raise BadTopic(f"topic {topic!r}: expected dev/, req/ or state/ after the site")
+    raise BadTopic(f"topic {topic!r}: expected dev/ or state/ after the site (requests go under "
+                   f"dev/{{device}}/req/{{op}})")

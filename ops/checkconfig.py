@@ -21,7 +21,6 @@ class Result(NamedTuple):
     role: Role
     problems: list[str]
     summary: str
-    validated: bool
 
 
 def check_file(path: str | Path, role: Role) -> Result:
@@ -29,20 +28,17 @@ def check_file(path: str | Path, role: Role) -> Result:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Result(p, role, [f"{p}: config file not found"], "", False)
+        return Result(p, role, [f"{p}: config file not found"], "")
     except (OSError, UnicodeDecodeError) as exc:
-        return Result(p, role, [f"{p}: cannot read config: {exc}"], "", False)
+        return Result(p, role, [f"{p}: cannot read config: {exc}"], "")
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return Result(p, role, [f"{p}:{m.group(1) if m else '?'}: not valid TOML: {exc}"], "", False)
+        return Result(p, role, [f"{p}:{m.group(1) if m else '?'}: not valid TOML: {exc}"], "")
     model = config_model(role)
-    if model is None:
-        return Result(p, role, [], f"{p}: TOML syntax ok; no validator for role {role.name} yet "
-                      f"(expected {' or '.join(role.models)})", False)
     try:
         load_config(p, model)
     except ConfigError as exc:
-        return Result(p, role, list(exc.problems), "", True)
-    return Result(p, role, [], f"{p}: valid {role.name} config ({model.__name__})", True)
+        return Result(p, role, list(exc.problems), "")
+    return Result(p, role, [], f"{p}: valid {role.name} config ({model.__name__})")

@@ -15,6 +15,10 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .mosquitto import PasswordFile
 
 EPILOG_CHECK = """examples:
   motcua check-config /etc/motcua/kiosk.toml
@@ -28,11 +32,14 @@ EPILOG_DOCTOR = """examples:
 Exit code 0 when nothing failed, 1 when a check failed (each failure comes with a fix)."""
 
 EPILOG_PROVISION = """examples:
-  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal
+  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal --desk 5
   sudo motcua provision-device --site camau-hcc --device kiosk-1 --role kiosk --tls
-  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal --replace
+  sudo motcua provision-device --site camau-hcc --device cam-01 --role camera --desks 5,6
+  sudo motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal --desk 5 --replace
 Prints the [mqtt] lines and the setup.sh command to run on the device, and writes them with any
-certificates to /etc/motcua/provision/<device>/ (copy that folder to the device)."""
+certificates to /etc/motcua/provision/<device>/ (copy that folder to the device). Records the
+device's role and desk(s) in /etc/motcua/devices.toml, the registry ticketing and the collector
+trust (docs/security.md)."""
 
 DEVICE_ROLES = ("rating-terminal", "kiosk", "display", "camera")
 
@@ -67,7 +74,7 @@ def check_config(argv: list[str] | None = None) -> int:
             for p in res.problems:
                 print(f"  {p}", file=sys.stderr)
         else:
-            _say(("ok: " if res.validated else "chưa kiểm tra được / not validated: ") + res.summary)
+            _say("ok: " + res.summary)
     return code
 
 
@@ -122,7 +129,8 @@ def provision_device(argv: list[str] | None = None) -> int:
     ap.add_argument("--site", required=True)
     ap.add_argument("--device", required=True)
     ap.add_argument("--role", required=True, choices=DEVICE_ROLES)
-    ap.add_argument("--desk", type=int, help="desk (quầy) number, shown in the setup command")
+    ap.add_argument("--desk", type=int, help="a rating terminal's desk (quầy) number (required for one)")
+    ap.add_argument("--desks", help="a camera's (or kiosk's) desks, e.g. 5,6 (required for a camera)")
     ap.add_argument("--broker", help="URL devices use (default mqtt://<this host>.local:1883, "
                                      "mqtts://...:8883 with --tls)")
     ap.add_argument("--tls", action="store_true", help="also issue a client certificate from the site CA")
@@ -142,11 +150,12 @@ def provision_device(argv: list[str] | None = None) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     from . import mosquitto as mq
+    from . import registry as reg
     from .errors import ProvisionError
     from .render import toml_value
     site = mq.check_id(args.site, "site")
     device = mq.check_id(args.device, "device")
-    if device in mq.SERVER_USERS:
+    if device in mq.SERVER_USERS or device in mq.PROBE_USERS.values():
         raise ProvisionError(f"{device!r} is the server's own user; choose another device id")
     files = mq.BrokerFiles.under(args.root)
     acl_site = mq.acl_site(files.acl_file)
@@ -159,7 +168,14 @@ def _provision(args: argparse.Namespace) -> int:
     if device in pw and not args.replace:
         raise ProvisionError(f"device {device!r} already has credentials; to replace a failed device "
                              "add --replace (the old credentials stop working)")
+    desks = reg.parse_desks(args.desks)
+    if args.replace and args.desk is None and not desks:  # a failed device's stand-in keeps its desk(s)
+        old = reg.read(reg.registry_path(args.root))[1].get(device, {})
+        if old.get("role") == args.role:
+            args.desk, desks = old.get("desk"), list(old.get("desks") or [])  # type: ignore[call-overload]
+    reg.check_desks(args.role, args.desk, desks, Path(args.root) / "etc/motcua/site.toml")
     password = args.password or mq.new_password()
+    reg.set_device(reg.registry_path(args.root), site, device, args.role, args.desk, desks)
     pw.set(device, password)
     pw.save()
     host = socket.gethostname()
@@ -188,6 +204,7 @@ def _provision(args: argparse.Namespace) -> int:
     desk = f" --desk {args.desk}" if args.desk else ""
     _say(f"Đã cấp tài khoản cho thiết bị / credentials created for device {device} ({args.role}, site {site})")
     _say(f"  password file: {files.password_file}  ({'Mosquitto reloaded' if reloaded else 'reload Mosquitto: sudo systemctl reload mosquitto'})")
+    _say(f"  device registry: {reg.registry_path(args.root)}  (ticketing and the collector re-read it)")
     _say(f"  bundle: {out}  (copy this folder to the device, e.g. scp -r {out} pi@{device}.local:)")
     _say("\nDán vào cấu hình thiết bị / paste into the device's config:\n")
     _say("\n".join(lines))
@@ -240,30 +257,50 @@ def server_init(argv: list[str] | None = None) -> int:
         _say(f"{'changed' if mq.write_if_changed(path, text) else 'ok'}: {path}")
     pw = mq.PasswordFile(files.password_file)
     cfg_dir = Path(args.configs) if args.configs else root / "etc/motcua"
+    from . import registry as reg
     from .render import set_keys
+    reg_path = cfg_dir / reg.FILE_NAME
+    _say(f"{'changed' if reg.ensure_servers(reg_path, args.site) else 'ok'}: device registry {reg_path}")
     changed_pw = False
     for user in mq.SERVER_USERS:
         cfg = cfg_dir / f"{user}.toml"
         text = cfg.read_text() if cfg.exists() else ""
-        current = tomllib.loads(text).get("mqtt", {}) if text else {}
+        data = tomllib.loads(text) if text else {}
+        current = data.get("mqtt", {})
         if current.get("username") == user and current.get("password") and pw.verify(user, current["password"]):
+            changed_pw |= _probe_user(pw, user, current["password"])
             _say(f"ok: broker user {user} ({cfg})")
-            continue
-        password = mq.new_password()
-        pw.set(user, password)
-        changed_pw = True
-        from .roles import role_named
-        url_key = role_named(user).keys.get("url", "mqtt.url")
-        new = set_keys(text, {url_key: f"mqtt://127.0.0.1:{args.port}", "mqtt.username": user,
-                              "mqtt.password": password})
+            new = text
+        else:
+            password = mq.new_password()
+            pw.set(user, password)
+            _probe_user(pw, user, password)
+            changed_pw = True
+            from .roles import role_named
+            url_key = role_named(user).keys.get("url", "mqtt.url")
+            new = set_keys(text, {url_key: f"mqtt://127.0.0.1:{args.port}", "mqtt.username": user,
+                                  "mqtt.password": password})
+            _say(f"changed: broker user {user}, password written to {cfg}")
+        if not data.get("devices"):
+            new = set_keys(new, {"devices": reg.FILE_NAME})  # next to the config: the registry it trusts
         mq.write_if_changed(cfg, new, mode=0o640)
-        _say(f"changed: broker user {user}, password written to {cfg}")
     if changed_pw or not files.password_file.exists():
         pw.save()
         _say(f"changed: {files.password_file}")
     else:
         _say(f"ok: {files.password_file}")
     return 0
+
+
+def _probe_user(pw: "PasswordFile", user: str, password: str) -> bool:
+    """ticketing's start-up twin probe logs in as '<user>-probe' with ticketing's password (the
+    broker binds client ids to user names: as 'ticketing' it would take the live session over)."""
+    from . import mosquitto as mq
+    probe = mq.PROBE_USERS.get(user)
+    if probe is None or pw.verify(probe, password):
+        return False
+    pw.set(probe, password)
+    return True
 
 
 def write_config(argv: list[str] | None = None) -> int:

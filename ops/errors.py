@@ -10,6 +10,10 @@ class UnknownRole(OpsError, ValueError):
     """A role name or config file name that no role owns."""
 
 
+class NoConfigModel(OpsError, LookupError):
+    """A role whose config model cannot be found (a bug: every role validates its config)."""
+
+
 class ProvisionError(OpsError, ValueError):
     """Credentials cannot be created as asked (bad id, existing device, wrong site)."""
 

@@ -23,6 +23,7 @@ from .errors import ProvisionError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
 SERVER_USERS = ("ticketing", "collector")
+PROBE_USERS = {"ticketing": "ticketing-probe"}  # ticketing's twin probe (ticketing/single.py)
 _ITERATIONS = 101
 
 

@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import UnknownRole
+from .errors import NoConfigModel, UnknownRole
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -76,18 +76,13 @@ def role_of_file(path: str | Path) -> Role:
                       f"{', '.join(r.config_file for r in ROLES.values())} or pass --role")
 
 
-def config_model(role: Role) -> "type[BaseModel] | None":
-    """The role's pydantic model, or None while the role exports none yet."""
+def config_model(role: Role) -> "type[BaseModel]":
+    """The role's pydantic model: the first of ``role.models`` its module defines."""
     from pydantic import BaseModel
     for target in role.models:
         module, attr = target.split(":")
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-                continue  # the role's module does not exist (yet)
-            raise
-        model = getattr(mod, attr, None)
+        model = getattr(importlib.import_module(module), attr, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model
-    return None
+    raise NoConfigModel(f"role {role.name} has no config model: none of {', '.join(role.models)} "
+                        "is a pydantic model")

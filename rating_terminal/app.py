@@ -31,7 +31,7 @@ class Runtime:
     def __init__(self, config: TerminalConfig, *, pin_factory: Any = None, broker_url: str | None = None,
                  outbox_path: str | Path | None = None, clock: Clock | None = None,
                  display_port: Any = None, badge_port: Any = None, reconnect_max_s: float = 30.0,
-                 tick_s: float = 0.25):
+                 tick_s: float = 0.25, outbox_max_events: int | None = None):
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         broker = config.mqtt
@@ -39,13 +39,13 @@ class Runtime:
             broker = BrokerConfig(**{**broker.model_dump(), "url": broker_url})
             broker.endpoint()
         outbox_path = Path(outbox_path or config.outbox)
-        self.outbox = Outbox(outbox_path, config.site, config.device, clock=self.clock)
+        limit = {"max_events": outbox_max_events} if outbox_max_events is not None else {}
+        self.outbox = Outbox(outbox_path, config.site, config.device, clock=self.clock, **limit)
         self.rated = RatedTickets(outbox_path.parent / "rated.db", self.clock)
-        self.terminal: Terminal | None = None
         self.client = DeviceClient(config.site, config.device, ROLE, broker, outbox=self.outbox,
                                    desk=config.desk, clock=self.clock,
                                    telemetry_interval_s=config.telemetry_interval_s,
-                                   telemetry_extra=self._telemetry_extra, reconnect_max_s=reconnect_max_s)
+                                   reconnect_max_s=reconnect_max_s)
         self.hardware = Hardware(config, pin_factory)
         self.display: CounterDisplay | None = None
         display_error: PeripheralError | None = None
@@ -56,6 +56,7 @@ class Runtime:
                 display_error = exc
         self.terminal = Terminal(config, self.client, self.outbox, self.hardware, self.display, self.clock,
                                  tick_s=tick_s, rated=self.rated)
+        self.client.telemetry_extra = self.terminal.telemetry_extra
         self.hardware.when_rated_pressed = self.terminal.rate
         self.hardware.when_key_pressed = self.terminal.officer_key
         self.badge: BadgeReader | None = None
@@ -70,15 +71,10 @@ class Runtime:
         if badge_error is not None:
             self.terminal.peripheral_failed("badge_reader", badge_error)
 
-    def _telemetry_extra(self) -> dict[str, Any]:
-        return self.terminal.telemetry_extra() if self.terminal else {}
-
     def _badge_failed(self, exc: Exception) -> None:
-        assert self.terminal is not None
         self.terminal.peripheral_failed("badge_reader", exc)
 
     def start(self) -> None:
-        assert self.terminal is not None
         self.client.start()
         self.terminal.start()
         if self.badge is not None:
@@ -87,8 +83,7 @@ class Runtime:
     def stop(self, flush_s: float = 2.0) -> None:
         if self.badge is not None:
             self.badge.stop()
-        if self.terminal is not None:
-            self.terminal.stop()
+        self.terminal.stop()
         if self.client.connected and flush_s > 0:
             self.client.flush(flush_s)
         self.client.stop()

@@ -79,7 +79,7 @@ def serve(config: TerminalConfig, broker_url: str | None, outbox_path: str | Non
     interval = notifier.watchdog_interval_s() or 5.0
     try:
         while not stop.wait(min(interval, 5.0)):
-            if runtime.terminal is not None and runtime.terminal.alive:
+            if runtime.terminal.alive:
                 notifier.watchdog()
             else:
                 log.error("terminal threads stopped: not feeding the watchdog (systemd restarts us)")

@@ -51,7 +51,8 @@ class RgbConfig(BaseModel):
     blue: Pin = Field(ge=0, le=27)
     pwm: bool = Field(False, description="PWM pins allow mixed colours; without PWM use 0 or 1 only")
     colours: dict[str, tuple[float, float, float]] = Field(
-        default_factory=lambda: {"5": (0, 1, 0), "4": (0, 1, 1), "3": (0, 0, 1), "2": (1, 0, 1), "1": (1, 0, 0)},
+        default_factory=lambda: {"5": (0.0, 1.0, 0.0), "4": (0.0, 1.0, 1.0), "3": (0.0, 0.0, 1.0),
+                               "2": (1.0, 0.0, 1.0), "1": (1.0, 0.0, 0.0)},
         description="score -> (r, g, b)")
 
     @model_validator(mode="after")

@@ -54,8 +54,8 @@ class Hardware:
                  monotonic: Callable[[], float] = time.monotonic):
         self.config = config
         self.factory = pin_factory
-        self.when_rated_pressed: Callable[[int], None] | None = None
-        self.when_key_pressed: Callable[[str], None] | None = None
+        self.when_rated_pressed: Callable[[int], object] | None = None  # what it returns is ignored
+        self.when_key_pressed: Callable[[str], object] | None = None
         self._devices: list[Device] = []
         rc, hw = config.rating, config.hardware
         window = hw.debounce_ms / 1000

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.clock import Clock, local_day
+from common.sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,8 @@ class RatedTickets:
 
     def __init__(self, path: str | Path, clock: Clock):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(self.path)
         self._db.execute(_SCHEMA)
         yesterday = (local_day(clock.now(), clock.tz) - timedelta(days=1)).isoformat()
         self._db.execute("DELETE FROM rated WHERE day < ?", (yesterday,))

@@ -61,7 +61,7 @@ class CounterDisplay:
             try:
                 self.port.write(data)
                 self.port.flush()
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: closed under us
                 raise PeripheralError(f"counter display {getattr(self.port, 'name', self.port)}: {exc}") from exc
 
     def show_ticket(self, desk: int, ticket: str | None) -> None:
@@ -155,7 +155,7 @@ def check_card(line: str) -> str:
 class BadgeReader:
     """Reads one card id per line from a serial badge reader and calls ``on_card(card_id)``."""
 
-    def __init__(self, port: Any, on_card: Callable[[str], None],
+    def __init__(self, port: Any, on_card: Callable[[str], object],
                  on_error: Callable[[Exception], None] | None = None):
         self.port = port
         self.on_card = on_card
@@ -214,7 +214,7 @@ class BadgeReader:
                     log.exception("handling card %r failed", card)
 
 
-def make_badge_reader(cfg: BadgeConfig, on_card: Callable[[str], None],
+def make_badge_reader(cfg: BadgeConfig, on_card: Callable[[str], object],
                       on_error: Callable[[Exception], None] | None = None,
                       port: Any | None = None) -> BadgeReader:
     port = port if port is not None else open_port(cfg.port, cfg.baudrate, timeout=0.5)

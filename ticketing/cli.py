@@ -13,6 +13,7 @@ from common.cli import role_parser
 from common.clock import SystemClock
 from common.errors import ConfigError
 from common.logs import setup_logging
+from common.registry import load_registry
 from common.systemd import Notifier
 from mqtt.outbox import Outbox
 
@@ -67,12 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return run(cfg, site)
+    except ConfigError as exc:
+        print(f"motcua ticketing: Lỗi cấu hình / config is not valid:\n{exc}", file=sys.stderr)
+        return 2
     except AlreadyRunning as exc:
         print(f"motcua ticketing: Đã có một máy chủ cấp số khác đang chạy / {exc}", file=sys.stderr)
         return 3
 
 
 def run(cfg: TicketingConfig, site: SiteConfig) -> int:
+    registry = load_registry(cfg.devices)  # a bad registry refuses to start (ConfigError: file and line)
+    if registry is not None and registry.site != site.site:
+        raise ConfigError(cfg.devices or "", [f"{cfg.devices}: the device registry is for site {registry.site!r}, "
+                                              f"this ticketing serves {site.site!r}"])
     lock = InstanceLock(cfg.db, site.site).acquire()
     try:
         if probe_twin(cfg.mqtt, site.site, cfg.device, cfg.probe_timeout_s):
@@ -80,12 +88,16 @@ def run(cfg: TicketingConfig, site: SiteConfig) -> int:
                                  f"only one queue authority may serve a site: stop it first")
         clock = SystemClock(site.timezone)
         queue = Queue(cfg.db, site, clock, device=cfg.device, lease_block=cfg.lease_block,
-                      recent_finished=cfg.recent_finished)
+                      recent_finished=cfg.recent_finished, lease_max=cfg.lease_max,
+                      lease_held_max=cfg.lease_held_max)
         outbox = Outbox(cfg.outbox_path(), site.site, cfg.device, clock=clock)
+        servers: list[Server] = []
         client = persistent_client(site.site, cfg.device, ROLE, cfg.mqtt, outbox=outbox, clock=clock,
                                   telemetry_extra=lambda: {"waiting": sum(
-                                      queue.service_state(s.code).waiting for s in site.services)})
-        server = Server(queue, client, outbox, clock)
+                                      queue.service_state(s.code).waiting for s in site.services),
+                                      "forbidden": dict(servers[0].authority.refused) if servers else {}})
+        server = Server(queue, client, outbox, clock, registry=registry)
+        servers.append(server)  # refusals per device, in ticketing's telemetry
         stop = threading.Event()
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -19,10 +19,10 @@ from mqtt.client import BrokerConfig
 from mqtt.schemas import DeskInfo, ServiceInfo, SiteState
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "appointment")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 Priority = Literal["elderly", "disabled", "pregnant", "appointment"]
+PRIORITY_CLASSES: tuple[Priority, ...] = ("elderly", "disabled", "pregnant", "appointment")
 
 
 class Service(BaseModel):
@@ -37,6 +37,8 @@ class Service(BaseModel):
     range_end: int = Field(ge=0, le=999_999)
     capacity: int = Field(ge=1, description="most numbers issued for this service per local day")
     target_wait_min: float = Field(15, gt=0, le=600, description="service-level target wait")
+    field_vi: str | None = Field(None, description="group (lĩnh vực) on the kiosk, e.g. 'Tư pháp – Hộ tịch'")
+    field_en: str | None = None
 
     @model_validator(mode="after")
     def _range(self) -> "Service":
@@ -159,7 +161,8 @@ class SiteConfig(BaseModel):
             site=self.site, name_vi=self.name_vi, name_en=self.name_en, timezone=self.timezone,
             services=[ServiceInfo(code=s.code, name_vi=s.name_vi, name_en=s.name_en, prefix=s.prefix,
                                   range_start=s.range_start, range_end=s.range_end, capacity=s.capacity,
-                                  target_wait_min=s.target_wait_min) for s in self.services],
+                                  target_wait_min=s.target_wait_min, field_vi=s.field_vi, field_en=s.field_en)
+                      for s in self.services],
             desks=[DeskInfo(number=d.number, services=list(d.services), name_vi=d.name_vi, name_en=d.name_en)
                    for d in self.desks],
             hours={k: [tuple(x) for x in v] for k, v in self.hours.items()},  # type: ignore[misc]
@@ -177,6 +180,11 @@ class TicketingConfig(BaseModel):
     db: str = Field("/var/lib/motcua/ticketing.db", description="queue database (SQLite)")
     outbox: str | None = Field(None, description="event outbox; default: next to db")
     lease_block: int = Field(50, ge=1, le=1000, description="numbers per lease when a kiosk asks no count")
+    lease_max: int = Field(100, ge=1, le=1000, description="most numbers one lease gives, whatever is asked")
+    lease_held_max: int = Field(300, ge=1, le=10000, description="most leased numbers a kiosk may hold unissued "
+                                "per service and day; beyond it a lease is refused (lease_limit)")
+    devices: str | None = Field(None, description="device registry (devices.toml, written by provision-device); "
+                                "relative to this file. Unset: every device is trusted (development only)")
     recent_finished: int = Field(20, ge=1, le=500, description="finished tickets averaged for the wait estimate")
     probe_timeout_s: float = Field(2.0, ge=0.1, le=30, description="how long to wait for a live twin to answer")
 
@@ -191,6 +199,8 @@ def load_site(path: str | Path) -> SiteConfig:
 def load_ticketing(path: str | Path) -> tuple[TicketingConfig, SiteConfig]:
     """Load ticketing.toml and the site.toml it names (relative paths: next to ticketing.toml)."""
     cfg = load_config(path, TicketingConfig)
+    if cfg.devices and not Path(cfg.devices).is_absolute():
+        cfg.devices = str(Path(path).resolve().parent / cfg.devices)
     site_path = Path(cfg.site_config)
     if not site_path.is_absolute():
         site_path = Path(path).resolve().parent / site_path

@@ -20,6 +20,7 @@ from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from common.clock import Clock, SystemClock, iso, local_day
+from common.sqlite import connect
 from mqtt.schemas import (Call, CallsState, DeskData, DeskState, Lease, Request, Response, ServiceState,
                           TicketData, TicketInfo)
 
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     issued_ts REAL NOT NULL,
     kiosk TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL,             -- waiting | serving | finished | no_show | expired
+    status TEXT NOT NULL,             -- waiting | serving | finished | no_show | expired | not_printed
     desk INTEGER,
     officer TEXT,
     called_at TEXT,
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (day, service, prank, order_key, id)
     WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS tickets_oldest ON tickets (day, service, order_key) WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS tickets_kiosk ON tickets (kiosk, day, origin);
 CREATE INDEX IF NOT EXISTS tickets_finished ON tickets (service, finished_ts)
     WHERE status = 'finished';
 CREATE TABLE IF NOT EXISTS desks (
@@ -89,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_desk": ("Quầy không tồn tại", "Unknown desk"),
     "bad_request": ("Yêu cầu không hợp lệ", "Bad request"),
     "same_service": ("Số đã ở dịch vụ này", "The ticket is already in this service"),
+    "lease_limit": ("Máy lấy số còn nhiều số chưa phát", "This kiosk still holds many numbers it has not issued"),
 }
 
 CALLS_KEPT = 10
@@ -110,14 +113,6 @@ class _Rejected(Exception):
         self.code, self.detail = code, detail
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
 class Queue:
     """The site's queue over SQLite.
 
@@ -126,7 +121,8 @@ class Queue:
     """
 
     def __init__(self, path: str | Path, site: SiteConfig, clock: Clock | None = None, *,
-                 device: str = "ticketing", lease_block: int = 50, recent_finished: int = 20):
+                 device: str = "ticketing", lease_block: int = 50, recent_finished: int = 20,
+                 lease_max: int = 100, lease_held_max: int = 300):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.site = site
@@ -134,9 +130,11 @@ class Queue:
         self.clock = clock or SystemClock(site.timezone)
         self.device = device
         self.lease_block = lease_block
+        self.lease_max = lease_max  # most numbers one lease gives
+        self.lease_held_max = lease_held_max  # most leased, not yet issued numbers a kiosk holds per service
         self.recent_finished = recent_finished
         self._lock = threading.RLock()
-        self._db = _connect(self.path)
+        self._db = connect(self.path, rows=True)
         self._db.executescript(_SCHEMA)
         with self._tx():
             for d in site.desks:
@@ -218,7 +216,10 @@ class Queue:
         svc = self.site.service(req.service or "")
         if svc is None:
             raise _Rejected("unknown_service", f"service {req.service!r}")
-        count = req.count or self.lease_block
+        count = min(req.count or self.lease_block, self.lease_max)
+        held = self._held(req.device, today, svc.code)
+        if held + count > self.lease_held_max:
+            raise _Rejected("lease_limit", f"{req.device} holds {held} unissued {svc.code} numbers of {today}")
         row = self._db.execute("SELECT next FROM leases WHERE day=? AND service=?", (today, svc.code)).fetchone()
         start = row["next"] if row else svc.range_start
         limit = min(svc.range_end, svc.range_start + svc.capacity - 1)
@@ -232,6 +233,21 @@ class Queue:
         lease = Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
         return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
                        services=frozenset({svc.code}))
+
+    def _held(self, device: str, today: str, service: str) -> int:
+        """Numbers leased to `device` today for `service` that it has not issued (yet)."""
+        leased = self._db.execute('SELECT COALESCE(SUM("end" - start + 1), 0) FROM lease_log '
+                                  "WHERE device=? AND day=? AND service=?", (device, today, service)).fetchone()[0]
+        issued = self._db.execute("SELECT COUNT(*) FROM tickets WHERE kiosk=? AND day=? AND origin=?",
+                                  (device, today, service)).fetchone()[0]
+        return max(0, int(leased) - int(issued))
+
+    def lease_time(self, device: str, day: str, service: str, number: int) -> datetime | None:
+        """When `device` was leased the block holding `number` (of `service`, `day`); None if never."""
+        with self._lock:
+            row = self._db.execute('SELECT at FROM lease_log WHERE device=? AND day=? AND service=? AND start<=? '
+                                   'AND "end">=? ORDER BY at LIMIT 1', (device, day, service, number, number)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
 
     def _call_next(self, req: Request, today: str, now: datetime) -> Outcome:
         desk, services, drow = self._desk(req)
@@ -338,7 +354,7 @@ class Queue:
             rolled = self.rollover()
             issued = data.issued_at or now
             today = self.today()
-            status = "expired" if data.day < today else "waiting"
+            status = "expired" if data.day < today else "not_printed" if data.print_failed else "waiting"
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO tickets (day, origin, number, label, service, priority, prank, "
@@ -346,10 +362,11 @@ class Queue:
                     (data.day, svc.code, data.number, data.ticket, svc.code, data.priority,
                      self.site.priority_rank(data.priority), issued.timestamp(), iso(issued),
                      issued.timestamp(), data.kiosk, int(data.offline), status))
-                if cur.rowcount and status == "expired":
+                if cur.rowcount and status in ("expired", "not_printed"):
                     t = db.execute("SELECT * FROM tickets WHERE id=?", (cur.lastrowid,)).fetchone()
                     self._event(t, "cancelled")
-                    log.warning("ticket %s of past day %s arrived today: not callable", data.ticket, data.day)
+                    log.warning("ticket %s (%s) is not callable: %s", data.ticket, data.day,
+                                "never printed" if status == "not_printed" else "of a past day")
             svcs = frozenset({svc.code}) if cur.rowcount else frozenset()
             if rolled is not None:
                 return Outcome(None, rolled.desks, svcs | rolled.services, True)
@@ -437,6 +454,9 @@ class Queue:
         with self._lock:
             db = self._db
             waiting = self._waiting(today, code)
+            by_priority = {p or "": n for p, n in db.execute(
+                "SELECT priority, COUNT(*) FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "GROUP BY priority", (today, code))}
             issued = db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND origin=?", (today, code)).fetchone()[0]
             oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND day=? AND service=? "
                                 "ORDER BY order_key LIMIT 1", (today, code)).fetchone()
@@ -454,7 +474,7 @@ class Queue:
         if times and open_desks:
             est = round(waiting * (sum(times) / len(times)) / open_desks, 1)
         return ServiceState(service=code, day=today, waiting=waiting, issued=issued, capacity=svc.capacity,
-                            finished_for_today=issued >= svc.capacity, est_wait_s=est,
+                            finished_for_today=issued >= svc.capacity, est_wait_s=est, waiting_by_priority=by_priority,
                             oldest_issued_at=datetime.fromisoformat(oldest[0]) if oldest else None,
                             last_called=last[0] if last else None, ts=self.clock.now())
 

@@ -13,12 +13,14 @@ import threading
 from typing import Any, Callable
 
 from common.clock import Clock
+from common.registry import Registry
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import MqttCoreError, ProtocolError
 from mqtt.outbox import Outbox
 from mqtt.schemas import DeskData, Envelope, Request, Response, TicketData, parse_event
 
+from .authority import Authority
 from .queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,10 @@ class Server:
     >>> s = Server(queue, client, outbox); s.start(); ...; s.tick()  # from the run loop
     """
 
-    def __init__(self, queue: Queue, client: DeviceClient, outbox: Outbox, clock: Clock | None = None):
+    def __init__(self, queue: Queue, client: DeviceClient, outbox: Outbox, clock: Clock | None = None,
+                 registry: Registry | None = None):
         self.queue = queue
+        self.authority = Authority(registry, queue.site, client.device)
         self.client = client
         self.outbox = outbox
         self.site = queue.site.site
@@ -85,6 +89,9 @@ class Server:
 
     def _serve(self, op: str) -> Callable[[Request, Message], Response]:
         def handler(req: Request, msg: Message) -> Response:
+            refused = self.authority.request(op, req, msg)
+            if refused is not None:
+                return refused
             out = self.queue.handle(op, req)
             self.requests_served += 1
             if not out.replay:
@@ -99,7 +106,11 @@ class Server:
         return topics.parse(msg.topic).device == self.client.device
 
     def _event(self, msg: Message) -> Envelope | None:
-        """A device's event, or None when malformed (the collector keeps it as a dead letter)."""
+        """A device's event, or None when malformed or retained (the collector keeps it as a dead
+        letter): a retained event would be replayed on every reconnect."""
+        if msg.retain:
+            log.warning("forbidden: retained event on %s ignored", msg.topic)
+            return None
         try:
             return parse_event(msg.topic, msg.payload)
         except ProtocolError as exc:
@@ -111,6 +122,15 @@ class Server:
             return
         data = env.typed_data()
         assert isinstance(data, TicketData)
+        if data.action != "issued" or not self.authority.issued(env, data):
+            return
+        data = data.model_copy(update={"kiosk": env.device})
+        if self.authority.registry is not None:
+            lease_at = self.queue.lease_time(env.device, data.day, data.service, data.number)
+            bounded = self.authority.bound_issued(env, data, lease_at, self.clock.now())
+            if bounded is None:
+                return
+            data = bounded
         out = self.queue.add_issued(data)
         self.publish(out)
         if out.calls:
@@ -121,6 +141,8 @@ class Server:
             return
         data = env.typed_data()
         assert isinstance(data, DeskData)
+        if not self.authority.desk_event(env, data):
+            return
         self.publish(self.queue.sign(data))
 
     # -- retained state --------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ class InstanceLock:
             self._fh = None
 
 
+def probe_device(device: str) -> str:
+    """The broker user (and device id) of ticketing's start-up twin probe."""
+    return f"{device}-probe"[:32]
+
+
 def probe_twin(broker: BrokerConfig, site: str, device: str, timeout: float = 2.0) -> bool:
     """True when another ticketing for `site` answers on the broker right now.
 
@@ -69,14 +74,17 @@ def probe_twin(broker: BrokerConfig, site: str, device: str, timeout: float = 2.
     `timeout`, or when the broker cannot be reached (the lock file still guards this machine).
     """
     host, port, tls = broker.endpoint()
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{device}-probe-{uuid7()[-12:]}",
-                    protocol=paho.MQTTv5)
+    # The probe logs in as "<user>-probe" (server-init gives it ticketing's password): the site
+    # broker binds client ids to user names, so logging in as ticketing itself would take over,
+    # and wipe, the persistent session of a ticketing that is running.
+    probe = probe_device(device)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=probe, protocol=paho.MQTTv5)
     if broker.username:
-        c.username_pw_set(broker.username, broker.password)
+        c.username_pw_set(probe_device(broker.username), broker.password)
     if tls:
         c.tls_set(ca_certs=broker.ca_file, certfile=broker.cert_file, keyfile=broker.key_file)
     status_topic = topics.status(site, device)
-    reply_topic = topics.response(site, f"{device}-probe")
+    reply_topic = topics.response(site, probe)
     corr = uuid7().encode()
     got_status = threading.Event()
     online = threading.Event()
@@ -113,8 +121,8 @@ def probe_twin(broker: BrokerConfig, site: str, device: str, timeout: float = 2.
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = reply_topic
         props.CorrelationData = corr
-        req = Request(id=f"probe-{uuid7()}", device=f"{device}-probe")
-        c.publish(topics.request(site, "lease"), req.dumps(), qos=1, properties=props)
+        req = Request(id=f"probe-{uuid7()}", device=probe)  # any answer, even "forbidden", says a twin is live
+        c.publish(topics.request(site, probe, "lease"), req.dumps(), qos=1, properties=props)
         return answered.wait(timeout)
     finally:
         c.disconnect()

@@ -51,8 +51,8 @@
     const el = document.getElementById("queue");
     if (!q.length) { el.innerHTML = `<tr><td>${esc(L.no_queue)}</td></tr>`; return; }
     el.innerHTML = `<tr><th>${esc(L.service)}</th><th>${esc(L.waiting)}</th><th>${esc(L.longest_wait)}</th><th>${esc(L.issued)}</th></tr>` +
-      q.map(s => `<tr data-service="${esc(s.service)}"><td>${esc(s.service)} · ${esc(lang === "en" ? s.name_en : s.name_vi)}</td>
-<td class="waiting">${s.waiting}</td><td>${s.oldest_issued_at && s.waiting ? dur(s.oldest_issued_at) : "—"}</td><td>${s.issued}</td></tr>`).join("");
+      q.map(s => `<tr data-service="${esc(s.service)}"><td data-label="${esc(L.service)}">${esc(s.service)} · ${esc(lang === "en" ? s.name_en : s.name_vi)}</td>
+<td class="waiting" data-label="${esc(L.waiting)}">${s.waiting}</td><td data-label="${esc(L.longest_wait)}">${s.oldest_issued_at && s.waiting ? dur(s.oldest_issued_at) : "—"}</td><td data-label="${esc(L.issued)}">${s.issued}</td></tr>`).join("");
   }
 
   function num(x) { return typeof x === "number" && isFinite(x); }
@@ -74,12 +74,12 @@
     if (!ds.length) { el.innerHTML = `<tr><td>${esc(L.no_devices)}</td></tr>`; return; }
     el.innerHTML = `<tr><th>${esc(L.device)}</th><th>${esc(L.role)}</th><th>${esc(L.status)}</th><th>${esc(L.last_seen)}</th>
 <th>${esc(L.outbox)}</th><th>${esc(L.telemetry)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
-      ds.map(d => `<tr data-device="${esc(d.device)}" data-online="${d.online}" data-clock-synced="${d.clock_synced}"><td>${esc(d.device)}${d.desk ? " (" + esc(L.desk) + " " + d.desk + ")" : ""}</td>
-<td>${esc(d.role || "")}</td><td class="status">${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}${clockBadge(d)}</td>
-<td>${esc(clock(d.last_seen))}</td><td>${d.outbox_depth == null ? "" : d.outbox_depth}</td>
-<td class="telemetry">${telemetry(d)}</td>
-<td class="faults">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
-<td class="gaps">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
+      ds.map(d => `<tr data-device="${esc(d.device)}" data-online="${d.online}" data-clock-synced="${d.clock_synced}"><td data-label="${esc(L.device)}">${esc(d.device)}${d.desk ? " (" + esc(L.desk) + " " + d.desk + ")" : ""}</td>
+<td data-label="${esc(L.role)}">${esc(d.role || "")}</td><td class="status" data-label="${esc(L.status)}">${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}${clockBadge(d)}</td>
+<td data-label="${esc(L.last_seen)}">${esc(clock(d.last_seen))}</td><td data-label="${esc(L.outbox)}">${d.outbox_depth == null ? "" : d.outbox_depth}</td>
+<td class="telemetry" data-label="${esc(L.telemetry)}">${telemetry(d)}</td>
+<td class="faults" data-label="${esc(L.faults)}">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
+<td class="gaps" data-label="${esc(L.seq_gaps)}">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
   }
 
   function render(snap) {
@@ -110,6 +110,8 @@
     es.addEventListener("snapshot", ev => render(JSON.parse(ev.data)));
     es.onopen = () => { live.className = "live on"; live.textContent = L.live; };
     es.onerror = () => { live.className = "live off"; live.textContent = L.reconnecting; };
+    // the login ended (logout elsewhere, password changed, user disabled): back to the login form
+    es.addEventListener("logout", () => { es.close(); window.location.assign("/login"); });
   }
 
   render(boot.snapshot);

@@ -51,6 +51,7 @@ def configure_window(screen: ScreenConfig) -> None:
 class RecentRow(BoxLayout):
     ticket = StringProperty("")
     desk = StringProperty("")
+    recall = BooleanProperty(False)
     odd = BooleanProperty(False)
 
 
@@ -77,6 +78,9 @@ class HallScreen(BoxLayout):
     recent = ListProperty([])
     waiting = ListProperty([])
     recent_rows = NumericProperty(6)
+    cards = NumericProperty(4)
+    page = NumericProperty(0)
+    page_text = StringProperty("")
 
     def show(self, view: HallView) -> None:
         self.site_vi, self.site_en = view.site_vi, view.site_en
@@ -86,7 +90,7 @@ class HallScreen(BoxLayout):
         self.service_vi = cur.service_vi if cur else ""
         self.service_en = cur.service_en if cur else ""
         self.recall = bool(cur and cur.recall)
-        self.recent = [(c.ticket, str(c.desk)) for c in view.recent]
+        self.recent = [(c.ticket, str(c.desk), c.recall) for c in view.recent]
         self.waiting = [w._asdict() for w in view.waiting]
 
     def on_recent(self, *_: Any) -> None:
@@ -94,13 +98,31 @@ class HallScreen(BoxLayout):
         box.clear_widgets()
         rows = list(self.recent)[: int(self.recent_rows)]
         for i in range(int(self.recent_rows)):
-            ticket, desk = rows[i] if i < len(rows) else ("", "")
-            box.add_widget(RecentRow(ticket=ticket, desk=desk, odd=bool(i % 2)))
+            ticket, desk, recall = rows[i] if i < len(rows) else ("", "", False)
+            box.add_widget(RecentRow(ticket=ticket, desk=desk, recall=recall, odd=bool(i % 2)))
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.waiting) // max(1, int(self.cards))))
+
+    def next_page(self) -> None:
+        """Show the next page of waiting cards (from the display's page timer)."""
+        self.page = (int(self.page) + 1) % self.pages
+
+    def on_page(self, *_: Any) -> None:
+        self.on_waiting()
 
     def on_waiting(self, *_: Any) -> None:
         box = self.ids.waiting_box
         box.clear_widgets()
-        for w in self.waiting:
+        n = int(self.cards)
+        page = min(int(self.page), self.pages - 1)
+        self.page_text = f"Trang / Page {page + 1}/{self.pages}" if self.pages > 1 else ""
+        shown = list(self.waiting)[page * n:(page + 1) * n]
+        for w in shown + [None] * (n - len(shown) if self.pages > 1 else 0):  # keep card widths per page
+            if w is None:
+                box.add_widget(BoxLayout())
+                continue
             if w["finished_for_today"]:
                 note = "Đã hết số hôm nay / No more today"
             elif w["est_wait_min"] is not None and w["waiting"]:
@@ -126,8 +148,36 @@ class HallScreen(BoxLayout):
         """Every label text by id, and the recent and waiting rows (for tests and diagnostics)."""
         out = {k: getattr(w, "text", "") for k, w in self.ids.items() if hasattr(w, "text")}
         out["recent"] = [[r.ticket, r.desk] for r in reversed(self.ids.recent_box.children) if r.ticket]
-        out["waiting"] = [[c.name_vi, c.count] for c in reversed(self.ids.waiting_box.children)]
+        out["recalls"] = [r.ticket for r in reversed(self.ids.recent_box.children) if r.ticket and r.recall]
+        out["waiting"] = [[c.name_vi, c.count] for c in reversed(self.ids.waiting_box.children)
+                          if isinstance(c, WaitingCard)]
+        out["page"] = self.page_text
         return out
+
+    def text_check(self) -> dict[str, Any]:
+        """Every label with text on screen: the smallest font in px, and any whose text does not
+        fit its box (cut by shortening, or spilling over)."""
+        from kivy.core.text import Label as CoreLabel
+        from kivy.uix.label import Label
+
+        small: list[tuple[float, str]] = []
+        cut: list[str] = []
+        for w in self.walk():
+            if not isinstance(w, Label) or not w.text or w.opacity == 0:
+                continue
+            small.append((float(w.font_size), w.text))
+            if getattr(w, "is_shortened", False):
+                cut.append(w.text)
+                continue
+            core = CoreLabel(text=w.text, font_size=w.font_size, bold=w.bold, font_name=w.font_name)
+            core.refresh()
+            need_w, line_h = core.content_width, core.content_height
+            allowed = max(1, int(w.max_lines or 1))
+            needed = max(1, int(-(-need_w // max(1.0, w.width - 2))))
+            if needed > allowed or (needed > 1 and needed * line_h > w.height + 2):
+                cut.append(w.text)
+        return {"min_font_px": min(small)[0] if small else 0, "smallest": min(small)[1] if small else "",
+                "cut": cut}
 
 
 class HallDisplayApp(App):
@@ -150,18 +200,23 @@ class HallDisplayApp(App):
         self.announced: list[CallView] = []
         self._shown_version = -1
 
+    def px(self, size: float) -> float:
+        """``size`` pixels on a 1080-line screen, scaled to this window's height."""
+        return size * self.cfg.screen.size[1] / 1080
+
     def build(self) -> HallScreen:
         Builder.load_file(str(KV))
-        self.screen = HallScreen(recent_rows=self.cfg.screen.recent)
+        self.screen = HallScreen(recent_rows=self.cfg.screen.recent, cards=self.cfg.screen.cards)
         self.screen.on_recent()
         return self.screen
 
     def on_start(self) -> None:
         self._tick(0)
         Clock.schedule_interval(self._tick, 1.0)
+        Clock.schedule_interval(lambda _dt: self.screen.next_page() if self.screen else None, self.cfg.screen.page_s)
         self.show(self.model.view())
         if self.client is not None:
-            self.client.subscribe(topics.state_filter(self.client.site), self.on_state)
+            self.client.subscribe(topics.state_filter(self.cfg.site), self.on_state)
             self.client.start()
         self.notifier.ready("hall display up")
 

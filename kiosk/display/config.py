@@ -18,6 +18,8 @@ class ScreenConfig(BaseModel):
     fullscreen: bool = Field(False, description="true on the hall TV")
     recent: int = Field(6, ge=1, le=12, description="how many earlier calls to list")
     flash_s: float = Field(6.0, ge=0, le=60, description="how long a new call blinks")
+    cards: int = Field(4, ge=1, le=12, description="waiting cards per page (4 keep 40 px text at 1080p)")
+    page_s: float = Field(8.0, ge=2, le=120, description="seconds per page of waiting cards")
 
     @field_validator("size")
     @classmethod
@@ -39,7 +41,12 @@ class VoiceConfig(BaseModel):
     voice_en: str = Field("en", description="espeak-ng voice for English")
     speed_wpm: int = Field(140, ge=80, le=400, description="espeak-ng words per minute")
     numbers: Literal["number", "digits"] = Field(
-        "number", description="'number': một nghìn không trăm hai mươi ba; 'digits': một không hai ba")
+        "number", description="'number': một nghìn không trăm hai mươi ba; 'digits': một không hai ba "
+                              "(labels with a prefix such as X26 are always read letter by letter)")
+    dialect: Literal["north", "south"] = Field("north", description="north: linh, nghìn; south: lẻ, ngàn")
+    clips_dir: str | None = Field(
+        None, description="recorded words: <clips_dir>/<voice>/<word>.wav (e.g. vi/mời.wav, vi/mươi.wav, or a "
+                          "phrase vi/mời_công_dân_có_số.wav), used instead of espeak-ng when every word is there")
     espeak: str = Field("espeak-ng", description="the espeak-ng program")
     player: list[str] = Field(default_factory=lambda: ["aplay", "-q"],
                               description="command that plays a WAV file (the file is appended); [] = silent")

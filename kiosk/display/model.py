@@ -107,7 +107,7 @@ class HallModel:
             if t.name == "site":
                 site = parse_model(SiteState, payload)
                 with self._lock:
-                    self._site = site  # type: ignore[assignment]
+                    self._site = site
                     self._version += 1
                 return []
             if t.name == "service":
@@ -119,12 +119,12 @@ class HallModel:
                     return []
                 svc = parse_model(ServiceState, payload)
                 with self._lock:
-                    self._services[svc.service] = svc  # type: ignore[attr-defined,assignment]
+                    self._services[svc.service] = svc
                     self._version += 1
                 return []
             if t.name == "calls":
                 calls = parse_model(CallsState, payload) if payload else CallsState(calls=[])
-                return self._take_calls(calls.calls, retained)  # type: ignore[attr-defined]
+                return self._take_calls(calls.calls, retained)
         except ProtocolError as exc:
             log.warning("ignoring %s state on %r: %s", t.name, topic, exc)
             self.rejected += 1

@@ -1,6 +1,9 @@
-"""Voice calls, offline: a two-tone chime written by our own code, then espeak-ng saying
-"Mời công dân có số 1023 đến quầy số 5" (and, if configured, "Ticket 1023, please go to desk 5"),
-``repeat`` times. Voice off, or espeak-ng missing: the chime alone.
+"""Voice calls, offline: a two-tone chime written by our own code, then the call
+"Mời công dân có số một nghìn không trăm hai mươi ba đến quầy số năm" (numbers as words, by
+:mod:`kiosk.display.numbers`, so espeak-ng never guesses at digits) and, if configured,
+"Ticket 1023, please go to desk 5", ``repeat`` times. Recorded words (``clips_dir``) are joined
+instead of espeak-ng when every word of a sentence is recorded. Voice off, or neither espeak-ng
+nor recordings: the chime alone.
 
 Clips are rendered to WAV files in ``cache_dir`` (kept, so a recall costs nothing) and played
 with an injected player command (``aplay -q`` by default) in a worker thread: the UI thread never
@@ -15,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import unicodedata
 import wave
 from pathlib import Path
 from typing import Callable
@@ -24,12 +28,13 @@ import numpy as np
 from .config import VoiceConfig
 from .errors import VoiceError
 from .model import CallView
+from .numbers import read_label, read_number
 
 log = logging.getLogger(__name__)
 
 RATE = 22050  # espeak-ng's own rate: no resampling in the common case
 CACHE_KEEP = 200  # rendered clips kept on disk (oldest pruned)
-_DIGITS_VI = "không một hai ba bốn năm sáu bảy tám chín".split()
+CLIP_GAP_S = 0.06  # silence between recorded words
 
 
 def chime(rate: int = RATE, volume: float = 0.8) -> np.ndarray:
@@ -48,17 +53,17 @@ def chime(rate: int = RATE, volume: float = 0.8) -> np.ndarray:
     return volume * out / np.max(np.abs(out))
 
 
-def spoken_number(ticket: str, style: str) -> str:
-    """'digits' spells each digit in Vietnamese (một không hai ba); 'number' leaves it to espeak-ng."""
-    if style != "digits":
-        return ticket
-    return " ".join(_DIGITS_VI[int(ch)] if ch.isdigit() else ch for ch in ticket)
+def spoken_number(ticket: str, style: str, dialect: str = "north") -> str:
+    """The ticket label as Vietnamese words (a number, or digit by digit; prefixes letter by letter)."""
+    return " ".join(read_label(ticket, "digits" if style == "digits" else "number",
+                               "south" if dialect == "south" else "north"))
 
 
 def sentences(call: CallView, cfg: VoiceConfig) -> list[tuple[str, str]]:
-    """(espeak voice, text) said once per repeat, Vietnamese first."""
-    out = [(cfg.voice_vi, f"Mời công dân có số {spoken_number(call.ticket, cfg.numbers)} "
-                          f"đến quầy số {call.desk}")]
+    """(espeak voice, text) said once per repeat, Vietnamese first, every number in words."""
+    desk = " ".join(read_number(call.desk, "south" if cfg.dialect == "south" else "north"))
+    out = [(cfg.voice_vi, f"Mời công dân có số {spoken_number(call.ticket, cfg.numbers, cfg.dialect)} "
+                          f"đến quầy số {desk}")]
     if cfg.english:
         out.append((cfg.voice_en, f"Ticket {call.ticket}, please go to desk {call.desk}"))
     return out
@@ -87,6 +92,43 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> None:
     tmp.replace(path)  # a player never sees half a file
 
 
+class Clips:
+    """Recorded words of one voice: ``<dir>/<word>.wav``, or a phrase ``<dir>/<w1>_<w2>.wav``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files = {unicodedata.normalize("NFC", p.stem).lower(): p for p in folder.glob("*.wav")} \
+            if folder.is_dir() else {}
+
+    def plan(self, text: str) -> list[Path] | None:
+        """The recordings that say ``text`` (longest phrases first), or None if a word is missing."""
+        words = [w.strip(",.") for w in unicodedata.normalize("NFC", text).lower().split()]
+        out: list[Path] = []
+        i = 0
+        while i < len(words):
+            for j in range(min(len(words), i + 6), i, -1):
+                hit = self.files.get("_".join(words[i:j]))
+                if hit is not None:
+                    out.append(hit)
+                    i = j
+                    break
+            else:
+                log.info("no recording of %r in %s: using espeak-ng", words[i], self.folder)
+                return None
+        return out
+
+    def say(self, text: str) -> np.ndarray | None:
+        plan = self.plan(text)
+        if plan is None or not self.files:
+            return None
+        gap = np.zeros(int(RATE * CLIP_GAP_S))
+        pieces: list[np.ndarray] = []
+        for path in plan:
+            samples, rate = read_wav(path)
+            pieces += [_resample(samples, rate, RATE), gap]
+        return np.concatenate(pieces)
+
+
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     if src == dst or len(x) == 0:
         return x
@@ -113,7 +155,9 @@ class Announcer:
             log.warning("cache_dir %s is not writable (%s); using %s", self.cache, exc, fallback)
             self.cache = fallback
         self.espeak = shutil.which(cfg.espeak) if cfg.enabled else None
-        if cfg.enabled and self.espeak is None:
+        self.clips = {v: Clips(Path(cfg.clips_dir) / v) for v in (cfg.voice_vi, cfg.voice_en)} \
+            if cfg.enabled and cfg.clips_dir else {}
+        if cfg.enabled and self.espeak is None and not any(c.files for c in self.clips.values()):
             log.warning("espeak-ng (%r) is not installed: calls get the chime only "
                         "(Không có espeak-ng: chỉ phát chuông). Fix: sudo apt-get install espeak-ng", cfg.espeak)
         self.player: list[str] | None = None
@@ -132,7 +176,17 @@ class Announcer:
     @property
     def speaks(self) -> bool:
         """True when calls are spoken, false when they get the chime only."""
-        return self.espeak is not None
+        return self.espeak is not None or any(c.files for c in self.clips.values())
+
+    def say(self, voice: str, text: str) -> np.ndarray:
+        """Recorded words when every one is there, else espeak-ng."""
+        clips = self.clips.get(voice)
+        got = clips.say(text) if clips is not None else None
+        if got is not None:
+            return got
+        if self.espeak is None:
+            raise VoiceError(f"no espeak-ng and no recording for every word of {text!r}")
+        return self._speak(voice, text)
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -153,7 +207,8 @@ class Announcer:
 
     def _key(self, parts: list[tuple[str, str]]) -> str:
         c = self.cfg
-        raw = repr((parts, c.speed_wpm, c.repeat, c.gap_s, c.volume, RATE, self.speaks))
+        clips = sorted((v, len(x.files)) for v, x in self.clips.items())
+        raw = repr((parts, c.speed_wpm, c.repeat, c.gap_s, c.volume, RATE, self.speaks, clips))
         return hashlib.sha1(raw.encode()).hexdigest()[:12]
 
     def render_chime(self) -> Path:
@@ -174,7 +229,7 @@ class Announcer:
         if path.exists():
             return path
         gap = np.zeros(int(RATE * self.cfg.gap_s))
-        spoken = [self._speak(voice, text) for voice, text in parts]
+        spoken = [self.say(voice, text) for voice, text in parts]
         pieces = [chime(volume=self.cfg.volume), gap]
         for _ in range(self.cfg.repeat):
             for s in spoken:
@@ -205,7 +260,12 @@ class Announcer:
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every queued call was rendered and played (tests, bench)."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self._q.join(), done.set()), daemon=True).start()
+
+        def wait() -> None:
+            self._q.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:

@@ -7,6 +7,7 @@ import sys
 import httpx
 import pytest
 
+from tests.collector.web_client import login, logout
 from tests.collector.wire import ROOT, rating
 
 API = ("/api/desks", "/api/devices", "/api/ratings", "/api/dead-letters", "/api/queue")
@@ -82,10 +83,10 @@ def test_add_user_then_log_in_with_a_session_cookie(collector):
     assert r.returncode == 0, r.stderr
     assert cli("add-user", "ngan", "--db", str(collector.db), stdin="short\n").returncode == 2
     with httpx.Client(base_url=collector.url) as s:
-        bad = s.post("/login", data={"user": "quanly", "password": "wrong-password"})
+        bad = login(s, "quanly", "wrong-password")
         assert bad.status_code == 303 and "failed=1" in bad.headers["location"]
         assert s.get("/api/desks").status_code == 401
-        ok = s.post("/login", data={"user": "quanly", "password": "mat-khau-rat-dai"})
+        ok = login(s, "quanly", "mat-khau-rat-dai")
         assert ok.status_code == 303 and ok.headers["location"] == "/"
         page = s.get("/")
         assert page.status_code == 200 and "Quầy" in page.text and "Hàng chờ" in page.text
@@ -93,12 +94,13 @@ def test_add_user_then_log_in_with_a_session_cookie(collector):
         assert "Queue" in en.text and "Device health" in en.text
         assert "Queue" in s.get("/").text  # the choice is kept in a cookie
         assert s.get("/api/desks").status_code == 200
-        s.post("/logout")
+        assert logout(s).status_code == 303
         assert s.get("/api/desks").status_code == 401
 
 
 def test_every_command_has_help_with_an_example():
-    for args in ((), ("run",), ("add-user",), ("create-token",)):
+    for args in ((), ("run",), ("add-user",), ("create-token",), ("list-tokens",), ("revoke-token",),
+                 ("delete-user",), ("disable-user",), ("enable-user",)):
         r = cli(*args, "--help")
         assert r.returncode == 0 and "example" in r.stdout and "motcua collector" in r.stdout, args
 

@@ -11,6 +11,7 @@ import pytest
 from collector import auth
 from collector.db import open_db
 from mqtt import topics
+from tests.collector.web_client import login, logout
 from tests.collector.wire import SITE, envelope
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -59,7 +60,7 @@ def test_dead_letters_page_refuses_without_login_then_pages_and_filters(collecto
         form = s.get("/login?next=/dead-letters")
         assert 'name="next" value="/dead-letters"' in form.text
         assert 'name="next" value="/"' in s.get("/login?next=//evil.example/x").text  # no open redirect
-        ok = s.post("/login", data={"user": "kythuat", "password": "mat-khau-rat-dai", "next": "/dead-letters"})
+        ok = login(s, "kythuat", "mat-khau-rat-dai", next="/dead-letters")
         assert ok.status_code == 303 and ok.headers["location"] == "/dead-letters"
 
         first = s.get("/dead-letters")
@@ -87,7 +88,7 @@ def test_dead_letters_page_refuses_without_login_then_pages_and_filters(collecto
             assert r.status_code == 400 and "offset" in r.text, bad
         en = s.get("/dead-letters?lang=en&offset=50")
         assert "Dead letters" in en.text and "Received at" in en.text and "Showing 51–53 of 53" in en.text
-        s.post("/logout")
+        assert logout(s).status_code == 303
         assert s.get("/dead-letters").status_code == 303
 
 
@@ -116,7 +117,7 @@ def test_dashboard_count_links_to_the_dead_letters_page_in_chromium(collector, p
     page.fill("#user", "kythuat")
     page.fill("#password", "mat-khau-rat-dai")
     page.click("#login")
-    page.wait_for_function("document.getElementById('dead') && document.getElementById('dead').textContent === '2'",
+    page.wait_for_function("() => document.getElementById('dead') && document.getElementById('dead').textContent === '2'",
                            timeout=5000)
     page.click("#dead")
     page.wait_for_url("**/dead-letters**")

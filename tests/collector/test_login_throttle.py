@@ -1,5 +1,6 @@
-"""Login throttling: 5 failed logins for a name or from an address lock it out for 5 minutes (429),
-before the password is checked; the clock is a FakeClock moved by hand; API tokens are unaffected."""
+"""Login throttling: 5 failed logins for a name from one address lock that pair out for 5 minutes
+(429), before the password is checked; 10 from one address lock the address; a guesser elsewhere
+cannot lock the real manager out. The clock is a FakeClock moved by hand; API tokens are unaffected."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,9 +14,10 @@ from starlette.testclient import TestClient
 from collector import auth
 from collector.db import open_db
 from collector.queries import Reader
-from collector.throttle import LoginThrottle
 from collector.web import LiveHub, create_app
 from common.clock import FakeClock
+from common.web.throttle import LoginThrottle
+from tests.collector.web_client import csrf
 from tests.collector.wire import SITE, VN
 
 PASSWORD = "mat-khau-rat-dai"
@@ -51,7 +53,7 @@ def checks(monkeypatch) -> Iterator[list[str]]:
     calls: list[str] = []
     real = auth.verify_user
 
-    def counted(conn: Any, name: str, password: str) -> bool:
+    def counted(conn: Any, name: str, password: str) -> str | None:
         calls.append(name)
         return real(conn, name, password)
 
@@ -60,7 +62,9 @@ def checks(monkeypatch) -> Iterator[list[str]]:
 
 
 def login(c: TestClient, user: str, password: str) -> httpx.Response:
-    return c.post("/login", data={"user": user, "password": password})
+    if "motcua_csrf" not in c.cookies:
+        csrf(c)
+    return c.post("/login", data={"user": user, "password": password, "csrf_token": c.cookies["motcua_csrf"]})
 
 
 def test_five_failures_lock_the_name_then_the_lockout_ends(app, checks):
@@ -91,21 +95,35 @@ def test_five_failures_lock_the_name_then_the_lockout_ends(app, checks):
         assert c.get("/api/desks").status_code == 200 and len(checks) == 6
 
 
-def test_the_lockout_also_holds_from_another_address(app):
-    with app.client("10.0.0.5") as c:
+def test_an_outsider_cannot_lock_the_manager_out(app, checks):
+    """Guesses at "quanly" from other addresses lock those addresses, never the manager's own."""
+    with app.client("10.0.0.5") as manager:
+        assert login(manager, "quanly", PASSWORD).status_code == 303  # the manager's usual address
+    for n in range(1, 5):  # 4 addresses x 5 wrong guesses: each pair locks, then the account-wide count
+        with app.client(f"10.9.9.{n}") as outsider:
+            for _ in range(5):
+                login(outsider, "quanly", "wrong-password")
+            assert login(outsider, "quanly", PASSWORD).status_code == 429
+    with app.client("10.0.0.5") as manager:  # the real manager still gets in at once
+        r = login(manager, "quanly", PASSWORD)
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert manager.get("/api/desks").status_code == 200
+    with app.client("10.0.0.6") as fresh:  # an address never seen for quanly waits out the account lock
+        assert login(fresh, "quanly", PASSWORD).status_code == 429
+        assert login(fresh, "ketoan", PASSWORD).status_code == 303  # another name from a clean address
+    with app.client("10.0.0.7") as other:
         for _ in range(5):
-            login(c, "quanly", "wrong-password")
-    with app.client("10.0.0.9") as other:
-        assert login(other, "quanly", PASSWORD).status_code == 429
-        assert login(other, "ketoan", PASSWORD).status_code == 303  # another name from a clean address
+            login(other, "ketoan", "wrong-password")
+    with app.client("10.0.0.6") as fresh:  # a single outsider address: the manager is not even slowed
+        assert login(fresh, "ketoan", PASSWORD).status_code == 303
 
 
-def test_five_failures_from_one_address_lock_the_address(app, checks):
+def test_ten_failures_from_one_address_lock_the_address(app, checks):
     with app.client("10.0.0.7") as c:
-        for name in ("admin", "root", "quanly", "ketoan", "pi"):
+        for name in ("admin", "root", "quanly", "ketoan", "pi", "user", "test", "guest", "demo", "oracle"):
             assert login(c, name, "guess-guess").status_code == 303
-        assert login(c, "ketoan", PASSWORD).status_code == 429 and len(checks) == 5
-    with app.client("10.0.0.8") as c:  # the names were tried once or twice each: not locked
+        assert login(c, "ketoan", PASSWORD).status_code == 429 and len(checks) == 10
+    with app.client("10.0.0.8") as c:  # the names were tried once each: not locked
         assert login(c, "ketoan", PASSWORD).status_code == 303
 
 
@@ -113,7 +131,10 @@ def test_a_success_resets_the_names_count_and_old_failures_expire(app):
     with app.client("10.0.0.5") as a, app.client("10.0.0.6") as b:
         for _ in range(4):
             login(a, "quanly", "wrong-password")
-        assert login(b, "quanly", PASSWORD).status_code == 303  # resets the name (address 5 keeps 4)
+        assert login(b, "quanly", PASSWORD).status_code == 303  # another address: its own count
+        for _ in range(4):
+            login(b, "quanly", "wrong-password")
+        assert login(b, "quanly", PASSWORD).status_code == 303  # the success reset the pair: 4, not 5
         for _ in range(4):
             login(b, "quanly", "wrong-password")
         assert login(b, "quanly", PASSWORD).status_code == 303  # 4 since the reset, not 8
@@ -126,20 +147,21 @@ def test_a_success_resets_the_names_count_and_old_failures_expire(app):
 def test_throttle_window_and_keys():
     clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=VN))
     t = LoginThrottle(clock)
-    keys = t.keys("quanly", "10.0.0.5")
-    assert keys == ["user:quanly", "addr:10.0.0.5"] and t.keys("", None) == []
+    assert t.keys("quanly", "10.0.0.5") == ["pair:quanly@10.0.0.5", "addr:10.0.0.5", "user:quanly"]
+    assert t.keys("", None) == []
     for _ in range(4):
-        t.failed(keys)
+        t.failed("quanly", "10.0.0.5")
         clock.advance(200)  # 4 failures over 800 s: never 5 within 600 s
-    t.failed(keys)  # at 800: the ones at 0 and 200 have left the window, 3 remain
-    assert t.retry_after(keys) == 0.0
-    t.failed(keys)
-    t.failed(keys)  # 400, 600, 800, 800, 800: five within 600 s
-    assert t.retry_after(keys) == 300.0 and t.retry_after(["user:other"]) == 0.0
+    t.failed("quanly", "10.0.0.5")  # at 800: the ones at 0 and 200 have left the window, 3 remain
+    assert t.retry_after("quanly", "10.0.0.5") == 0.0
+    t.failed("quanly", "10.0.0.5")
+    t.failed("quanly", "10.0.0.5")  # 400, 600, 800, 800, 800: five within 600 s
+    assert t.retry_after("quanly", "10.0.0.5") == 300.0
+    assert t.retry_after("quanly", "10.0.0.6") == 0.0 and t.retry_after("other", "10.0.0.9") == 0.0
     assert LoginThrottle.minutes(300) == 5 and LoginThrottle.minutes(1) == 1
     small = LoginThrottle(clock, max_keys=3)
     for i in range(10):
-        small.failed([f"user:n{i}"])
+        small.failed(f"n{i}", None)
     assert len(small._records) <= 3  # memory stays bounded whatever names attackers invent
 
 
@@ -149,8 +171,9 @@ def test_the_real_collector_refuses_with_429_and_tokens_still_work(collector):
     token = auth.create_token(w, "reports")
     w.close()
     with httpx.Client(base_url=collector.url) as s:
+        token_field = {"csrf_token": csrf(s)}
         for _ in range(5):
-            assert s.post("/login", data={"user": "quanly", "password": "wrong"}).status_code == 303
-        r = s.post("/login", data={"user": "quanly", "password": PASSWORD})
+            assert s.post("/login", data={"user": "quanly", "password": "wrong", **token_field}).status_code == 303
+        r = s.post("/login", data={"user": "quanly", "password": PASSWORD, **token_field})
         assert r.status_code == 429 and LOCKED_VI in r.text
         assert s.get("/api/desks", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -69,7 +69,7 @@ def test_older_database_is_migrated_and_keeps_its_data(sqlite_path):
         "EXPLAIN QUERY PLAN SELECT count(*) FROM ticket_events WHERE action='issued' AND ts_epoch >= ? "
         "AND ts_epoch < ?", [0, 1]))
     assert "idx_ticket_events_action_ts_epoch" in plan, plan
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def test_migration_3_applies_to_a_version_2_file(sqlite_path):
@@ -78,7 +78,7 @@ def test_migration_3_applies_to_a_version_2_file(sqlite_path):
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
     conn.close()
     conn = open_db(sqlite_path)
-    assert schema_version(conn) == SCHEMA_VERSION == 3
+    assert schema_version(conn) == SCHEMA_VERSION >= 3
     assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
 
 

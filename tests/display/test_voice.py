@@ -36,9 +36,47 @@ def voice(tmp_path: Path, **kw) -> VoiceConfig:
 
 def test_sentence_is_vietnamese_first() -> None:
     cfg = VoiceConfig(english=True)
-    assert sentences(CALL, cfg) == [("vi", "Mời công dân có số 1023 đến quầy số 5"),
+    assert sentences(CALL, cfg) == [("vi", "Mời công dân có số một nghìn không trăm hai mươi ba đến quầy số năm"),
                                     ("en", "Ticket 1023, please go to desk 5")]
-    assert sentences(CALL, VoiceConfig(numbers="digits"))[0][1] == "Mời công dân có số một không hai ba đến quầy số 5"
+    assert sentences(CALL, VoiceConfig(numbers="digits"))[0][1] == \
+        "Mời công dân có số một không hai ba đến quầy số năm"
+    x26 = CALL._replace(ticket="X26", desk=15)
+    assert sentences(x26, VoiceConfig(dialect="south"))[0][1] == "Mời công dân có số ích xì hai sáu đến quầy số mười lăm"
+
+
+def tone(freq: float, seconds: float = 0.2) -> np.ndarray:
+    t = np.arange(int(RATE * seconds)) / RATE
+    return 0.5 * np.sin(2 * np.pi * freq * t)
+
+
+def test_recorded_words_are_joined_instead_of_espeak(tmp_path: Path) -> None:
+    """A folder of WAV words per voice; a phrase file wins over its words; no espeak-ng needed."""
+    from kiosk.display.voice import write_wav
+
+    folder = tmp_path / "words" / "vi"
+    folder.mkdir(parents=True)
+    words = "mời_công_dân_có_số một nghìn không trăm hai mươi ba đến quầy số năm".split()
+    for i, w in enumerate(words):
+        write_wav(folder / f"{w}.wav", tone(300 + 40 * i))
+    calls: list[list[str]] = []
+
+    def runner(cmd, **_kw):  # noqa: ANN001, ANN202 - espeak-ng must not be needed
+        calls.append(cmd)
+        raise AssertionError("espeak-ng called although every word is recorded")
+
+    a = Announcer(voice(tmp_path, repeat=1, espeak="no-such-espeak", clips_dir=str(tmp_path / "words")),
+                  runner=runner)
+    assert a.speaks
+    dur, rms, _x = stats(a.render(CALL))
+    assert calls == [] and rms > SILENCE_RMS
+    n = len(words)  # one phrase file + 12 words, each 0.2 s, gaps 0.06 s, after the chime and gap
+    expect = len(chime()) / RATE + 0.5 + n * (0.2 + 0.06) + 0.5
+    assert abs(dur - expect) < 0.05, (dur, expect)
+    # a word missing (desk 7): espeak-ng is asked; without it the chime alone
+    seven = CALL._replace(desk=7)
+    assert a.clips["vi"].plan(sentences(seven, a.cfg)[0][1]) is None
+    a._one(seven)  # what the worker does: the voice fails, the chime still plays
+    assert a.rendered[-1] == a.render_chime()
 
 
 @needs_espeak

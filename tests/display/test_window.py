@@ -15,30 +15,37 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from common.clock import SystemClock, local_day
 from mqtt import topics
+from mqtt.schemas import CallsState
 from tests.conftest import ROOT
-from tests.display.payloads import CALLS, calls_state, service_states, site_state
+from tests.display.payloads import CALLS, MANY, calls_state, service_states, site_state
 from tests.support.mqtt import Recorder
 
 DRIVER = Path(__file__).with_name("window_driver.py")
 
 
-def publish_retained(port: int, site: str, newest: datetime) -> None:
+def publish_retained(port: int, site: str, newest: datetime, n: int | None = None, recall: bool = False) -> None:
     rec = Recorder(port, topics.status_filter(site))
     try:
-        rec.publish(topics.state(site, "site"), site_state(site), retain=True)
-        for code, payload in service_states(local_day(newest).isoformat()).items():
+        rec.publish(topics.state(site, "site"), site_state(site, n), retain=True)
+        for code, payload in service_states(local_day(newest).isoformat(), n).items():
             rec.publish(topics.state(site, "service", code), payload, retain=True)
-        rec.publish(topics.state(site, "calls"), calls_state(newest, CALLS), retain=True)
+        payload = calls_state(newest, CALLS)
+        if recall:  # 1022 called, then called again (a recall), then 1023
+            cs = CallsState.model_validate_json(calls_state(newest, [CALLS[0], CALLS[1], *CALLS[1:]]))
+            cs.calls[1].recall = True
+            payload = cs.dumps()
+        rec.publish(topics.state(site, "calls"), payload, retain=True)
     finally:
         rec.close()
 
 
 def run_display(tmp_path: Path, broker_url: str, site: str, size: tuple[int, int], shot: Path,
-                *extra: str) -> dict:
+                *extra: str, expect: str = "1023") -> dict:
     cfg = tmp_path / "display.toml"
     cfg.write_text(f"""
 site = "{site}"
@@ -49,6 +56,7 @@ url = "{broker_url}"
 size = [{size[0]}, {size[1]}]
 fullscreen = false
 recent = 4
+page_s = 120
 [voice]
 player = []
 cache_dir = "{tmp_path / 'clips'}"
@@ -60,12 +68,12 @@ repeat = 1
                KIVY_NO_CONSOLELOG="1", KIVY_WINDOW="sdl2", KIVY_NO_FILELOG="1")
     if not env.get("DISPLAY"):
         env.setdefault("SDL_VIDEODRIVER", "offscreen")
-    proc = subprocess.run([sys.executable, str(DRIVER), "--config", str(cfg), "--expect", "1023",
+    proc = subprocess.run([sys.executable, str(DRIVER), "--config", str(cfg), "--expect", expect,
                            "--shot", str(shot), "--result", str(result), "--timeout", "40", *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
     assert result.exists(), f"driver wrote no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     data = json.loads(result.read_text(encoding="utf-8"))
-    assert data["ok"], f"the display never showed ticket 1023: {data}\n{proc.stderr[-3000:]}"
+    assert data["ok"], f"the display never showed ticket {expect}: {data}\n{proc.stderr[-3000:]}"
     return data
 
 
@@ -121,3 +129,25 @@ def test_hd_ready_restart_shows_old_call_without_announcing(tmp_path: Path, modu
     assert (live["now_ticket"], live["now_desk"]) == ("1024", "Quầy / Desk  7")
     assert live["recent"][0] == ["1023", "5"]
     assert data["live_shown_after_ms"] < 5000  # MQTT thread -> Clock.schedule_once -> screen
+
+
+@pytest.mark.parametrize("n", [5, 12, 30])
+def test_many_services_page_and_stay_readable_at_5_m(tmp_path: Path, module_broker, artifacts: Path, n: int) -> None:
+    """1080p: waiting cards in pages of 4, every text at least 40 px and none cut; a recall is marked."""
+    site = f"hall-many-{n}"
+    publish_retained(module_broker.port, site, SystemClock().now() - timedelta(minutes=5), n=n, recall=True)
+    shot = artifacts / "display" / f"hall-1920x1080-{n}-services.png"
+    shot.unlink(missing_ok=True)
+    data = run_display(tmp_path, module_broker.url, site, (1920, 1080), shot, "--pages")
+    labels = data["labels"]
+    assert labels["now_ticket"] == "1023" and labels["now_title"] == "Mời số / Now serving"
+    assert labels["recent"][:2] == [["1022", "3"], ["1022", "3"]]
+    assert labels["recalls"] == ["1022"], "the recall must be marked, not an unmarked duplicate"
+    pages = -(-n // 4)
+    assert labels["page"] == (f"Trang / Page 1/{pages}" if pages > 1 else "")
+    seen = [name for page in data["pages_seen"] for name, _count in page]
+    assert len(data["pages_seen"]) == pages and all(len(p) <= 4 for p in data["pages_seen"])
+    assert sorted(seen) == sorted(f"{MANY[i % len(MANY)][0]} {i + 1}" for i in range(n))  # each once
+    for check in data["text_checks"]:  # on every page
+        assert check["min_font_px"] >= 40, check
+        assert check["cut"] == [], check

@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=40.0)
     ap.add_argument("--live", metavar="TICKET:DESK",
                     help="after the screenshot, publish this call as ticketing would and wait for it")
+    ap.add_argument("--pages", action="store_true", help="after the screenshot, show every page of waiting cards")
     args = ap.parse_args()
 
     from common.config import load_config
@@ -58,6 +59,23 @@ def main() -> int:
         made = Window.screenshot(name=str(shot.with_name(shot.stem + "-raw.png")))  # Kivy appends 0001
         Path(made).replace(shot)
         result.update(ok=not args.live, shot=str(shot), window_size=list(Window.size), labels=app.screen.labels())
+        if args.pages:
+            result["pages_seen"], result["text_checks"] = [], []
+
+            def page(i: int) -> None:  # one page per frame step, after Kivy laid it out
+                result["pages_seen"].append(app.screen.labels()["waiting"])
+                result["text_checks"].append(app.screen.text_check())
+                if i:
+                    made = Window.screenshot(name=str(shot.with_name(f"{shot.stem}-page{i + 1}-raw.png")))
+                    Path(made).replace(shot.with_name(f"{shot.stem}-page{i + 1}.png"))
+                if i + 1 < app.screen.pages:
+                    app.screen.next_page()
+                    Clock.schedule_once(lambda _dt: page(i + 1), 0.3)
+                else:
+                    app.stop()
+
+            page(0)
+            return
         if not args.live:
             app.stop()
             return

@@ -82,3 +82,24 @@ def kiosk_config(tmp: Path, **kiosk: Any) -> KioskConfig:
 
 def fake_clock() -> FakeClock:
     return FakeClock(MONDAY_0915)
+
+
+FIELDS = [("Tư pháp – Hộ tịch", "Justice – Civil status"), ("Đất đai – Xây dựng", "Land – Construction"),
+          ("Kinh doanh – Đầu tư", "Business – Investment"), ("Lao động – Xã hội", "Labour – Social affairs"),
+          ("Giao thông – Vận tải", "Transport")]
+NAMES = ["Đăng ký khai sinh", "Cấp bản sao trích lục", "Chứng thực bản sao từ bản chính", "Đăng ký kết hôn",
+         "Cấp giấy chứng nhận quyền sử dụng đất", "Cấp phép xây dựng nhà ở riêng lẻ", "Đăng ký thành lập doanh nghiệp",
+         "Thay đổi nội dung đăng ký kinh doanh", "Trợ cấp thất nghiệp", "Cấp đổi giấy phép lái xe"]
+
+
+def many_services(n: int) -> SiteState:
+    """A centre with ``n`` services (long real-world names); grouped by field from 13 services on."""
+    site = site_state()
+    services = []
+    for i in range(n):
+        fvi, fen = FIELDS[i % len(FIELDS)]
+        services.append(ServiceInfo(code=f"S{i:02d}", name_vi=f"{NAMES[i % len(NAMES)]} ({i + 1})",
+                                    name_en=f"Service {i + 1}", range_start=1000 * (i + 1) + 1,
+                                    range_end=1000 * (i + 1) + 999, capacity=999, target_wait_min=30,
+                                    field_vi=fvi if n > 12 else None, field_en=fen if n > 12 else None))
+    return site.model_copy(update={"services": services})

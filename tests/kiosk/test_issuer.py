@@ -21,6 +21,11 @@ class Parts:
         self.outbox = Outbox(tmp / "outbox.db", "camau-hcc", "kiosk-1", clock=clock)
         self.issuer = Issuer(self.store, self.outbox, source, "kiosk-1", clock=clock, lease_size=size, lease_low=low)
 
+    def issue(self, service: str, **kw):  # noqa: ANN003, ANN201 - issued and printed
+        t = self.issuer.issue(service, **kw)
+        self.issuer.report_print(t, printed=True)
+        return t
+
     def tickets(self) -> list[TicketData]:
         return [TicketData.model_validate(parse_event(r.topic, r.payload).data) for r in self.outbox.fetch(0, 1000)
                 if r.topic.endswith("/ticket")]
@@ -33,13 +38,15 @@ class Parts:
 def test_issue_persists_and_a_reboot_never_reissues(tmp_path: Path) -> None:
     src, clock = FakeLeaseSource(), fake_clock()
     p = Parts(tmp_path, src, clock)
-    got = [p.issuer.issue("HT", people_ahead=i).number for i in range(3)]
+    got = [p.issue("HT", people_ahead=i).number for i in range(3)]
     assert got == [1001, 1002, 1003]
     p.close()
     src.online = False  # rebooted while the server is away: the rest of the lease still serves
     p2 = Parts(tmp_path, src, clock)
     t = p2.issuer.issue("HT", priority="elderly", people_ahead=7, est_wait_s=600.0)
     assert t.number == 1004 and t.ticket == "1004" and t.offline
+    assert [e.number for e in p2.tickets()] == [1001, 1002, 1003]  # sent at start-up: outcome unknown
+    p2.issuer.report_print(t, printed=True)
     events = p2.tickets()
     assert [e.number for e in events] == [1001, 1002, 1003, 1004]
     last = events[-1]
@@ -53,15 +60,15 @@ def test_top_up_when_low_and_offline_until_empty(tmp_path: Path) -> None:
     src, clock = FakeLeaseSource(), fake_clock()
     p = Parts(tmp_path, src, clock, size=5, low=2)
     for _ in range(4):
-        p.issuer.issue("DD")
+        p.issue("DD")
     assert p.issuer.remaining("DD") == 1
     p.issuer.top_up_all(["DD"])  # what the background loop does when woken
     assert p.issuer.remaining("DD") == 6 and len(src.calls) == 2
     src.online = False
-    numbers = [p.issuer.issue("DD").number for _ in range(6)]
+    numbers = [p.issue("DD").number for _ in range(6)]
     assert numbers == [2005, 2006, 2007, 2008, 2009, 2010]
     with pytest.raises(NoNumbers) as err:
-        p.issuer.issue("DD")
+        p.issue("DD")
     assert err.value.reason == "offline"
     assert len({e.number for e in p.tickets()}) == 10
     p.close()
@@ -115,7 +122,7 @@ def test_refused_lease_means_finished(tmp_path: Path) -> None:
     src.refuse.add("KD")
     p = Parts(tmp_path, src, clock)
     with pytest.raises(NoNumbers) as err:
-        p.issuer.issue("KD")
+        p.issue("KD")
     assert err.value.reason == "finished" and p.issuer.refused("KD") == "range_exhausted"
     p.close()
 
@@ -123,10 +130,10 @@ def test_refused_lease_means_finished(tmp_path: Path) -> None:
 def test_new_day_does_not_use_yesterdays_lease(tmp_path: Path) -> None:
     src, clock = FakeLeaseSource(), fake_clock()
     p = Parts(tmp_path, src, clock)
-    assert p.issuer.issue("HT").day == "2026-11-23"
+    assert p.issue("HT").day == "2026-11-23"
     clock.advance(24 * 3600)
     src.day = "2026-11-24"
-    t = p.issuer.issue("HT")
+    t = p.issue("HT")
     assert t.day == "2026-11-24" and t.number == 1006  # a fresh lease of the new day
     p.close()
 
@@ -134,7 +141,7 @@ def test_new_day_does_not_use_yesterdays_lease(tmp_path: Path) -> None:
 def test_ticket_persisted_before_a_crash_is_enqueued_on_start(tmp_path: Path) -> None:
     src, clock = FakeLeaseSource(), fake_clock()
     p = Parts(tmp_path, src, clock)
-    p.issuer.issue("HT")
+    p.issue("HT")
     with p.store.lock:  # as if the process died between the number and the outbox
         p.store.conn.execute("UPDATE ticket SET event_id=NULL")
     p.outbox.ack([r.rowid for r in p.outbox.fetch(0, 100)])

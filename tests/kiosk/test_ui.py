@@ -51,7 +51,7 @@ def ticket_events(result: dict) -> list[dict]:
 def test_whole_flow_priority_appointment_language_and_idle(tmp_path: Path, artifacts: Path) -> None:
     r = run_ui("flow", tmp_path, artifacts)
     assert "[b]Hộ tịch[/b]" in r["home_buttons"][0] and "Đang chờ: 4 người" in r["home_buttons"][0]
-    assert "Chờ khoảng 20 phút" in r["home_buttons"][0]
+    assert "Đang chờ: 4 người  ·  ~20 phút" in r["home_buttons"][0]
     assert r["after_service"] == "options" and r["after_priority"] == "confirm"
     assert r["confirm"] == {"number": "1001", "service": "Hộ tịch",
                             "details": "Số người chờ trước bạn: 4\nThời gian chờ dự kiến: khoảng 20 phút",
@@ -115,12 +115,13 @@ def test_paper_out_on_a_pty_printer_shows_message_and_raises_fault(tmp_path: Pat
         fake.close()
         pair.close()
     assert r["confirm"]["screen"] == "confirm" and r["confirm"]["number"] == "1001"
-    assert r["confirm"]["status"].startswith("Máy in hết giấy. Vui lòng ghi nhớ số của bạn")
+    assert r["confirm"]["status"].startswith("Máy in hết giấy: phiếu chưa in được. Số 1001 chỉ được gọi khi đã in")
     assert r["confirm"]["reprint"] == "In lại phiếu"
-    assert r["banner"] == "Máy in đang gặp sự cố: số của bạn sẽ hiện trên màn hình"
+    assert r["banner"] == "Máy in đang gặp sự cố: tạm thời chưa in được phiếu"
     faults = [e["data"] for e in r["events"] if e["type"] == "fault"]
     assert [(f["code"], f["active"]) for f in faults] == [("printer_paper_out", True)]
-    assert [e["ticket"] for e in ticket_events(r)] == ["1001"]
+    # the citizen left without a ticket: the number is reported as never printed
+    assert [(e["ticket"], e["print_failed"]) for e in ticket_events(r)] == [("1001", True)]
     assert 4 in fake.queries  # the kiosk asked the paper sensor
 
 
@@ -158,3 +159,28 @@ def test_issuing_through_a_real_broker(tmp_path: Path, artifacts: Path, broker) 
     finally:
         rec.close()
         tk.stop()
+
+
+@pytest.mark.parametrize("n,window", [(5, "1024x600"), (12, "1024x600"), (12, "1280x800"), (30, "1024x600"),
+                                      (30, "1280x800")])
+def test_many_services_page_without_cut_text(tmp_path: Path, artifacts: Path, n: int, window: str) -> None:
+    r = run_ui("many", tmp_path, artifacts, env_extra={"KIOSK_SERVICES": str(n), "KIOSK_WINDOW": window})
+    for shot in r["shots"]:  # keep one screenshot set per size and count
+        Path(shot).replace(Path(shot).with_name(Path(shot).name.replace("many-", f"many-{n}-{window}-")))
+    pages = r["pages"]
+    shown = [c for p in pages for c in p["codes"]]
+    assert sorted(shown) == [f"S{i:02d}" for i in range(n)] and len(shown) == n  # every service, once
+    for p in pages:
+        assert p["overflow"] == [] and p["inside"], p  # no text cut or spilling, no button off the grid
+        w, h = p["min_button"]
+        assert h >= 80 and w >= 280, p  # large targets (>= 80 px tall at the kiosk's density)
+        assert p["font_px"] >= 24
+    assert (len(pages) > 1) == (n > len(pages[0]["codes"]))
+    if len(pages) > 1:
+        assert pages[0]["label"] == f"Trang 1/{len(pages)}"
+    if n == 30:  # grouped by field: "Tất cả" and the five fields; a field's page shows only it
+        assert r["groups"][:2] == ["Tất cả", "Tư pháp – Hộ tịch"] and len(r["groups"]) == 6
+        assert r["group_codes"] == [f"S{i:02d}" for i in range(1, 30, 5)][:len(r["group_codes"])]
+        assert r["after_group_tap"] == "options"
+    else:
+        assert r["groups"] == []

@@ -17,8 +17,9 @@ sys.path.insert(0, str(ROOT))
 
 from kivy.config import Config  # noqa: E402
 
-Config.set("graphics", "width", "1024")
-Config.set("graphics", "height", "600")
+_W, _H = os.environ.get("KIOSK_WINDOW", "1024x600").split("x")
+Config.set("graphics", "width", _W)
+Config.set("graphics", "height", _H)
 Config.set("graphics", "fullscreen", "0")
 Config.set("kivy", "exit_on_escape", "0")
 
@@ -28,8 +29,8 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.runtime import build  # noqa: E402
-from tests.kiosk.helpers import (FakeLeaseSource, fake_clock, kiosk_config, service_state,  # noqa: E402
-                                 site_state)
+from tests.kiosk.helpers import (FakeLeaseSource, fake_clock, kiosk_config, many_services,  # noqa: E402
+                                 service_state, site_state)
 
 
 class Driver:
@@ -113,7 +114,10 @@ def main() -> int:
         else:
             kiosk = build(cfg, clock=clock, source=source, connect=False)
             closed = [clock.now().date().isoformat()] if scenario == "closed_day" else []
-            kiosk.state.set_site(site_state(closed_days=closed))
+            n_services = int(os.environ.get("KIOSK_SERVICES", "0"))
+            kiosk.state.set_site(many_services(n_services) if n_services else site_state(closed_days=closed))
+            for i in range(n_services):
+                kiosk.state.set_service(service_state(f"S{i:02d}", i % 7, 300.0 * (i % 7)))
             for code, waiting, est, fin in (("HT", 4, 1200.0, False), ("DD", 0, 0.0, False),
                                             ("KD", 12, 3600.0, False), ("TP", 2, 600.0, False)):
                 kiosk.state.set_service(service_state(code, waiting, est, fin or scenario == "finished"))
@@ -194,6 +198,33 @@ def main() -> int:
             d.tap(ids.done)
             r["banner"] = app.root.ids.banner.text
             d.shot("home-printer-problem")
+        elif scenario == "many":
+            r["pages"] = []
+            for page in range(10):
+                grid = d.ids("home").services
+                buttons = list(reversed(grid.children))
+                r["pages"].append({
+                    "codes": [b.code for b in buttons], "label": d.ids("home").page.text,
+                    "overflow": [b.code for b in buttons if b.texture_size[1] > b.height + 1
+                                 or b.texture_size[0] > b.width + 1],
+                    "min_button": [round(min((b.width for b in buttons), default=0)),
+                                   round(min((b.height for b in buttons), default=0))],
+                    "font_px": round(buttons[0].font_size) if buttons else 0,
+                    "inside": all(grid.x - 1 <= b.x and b.right <= grid.right + 1 and grid.y - 1 <= b.y
+                                  and b.top <= grid.top + 1 for b in buttons)})
+                d.shot(f"page{page + 1}")
+                if not app.view.has_next:
+                    break
+                d.tap(d.ids("home").next)
+            groups = list(reversed(d.ids("home").groups.children))
+            r["groups"] = [g.text for g in groups]
+            if len(groups) > 2:
+                d.tap(groups[2])
+                r["group_codes"] = [b.code for b in reversed(d.ids("home").services.children)]
+                r["group_page"] = d.ids("home").page.text
+                d.shot("group")
+                d.tap(d.service_button(r["group_codes"][0]))
+                r["after_group_tap"] = d.sm.current
         elif scenario in ("closed", "closed_day"):
             d.shot("closed")
             r["headline"] = d.ids("closed").headline.text

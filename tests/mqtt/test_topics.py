@@ -12,7 +12,7 @@ def test_builders_round_trip():
         (topics.command("camau-hcc", "rt-05", "identify"), topics.Topic("camau-hcc", "cmd", "rt-05", "identify")),
         (topics.response("s1", "kiosk-1"), topics.Topic("s1", "resp", "kiosk-1")),
         (topics.device_state("s1", "cam-1", "presence", 5), topics.Topic("s1", "devstate", "cam-1", "presence", "5")),
-        (topics.request("s1", "call-next"), topics.Topic("s1", "req", name="call-next")),
+        (topics.request("s1", "rt-05", "call-next"), topics.Topic("s1", "req", "rt-05", "call-next")),
         (topics.state("s1", "desk", 5), topics.Topic("s1", "state", name="desk", key="5")),
         (topics.state("s1", "service", "HT"), topics.Topic("s1", "state", name="service", key="ht")),
         (topics.state("s1", "site"), topics.Topic("s1", "state", name="site")),
@@ -24,7 +24,7 @@ def test_builders_round_trip():
 
 def test_exact_strings():
     assert topics.event("camau-hcc", "rt-05", "rating") == "motcua/v1/camau-hcc/dev/rt-05/evt/rating"
-    assert topics.request("camau-hcc", "lease") == "motcua/v1/camau-hcc/req/lease"
+    assert topics.request("camau-hcc", "kiosk-1", "lease") == "motcua/v1/camau-hcc/dev/kiosk-1/req/lease"
     assert topics.site_filter(None) == "motcua/v1/+/#"
     assert topics.events_filter("a", "ticket") == "motcua/v1/a/dev/+/evt/ticket"
 
@@ -44,7 +44,7 @@ def test_longest_valid_id():
 
 @pytest.mark.parametrize("topic", [
     "motcua/v2/s/dev/d/status", "other/v1/s/dev/d/status", "motcua/v1/s/dev/d/evt/selfie",
-    "motcua/v1/s/dev/d", "motcua/v1/s/req/steal", "motcua/v1/s/state/weather", "motcua/v1/s/foo/bar",
+    "motcua/v1/s/dev/d", "motcua/v1/s/req/steal", "motcua/v1/s/req/lease", "motcua/v1/s/dev/d/req/steal", "motcua/v1/s/state/weather", "motcua/v1/s/foo/bar",
     "motcua/v1/s/dev/d/evt/rating/extra",
 ])
 def test_parse_rejects_foreign_topics(topic):
@@ -56,7 +56,7 @@ def test_unknown_event_type_and_op_rejected():
     with pytest.raises(BadTopic, match="unknown event type"):
         topics.event("s", "d", "selfie")
     with pytest.raises(BadTopic, match="unknown request op"):
-        topics.request("s", "steal")
+        topics.request("s", "d", "steal")
 
 
 def _string_literals(tree):

@@ -21,8 +21,9 @@ def creds(root: Path, device: str) -> str:
 def site(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("server")
     run_ops("server-init", "--site", SITE, "--root", str(root))
-    for dev, role in (("rt-01", "rating-terminal"), ("rt-02", "rating-terminal")):
-        run_ops("provision-device", "--site", SITE, "--device", dev, "--role", role, "--root", str(root))
+    for desk, dev in ((1, "rt-01"), (2, "rt-02")):
+        run_ops("provision-device", "--site", SITE, "--device", dev, "--role", "rating-terminal", "--desk",
+                str(desk), "--root", str(root))
     b = SiteBroker(root)
     b.start()
     yield root, b
@@ -89,17 +90,19 @@ def test_ticketing_serves_requests_and_nothing_else(site) -> None:
     root, b = site
     ticketing = Probe(b.port, "ticketing", server_password(root, "ticketing"))
     assert ticketing.connect()
-    ticketing.subscribe(f"{T}/req/#")
+    ticketing.subscribe(f"{T}/req/#")  # the old shared request tree: nobody may write there now
+    ticketing.subscribe(f"{T}/dev/+/req/#")
     ticketing.subscribe(f"{T}/dev/+/evt/ticket")
     ticketing.subscribe(f"{T}/dev/+/evt/rating")  # not its business: denied
     a = Probe(b.port, "rt-01", creds(root, "rt-01"))
     assert a.connect()
-    a.publish(f"{T}/req/call-next", b"{}")
+    a.publish(f"{T}/req/call-next", b"{}")  # denied: requests go under the asker's own tree
+    a.publish(f"{T}/dev/rt-01/req/call-next", b"{}")
     a.publish(f"{T}/dev/rt-01/evt/ticket", b"t")
     a.publish(f"{T}/dev/rt-01/evt/rating", b"r")
     assert wait_for(lambda: len(ticketing.got) == 2)
     time.sleep(0.3)
-    assert sorted(t for t, _ in ticketing.got) == [f"{T}/dev/rt-01/evt/ticket", f"{T}/req/call-next"]
+    assert sorted(t for t, _ in ticketing.got) == [f"{T}/dev/rt-01/evt/ticket", f"{T}/dev/rt-01/req/call-next"]
     a.close()
     ticketing.close()
 

@@ -74,7 +74,7 @@ def test_server_then_device_into_a_root_prefix_and_again(tmp_path: Path) -> None
     assert "nothing changed" in second and "\nchanged:" not in second
     assert snapshot(srv) == before
 
-    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal",
+    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal", "--desk", "5",
             "--broker", "mqtt://srv.local:1883", "--root", str(srv))
     bundle = srv / "etc/motcua/provision/rt-05"
     args = ("--role", "rating-terminal", "--site", SITE, "--device", "rt-05", "--desk", "5",

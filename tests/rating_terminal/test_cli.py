@@ -64,7 +64,7 @@ def test_scale_3_takes_default_labels(tmp_path):
 
 def test_simulate_headless_reads_lines_and_draws_leds(broker, tmp_path):
     rec = Recorder(broker.port, topics.events_filter(SITE, "rating"), topics.events_filter(SITE, "desk"),
-                   topics.request(SITE, "call-next"))
+                   topics.requests_filter(SITE, "call-next"))
     cfg = tmp_path / "rt.toml"
     cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace("request_timeout_s = 2.0", "request_timeout_s = 0.3"),
                    encoding="utf-8")

@@ -129,7 +129,7 @@ def test_ticketing_offline_and_refusals_are_shown(broker, tmp_path, make_desk, m
 def test_no_answer_is_shown_when_ticketing_is_silent(broker, tmp_path, make_desk):
     desk = make_desk(_display_cfg(tmp_path, broker.url, replace={**FAST, "attempts = 3": "attempts = 2"})).start()
     desk.display_bytes()
-    rec = Recorder(broker.port, topics.request(SITE, "recall"))
+    rec = Recorder(broker.port, topics.requests_filter(SITE, "recall"))
     assert desk.terminal.recall() is None
     assert "KHÔNG PHẢN HỒI|NO ANSWER".encode() in desk.display_bytes(0.1)
     ids = [json.loads(p)["id"] for _, p, _ in rec.messages]

@@ -1,5 +1,6 @@
-"""The report routes over HTTP (Starlette TestClient): login enforced with the collector's real API
-tokens, HTML page with the four chart figures and bilingual labels, CSV for Excel, JSON."""
+"""The report routes over HTTP (Starlette TestClient) in the collector's web app: login enforced
+with the collector's real API tokens, HTML page with the four chart figures and bilingual labels,
+the shared stylesheet with print CSS for A4, CSV for Excel, JSON."""
 from __future__ import annotations
 
 import csv
@@ -10,18 +11,25 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from collector import auth
-from collector.db import connect, open_db
-from collector.report_web import CHART_TITLES, report_routes
+from collector import auth, tokens
+from collector.db import open_db
+from collector.queries import Reader
+from collector.report_web import CHART_TITLES
+from collector.web import LiveHub, create_app
 from common.clock import FakeClock
+from tests.collector.web_client import login
 
 from .fixture import VN, load_ingest
 
 Q = "period=day&date=2026-11-23"
+
+
+def app_on(path: Path):
+    clock = FakeClock(datetime(2026, 11, 24, 9, 0, tzinfo=VN))
+    reader = Reader(path, clock)
+    return create_app(str(path), reader, LiveHub(reader, None), health=lambda: {"status": "ok"})
 
 
 @pytest.fixture
@@ -31,24 +39,17 @@ def client(tmp_path: Path):
     w = open_db(path)
     token = auth.create_token(w, "quanly")
     w.close()
-    conn = connect(path, readonly=True)
-
-    def require_login(request: Request) -> str | None:  # what collector.web's user_of does for tokens
-        h = request.headers.get("authorization", "")
-        return auth.token_owner(conn, h[7:].strip()) if h.lower().startswith("bearer ") else None
-
-    clock = FakeClock(datetime(2026, 11, 24, 9, 0, tzinfo=VN))
-    app = Starlette(routes=report_routes(lambda: conn, require_login, clock=clock))
-    with TestClient(app, follow_redirects=False) as c:
+    with TestClient(app_on(path), follow_redirects=False) as c:
         c.headers["Authorization"] = f"Bearer {token}"
         yield c
-    conn.close()
 
 
 def test_login_is_required(client):
     anon = {"Authorization": "Bearer mct_wrong"}
+    r = client.get(f"/reports?{Q}", headers={"Authorization": ""})
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Freports%3F" + Q.replace("=", "%3D").replace("&", "%26")
     r = client.get(f"/reports?{Q}", headers=anon)
-    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert r.status_code == 401  # a wrong token is refused, not sent to a login form
     for path in ("/reports.csv", "/api/reports"):
         r = client.get(f"{path}?{Q}", headers=anon)
         assert r.status_code == 401 and r.json()["error"] == "unauthorized" and r.json()["message_vi"]
@@ -64,7 +65,10 @@ def test_page_has_table_charts_and_print_css(client):
         svg = ET.fromstring(m.group(1))  # well-formed inline SVG
         assert svg.find("{http://www.w3.org/2000/svg}title").text == CHART_TITLES[chart]
     assert "Lượt đến theo giờ / Arrivals by hour" in html and "Tỷ lệ có mặt tại quầy / Desk occupancy" in html
-    assert "Tải CSV" in html and 'id="print"' in html and "@media print" in html and "size:A4" in html
+    assert "Tải CSV" in html and 'id="print"' in html and '<script src="/static/report.js">' in html
+    assert "onclick" not in html and "<style" not in html and "style=" not in html  # CSP: no inline script/style
+    css = client.get("/static/motcua.css").text
+    assert "@media print" in css and "size:A4" in css and '<link rel="stylesheet" href="/static/motcua.css">' in html
     assert '<html lang="vi">' in html and "Lĩnh vực" in html and "Hài lòng (%)" in html
     # the HT row: issued 7, served 4, no-show 1, avg wait 16.3 (16.25), max 30.0, avg service 9.0, level 50.0
     row = re.search(r"<tr><td>HT · Hộ tịch</td>(.*?)</tr>", html).group(1)
@@ -125,35 +129,43 @@ def test_json_api_and_bad_queries(client):
     assert client.get("/reports?period=week").status_code == 400
 
 
-def test_mounted_in_the_collector_app_behind_its_login(tmp_path: Path):
-    """collector.web.create_app mounts the report routes behind the dashboard's own login."""
-    from collector import web
-    from collector.queries import Reader
-
+def test_reports_need_the_reports_scope(tmp_path: Path):
+    """A manager's session sees the reports; a viewer's session and a technician's token do not (403)."""
     path = tmp_path / "collector.db"
     load_ingest(path)
     w = open_db(path)
     auth.add_user(w, "quanly", "mat-khau-dai")
+    auth.add_user(w, "manhinh", "mat-khau-dai", role="viewer")
+    tech = tokens.create_token(w, "kythuat", role="technician")
     w.close()
-    reader = Reader(path)
-    app = web.create_app(str(path), reader, web.LiveHub(reader, None), health=lambda: {"status": "ok"})
-    with TestClient(app, follow_redirects=False) as c:
-        assert c.get(f"/reports?{Q}").headers["location"] == "/login"
+    with TestClient(app_on(path), follow_redirects=False) as c:
+        assert c.get(f"/reports?{Q}").headers["location"].startswith("/login?next=")
         assert c.get(f"/api/reports?{Q}").status_code == 401
-        r = c.post("/login", data={"user": "quanly", "password": "mat-khau-dai", "next": f"/reports?{Q}"})
+        r = login(c, "quanly", "mat-khau-dai", next=f"/reports?{Q}")
         assert r.status_code == 303 and r.headers["location"] == f"/reports?{Q}"
         page = c.get(f"/reports?{Q}")
         assert page.status_code == 200 and 'id="chart-occupancy"' in page.text and "HT · Hộ tịch" in page.text
         assert c.get(f"/reports.csv?{Q}").content.startswith(b"\xef\xbb\xbf")
         assert c.get(f"/api/reports?{Q}").json()["total"]["issued"] == 8
+    with TestClient(app_on(path), follow_redirects=False) as c:
+        assert login(c, "manhinh", "mat-khau-dai").status_code == 303
+        assert c.get("/").status_code == 200  # the viewer sees the dashboard
+        r = c.get(f"/reports?{Q}")
+        assert r.status_code == 403 and "không có quyền" in r.text and "may not open" in r.text
+        assert 'id="reports-link"' not in c.get("/").text  # and no link to what it may not open
+    h = {"Authorization": f"Bearer {tech}"}
+    with TestClient(app_on(path), follow_redirects=False) as c:
+        r = c.get(f"/api/reports?{Q}", headers=h)
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        assert c.get("/api/dead-letters", headers=h).status_code == 200
 
 
 def test_empty_database_renders(tmp_path: Path):
     path = tmp_path / "empty.db"
-    open_db(path).close()
-    conn = connect(path, readonly=True)
-    app = Starlette(routes=report_routes(lambda: conn, lambda r: "quanly"))
-    with TestClient(app) as c:
+    w = open_db(path)
+    token = auth.create_token(w, "quanly")
+    w.close()
+    with TestClient(app_on(path), headers={"Authorization": f"Bearer {token}"}) as c:
         for kind in ("day", "year"):
             html = c.get(f"/reports?period={kind}&date=2026-11-23").text
             assert "Không có số liệu trong kỳ này." in html
@@ -162,4 +174,3 @@ def test_empty_database_renders(tmp_path: Path):
                 ET.fromstring(svg)
         body = c.get("/api/reports?by=desk").json()
         assert body["rows"] == [] and body["total"]["issued"] == 0 and body["total"]["service_level"] is None
-    conn.close()
