@@ -208,7 +208,8 @@ def test_a_replacement_device_continues_the_old_seq(tmp_path: Path) -> None:
     import sqlite3
     srv, dev = tmp_path / "srv", tmp_path / "dev"
     setup("--role", "server", "--site", SITE, "--root", str(srv))
-    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal", "--root", str(srv))
+    run_ops("provision-device", "--site", SITE, "--device", "rt-05", "--role", "rating-terminal", "--desk", "5",
+            "--root", str(srv))
     db = tmp_path / "collector.db"
     with sqlite3.connect(db) as c:  # what the collector has from the old rt-05
         c.execute("CREATE TABLE devices (site TEXT, device TEXT, last_seq INTEGER)")
@@ -219,7 +220,7 @@ def test_a_replacement_device_continues_the_old_seq(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", "import sys; from ops.replace import replace_device; "
                            "sys.exit(replace_device(sys.argv[1:]))", "--site", SITE, "--device", "rt-05",
-                           "--role", "rating-terminal", "--root", str(srv), "--collector-config",
+                           "--role", "rating-terminal", "--desk", "5", "--root", str(srv), "--collector-config",
                            str(tmp_path / "collector.toml"), "--broker", "mqtt://srv:1883"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
