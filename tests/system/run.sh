@@ -86,7 +86,7 @@ SRV_IP="$NET.2"
 DEVICES=("rt-05:rating-terminal:$NET.3:--desk 5" "kiosk-1:kiosk:$NET.4:" "display-1:display:$NET.5:" "cam-01:camera:$NET.6:")
 # MOTCUA_SYSTEM_ROLES="rating-terminal camera" limits the device roles (default: every one; the
 # rating terminal is always in: the rating, update and replacement checks use it)
-if [[ -n ${MOTCUA_SYSTEM_ROLES:-} ]]; then
+if [[ -n ${MOTCUA_SYSTEM_ROLES+set} ]]; then   # set, even empty: only these (empty: the rating terminal)
     kept=()
     for spec in "${DEVICES[@]}"; do
         IFS=: read -r _ role _ <<< "$spec"
@@ -106,7 +106,7 @@ check "server: units active (running)" "$SERVER_UNITS" active srv $SERVER_UNITS
 # ------------------------------------------------------------------------ every device role
 for spec in "${DEVICES[@]}"; do
     IFS=: read -r dev role ip extra <<< "$spec"
-    in_c srv "/opt/motcua/venv/bin/motcua provision-device --site $SITE --device $dev --role $role --broker mqtt://$SRV_IP:1883" >>"$WORK/log" 2>&1
+    in_c srv "/opt/motcua/venv/bin/motcua provision-device --site $SITE --device $dev --role $role $extra --broker mqtt://$SRV_IP:1883" >>"$WORK/log" 2>&1
     start_container "$dev" "$ip" || { row "$dev: container boots" FAIL "see $WORK/$dev/console.log"; continue; }
     mkdir -p "$WORK/$dev/merged/root/bundle"
     cp "$WORK/srv/merged/etc/motcua/provision/$dev/"* "$WORK/$dev/merged/root/bundle/"
@@ -191,7 +191,7 @@ replaced() {
     press rt-05 && wait_ratings rt-05 2 || return 1
     before="$(cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT max(seq) FROM events WHERE device='rt-05'")"
     stop_container rt-05
-    in_c srv "/opt/motcua/venv/bin/motcua replace-device --site $SITE --device rt-05 --role rating-terminal --broker mqtt://$SRV_IP:1883" || return 1
+    in_c srv "/opt/motcua/venv/bin/motcua replace-device --site $SITE --device rt-05 --role rating-terminal --desk 5 --broker mqtt://$SRV_IP:1883" || return 1
     start_container rt-05b "$NET.7" || return 1
     mkdir -p "$WORK/rt-05b/merged/root/bundle"
     cp "$WORK/srv/merged/etc/motcua/provision/rt-05/"* "$WORK/rt-05b/merged/root/bundle/"
