@@ -5,7 +5,7 @@
 #                         .venv in the repo, pip install -e '.[all,dev]'. Idempotent.
 #
 #   sudo ./setup.sh --role server|rating-terminal|kiosk|display|camera --site SITE --device ID \
-#        [--desk N] [--broker URL] [--bundle DIR] [--password P] [--tls]
+#        [--desk N] [--broker URL] [--bundle DIR] [--password P] [--tls] [--mock-hardware]
 #        [--province mqtts://HOST:8883 --province-bundle DIR]   (server: bridge to the province)
 #                         provision this machine (Raspberry Pi OS / Debian 12) into one role:
 #                         apt packages of that role, the motcua system user, a venv under
@@ -16,22 +16,27 @@
 #   --dry-run    print every action, do none
 #   --root DIR   write every file under DIR (tests, building an image); apt-get, useradd,
 #                systemctl and pip are then printed as "skipped (root prefix)", never run
+#   --mock-hardware  serve the role without its hardware (no GPIO, screen, camera): mock pins,
+#                an off-screen window, a test clip; for system tests and demos only
+# Exit codes: 0 done, 2 bad arguments, 3 this machine cannot serve the role (nothing installed),
+#             4 a step failed (the running version, if any, is left as it was).
 # See docs/provisioning.md.
-set -euo pipefail
+set -Eeuo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROLE="" SITE="" DEVICE="" DESK="" BROKER="" BUNDLE="" PASSWORD="" TLS=0
 PROVINCE="" PROVINCE_BUNDLE=""
-DRY_RUN=0 ROOT="" DEV=0
+DRY_RUN=0 ROOT="" DEV=0 MOCK_HW=0
 PREFIX=/opt/motcua
 ETC=/etc/motcua
 CHANGES=()
 # Development and CI: the broker, a screen for Kivy, a pty pair, voice, the browser, systemd-analyze.
-DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd"
+# fonts-dejavu-core: Vietnamese glyphs for the server's PDF reports where there is no Kivy.
+DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd fonts-dejavu-core"
 APT_UPDATED=0
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     echo
     echo "example: sudo ./setup.sh --role rating-terminal --site camau-hcc --device rt-05 --desk 5 --bundle ~/rt-05"
 }
@@ -71,6 +76,7 @@ parse_args() {
             --tls) TLS=1; shift ;;
             --province) PROVINCE="$2"; shift 2 ;;
             --province-bundle) PROVINCE_BUNDLE="$2"; shift 2 ;;
+            --mock-hardware) MOCK_HW=1; shift ;;
             --root) ROOT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
             --dry-run) DRY_RUN=1; shift ;;
             --dev) DEV=1; shift ;;
@@ -157,14 +163,114 @@ summary_dev() {
 # ----------------------------------------------------------------------------- roles
 role_packages() {
     local base="python3-venv python3-pip"
-    local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 fonts-noto-core"
+    # devices verify the server's signed releases (motcua update) with the system's cryptography
+    [[ $ROLE == server ]] || base+=" python3-cryptography"
+    local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 libegl1 libgbm1 fonts-noto-core"
     case "$ROLE" in
-        server) echo "$base mosquitto mosquitto-clients sqlite3" ;;
-        rating-terminal) echo "$base python3-lgpio" ;;
-        kiosk) echo "$base python3-lgpio $kivy" ;;
+        server) echo "$base mosquitto mosquitto-clients sqlite3 fonts-dejavu-core" ;;
+        rating-terminal) echo "$base" ;;
+        kiosk) echo "$base $kivy" ;;
         display) echo "$base $kivy espeak-ng alsa-utils" ;;
-        camera) echo "$base python3-picamera2 libgl1 v4l-utils" ;;
+        camera) echo "$base libgl1 v4l-utils" ;;
     esac
+}
+
+# Packages Raspberry Pi OS has in apt and plain Debian does not: "apt-name:pypi-name" (an empty
+# PyPI name: nothing to install elsewhere, the role works without it).
+role_os_packages() {
+    case "$ROLE" in
+        rating-terminal|kiosk) echo "python3-lgpio:lgpio" ;;
+        camera) echo "python3-picamera2:" ;;
+    esac
+}
+
+# Whether apt can install PKG here. MOTCUA_OS=raspios|debian decides instead (tests, images).
+apt_has() {
+    case "${MOTCUA_OS:-}" in
+        raspios) return 0 ;;
+        debian) return 1 ;;
+    esac
+    LC_ALL=C apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'
+}
+
+OS_APT="" OS_PIP=""
+resolve_os_packages() {
+    local pair a p
+    for pair in $(role_os_packages); do
+        a="${pair%%:*}" p="${pair#*:}"
+        if apt_has "$a"; then
+            OS_APT+=" $a"
+        elif [[ -n $p ]]; then
+            OS_PIP+=" $p"
+            say "note: $a is not in this system's apt (not Raspberry Pi OS): $p comes from PyPI instead"
+        else
+            say "note: $a is not in this system's apt (not Raspberry Pi OS): not installed, the role works without it"
+        fi
+    done
+}
+
+# Groups the role's unit names in SupplementaryGroups=: made when the system lacks them (plain
+# Debian has no gpio group; systemd would refuse the unit with 216/GROUP).
+role_groups() {
+    local u
+    for u in $(role_units); do
+        sed -n 's/^SupplementaryGroups=//p' "$REPO/systemd/$u"
+    done | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' '
+}
+
+has_group() {
+    if [[ -n $ROOT ]]; then grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null; else getent group "$1" >/dev/null; fi
+}
+
+ensure_groups() {
+    local g
+    for g in $(role_groups); do
+        [[ $g == motcua ]] && continue
+        if has_group "$g"; then
+            say "ok: group $g exists"
+        elif [[ -n $ROOT ]]; then
+            say "skipped (root prefix): groupadd --system $g"
+        else
+            run groupadd --system "$g"
+            changed "group $g"
+        fi
+    done
+}
+
+# Can this machine serve the role? Checked before anything is installed: a machine without the
+# role's hardware gets a clear message and exit code 3, never a half-installed role.
+# MOTCUA_DEV=DIR looks for devices under DIR instead of /dev (tests).
+hw_missing() {
+    local dev="${MOTCUA_DEV:-/dev}"
+    case "$ROLE" in
+        rating-terminal)
+            compgen -G "$dev/gpiochip*" >/dev/null || echo "GPIO (no $dev/gpiochip*)|chân GPIO (không có $dev/gpiochip*)" ;;
+        kiosk|display)
+            compgen -G "$dev/dri/card*" >/dev/null || echo "a display (no $dev/dri/card*: no KMS screen attached or enabled)|màn hình (không có $dev/dri/card*: chưa cắm hoặc chưa bật màn hình)" ;;
+        camera)
+            compgen -G "$dev/video*" >/dev/null || echo "a camera (no $dev/video*)|camera (không có $dev/video*)" ;;
+    esac
+}
+
+check_hardware() {
+    local miss
+    miss="$(hw_missing)"
+    [[ -n $miss ]] || return 0
+    if [[ $MOCK_HW == 1 ]]; then
+        say "note: this machine lacks ${miss%%|*}: --mock-hardware, the role runs on stand-ins"
+        return 0
+    fi
+    if [[ -n $ROOT && -z ${MOTCUA_DEV:-} ]]; then
+        say "note: ${miss%%|*} not checked under a root prefix"
+        return 0
+    fi
+    {
+        echo "setup.sh: máy này không chạy được vai trò $ROLE: thiếu ${miss#*|}."
+        echo "setup.sh: this machine cannot serve the role $ROLE: it lacks ${miss%%|*}."
+        echo "Chưa cài gì / nothing was installed. Gắn phần cứng rồi chạy lại / attach it and run again"
+        echo "(a demo or test without the hardware: add --mock-hardware)."
+    } >&2
+    exit 3
 }
 
 role_extra() {
@@ -181,6 +287,11 @@ role_units() {
         display) echo "motcua-display.service" ;;
         camera) echo "motcua-camera-agent.service" ;;
     esac
+}
+
+# Units beside the role's own: the release server on the site server, the update agent on devices.
+helper_units() {
+    if [[ $ROLE == server ]]; then echo "motcua-release.service"; else echo "motcua-update.service"; fi
 }
 
 role_configs() {
@@ -252,30 +363,84 @@ source_hash() {
         2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
 
+release_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1; }
+
+# The role's venv lives in $PREFIX/venvs/<version>-<hash>; $PREFIX/venv is a symlink to the one
+# in use (what the units run), switched atomically only once the new venv is complete, so a
+# failed install leaves the running version as it was (motcua update switches the same way).
 install_package() {
-    local extra venv stamp want
+    local extra venv want link="$PREFIX/venv" id
     extra="$(role_extra)"
-    venv="$PREFIX/venv"
+    want="$extra $(source_hash)${OS_PIP:+ +$OS_PIP}"
+    id="$(release_version)-$(echo "$want" | sha256sum | cut -c1-12)"
+    venv="$PREFIX/venvs/$id"
     if [[ -n $ROOT ]]; then
         say "skipped (root prefix): python3 -m venv --system-site-packages $venv"
-        say "skipped (root prefix): $venv/bin/pip install '$REPO[$extra]'"
+        say "skipped (root prefix): $venv/bin/pip install '$REPO[$extra]'$OS_PIP"
+        say "skipped (root prefix): ln -sfn $venv $link"
         return 0
     fi
-    if [[ -x $venv/bin/python ]]; then
-        say "ok: $venv exists"
-    else
-        run python3 -m venv --system-site-packages "$venv"
-        changed "venv $venv"
-    fi
-    want="$extra $(source_hash)"
-    stamp="$PREFIX/.motcua-stamp"
-    if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    if [[ -f $venv/.motcua-stamp && $(cat "$venv/.motcua-stamp") == "$want" ]]; then
         say "ok: motcua[$extra] installed in $venv (source unchanged)"
     else
-        run "$venv/bin/pip" install --quiet "$REPO[$extra]"
-        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$stamp"; fi
-        changed "pip install motcua[$extra] into $venv"
+        if [[ -e $venv ]]; then run rm -rf "$venv"; fi   # an earlier, unfinished attempt
+        run install -d -m 0755 "$PREFIX/venvs"
+        FAILED_VENV="$venv"
+        run python3 -m venv --system-site-packages "$venv"
+        # shellcheck disable=SC2086
+        run "$venv/bin/pip" install --quiet "$REPO[$extra]" $OS_PIP
+        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$venv/.motcua-stamp"; fi
+        FAILED_VENV=""
+        changed "pip install motcua[$extra]$OS_PIP into $venv"
     fi
+    if [[ -d $link && ! -L $link ]]; then   # a venv from before venvs/: kept as the previous one
+        run mv -T "$link" "$PREFIX/venvs/legacy"
+    fi
+    if [[ $(readlink "$link" 2>/dev/null) == "$venv" ]]; then
+        say "ok: $link -> $venv"
+    else
+        run ln -sfn "$venv" "$link.new"
+        run mv -T "$link.new" "$link"
+        changed "$link -> $venv"
+    fi
+}
+
+# --mock-hardware: a drop-in beside the role's unit (mock pins, an off-screen window, no tty).
+mock_dropin() {
+    case "$ROLE" in
+        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n' ;;
+        kiosk) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock SDL_VIDEODRIVER=offscreen\nTTYPath=\nStandardInput=null\n' ;;
+        display) printf '[Service]\nEnvironment=SDL_VIDEODRIVER=offscreen SDL_AUDIODRIVER=dummy\nTTYPath=\nStandardInput=null\n' ;;
+    esac
+}
+
+install_dropins() {
+    local u text dest
+    [[ $MOCK_HW == 1 ]] || return 0
+    text="$(mock_dropin)"
+    [[ -n $text ]] || return 0
+    for u in $(role_units); do
+        dest="$ROOT/etc/systemd/system/$u.d/mock-hardware.conf"
+        if [[ -f $dest && "$(cat "$dest")" == "$text" ]]; then
+            say "ok: $dest"
+        else
+            run install -d -m 0755 "$(dirname "$dest")"
+            if [[ $DRY_RUN == 0 ]]; then printf '%s\n' "$text" > "$dest"; fi
+            changed "$dest (mock hardware)"
+        fi
+    done
+}
+
+# A step that fails: say so in both languages, drop the unfinished venv, exit 4.
+on_error() {
+    local rc=$?
+    trap - ERR
+    if [[ -n ${FAILED_VENV:-} && -d $FAILED_VENV && $DRY_RUN == 0 ]]; then rm -rf "$FAILED_VENV"; fi
+    {
+        echo "setup.sh: một bước bị lỗi (mã $rc, dòng ${BASH_LINENO[0]}): vai trò $ROLE chưa được đổi; phiên bản đang chạy (nếu có) vẫn giữ nguyên. Sửa lỗi ở trên rồi chạy lại."
+        echo "setup.sh: a step failed (code $rc, line ${BASH_LINENO[0]}): the role $ROLE was not switched; the running version (if any) is unchanged. Fix the error above and run again."
+    } >&2
+    exit 4
 }
 
 # Copies a file when different. install_file SRC DEST MODE
@@ -298,6 +463,8 @@ write_configs() {
         for c in ca.crt device.crt device.key; do
             if [[ -f $BUNDLE/$c ]]; then install_file "$BUNDLE/$c" "$etc/tls/$c" 0640; fi
         done
+        # the server's release signing key: motcua update installs only releases it signed
+        if [[ -f $BUNDLE/release.pub ]]; then install_file "$BUNDLE/release.pub" "$etc/release.pub" 0644; fi
     fi
     for f in $(role_configs); do
         args=(write-config --role "${f%.toml}" --template "$REPO/config/$f" --out "$etc/$f" --site "$SITE")
@@ -311,16 +478,45 @@ write_configs() {
         [[ -f $REPO/config/$f || -f $etc/$f ]] || say "note: no template config/$f in this version: writing a minimal one"
         ops_helper "${args[@]}"
     done
+    seed_outbox
     if [[ $ROLE == server ]]; then
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
         ops_helper server-init --site "$SITE" --root "${ROOT:-/}" "${tls[@]}"
+        # Mosquitto reads its password file after dropping to the mosquitto user (found by the
+        # system test: "Unable to open pwfile" when it was root:root 0640)
+        local f
+        for f in /etc/mosquitto/motcua/passwd /etc/mosquitto/motcua/acl; do
+            if [[ -n $ROOT || $DRY_RUN == 1 ]] || [[ $(stat -c %G:%a "$f" 2>/dev/null) != mosquitto:640 ]]; then
+                run_system chgrp mosquitto "$f"
+                run_system chmod 0640 "$f"
+            fi
+        done
         if [[ -n $PROVINCE ]]; then  # docs/province.md
             ops_helper province-bridge join --root "${ROOT:-/}" --bundle "$PROVINCE_BUNDLE" --province "$PROVINCE"
         fi
     fi
     run_system chown -R root:motcua "$ETC"
     run_system chmod -R g+rX,o-rwx "$ETC"
+}
+
+# A replacement device (motcua replace-device on the server put continue.toml in the bundle):
+# its new, empty outbox starts at the seq after the collector's last one from this device id.
+seed_outbox() {
+    [[ -n $BUNDLE && -f $BUNDLE/continue.toml && $ROLE == rating-terminal ]] || return 0
+    local py outbox line
+    py="$(helper_py)"
+    outbox="$("$py" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("outbox", ""))' \
+        "$ROOT$ETC/rating-terminal.toml" 2>/dev/null || true)"
+    [[ -n $outbox ]] || { say "note: no outbox in $ETC/rating-terminal.toml: continue.toml not applied"; return 0; }
+    say "+ $py -m ops.replace seed --outbox $ROOT$outbox --site $SITE --device $DEVICE --continue-file $BUNDLE/continue.toml"
+    [[ $DRY_RUN == 0 ]] || return 0
+    while IFS= read -r line; do
+        case "$line" in changed:*) CHANGES+=("${line#changed: }") ;; esac
+        say "$line"
+    done <<< "$(PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$py" -m ops.replace seed --outbox "$ROOT$outbox" \
+        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml")"
+    run_system chown -R motcua:motcua "$(dirname "$outbox")"
 }
 
 mosquitto_include() {
@@ -335,10 +531,37 @@ mosquitto_include() {
     fi
 }
 
+# A unit that is not running is (re)started even when no file changed (an earlier run that failed).
+unit_active() { [[ -n $ROOT || $DRY_RUN == 1 ]] || systemctl is-active --quiet "$1" 2>/dev/null; }
+
+# The site server signs and serves releases built from this source (motcua update on devices).
+release_setup() {
+    [[ $ROLE == server ]] || return 0
+    local motcua="$PREFIX/venv/bin/motcua" stamp="$ROOT/var/lib/motcua/releases/.source" want
+    want="$(release_version) $(source_hash)"
+    if [[ -n $ROOT ]]; then
+        say "skipped (root prefix): $motcua release keygen; $motcua release build --repo $REPO"
+        return 0
+    fi
+    if [[ -f $ETC/release/signing.key ]]; then
+        say "ok: release signing key $ETC/release/signing.key"
+    else
+        run "$motcua" release keygen
+        changed "release signing key $ETC/release/signing.key"
+    fi
+    if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        say "ok: release $(release_version) of this source published"
+    else
+        run "$motcua" release build --repo "$REPO"
+        if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$stamp"; fi
+        changed "release $(release_version) published in /var/lib/motcua/releases"
+    fi
+}
+
 install_units() {
     local u any=0 dest
     install_file "$REPO/docs/provisioning.md" "$ROOT$PREFIX/docs/provisioning.md" 0644
-    for u in $(role_units); do
+    for u in $(role_units) $(helper_units); do
         dest="$ROOT/etc/systemd/system/$u"
         if [[ -f $dest ]] && cmp -s "$REPO/systemd/$u" "$dest"; then
             say "ok: $dest"
@@ -348,22 +571,26 @@ install_units() {
             any=1
         fi
     done
+    local before=${#CHANGES[@]}
+    install_dropins
+    [[ ${#CHANGES[@]} == "$before" ]] || any=1
     if [[ $ROLE == server ]]; then
         mosquitto_include
         run_system systemctl enable mosquitto
-        if [[ ${#CHANGES[@]} -gt 0 ]]; then run_system systemctl restart mosquitto; fi
+        if [[ ${#CHANGES[@]} -gt 0 ]] || ! unit_active mosquitto; then run_system systemctl restart mosquitto; fi
     fi
     if [[ $any == 1 ]]; then run_system systemctl daemon-reload; fi
     if [[ $ROLE == kiosk || $ROLE == display ]]; then
         # Kivy draws straight on the display: boot to the console, no desktop.
         run_system systemctl set-default multi-user.target
     fi
-    for u in $(role_units); do
-        if [[ -z $ROOT && $DRY_RUN == 0 ]] && systemctl is-enabled --quiet "$u" 2>/dev/null && [[ ${#CHANGES[@]} == 0 ]]; then
-            say "ok: $u enabled"
+    for u in $(role_units) $(helper_units); do
+        if [[ -z $ROOT && $DRY_RUN == 0 ]] && systemctl is-enabled --quiet "$u" 2>/dev/null && [[ ${#CHANGES[@]} == 0 ]] \
+            && unit_active "$u"; then
+            say "ok: $u enabled and active"
         else
-            run_system systemctl enable --now "$u"
-            if [[ ${#CHANGES[@]} -gt 0 ]]; then run_system systemctl restart "$u"; fi
+            run_system systemctl enable "$u"
+            run_system systemctl restart "$u"
         fi
     done
 }
@@ -400,11 +627,16 @@ main() {
     check_role_args
     say "== motcua set-up: role $ROLE, site $SITE, device $DEVICE${DESK:+, desk $DESK}${ROOT:+ (root prefix $ROOT)}"
     [[ $DRY_RUN == 0 ]] || say "(dry run: nothing is changed)"
+    check_hardware
+    trap on_error ERR
+    resolve_os_packages
     # shellcheck disable=SC2046
-    apt_install $(role_packages)
+    apt_install $(role_packages) $OS_APT
     ensure_user
+    ensure_groups
     install_package
     write_configs
+    release_setup
     install_units
     summary_role
 }

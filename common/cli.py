@@ -41,6 +41,14 @@ COMMANDS: dict[str, Command] = {
                                 "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
     "province-bridge": Command("ops.cli:province_bridge", "nối điểm với tỉnh / bridge a site's broker to the province",
                                "motcua province-bridge join --bundle ~/camau-hcc --province mqtts://province.example.vn:8883"),
+    "update": Command("ops.update_cli:update", "cập nhật phần mềm / update this device from the site server (rolls back)",
+                      "sudo motcua update"),
+    "release": Command("ops.update_cli:release", "bản phát hành / build, sign and serve releases (site server)",
+                       "sudo motcua release build --repo ~/motcua"),
+    "replace-device": Command("ops.replace:replace_device", "thay thiết bị hỏng / replace a failed device, history continues",
+                              "sudo motcua replace-device --site camau-hcc --device rt-05 --role rating-terminal"),
+    "update-devices": Command("ops.update_cli:update_devices", "cập nhật theo đợt / ask devices to update, in waves",
+                              "sudo motcua update-devices --site camau-hcc --devices rt-01,rt-02 --wave 1"),
 }
 
 

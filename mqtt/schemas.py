@@ -193,6 +193,27 @@ class Status(Model):
     cause: Literal["stop", "lost"] | None = None
 
 
+class UpdateCommand(Model):
+    """cmd/update to a device: install the site server's latest release (ops/update.py)."""
+    v: Literal[1] = 1
+    id: str = Field(default_factory=uuid7)
+    version: str | None = Field(None, max_length=64, description="the release expected; None: the latest")
+    force: bool = False
+    ts: AwareTime | None = None
+
+
+class UpdateState(Model):
+    """Retained on dev/{device}/state/update: where the device's last update stands."""
+    v: Literal[1] = 1
+    device: Id
+    state: Literal["idle", "updating", "current", "updated", "rolled-back", "failed"]
+    version: str = Field(max_length=64, description="the version running now")
+    target: str = Field("", max_length=64)
+    command: str | None = None
+    detail: str = Field("", max_length=2000)
+    ts: AwareTime
+
+
 class Telemetry(Model):
     v: Literal[1] = 1
     ts: AwareTime

@@ -194,6 +194,9 @@ def _provision(args: argparse.Namespace) -> int:
         os.chmod(out / "device.key", 0o600)
         mqtt.update(ca_file="/etc/motcua/tls/ca.crt", cert_file="/etc/motcua/tls/device.crt",
                     key_file="/etc/motcua/tls/device.key")
+    release_pub = Path(args.root) / "etc/motcua/release/signing.pub"  # motcua update: the key releases verify with
+    if release_pub.exists():
+        shutil.copyfile(release_pub, out / "release.pub")
     lines = ["[mqtt]"] + [f"{k} = {toml_value(v)}" for k, v in mqtt.items()]
     (out / "mqtt.toml").write_text("\n".join(lines) + "\n")
     os.chmod(out / "mqtt.toml", 0o600)

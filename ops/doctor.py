@@ -65,17 +65,24 @@ def gpio_pins(raw: dict[str, Any], patterns: tuple[str, ...] = ()) -> list[tuple
     return found
 
 
+def _time_sync_installed() -> bool:
+    return any(Path(p).exists() for p in ("/lib/systemd/systemd-timesyncd", "/usr/lib/systemd/systemd-timesyncd",
+                                          "/usr/sbin/chronyd", "/usr/sbin/ntpd"))
+
+
 class Doctor:
     """The checks for one config file of one role."""
 
     def __init__(self, path: str | Path, role: Role, *, timeout_s: float = 3.0,
                  pin_factory: Any = None, clock_synced: Callable[[], bool] | None = None,
-                 systemctl: str | None = "systemctl", env: dict[str, str] | None = None):
+                 systemctl: str | None = "systemctl", env: dict[str, str] | None = None,
+                 time_sync_installed: Callable[[], bool] | None = None):
         self.path = Path(path)
         self.role = role
         self.timeout_s = timeout_s
         self.pin_factory = pin_factory
         self.clock_synced = clock_synced
+        self.time_sync_installed = time_sync_installed or _time_sync_installed
         self.systemctl = systemctl
         self.env = dict(os.environ if env is None else env)
         self.raw: dict[str, Any] = {}
@@ -162,6 +169,13 @@ class Doctor:
         client.connect_timeout = self.timeout_s
         try:
             client.connect(host, port, keepalive=10)
+        except ConnectionRefusedError:
+            # the machine answers but nothing listens: the broker itself is down
+            return Check("broker", FAIL, f"{cfg.url}: connection refused: Mosquitto is not running on {host}:{port}",
+                         f"Khởi động lại Mosquitto trên máy chủ {host}: sudo systemctl restart mosquitto; xem lỗi: journalctl -u "
+                         "mosquitto -n 30 (tệp mật khẩu/ACL đọc được? sudo ./setup.sh --role server ...)",
+                         f"On the server {host}: sudo systemctl restart mosquitto; its errors: journalctl -u "
+                         "mosquitto -n 30 (password/ACL files readable? sudo ./setup.sh --role server ...)")
         except (OSError, ssl.SSLError) as exc:
             return Check("broker", FAIL, f"{cfg.url}: {exc}", *fix_net)
         client.loop_start()
@@ -185,7 +199,14 @@ class Doctor:
         synced = (self.clock_synced or kernel_clock_synced)()
         if synced:
             return Check("clock", OK, "synchronised by NTP")
-        return Check("clock", FAIL, "clock not synchronised (events carry clock_synced=false)",
+        detail = "clock not synchronised (events carry clock_synced=false)"
+        if not self.time_sync_installed():
+            return Check("clock", FAIL, detail + "; no time sync service is installed",
+                         "Cài dịch vụ đồng bộ giờ: sudo apt install systemd-timesyncd, rồi sudo timedatectl "
+                         "set-ntp true (Pi không có pin giữ giờ)",
+                         "Install time sync: sudo apt install systemd-timesyncd, then sudo timedatectl set-ntp true "
+                         "(the Pi has no battery clock)")
+        return Check("clock", FAIL, detail,
                      "Bật đồng bộ giờ: sudo timedatectl set-ntp true; kiểm tra mạng tới máy chủ NTP",
                      "Enable time sync: sudo timedatectl set-ntp true; check the NTP server is reachable")
 
@@ -233,8 +254,10 @@ class Doctor:
             return Check("gpio", SKIP, "no pins in the config")
         from gpiozero import Device, InputDevice
         from gpiozero.exc import GPIOZeroError
-        fix_board = ("Chạy trên Raspberry Pi có gói python3-lgpio (sudo apt install python3-lgpio)",
-                     "Run on a Raspberry Pi with python3-lgpio installed (sudo apt install python3-lgpio)")
+        fix_board = ("Chạy trên Raspberry Pi có lgpio (Raspberry Pi OS: sudo apt install python3-lgpio; Debian: "
+                     "setup.sh cài lgpio từ PyPI); không có /dev/gpiochip* thì không có chân GPIO",
+                     "Run on a Raspberry Pi with lgpio (Raspberry Pi OS: sudo apt install python3-lgpio; Debian: "
+                     "setup.sh installs lgpio from PyPI); no /dev/gpiochip* means no GPIO here")
         try:
             factory = self.pin_factory or Device.ensure_pin_factory()
         except GPIOZeroError as exc:
@@ -301,6 +324,13 @@ class Doctor:
             return Check("printer", SKIP, f"no serial printer port in [printer] ({port or 'none'})")
         if port.startswith("usb"):
             return Check("printer", SKIP, f"{port}: USB printers are checked when printing")
+        if port.startswith("/") and not Path(port).exists():
+            return Check("printer", FAIL, f"{port}: no such device: the printer is not plugged in, off, or on "
+                         "another port",
+                         f"Cắm cáp và bật máy in; xem cổng thật: ls -l /dev/serial/by-id/ /dev/ttyUSB* /dev/ttyACM*; "
+                         f"sửa [printer] port trong {self.path}",
+                         f"Plug in and switch on the printer; find its port: ls -l /dev/serial/by-id/ /dev/ttyUSB* "
+                         f"/dev/ttyACM*; set [printer] port in {self.path}")
         import serial
         baud = int(p.get("baudrate", p.get("baud", 19200)))
         fix = ("Bật máy in, kiểm tra cáp và giấy, đúng cổng/tốc độ baud trong [printer]",

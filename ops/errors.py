@@ -16,3 +16,7 @@ class NoConfigModel(OpsError, LookupError):
 
 class ProvisionError(OpsError, ValueError):
     """Credentials cannot be created as asked (bad id, existing device, wrong site)."""
+
+
+class ReleaseError(OpsError):
+    """A release that cannot be built, signed, fetched, verified or installed (the message says why)."""

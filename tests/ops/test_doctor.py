@@ -164,3 +164,45 @@ def test_watchdog_from_the_environment_and_systemctl(tmp_path: Path, broker) -> 
     fake.chmod(0o755)
     c = Doctor(cfg, role_named("rating-terminal"), systemctl=str(fake), env={}).check_watchdog()
     assert c.result == FAIL and "restarts: 4" in c.detail and "journalctl" in c.fix_en
+
+
+def test_broker_down_is_told_apart_from_an_unreachable_server(tmp_path: Path) -> None:
+    from tests.support.broker import Mosquitto
+    b = Mosquitto(tmp_path / "m")
+    b.start()
+    cfg = rt_config(tmp_path, b.url)
+    doc = lambda: by_name(Doctor(cfg, role_named("rating-terminal"), timeout_s=1, pin_factory=mock_factory(),  # noqa: E731
+                                 clock_synced=lambda: True, systemctl=None, env={}).run())["broker"]
+    assert doc().result == OK
+    b.stop()
+    down = doc()
+    assert down.result == FAIL and "Mosquitto is not running" in down.detail
+    assert "systemctl restart mosquitto" in down.fix_en and "journalctl -u mosquitto" in down.fix_vi
+    import socket
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers: not Mosquitto
+        cfg.write_text(set_keys(cfg.read_text(), {"mqtt.url": f"mqtt://127.0.0.1:{silent.getsockname()[1]}"}))
+        away = doc()
+    assert away.result == FAIL and "no answer" in away.detail and "not running" not in away.detail
+    assert "network" in away.fix_en
+
+
+def test_clock_without_any_time_sync_service_says_what_to_install(tmp_path: Path, broker) -> None:  # noqa: ANN001
+    cfg = rt_config(tmp_path, broker.url)
+    run = lambda installed: by_name(Doctor(  # noqa: E731
+        cfg, role_named("rating-terminal"), pin_factory=mock_factory(), clock_synced=lambda: False, systemctl=None,
+        env={}, time_sync_installed=lambda: installed).run())["clock"]
+    bare = run(False)
+    assert bare.result == FAIL and "no time sync service" in bare.detail
+    assert "apt install systemd-timesyncd" in bare.fix_en and "apt install systemd-timesyncd" in bare.fix_vi
+    assert "apt install" not in run(True).fix_en
+
+
+def test_printer_device_missing_names_the_port_and_how_to_find_it(tmp_path: Path, broker) -> None:  # noqa: ANN001
+    cfg = tmp_path / "kiosk.toml"
+    port = tmp_path / "ttyUSB9"
+    cfg.write_text(set_keys((ROOT / "config/kiosk.toml").read_text(),
+                            {"mqtt.url": broker.url, "printer.port": str(port), "kiosk.state_dir": str(tmp_path)}))
+    got = by_name(Doctor(cfg, role_named("kiosk"), timeout_s=0.5, clock_synced=lambda: True, systemctl=None,
+                         env={}).run())["printer"]
+    assert got.result == FAIL and f"{port}: no such device" in got.detail
+    assert "/dev/serial/by-id" in got.fix_en and "Cắm cáp" in got.fix_vi and str(cfg) in got.fix_en

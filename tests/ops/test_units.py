@@ -10,7 +10,9 @@ import pytest
 
 from tests.ops.support import ROOT
 
-UNITS = sorted((ROOT / "systemd").glob("motcua-*.service"))
+ALL_UNITS = sorted((ROOT / "systemd").glob("motcua-*.service"))
+HELPERS = {"motcua-update.service", "motcua-release.service"}   # the update agent, the release server
+UNITS = [p for p in ALL_UNITS if p.name not in HELPERS]
 ROLES = {"collector", "ticketing", "rating-terminal", "kiosk", "display", "camera-agent", "portal"}
 
 
@@ -23,6 +25,19 @@ def unit(path: Path) -> configparser.ConfigParser:
 
 def test_one_unit_per_role() -> None:
     assert {p.name.removeprefix("motcua-").removesuffix(".service") for p in UNITS} == ROLES
+    assert {p.name for p in ALL_UNITS} - {p.name for p in UNITS} == HELPERS
+
+
+@pytest.mark.parametrize("name", sorted(HELPERS))
+def test_update_units_restart_and_write_only_what_they_must(name: str) -> None:
+    u = unit(ROOT / "systemd" / name)
+    s = u["Service"]
+    assert s["Restart"] == "always" and s["ProtectSystem"] == "strict" and s["NoNewPrivileges"] == "yes"
+    assert s["ExecStart"].startswith("/opt/motcua/venv/bin/motcua ")
+    if name == "motcua-update.service":
+        assert s["ReadWritePaths"] == "/opt/motcua" and "User" not in s  # root: switches venvs, restarts units
+    else:
+        assert s["User"] == "motcua" and "mosquitto" in s["SupplementaryGroups"]
 
 
 @pytest.mark.parametrize("path", UNITS, ids=lambda p: p.name)
@@ -56,9 +71,9 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     fake = tmp_path / "motcua"
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
-    for p in UNITS:  # ExecStart must exist for verify: point it at a real executable
+    for p in ALL_UNITS:  # ExecStart must exist for verify: point it at a real executable
         (tmp_path / p.name).write_text(p.read_text().replace("/opt/motcua/venv/bin/motcua", str(fake)))
-    names = [str(tmp_path / p.name) for p in UNITS]
+    names = [str(tmp_path / p.name) for p in ALL_UNITS]
     proc = subprocess.run([exe, "verify", "--man=no", *names], capture_output=True, text=True, timeout=60)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out

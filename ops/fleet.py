@@ -1,0 +1,193 @@
+"""Updates over MQTT: the device's agent (``motcua update --listen``) answers ``cmd/update`` and
+keeps ``dev/{device}/state/update`` (retained) current; the server's ``motcua update-devices``
+asks devices in waves of N and starts the next wave only when every device of this one is healthy
+on the new version (a failed or rolled-back device stops the rollout).
+
+The agent logs in with the device's own broker credentials (client id ``<device>-update``), so
+the ACL already limits it to the device's own ``cmd/`` and ``state/`` topics; the waves log in
+as ``collector``, the user the ACL lets write devices' ``cmd/`` (the dashboard's button does the
+same).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
+
+from mqtt import topics
+from mqtt.schemas import UpdateCommand, UpdateState
+
+from .update import Result, Updater, release_of
+
+log = logging.getLogger(__name__)
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FINAL = ("current", "updated", "rolled-back", "failed")
+
+
+def now() -> datetime:
+    return datetime.now(TZ)
+
+
+def _client(broker: Any, client_id: str) -> paho.Client:
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    broker.apply(c)
+    return c
+
+
+class Agent:
+    """One device's update agent. ``run_update`` is the updater (injected in tests)."""
+
+    def __init__(self, broker: Any, site: str, device: str, updater: Updater,
+                 run_update: Callable[[UpdateCommand, Callable[[str, str], None]], Result] | None = None):
+        self.broker, self.site, self.device, self.updater = broker, site, device, updater
+        self.run_update = run_update or (lambda cmd, say: updater.run(force=cmd.force, progress=say))
+        self.jobs: queue.Queue[UpdateCommand | None] = queue.Queue()
+        self.client = _client(broker, f"{device}-update")
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.handled: set[str] = set()
+        self.last: Result | None = None
+
+    def version(self) -> str:
+        cur = self.updater.current()
+        return release_of(cur).get("version", "?") if cur else "?"
+
+    def publish(self, state: str, detail: str = "", target: str = "", command: str | None = None) -> None:
+        st = UpdateState(device=self.device, state=state, version=self.version(), target=target,  # type: ignore[arg-type]
+                         command=command, detail=detail[:2000], ts=now())
+        self.client.publish(topics.device_state(self.site, self.device, "update"), st.dumps(), qos=1, retain=True)
+
+    def _on_connect(self, c: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        if rc.is_failure:
+            log.error("broker refused the update agent: %s", rc)
+            return
+        c.subscribe(topics.command(self.site, self.device, "update"), qos=1)
+        if self.last is None:
+            self.publish("idle")
+
+    def _on_message(self, c: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            cmd = UpdateCommand.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("bad update command on %s: %s", msg.topic, exc)
+            self.publish("failed", f"lệnh sai / bad update command: {exc.errors()[0]['msg']}")
+            return
+        if cmd.id in self.handled:
+            return  # asked again while (or after) running it: once is enough
+        self.handled.add(cmd.id)
+        self.jobs.put(cmd)
+
+    def serve(self, *, once: bool = False) -> Result | None:
+        """Connects, then runs update commands one at a time. Returns after the first update
+        that switched versions (the unit restarts the agent on the new venv), or after one
+        command with ``once``."""
+        host, port, _ = self.broker.endpoint()
+        self.client.connect_async(host, port, keepalive=30)
+        self.client.loop_start()
+        try:
+            while True:
+                cmd = self.jobs.get()
+                if cmd is None:
+                    return self.last
+                res = self._handle(cmd)
+                if once or res.state == "updated":
+                    return res
+        finally:
+            time.sleep(0.2)
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def _handle(self, cmd: UpdateCommand) -> Result:
+        target = cmd.version or ""
+        self.publish("updating", "", target, cmd.id)
+        res = self.run_update(cmd, lambda state, detail: self.publish(state, detail, target, cmd.id))
+        if cmd.version and res.target and res.target != cmd.version:
+            res = Result("failed", res.version, res.target, f"the server offers {res.target}, not {cmd.version}: "
+                         "publish that release first")
+        self.last = res
+        self.publish(res.state, res.detail, res.target, cmd.id)
+        return res
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+
+# ---------------------------------------------------------------------------- waves
+class Waves:
+    """Ask devices to update N at a time; watch their retained update state."""
+
+    def __init__(self, broker: Any, site: str, *, timeout_s: float = 600.0, resend_s: float = 10.0):
+        self.site, self.timeout_s, self.resend_s = site, timeout_s, resend_s
+        self.states: dict[str, UpdateState] = {}
+        self.cond = threading.Condition()
+        self.client = _client(broker, f"collector-waves-{uuid.uuid4().hex[:6]}")
+        self.client.on_message = self._on_message
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(topics.device_state_filter(site, "update"), qos=1)
+        host, port, _ = broker.endpoint()
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        self.subscribed.wait(10)
+
+    def _on_message(self, c: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            st = UpdateState.model_validate_json(msg.payload)
+        except ValidationError:
+            log.warning("bad update state on %s", msg.topic)
+            return
+        if topics.parse(msg.topic).device != st.device:
+            return  # identity is the topic the ACL binds, never the payload
+        with self.cond:
+            self.states[st.device] = st
+            self.cond.notify_all()
+
+    def ask(self, device: str, cmd: UpdateCommand) -> None:
+        self.client.publish(topics.command(self.site, device, "update"), cmd.dumps(), qos=1).wait_for_publish(10)
+
+    def wave(self, devices: list[str], version: str | None) -> dict[str, UpdateState | None]:
+        """Asks each device, and asks again (same command id: the agent runs it once) every
+        ``resend_s`` until the device says it took it: a command is not retained, so an agent
+        that was restarting when it was sent would never see it."""
+        cmds = {d: UpdateCommand(version=version, ts=now()) for d in devices}
+        end = time.monotonic() + self.timeout_s
+        asked: dict[str, float] = {}
+
+        def seen(d: str) -> UpdateState | None:
+            st = self.states.get(d)
+            return st if st is not None and st.command == cmds[d].id else None
+
+        def settled(d: str) -> bool:
+            st = seen(d)
+            return st is not None and st.state in FINAL
+
+        while not all(settled(d) for d in devices) and time.monotonic() < end:
+            for d in devices:
+                if seen(d) is None and time.monotonic() - asked.get(d, -1e9) >= self.resend_s:
+                    self.ask(d, cmds[d])
+                    asked[d] = time.monotonic()
+            with self.cond:
+                self.cond.wait(1.0)
+        return {d: seen(d) if settled(d) else None for d in devices}
+
+    def rollout(self, devices: list[str], size: int, version: str | None,
+                report: Callable[[int, dict[str, UpdateState | None]], None]) -> bool:
+        for n, start in enumerate(range(0, len(devices), max(1, size)), 1):
+            res = self.wave(devices[start:start + size], version)
+            report(n, res)
+            if not all(st is not None and st.state in ("updated", "current") for st in res.values()):
+                return False
+        return True
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The system test: every role installed by setup.sh on a clean Debian 12 root booted with systemd
+# in containers (systemd-nspawn) on a private network of their own, the site server in one of
+# them. See docs/provisioning.md ("The system test").
+#
+#   sudo MOTCUA_SYSTEM=1 tests/system/run.sh                 (x86_64, about 5 min once the root is cached)
+#   sudo MOTCUA_SYSTEM=1 MOTCUA_SYSTEM_ARCH=arm64 tests/system/run.sh     (arm64 under qemu-user-static)
+#
+# Needs root, debootstrap, systemd-container, iproute2 (arm64 also qemu-user-static and
+# binfmt-support). The clean root is cached in $MOTCUA_SYSTEM_CACHE (default
+# /var/cache/motcua-system); containers, overlays and the bridge are removed at the end.
+# Exit code 0 when every row of the table passed.
+set -Euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+[[ ${MOTCUA_SYSTEM:-} == 1 ]] || { echo "system test skipped: set MOTCUA_SYSTEM=1 to run it (see docs/provisioning.md)"; exit 0; }
+[[ $(id -u) == 0 ]] || { echo "run as root: sudo MOTCUA_SYSTEM=1 $0" >&2; exit 2; }
+for t in debootstrap systemd-nspawn nsenter ip; do
+    command -v "$t" >/dev/null || { echo "missing $t: apt-get install debootstrap systemd-container iproute2" >&2; exit 2; }
+done
+ARCH="${MOTCUA_SYSTEM_ARCH:-$(dpkg --print-architecture)}"
+CACHE="${MOTCUA_SYSTEM_CACHE:-/var/cache/motcua-system}"
+SITE=sys-test
+T0=$SECONDS
+export WORK="/tmp/motcua-system.$$" ZONE="mcs$$" NET=10.77.$(( $$ % 200 + 20 ))
+QEMU_ARCH=""
+if [[ $ARCH != "$(dpkg --print-architecture)" ]]; then
+    case "$ARCH" in arm64) QEMU_ARCH=aarch64 ;; *) echo "unsupported arch $ARCH" >&2; exit 2 ;; esac
+    [[ -x /usr/bin/qemu-$QEMU_ARCH-static ]] || { echo "apt-get install qemu-user-static binfmt-support" >&2; exit 2; }
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    [[ -e /proc/sys/fs/binfmt_misc/qemu-$QEMU_ARCH ]] || update-binfmts --enable "qemu-$QEMU_ARCH"
+fi
+export QEMU_ARCH
+# shellcheck source=tests/system/lib.sh
+source "$REPO/tests/system/lib.sh"
+
+ROWS=()
+FAILS=0
+row() {  # row NAME ok|FAIL DETAIL
+    ROWS+=("$(printf '%-44s %-5s %s' "$1" "$2" "$3")")
+    [[ $2 == ok ]] || FAILS=$((FAILS + 1))
+    printf '[%4ds] %-44s %-5s %s\n' $((SECONDS - T0)) "$1" "$2" "$3" >&2
+}
+check() {  # check NAME DETAIL command...: a row from a command's exit code
+    local name="$1" detail="$2"; shift 2
+    if "$@" >>"$WORK/log" 2>&1; then row "$name" ok "$detail"; else row "$name" FAIL "$detail (see $WORK/log)"; fi
+}
+finish() {
+    local rc=$?
+    echo
+    echo "motcua system test, $ARCH, $(date -u +%FT%TZ), $((SECONDS - T0)) s"
+    printf '%-44s %-5s %s\n' "check" "result" "detail"
+    printf '%s\n' "${ROWS[@]}"
+    echo "$(( ${#ROWS[@]} - FAILS )) of ${#ROWS[@]} passed"
+    if [[ ${MOTCUA_SYSTEM_KEEP:-} == 1 ]]; then echo "kept: $WORK (containers still running)"; else cleanup_containers; fi
+    [[ $FAILS == 0 && $rc == 0 ]] || exit 1
+}
+trap finish EXIT
+trap 'exit 143' TERM INT   # a timeout still prints the table and cleans up
+mkdir -p "$WORK"
+
+# ------------------------------------------------------------------------ the clean root
+BASE="$("$REPO/tests/system/build-root.sh" "$ARCH" "$CACHE" "$REPO")" || { row "clean Debian 12 root" FAIL "build-root.sh"; exit 1; }
+export BASE
+row "clean Debian 12 root ($ARCH)" ok "$BASE ($((SECONDS - T0)) s)"
+# the source as a technician copies it (the working tree, tracked and new files)
+export SRC="$WORK/src"
+mkdir -p "$SRC"
+(cd "$REPO" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf - 2>/dev/null) | tar -xf - -C "$SRC"
+
+in_c() { local c="$1"; shift; cexec "$c" bash -c "$*"; }
+setup_role() {  # setup_role CONTAINER ARGS...: copies the source in, runs setup.sh
+    local c="$1"; shift
+    in_c "$c" "rm -rf /root/motcua && cp -r /src /root/motcua && cd /root/motcua && ./setup.sh $*"
+}
+active() {  # active CONTAINER UNIT...: each active (running)
+    local c="$1" u; shift
+    for u in "$@"; do
+        for _ in $(seq 1 90); do
+            [[ $(cexec "$c" systemctl show -p SubState --value "$u") == running ]] && break
+            sleep 1
+        done
+        [[ $(cexec "$c" systemctl show -p SubState --value "$u") == running ]] || { echo "$c: $u not running"; cexec "$c" journalctl -u "$u" -n 30 --no-pager; return 1; }
+    done
+}
+SRV_IP="$NET.2"
+DEVICES=("rt-05:rating-terminal:$NET.3:--desk 5" "kiosk-1:kiosk:$NET.4:" "display-1:display:$NET.5:" "cam-01:camera:$NET.6:")
+# MOTCUA_SYSTEM_ROLES="rating-terminal camera" limits the device roles (default: every one; the
+# rating terminal is always in: the rating, update and replacement checks use it)
+if [[ -n ${MOTCUA_SYSTEM_ROLES+set} ]]; then   # set, even empty: only these (empty: the rating terminal)
+    kept=()
+    for spec in "${DEVICES[@]}"; do
+        IFS=: read -r _ role _ <<< "$spec"
+        [[ $role == rating-terminal || " $MOTCUA_SYSTEM_ROLES " == *" $role "* ]] && kept+=("$spec")
+    done
+    DEVICES=("${kept[@]}")
+fi
+unit_of() { case "$1" in camera) echo motcua-camera-agent.service ;; *) echo "motcua-$1.service" ;; esac; }
+SERVER_UNITS="mosquitto motcua-ticketing motcua-collector motcua-release"
+
+# ------------------------------------------------------------------------ the site server
+start_container srv "$SRV_IP" || { row "server container boots" FAIL "see $WORK/srv/console.log"; exit 1; }
+row "server container boots with systemd" ok "$SRV_IP"
+check "server: setup.sh --role server" "site $SITE" setup_role srv --role server --site "$SITE"
+check "server: units active (running)" "$SERVER_UNITS" active srv $SERVER_UNITS
+
+# ------------------------------------------------------------------------ every device role
+for spec in "${DEVICES[@]}"; do
+    IFS=: read -r dev role ip extra <<< "$spec"
+    in_c srv "/opt/motcua/venv/bin/motcua provision-device --site $SITE --device $dev --role $role $extra --broker mqtt://$SRV_IP:1883" >>"$WORK/log" 2>&1
+    start_container "$dev" "$ip" || { row "$dev: container boots" FAIL "see $WORK/$dev/console.log"; continue; }
+    mkdir -p "$WORK/$dev/merged/root/bundle"
+    cp "$WORK/srv/merged/etc/motcua/provision/$dev/"* "$WORK/$dev/merged/root/bundle/"
+    # no GPIO, screen or camera in a container: the refusal first, then the mock hardware
+    in_c "$dev" "cd /src && ./setup.sh --role $role --site $SITE --device $dev $extra --bundle /root/bundle" >"$WORK/$dev/refused.log" 2>&1
+    rc=$?
+    if [[ $rc == 3 ]] && grep -q "cannot serve the role" "$WORK/$dev/refused.log" && cexec "$dev" test ! -e /opt/motcua; then
+        row "$dev: no hardware -> refused, nothing installed" ok "exit 3, bilingual message"
+    else
+        row "$dev: no hardware -> refused, nothing installed" FAIL "exit $rc"
+    fi
+    check "$dev: setup.sh --role $role --mock-hardware" "bundle from provision-device" \
+        setup_role "$dev" --role "$role" --site "$SITE" --device "$dev" $extra --bundle /root/bundle --mock-hardware
+    check "$dev: $(unit_of "$role") active (running)" "+ motcua-update.service" active "$dev" "$(unit_of "$role")" motcua-update.service
+done
+
+# ------------------------------------------------------------------------ a rating reaches the collector
+ratings() { cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT count(*) FROM events WHERE device='$1' AND type='rating'" 2>/dev/null || echo 0; }
+press() {  # press CONTAINER DEVICE: a rating button pressed on a mock pin with the device's own config and outbox
+    local c="$1"
+    in_c "$c" "systemctl stop motcua-rating-terminal && printf '5\nq\n' | runuser -u motcua -- /opt/motcua/venv/bin/motcua rating-terminal --simulate --config /etc/motcua/rating-terminal.toml --outbox /var/lib/motcua/rating-terminal/outbox.db; systemctl start motcua-rating-terminal"
+}
+wait_ratings() { for _ in $(seq 1 30); do [[ $(ratings "$1") -ge $2 ]] && return 0; sleep 1; done; return 1; }
+press rt-05 >>"$WORK/log" 2>&1
+check "rt-05: rating on a mock pin -> collector" "events table on the server" wait_ratings rt-05 1
+
+# ------------------------------------------------------------------------ restart, reboot, idempotence
+all_active() {
+    active srv $SERVER_UNITS || return 1
+    local spec dev role
+    for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; active "$dev" "$(unit_of "$role")" || return 1; done
+}
+for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; cexec "$dev" systemctl restart "$(unit_of "$role")"; done
+cexec srv systemctl restart motcua-ticketing motcua-collector
+check "every unit survives systemctl restart" "server + ${#DEVICES[@]} devices" all_active
+reboot_container srv "$SRV_IP" >>"$WORK/log" 2>&1
+for spec in "${DEVICES[@]}"; do IFS=: read -r dev role ip _ <<< "$spec"; reboot_container "$dev" "$ip" >>"$WORK/log" 2>&1; done
+check "every unit active after a container reboot" "$(( ${#DEVICES[@]} + 1 )) containers rebooted" all_active
+second() {
+    local out
+    out="$(setup_role "$1" "${@:2}")" || return 1
+    grep -q "nothing changed" <<< "$out"
+}
+check "server: second setup.sh changes nothing" "" second srv --role server --site "$SITE"
+check "rt-05: second setup.sh changes nothing" "" second rt-05 --role rating-terminal --site "$SITE" --device rt-05 --desk 5 --bundle /root/bundle --mock-hardware
+
+# ------------------------------------------------------------------------ updates
+version_of() { cexec "$1" /opt/motcua/venv/bin/motcua --version; }
+waves() { in_c srv "/opt/motcua/venv/bin/motcua update-devices --site $SITE --devices $1 --wave 1 --timeout 300"; }
+in_c srv "/opt/motcua/venv/bin/motcua release build --repo /root/motcua --version 0.1.0+sys2" >>"$WORK/log" 2>&1
+updated() { waves rt-05 && [[ $(version_of rt-05) == 0.1.0+sys2 ]] && active rt-05 motcua-rating-terminal.service; }
+check "rt-05: update to 0.1.0+sys2 (update-devices)" "signed, new venv, switched, healthy" updated
+# a broken release: starts (motcua --version works) but the rating terminal crashes at start
+in_c srv "rm -rf /tmp/broken && cp -r /root/motcua /tmp/broken && echo 'raise RuntimeError(\"broken on purpose\")' >> /tmp/broken/rating_terminal/app.py && /opt/motcua/venv/bin/motcua release build --repo /tmp/broken --version 0.1.0+broken3" >>"$WORK/log" 2>&1
+rolled_back() {
+    ! waves rt-05 && [[ $(version_of rt-05) == 0.1.0+sys2 ]] && active rt-05 motcua-rating-terminal.service \
+        && cexec rt-05 bash -c 'ls -d /opt/motcua/venvs/0.1.0+broken3-*/.motcua-broken'
+}
+check "rt-05: broken release rolled back by itself" "back on 0.1.0+sys2, unit running" rolled_back
+
+# ------------------------------------------------------------------------ the doctor names faults
+doctor_says() {  # doctor_says CONTAINER CONFIG TEXT
+    local out
+    out="$(cexec "$1" /opt/motcua/venv/bin/motcua doctor --config "$2" --timeout 2)"
+    echo "$out"
+    grep -q -- "$3" <<< "$out"
+}
+cexec srv systemctl stop mosquitto
+check "doctor: broker down" "Mosquitto is not running" doctor_says rt-05 /etc/motcua/rating-terminal.toml "Mosquitto is not running"
+cexec srv systemctl start mosquitto
+in_c rt-05 "sed 's/^password = .*/password = \"wrong\"/' /etc/motcua/rating-terminal.toml > /root/wrong-rating-terminal.toml"
+check "doctor: wrong password" "refused user 'rt-05'" doctor_says rt-05 /root/wrong-rating-terminal.toml "refused user"
+check "doctor: clock not synced (no time sync service)" "apt install systemd-timesyncd" doctor_says rt-05 /etc/motcua/rating-terminal.toml "systemd-timesyncd"
+if [[ -d $WORK/kiosk-1 ]]; then
+    in_c kiosk-1 "sed 's|^port = .*|port = \"/dev/ttyUSB7\"|' /etc/motcua/kiosk.toml > /root/nothere-kiosk.toml"
+    check "doctor: printer device missing" "/dev/ttyUSB7: no such device" doctor_says kiosk-1 /root/nothere-kiosk.toml "ttyUSB7: no such device"
+fi
+
+# ------------------------------------------------------------------------ a desk Pi replaced
+replaced() {
+    local before after seqs
+    press rt-05 && wait_ratings rt-05 2 || return 1
+    before="$(cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT max(seq) FROM events WHERE device='rt-05'")"
+    stop_container rt-05
+    in_c srv "/opt/motcua/venv/bin/motcua replace-device --site $SITE --device rt-05 --role rating-terminal --desk 5 --broker mqtt://$SRV_IP:1883" || return 1
+    start_container rt-05b "$NET.7" || return 1
+    mkdir -p "$WORK/rt-05b/merged/root/bundle"
+    cp "$WORK/srv/merged/etc/motcua/provision/rt-05/"* "$WORK/rt-05b/merged/root/bundle/"
+    setup_role rt-05b --role rating-terminal --site "$SITE" --device rt-05 --desk 5 --bundle /root/bundle --mock-hardware || return 1
+    active rt-05b motcua-rating-terminal.service || return 1
+    press rt-05b && wait_ratings rt-05 3 || return 1
+    after="$(cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT min(seq) FROM events WHERE device='rt-05' AND seq > $before")"
+    seqs="$(cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT count(*) - count(DISTINCT seq) FROM events WHERE device='rt-05'")"
+    gaps="$(cexec srv sqlite3 /var/lib/motcua/collector.db "SELECT count(*) FROM seq_gaps WHERE device='rt-05'")"
+    echo "old device's last seq $before, new device's first $after, duplicate seqs $seqs, gaps $gaps"
+    [[ $after == $((before + 1)) && $seqs == 0 && $gaps == 0 ]]
+}
+check "rt-05 replaced: history continues" "next seq = last + 1, no clash, no gap" replaced
