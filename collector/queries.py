@@ -274,8 +274,8 @@ def _view_fault(open_faults: list[dict[str, Any]], zone: str) -> dict[str, Any] 
     """The camera's open view fault for ``zone`` (one whose detail names it first, else any), or None."""
     view = [f for f in open_faults if f["code"] in VIEW_FAULTS]
     named = [f for f in view if zone in str(f.get("detail") or "")]
-    got = (named or view or [None])[0]
-    return None if got is None else {k: got[k] for k in ("code", "message_vi", "message_en", "since")}
+    pick = named or view
+    return {k: pick[0][k] for k in ("code", "message_vi", "message_en", "since")} if pick else None
 
 
 def _telemetry(text: str | None) -> dict[str, Any]:
