@@ -35,15 +35,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(d: Path) -> Path:
-    """Take every free byte of the small disk."""
+    """Take every free byte of the small disk (unbuffered, so closing has nothing left to flush)."""
     filler = d / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as f:
+        for chunk in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError:
+                pass
     return filler
 
 
