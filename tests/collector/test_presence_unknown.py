@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from collector.db import open_db
 from collector.queries import Reader
 from collector.store import Incoming, Store
@@ -33,3 +35,42 @@ def test_unknown_zone_carries_the_fault_not_absence(sqlite_path):
                        msg(presence(3, "officer", False, device="cam-01", seq=6))])
     d = Reader(sqlite_path).desks()[0]
     assert d["officer"]["present"] is False and "unknown" not in d["officer"]
+
+
+def test_dashboard_card_shows_unknown_in_grey_with_the_fault(collector, publisher, artifacts):
+    """Real collector and headless Chromium: the camera loses the view of desk 2's officer seat."""
+    from tests.collector.test_browser import CHROMIUM_ARGS, log_in, site_state
+    pw = pytest.importorskip("playwright.sync_api")
+    from collector import auth
+    from collector.db import open_db as open_writer
+    from mqtt import topics
+    from tests.collector.wire import SITE, now_iso
+    conn = open_writer(collector.db)
+    auth.add_user(conn, "quanly", "mat-khau-rat-dai")
+    conn.close()
+    publisher.send(topics.state(SITE, "site"), site_state(), retain=True)
+    publisher.send(*presence(2, "officer", True, device="cam-01", seq=1))
+    fault = {"code": "view_dark", "active": True, "message_vi": "Vùng quầy quá tối, không xác định được có mặt",
+             "message_en": "The zone is too dark: presence unknown", "detail": "q2-officer: mean 3, spread 0.5"}
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = log_in(b, collector.url)
+        page.wait_for_selector('.desk[data-desk="2"] .officer[data-present="true"]', timeout=15000)
+        publisher.send_many([event("fault", fault, device="cam-01", seq=2),
+                             event("presence", {"desk": 2, "zone": "officer", "kind": "change", "present": None,
+                                                "since": now_iso()}, device="cam-01", seq=3)])
+        officer = page.locator('.desk[data-desk="2"] .officer[data-present="unknown"]')
+        officer.wait_for(timeout=15000)
+        page.wait_for_function("() => document.querySelector('.desk[data-desk=\"2\"] .zone-fault') !== null",
+                               timeout=15000)
+        text = officer.inner_text()
+        assert "Không xác định" in text and "Vắng" not in text and "quá tối" in text
+        grey = officer.locator(".presence-unknown").evaluate("e => getComputedStyle(e).color")
+        assert grey == "rgb(119, 119, 119)"
+        shots = artifacts / "collector"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "dashboard_presence_unknown.png"), full_page=True)
+        page.goto(collector.url + "/?lang=en")
+        page.wait_for_selector('.desk[data-desk="2"] .officer[data-present="unknown"]', timeout=15000)
+        assert "Unknown" in page.locator('.desk[data-desk="2"] .officer').inner_text()
+        b.close()
