@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from .periods import DEFAULT_TZ, BadReportQuery, Period, zone
-from .reports import NO_FILTERS, Filters, OpenClock, Report, ReportRow, _issued_epoch, build_report, channel_of
+from .reports import (CHANNEL_SQL, NO_FILTERS, Filters, OpenClock, Report, ReportRow, _issued_epoch, build_report,
+                      channel_of)
 from .site_config import site_history
 from .staff import Staff
 
@@ -158,9 +159,9 @@ def ratings_behind(conn: sqlite3.Connection, period: Period, filters: Filters = 
     w, a = (" AND site=?", [site]) if site else ("", [])
     fw, fa = filters.sql("ratings")
     rows = conn.execute(f"SELECT id, site, device, desk, score, scale, ticket, service, officer, misuse, misuse_reason, "
-                        f"day, ts, ts_epoch FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} "
+                        f"day, ts, ts_epoch, {CHANNEL_SQL} FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} "
                         "ORDER BY ts_epoch LIMIT ?", [start, end, *a, *fa, limit]).fetchall()
-    return [dict(r) | {"misuse": bool(r["misuse"]), "channel": channel_of(r["device"]),
+    return [dict(r) | {"misuse": bool(r["misuse"]), "channel": channel_of(r["device"], r["channel"]),
                        "officer_name": staff.name(r["officer"]),
                        "local_time": datetime.fromtimestamp(r["ts_epoch"], z).strftime("%H:%M %d/%m/%Y")}
             for r in rows]

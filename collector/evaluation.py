@@ -222,7 +222,7 @@ def satisfaction_summary(conn: sqlite3.Connection, period: Period, *, tz: str = 
     for rr in rating_rows(conn, start, end, site):
         if rr["misuse"]:
             continue
-        ln = per[channel_of(rr["device"])]
+        ln = per[channel_of(rr["device"], rr["channel"])]
         ln.ratings += 1
         ln.satisfied += is_satisfied(rr["score"], rr["scale"], levels)
         ln.by_level[int(rr["score"])] += 1

@@ -32,6 +32,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "present": ("Có mặt", "Present"),
     "away": ("Vắng", "Away"),
     "unknown": ("Chưa rõ", "Unknown"),
+    "presence_unknown": ("Không xác định", "Unknown"),
     "citizen": ("Công dân", "Citizen"),
     "no_citizen": ("Không có công dân", "No citizen"),
     "serving": ("Đang phục vụ", "Serving"),

@@ -105,9 +105,12 @@ class Reader:
             item.update(ticket=ds.ticket, service=ds.service, status=ds.status,
                         called_at=iso(ds.called_at) if ds.called_at else None)
             item["officer"]["id"] = ds.officer
+        faults = self._open_faults(site)
         for r in self.conn.execute(f"SELECT * FROM desk_presence WHERE 1=1{w}", a):
             zone = desk(r["site"], r["desk"])[r["zone"]]
-            zone.update(present=None if r["present"] is None else bool(r["present"]), since=r["since"])  # None: unknown
+            zone.update(present=None if r["present"] is None else bool(r["present"]), since=r["since"])
+            if r["present"] is None:  # the camera cannot read the zone: unknown, not absent; its fault says why
+                zone.update(unknown=True, fault=_view_fault(faults.get((r["site"], r["device"]), []), r["zone"]))
         for r in self.conn.execute(f"SELECT site, device, role, status, desk FROM devices WHERE desk IS NOT NULL{w} "
                                    "ORDER BY device", a):
             desk(r["site"], r["desk"])["devices"].append(
@@ -146,16 +149,23 @@ class Reader:
 
     # -- devices ---------------------------------------------------------------------------------
 
-    def devices(self, site: str | None = None) -> list[dict[str, Any]]:
+    def _open_faults(self, site: str | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Per (site, device), its faults raised and not cleared since."""
         w, a = self._where_site(site)
         faults: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in self.conn.execute(
-                "SELECT f.site, f.device, f.code, f.message_vi, f.message_en, f.ts FROM faults f JOIN "
+                "SELECT f.site, f.device, f.code, f.message_vi, f.message_en, f.detail, f.ts FROM faults f JOIN "
                 "(SELECT site, device, code, max(ts_epoch) m FROM faults GROUP BY site, device, code) l "
                 "ON f.site=l.site AND f.device=l.device AND f.code=l.code AND f.ts_epoch=l.m "
                 f"WHERE f.active=1{w.replace('site', 'f.site')}", a):
             faults.setdefault((r["site"], r["device"]), []).append(
-                {"code": r["code"], "message_vi": r["message_vi"], "message_en": r["message_en"], "since": r["ts"]})
+                {"code": r["code"], "message_vi": r["message_vi"], "message_en": r["message_en"], "since": r["ts"],
+                 "detail": r["detail"]})
+        return faults
+
+    def devices(self, site: str | None = None) -> list[dict[str, Any]]:
+        w, a = self._where_site(site)
+        faults = self._open_faults(site)
         gaps: dict[tuple[str, str], list[dict[str, int]]] = {}
         for r in self.conn.execute(f"SELECT * FROM seq_gaps WHERE 1=1{w} ORDER BY site, device, from_seq", a):
             gaps.setdefault((r["site"], r["device"]), []).append({"from": r["from_seq"], "to": r["to_seq"]})
@@ -255,6 +265,17 @@ class Reader:
     def counts(self) -> dict[str, int]:
         return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("events", "ratings", "dead_letters")}
+
+
+VIEW_FAULTS = ("view_blocked", "view_dark", "camera_frozen")  # why a camera cannot read a zone
+
+
+def _view_fault(open_faults: list[dict[str, Any]], zone: str) -> dict[str, Any] | None:
+    """The camera's open view fault for ``zone`` (one whose detail names it first, else any), or None."""
+    view = [f for f in open_faults if f["code"] in VIEW_FAULTS]
+    named = [f for f in view if zone in str(f.get("detail") or "")]
+    pick = named or view
+    return {k: pick[0][k] for k in ("code", "message_vi", "message_en", "since")} if pick else None
 
 
 def _telemetry(text: str | None) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from datetime import datetime, time as dtime
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from .reports import (DEFAULT_TZ, Interval, Period, intersect, is_satisfied, officer_presence, rating_rows,
+from .reports import (DEFAULT_TZ, Interval, Period, intersect, is_satisfied, rating_rows,
                       ticket_rows, zone)
 from .site_config import first_data_day, site_history
+from .staffing import officer_zone, subtract
 
 
 @dataclass
@@ -120,10 +121,10 @@ def occupancy_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAUL
     opening = history.opening(first, period.end_day, z)
     m_start = datetime.combine(first, dtime(0), z).timestamp()
     opening = intersect(opening if opening is not None else [(m_start, end)], [(max(start, m_start), stop)])
-    open_by_hour = _seconds_by_hour(opening, z)
-    presence = officer_presence(conn, start, stop, site)
+    presence, unknown = officer_zone(conn, start, stop, site)
     out: dict[int, dict[int, float]] = {}
     for desk in sorted(set(history.all_desks()) | set(presence)):
-        present = _seconds_by_hour(intersect(presence.get(desk, []), opening), z)
-        out[desk] = {h: present.get(h, 0.0) / o for h, o in sorted(open_by_hour.items()) if o > 0}
+        seen = subtract(opening, unknown.get(desk, []))  # unknown time is measured neither way
+        present = _seconds_by_hour(intersect(presence.get(desk, []), seen), z)
+        out[desk] = {h: present.get(h, 0.0) / o for h, o in sorted(_seconds_by_hour(seen, z).items()) if o > 0}
     return out

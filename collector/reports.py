@@ -176,8 +176,8 @@ def rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | 
                 filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
     w, a = _site_clause(site)
     fw, fa = filters.sql("ratings")
-    return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch FROM ratings "
-                        f"WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch",
+    return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch, {CHANNEL_SQL} "
+                        f"FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch",
                         [start, end, *a, *fa]).fetchall()
 
 
@@ -185,8 +185,17 @@ def is_satisfied(score: int, scale: int, levels: int) -> bool:
     return score > (scale or 5) - levels
 
 
-def channel_of(device: str | None) -> str:
-    """Where a rating was given: ``portal`` (a citizen's phone) or ``terminal`` (the desk's buttons)."""
+# the rating's ``channel`` as its device sent it (NULL for events from before the field existed)
+CHANNEL_SQL = "(SELECT json_extract(e.payload, '$.data.channel') FROM events e WHERE e.id = ratings.id) AS channel"
+CHANNELS_SENT = {"phone": "portal", "desk": "terminal"}
+
+
+def channel_of(device: str | None, channel: str | None = None) -> str:
+    """Where a rating was given: ``portal`` (a citizen's phone) or ``terminal`` (the desk's buttons). The
+    event's own ``channel`` (``phone``/``desk``) decides; only an older event without one is judged by its
+    device id (the portal's ids start with ``portal``)."""
+    if channel in CHANNELS_SENT:
+        return CHANNELS_SENT[str(channel)]
     return "portal" if (device or "").startswith("portal") else "terminal"
 
 
@@ -353,7 +362,7 @@ def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:
         acc.misuse += 1
         return
     acc.levels[int(r["score"])] = acc.levels.get(int(r["score"]), 0) + 1
-    ch = channel_of(r["device"])
+    ch = channel_of(r["device"], r["channel"])
     acc.channels[ch] = acc.channels.get(ch, 0) + 1
     acc.satisfied += is_satisfied(r["score"], r["scale"], levels)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from .site_config import Interval, intersect, total_s, union
@@ -54,11 +54,30 @@ def _epoch_of(since: str | None, fallback: float) -> float:
     return fallback
 
 
-def officer_presence(conn: sqlite3.Connection, start: float, end: float,
-                     site: str | None = None) -> dict[int, list[Interval]]:
-    """Per desk, the intervals in ``[start, end)`` during which the officer zone was occupied."""
+UNKNOWN = "unknown"  # a change with ``present: null``: the camera could not read the zone
+
+
+def subtract(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    """``a`` without ``b`` (sorted lists of disjoint intervals)."""
+    out: list[Interval] = []
+    cut = union(b)
+    for s, e in a:
+        cur = s
+        for bs, be in cut:
+            if be <= cur:
+                continue
+            if bs >= e:
+                break
+            if bs > cur:
+                out.append((cur, bs))
+            cur = max(cur, be)
+        if cur < e:
+            out.append((cur, e))
+    return out
+
+
+def _officer_changes(conn: sqlite3.Connection, start: float, site: str | None, end: float) -> list[Any]:
     w, a = _site_clause(site)
-    base = "FROM presence WHERE zone='officer' AND kind='change'" + w
     rows: list[Any] = []
     # the state at the start: the last change before it, per desk, walking the (site, desk, ts_epoch) index
     # backwards from the start instead of reading every earlier change
@@ -68,16 +87,34 @@ def officer_presence(conn: sqlite3.Connection, start: float, end: float,
                             (s_, d_, start)).fetchone()
         if last is not None:
             rows.append(last)
-    rows += conn.execute(f"SELECT desk, present, since, ts_epoch {base} AND ts_epoch >= ? AND ts_epoch < ? "
-                         f"ORDER BY ts_epoch", [*a, start, end + CHANGE_SLACK_S]).fetchall()
+    rows += conn.execute(f"SELECT desk, present, since, ts_epoch FROM presence WHERE zone='officer' AND "
+                         f"kind='change'{w} AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch",
+                         [*a, start, end + CHANGE_SLACK_S]).fetchall()
+    return rows
+
+
+def officer_zone(conn: sqlite3.Connection, start: float, end: float,
+                 site: str | None = None) -> tuple[dict[int, list[Interval]], dict[int, list[Interval]]]:
+    """Per desk, the intervals in ``[start, end)`` when the officer zone was occupied, and those when
+    its state was unknown (``present: null``: view blocked, dark, camera frozen): neither present nor absent."""
     changes: dict[int, list[tuple[float, Any]]] = {}
-    for r in rows:
-        changes.setdefault(int(r["desk"]), []).append((_epoch_of(r["since"], r["ts_epoch"]), bool(r["present"])))
-    out: dict[int, list[Interval]] = {}
+    for r in _officer_changes(conn, start, site, end):
+        v = UNKNOWN if r["present"] is None else bool(r["present"])
+        changes.setdefault(int(r["desk"]), []).append((_epoch_of(r["since"], r["ts_epoch"]), v))
+    present: dict[int, list[Interval]] = {}
+    unknown: dict[int, list[Interval]] = {}
     for desk, ch in changes.items():
         ch.sort(key=lambda c: c[0])
-        out[desk] = [(s, e) for s, e, v in timeline(ch, start, end) if v]
-    return out
+        pieces = timeline(ch, start, end)
+        present[desk] = [(s, e) for s, e, v in pieces if v is True]
+        unknown[desk] = [(s, e) for s, e, v in pieces if v == UNKNOWN]
+    return present, unknown
+
+
+def officer_presence(conn: sqlite3.Connection, start: float, end: float,
+                     site: str | None = None) -> dict[int, list[Interval]]:
+    """Per desk, the intervals in ``[start, end)`` during which the officer zone was occupied."""
+    return officer_zone(conn, start, end, site)[0]
 
 
 def desk_officers(conn: sqlite3.Connection, start: float, end: float,
@@ -113,6 +150,15 @@ class Presence:
         return sum(self.desk_expected.values())
 
 
+def _blind(at: dict[int, list[Interval]], unknown: dict[int, list[Interval]], rostered_desks: Iterable[int],
+           rostered_at: Callable[[int], list[Interval]]) -> list[Interval]:
+    """When an officer's desk could not be seen while they were due there (signed in at it, or
+    rostered to it): that time leaves their expected time, as it leaves the desk's."""
+    blind = [iv for d, ivs in at.items() for iv in intersect(unknown.get(d, []), union(ivs))]
+    blind += [iv for d in rostered_desks for iv in intersect(unknown.get(d, []), rostered_at(d))]
+    return union(blind)
+
+
 def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: dict[date, list[Interval]],
                      first: date, end: date, tz: ZoneInfo, desks: list[int], staff: Staff,
                      site: str | None) -> Presence:
@@ -123,7 +169,8 @@ def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: 
             out.desk_present[d], out.desk_expected[d] = 0.0, 0.0
         return out
     start, stop = opening[0][0], opening[-1][1]
-    present = {d: intersect(iv, opening) for d, iv in officer_presence(conn, start, stop, site).items()}
+    seen, unknown = officer_zone(conn, start, stop, site)
+    present = {d: intersect(iv, opening) for d, iv in seen.items()}
     sessions = desk_officers(conn, start, stop, site)
     w, a = _site_clause(site)
     signs_in = conn.execute(f"SELECT 1 FROM desk_sessions WHERE 1=1{w} LIMIT 1", a).fetchone() is not None
@@ -140,6 +187,7 @@ def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: 
             exp = intersect(union((s, e) for s, e, who in sessions.get(d, []) if who is not None), opening)
         else:
             exp = opening
+        exp = subtract(exp, unknown.get(d, []))  # unknown time is measured neither way
         out.desk_expected[d] = total_s(exp)
         out.desk_present[d] = total_s(intersect(present.get(d, []), exp))
     rostered = staff.rostered_officers()
@@ -150,6 +198,8 @@ def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: 
             exp = intersect(staff.rostered(first, end, tz, by_day, officer=who), opening)
         else:
             exp = intersect(own, opening)
+        exp = subtract(exp, _blind(at, unknown, staff.rostered_desks() if who in rostered else set(),
+                                   lambda d: staff.rostered(first, end, tz, by_day, desk=d, officer=who)))
         got = 0.0
         for d, ivs in at.items():
             got += total_s(intersect(intersect(present.get(d, []), union(ivs)), exp))

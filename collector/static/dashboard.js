@@ -26,6 +26,12 @@
   }
   function secs(x) { return x == null ? "" : dur(new Date(Date.now() + skew - x * 1000).toISOString()); }
   function clock(t) { return t ? fmtTime.format(new Date(t)) : ""; }
+  // a zone the camera cannot read (blocked, dark, frozen): grey "unknown" with the fault's message, never "away"
+  function zoneState(z, yes, no) {
+    if (!z.unknown) return yesNo(z.present, yes, no);
+    const f = z.fault ? ` <span class="zone-fault">${esc(lang === "en" ? z.fault.message_en : z.fault.message_vi)}</span>` : "";
+    return `<span class="unk presence-unknown">${esc(L.presence_unknown)}</span>${f}`;
+  }
   function yesNo(present, yes, no) {
     if (present === null || present === undefined) return `<span class="unk">${esc(L.unknown)}</span>`;
     return present ? `<span class="yes">${esc(yes)}</span>` : `<span class="no">${esc(no)}</span>`;
@@ -87,9 +93,9 @@ ${x.acked_at ? `<span class="acked-by">${esc(L.acked_by)} ${esc(x.acked_by)}</sp
 <h3><span>${esc(name)}${multiSite ? " · " + esc(d.site) : ""}</span>${online}</h3>
 ${d.services && d.services.length ? `<div class="svcs">${esc(L.desk_services)}: ${d.services.map(esc).join(", ")}</div>` : ""}
 ${reasons ? `<div class="reasons">${reasons}</div>` : ""}
-<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.name ? off.name + " (" + off.id + ")" : off.id) : ""}:
- ${yesNo(off.present, L.present, L.away)} <span class="since" data-since="${esc(off.since || "")}">${off.since ? esc(L.for) + " " + dur(off.since) : ""}</span></div>
-<div class="citizen" data-present="${cit.present}">${esc(L.citizen)}: ${yesNo(cit.present, L.present, L.away)}
+<div class="officer" data-present="${off.unknown ? "unknown" : off.present}">${esc(L.officer)}${off.id ? " " + esc(off.name ? off.name + " (" + off.id + ")" : off.id) : ""}:
+ ${zoneState(off, L.present, L.away)} <span class="since" data-since="${esc(off.since || "")}">${off.since ? esc(L.for) + " " + dur(off.since) : ""}</span></div>
+<div class="citizen" data-present="${cit.unknown ? "unknown" : cit.present}">${esc(L.citizen)}: ${zoneState(cit, L.present, L.away)}
  <span class="since" data-since="${esc(cit.since || "")}">${cit.since ? esc(L.for) + " " + dur(cit.since) : ""}</span></div>
 <div class="ticket" data-ticket="${esc(d.ticket || "")}">${esc(L.ticket)}: <b>${esc(d.ticket || "—")}</b> ${esc(status)}${d.service ? " · " + esc(d.service) : ""}</div>
 <div class="ratings" data-count="${r.count}">${esc(L.ratings_today)}: <b class="ratings-count">${r.count}</b>${esc(avg)}</div>

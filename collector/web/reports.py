@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from common.web.auth import requires
 from common.web.i18n import request_lang
+from common.web.pages import wants_json
 from ..report_web import COLUMNS, charts_svg, key_label, report_csv, row_cells, t
 from ..reports import GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, build_report, zone
 from .state import web
@@ -45,8 +46,10 @@ def _build(request: Request) -> Built:
 
 def bad_report_query(request: Request, exc: Exception) -> Response:
     """400 ``bad_query`` with the Vietnamese-then-English message, as JSON or the error page."""
-    if request.url.path.startswith("/api/") or request.url.path.endswith(".csv"):
-        return JSONResponse({"error": "bad_query", "message": str(exc)}, status_code=400)
+    if wants_json(request) or request.url.path.endswith(".csv"):
+        vi, _, en = str(exc).partition(" / ")
+        return JSONResponse({"error": "bad_query", "message": str(exc), "message_vi": vi, "message_en": en or vi},
+                            status_code=400)
     return web(request).pages.error(request, 400, "bad_query", detail=str(exc))
 
 

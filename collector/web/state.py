@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from common.web.pages import Pages
 from common.web.throttle import LoginThrottle
+from ..alerts import AlertEngine
 from ..db import connect
 from ..queries import BadQuery, Reader
 from ..staff import Staff
@@ -48,6 +49,7 @@ class WebState:
     secure_cookies: bool = False
     verify_slot: Any = field(default=None)  # asyncio.Semaphore(1), made in the app's loop
     staff: Staff = field(default_factory=Staff)  # the officer directory and roster (names in reports)
+    alerts: AlertEngine | None = None  # the managers' alerts engine (None: alerts are off)
 
     @property
     def site(self) -> str | None:

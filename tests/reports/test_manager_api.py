@@ -9,12 +9,13 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from openpyxl import load_workbook
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from collector import tokens
 from collector.alerts import AlertEngine
-from collector.db import connect
-from collector.manager_api import manager_routes
+from collector.db import open_db
+from collector.queries import Reader
+from collector.web import LiveHub, create_app
 from collector.manager_config import AlertThresholds
 from collector.staff import Officer, Staff
 from common.clock import FakeClock
@@ -32,12 +33,16 @@ def client(tmp_path_factory: pytest.TempPathFactory):
     clock = FakeClock(datetime(2026, 12, 2, 9, 0, tzinfo=VN))
     engine = AlertEngine(db, AlertThresholds.model_validate({"low_rating_run": [1, 2]}), clock=clock)
     engine.evaluate()
-    conn = connect(db, readonly=True)
-    app = Starlette(routes=manager_routes(lambda: conn, lambda r: r.headers.get("x-user") or None, engine=engine,
-                                         staff=STAFF, clock=clock))
-    with TestClient(app, headers={"x-user": "giamdoc"}) as c:
+    w = open_db(db)
+    keys = {role: tokens.create_token(w, f"u-{role}", role=role) for role in ("viewer", "officer", "technician")}
+    keys["manager"] = tokens.create_token(w, "giamdoc")
+    w.close()
+    reader = Reader(db, clock)
+    app = create_app(str(db), reader, LiveHub(reader, None), health=lambda: {"status": "ok"}, alerts=engine,
+                     staff=STAFF)
+    with TestClient(app, follow_redirects=False, headers={"Authorization": f"Bearer {keys['manager']}"}) as c:
+        c.keys = keys  # type: ignore[attr-defined]
         yield c
-    conn.close()
 
 
 def test_downloads(client):
@@ -76,8 +81,28 @@ def test_bad_queries_and_login(client):
     r = client.get("/reports.xlsx?from=2026-11-24&to=2026-11-01")
     assert r.status_code == 400 and r.json()["message"].startswith("Khoảng ngày ngược")
     assert client.get("/reports.xlsx?desk=abc").status_code == 400
-    assert client.get("/evaluations.xlsx", headers={"x-user": ""}).status_code == 401
-    assert client.post("/api/alerts/1/ack", headers={"x-user": ""}).status_code == 401
+    r = client.get("/evaluations.xlsx", headers={"Authorization": "Bearer mct_wrong"})
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized" and r.json()["message_vi"]
+    assert client.post("/api/alerts/1/ack", headers={"Authorization": "Bearer mct_wrong"}).status_code == 401
+    r = client.get("/reports.xlsx?desk=abc")
+    assert r.json()["error"] == "bad_query" and r.json()["message_vi"].startswith("Số quầy")
+
+
+@pytest.mark.parametrize("role", ["viewer", "officer", "technician"])
+def test_only_managers_download_sheets_or_acknowledge(client, role):
+    bearer = {"Authorization": f"Bearer {client.keys[role]}"}
+    for path in ("/evaluations.xlsx?period=month&date=2026-11-01", "/evaluations/nv-01.pdf?period=month&date=2026-11-01",
+                 "/satisfaction.xlsx", "/reports.xlsx", "/api/reports/ratings?period=day&date=2026-11-23"):
+        r = client.get(path, headers=bearer)
+        assert r.status_code == 403, path
+        assert r.json()["error"] == "forbidden", path
+    open_ = client.get("/api/alerts", headers={"Authorization": f"Bearer {client.keys['manager']}"}).json()["open"]
+    assert open_, "the fixture raises an alert to try acknowledging"
+    r = client.post(f"/api/alerts/{open_[0]['id']}/ack", headers=bearer)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    after = {x["id"]: x for x in client.get("/api/alerts").json()["open"]}
+    assert after[open_[0]["id"]]["acked_at"] == open_[0]["acked_at"]  # nothing was acknowledged
+    assert client.get("/api/alerts", headers=bearer).status_code == 200  # the live alert list: dashboard
 
 
 def test_alerts_list_and_acknowledge(client):
