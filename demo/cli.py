@@ -1,7 +1,7 @@
 """``motcua demo``: a whole centre on this machine, through the same code paths as real devices.
 
 Starts a private Mosquitto (no root needed), ``ticketing``, the ``collector`` with its dashboard,
-and a process of simulated devices (2 kiosks, 8 desk terminals on gpiozero's MockFactory, 2 camera
+the citizen ``portal`` (the kiosks' QR codes open it), and a process of simulated devices (2 kiosks, 8 desk terminals on gpiozero's MockFactory, 2 camera
 agents). Prints the dashboard address and a login, logs one line a minute of what happened, and
 stops everything in order on Ctrl-C: devices first (their outboxes flush), then the collector
 (once it has stored what they sent), ticketing and the broker.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -42,6 +43,8 @@ EPILOG = """examples:
   motcua demo                          # a day at 60x: 07:00-17:00 in about 10 minutes
   motcua demo --speed 120 --seed 7     # faster, another day
   motcua demo --http 0.0.0.0:8080      # show the dashboard to other machines
+  motcua demo --portal 192.168.1.20    # the portal on this machine's LAN address: scan a
+                                       # ticket's QR with a phone on the same network
   motcua demo --display                # and the hall display, calling tickets aloud
 
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
@@ -81,7 +84,9 @@ class Demo:
 
     def write_configs(self) -> None:
         assert self.broker is not None
-        (self.work / "site.toml").write_text(SITE_TOML.read_text(encoding="utf-8"), encoding="utf-8")
+        # the portal's public address goes first in site.toml (a top-level key, before any table)
+        (self.work / "site.toml").write_text(f'portal_url = "{self.portal_url}"\n'
+                                             + SITE_TOML.read_text(encoding="utf-8"), encoding="utf-8")
         (self.work / "ticketing.toml").write_text(
             f'device = "ticketing"\nsite_config = "site.toml"\ndb = "{self.work}/ticketing.db"\n'
             f'lease_block = 20\n\n[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
@@ -98,6 +103,19 @@ class Demo:
         lines += ["", "[voice]"] + [f"{k} = {json.dumps(v)}" for k, v in voice.items()]
         (self.work / "display.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    def write_portal_config(self) -> None:
+        """The citizen portal: its secret shared with the kiosks (the QR's token), on the broker."""
+        assert self.broker is not None
+        secret = self.work / "portal.secret"
+        secret.write_text(secrets.token_hex(24) + "\n", encoding="utf-8")
+        secret.chmod(0o600)
+        host = self.args.portal or "127.0.0.1"
+        (self.work / "portal.toml").write_text(
+            f'site = "{self.site}"\ndevice = "portal"\nsecret_file = "{secret}"\n'
+            f'listen = "{"127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"}"\n'
+            f'port = {self.portal_port}\nstate_dir = "{self.work / "portal"}"\n\n'
+            f'[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
+
     def spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=self.env,
@@ -105,7 +123,10 @@ class Demo:
 
     def start(self) -> None:
         self.broker = Mosquitto(self.work / "mosquitto").start()
+        self.portal_port = free_port()
+        self.portal_url = f"http://{self.args.portal or '127.0.0.1'}:{self.portal_port}"
         self.write_configs()
+        self.write_portal_config()
         self.http = self.args.http or f"127.0.0.1:{free_port()}"
         db = self.work / "collector.db"
         subprocess.run([sys.executable, "-m", "collector", "add-user", USER, "--db", str(db)],
@@ -114,13 +135,15 @@ class Demo:
         self.spawn("collector", ["collector", "--broker", self.broker.url, "--db", str(db),
                                  "--http", self.http, "--site", self.site, "--client-id", "demo-collector"])
         self.spawn("ticketing", ["ticketing", "--config", str(self.work / "ticketing.toml")])
+        self.spawn("portal", ["portal", "--config", str(self.work / "portal.toml")])
         if self.args.display:
             self.write_display_config()
             self.spawn("display", ["common", "display", "--config", str(self.work / "display.toml")])
         self.watch()
         self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", self.site,
                                "--site-config", str(self.work / "site.toml"), "--workdir", str(self.work),
-                               "--seed", str(self.args.seed), "--speed", str(self.args.speed)])
+                               "--seed", str(self.args.seed), "--speed", str(self.args.speed),
+                               "--ticket-secret-file", str(self.work / "portal.secret")])
 
     def wait_http(self, timeout: float = 30) -> bool:
         end = time.monotonic() + timeout
@@ -185,7 +208,7 @@ class Demo:
         """Devices first (their outboxes flush), then ticketing; then what the wire carried is
         complete, and the collector stops once it has stored it."""
         self.stopping.set()
-        order = ["display", "devices", "ticketing", "collector"]
+        order = ["display", "devices", "portal", "ticketing", "collector"]
         for name in order:
             p = self.procs.get(name)
             if p is None or p.poll() is not None:
@@ -219,6 +242,8 @@ class Demo:
             return 1
         print(f"Bảng điều khiển / dashboard: http://{self.http}/   "
               f"đăng nhập / login: {USER} / {PASSWORD}", flush=True)
+        print(f"Trang công dân / citizen portal: {self.portal_url}/   "
+              "(mã QR trên phiếu mở trang này / the tickets' QR codes open it)", flush=True)
         print(f"Trung tâm mô phỏng / simulated centre: site {self.site}, {self.args.speed}x from "
               f"{self.sim_start:%H:%M}, seed {self.args.seed}; logs in {self.work}", flush=True)
         end = self.t0 + self.args.duration if self.args.duration else None
@@ -281,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None, help="keep databases and logs here (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep everything in the temp dir after stopping "
                     "(configs, outboxes, broker); the logs and collector.db are always kept")
+    ap.add_argument("--portal", default=None, metavar="HOST",
+                    help="the citizen portal's address in the tickets' QR (default 127.0.0.1; give this "
+                    "machine's LAN address to open it from a phone on the same network)")
     ap.add_argument("--display", action="store_true",
                     help="also open the hall display (a window on this desktop, voice calls through aplay)")
     args = ap.parse_args(argv)

@@ -190,6 +190,13 @@ class Centre:
 
     # -- time ----------------------------------------------------------------------------------------
 
+
+    def qr_settings(self) -> dict[str, Any]:
+        """With the portal's secret, tickets carry the portal's link ({portal}/ve/{token})."""
+        if not self.args.ticket_secret_file:
+            return {}
+        secret = Path(self.args.ticket_secret_file).read_text(encoding="utf-8").strip()
+        return {"qr_template": "{portal}/ve/{token}", "ticket_secret": secret}
     def sim_now(self) -> datetime:
         return self.clock.now()
 
@@ -233,7 +240,7 @@ class Centre:
             kcfg = KioskConfig.model_validate({
                 "mqtt": {"url": self.args.broker},
                 "kiosk": {"site": self.site, "device": f"kiosk-{i}", "state_dir": str(self.work / f"kiosk-{i}"),
-                          "lease_size": 20, "lease_low": 5},
+                          "lease_size": 20, "lease_low": 5, **self.qr_settings()},
                 "printer": {"kind": "dummy", "width_mm": 80}})
             self.kiosks.append(build_kiosk(kcfg, clock=self.clock, print_async=False))
         desks = sorted(self.desk_services)[:8]
@@ -340,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--speed", type=float, default=60.0)
+    ap.add_argument("--ticket-secret-file", default=None, help="the portal's secret: tickets' QR open the portal")
     args = ap.parse_args(argv)
     setup_logging()
     centre = Centre(args)
