@@ -141,7 +141,7 @@ class Queue:
                 self._db.execute("INSERT OR IGNORE INTO desks (desk) VALUES (?)", (d.number,))
             self._db.execute("INSERT OR IGNORE INTO kv (key, value) VALUES ('day', ?)", (self.today(),))
         self._ops: dict[str, Callable[[Request, str, datetime], Outcome]] = {
-            "lease": self._lease, "call-next": self._call_next, "recall": self._recall,
+            "lease": self._lease, "number": self._number, "call-next": self._call_next, "recall": self._recall,
             "no-show": self._no_show, "finish": self._finish, "transfer": self._transfer,
         }
 
@@ -233,6 +233,12 @@ class Queue:
         lease = Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
         return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
                        services=frozenset({svc.code}))
+
+    def _number(self, req: Request, today: str, now: datetime) -> Outcome:
+        """One number at the tap, from the counter leases draw their blocks from (never inside a
+        block already leased): ticketing/numbers.py."""
+        from .numbers import take_number
+        return take_number(self, self._db, req, today, now)
 
     def _held(self, device: str, today: str, service: str) -> int:
         """Numbers leased to `device` today for `service` that it has not issued (yet)."""
