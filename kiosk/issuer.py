@@ -73,7 +73,8 @@ class ClientLeaseSource:
 
     def number(self, service: str, request_id: str) -> Lease:
         resp = self.client.request("number", Request(id=request_id, device=self.client.device, service=service,
-                                                     ts=self.client.clock.now()), self.number_timeout_s)
+                                                     ts=self.client.clock.now()), self.number_timeout_s,
+                                   expiry_s=1)  # queued while ticketing is down: dropped, not served later
         if not resp.ok or resp.lease is None:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease

@@ -11,6 +11,9 @@ outcome (``issued``, with ``print_failed`` when it never reached paper -> ``not_
 number whose answer was lost costs a gap, never a ghost ticket a desk would call.
 
 Idempotent like every request: the same request id gets the same number (the answers table).
+Kiosks send it with a 1 s MQTT message expiry, and a request older than :data:`STALE_S` (by its
+``ts``) is answered ``stale`` and takes no number: ticketing's persistent session would otherwise
+deliver requests sent while it was down, for citizens long since served from a lease.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from common.clock import iso
 from mqtt.schemas import Lease, Request, Response
+
+STALE_S = 5.0
 
 if TYPE_CHECKING:
     from .queue import Outcome, Queue
@@ -33,6 +38,8 @@ def take_number(queue: "Queue", db: sqlite3.Connection, req: Request, today: str
     svc = queue.site.service(req.service or "")
     if svc is None:
         raise _Rejected("unknown_service", f"service {req.service!r}")
+    if req.ts is not None and (now - req.ts).total_seconds() > STALE_S:
+        raise _Rejected("stale", f"asked at {req.ts.isoformat()}")
     row = db.execute("SELECT next FROM leases WHERE day=? AND service=?", (today, svc.code)).fetchone()
     number = row[0] if row else svc.range_start
     limit = min(svc.range_end, svc.range_start + svc.capacity - 1)

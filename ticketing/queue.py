@@ -91,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_desk": ("Quầy không tồn tại", "Unknown desk"),
     "bad_request": ("Yêu cầu không hợp lệ", "Bad request"),
     "same_service": ("Số đã ở dịch vụ này", "The ticket is already in this service"),
+    "stale": ("Yêu cầu đã quá hạn, không cấp số", "The request is too old: no number given"),
     "lease_limit": ("Máy lấy số còn nhiều số chưa phát", "This kiosk still holds many numbers it has not issued"),
 }
 
