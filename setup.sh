@@ -6,6 +6,7 @@
 #
 #   sudo ./setup.sh --role server|rating-terminal|kiosk|display|camera --site SITE --device ID \
 #        [--desk N] [--broker URL] [--bundle DIR] [--password P] [--tls]
+#        [--province mqtts://HOST:8883 --province-bundle DIR]   (server: bridge to the province)
 #                         provision this machine (Raspberry Pi OS / Debian 12) into one role:
 #                         apt packages of that role, the motcua system user, a venv under
 #                         /opt/motcua with only that role's extra, the role's config under
@@ -20,6 +21,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROLE="" SITE="" DEVICE="" DESK="" BROKER="" BUNDLE="" PASSWORD="" TLS=0
+PROVINCE="" PROVINCE_BUNDLE=""
 DRY_RUN=0 ROOT="" DEV=0
 PREFIX=/opt/motcua
 ETC=/etc/motcua
@@ -67,6 +69,8 @@ parse_args() {
             --bundle) BUNDLE="$2"; shift 2 ;;
             --password) PASSWORD="$2"; shift 2 ;;
             --tls) TLS=1; shift ;;
+            --province) PROVINCE="$2"; shift 2 ;;
+            --province-bundle) PROVINCE_BUNDLE="$2"; shift 2 ;;
             --root) ROOT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
             --dry-run) DRY_RUN=1; shift ;;
             --dev) DEV=1; shift ;;
@@ -199,6 +203,9 @@ check_role_args() {
     [[ $DEVICE =~ ^[a-z0-9-]{1,32}$ ]] || die "--device: 1 to 32 lower-case letters, digits, '-' (e.g. rt-05)"
     [[ -z $DESK || $DESK =~ ^[0-9]+$ ]] || die "--desk must be a number"
     if [[ -n $BUNDLE && ! -f $BUNDLE/mqtt.toml ]]; then die "--bundle $BUNDLE has no mqtt.toml (from motcua provision-device)"; fi
+    if [[ -n $PROVINCE && ( $ROLE != server || ! -f $PROVINCE_BUNDLE/bridge.toml ) ]]; then
+        die "--province needs --role server and --province-bundle DIR with bridge.toml (from motcua province-bridge add-site)"
+    fi
     if [[ $ROLE != server && -z $BUNDLE && -z $PASSWORD ]]; then
         say "warning: no --bundle or --password: the device will have no broker credentials yet (motcua provision-device on the server)"
     fi
@@ -308,6 +315,9 @@ write_configs() {
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
         ops_helper server-init --site "$SITE" --root "${ROOT:-/}" "${tls[@]}"
+        if [[ -n $PROVINCE ]]; then  # docs/province.md
+            ops_helper province-bridge join --root "${ROOT:-/}" --bundle "$PROVINCE_BUNDLE" --province "$PROVINCE"
+        fi
     fi
     run_system chown -R root:motcua "$ETC"
     run_system chmod -R g+rX,o-rwx "$ETC"

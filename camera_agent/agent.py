@@ -20,6 +20,7 @@ from mqtt.outbox import Outbox
 from mqtt.schemas import FaultData, PresenceData, PresenceState
 
 from .config import CameraAgentConfig
+from .health import FAULT_TEXT as VIEW_FAULT_TEXT
 from .presence import PresencePipeline, ZoneChange, ZoneSummary
 from .zones import PresenceZone
 
@@ -125,10 +126,13 @@ class CameraAgent:
         now = self.clock.now()
         for desk in self.cfg.desks:
             fields: dict[str, object] = {"desk": desk.desk, "ts": now}
+            unknown = fields["unknown"] = []
             for z in self.zones:
                 if z.desk == desk.desk:
                     since = self.pipeline.since(z)
                     fields[z.role or ""] = self.pipeline.present(z)
+                    if self.pipeline.present(z) is None:
+                        unknown.append(z.role)
                     fields[f"{z.role}_since"] = self._wall(since) if since is not None else now
             self.sink.desk_state(PresenceState.model_validate(fields))
 
@@ -154,6 +158,12 @@ class CameraAgent:
             self.sink.event("presence", PresenceData(desk=c.zone.desk, zone=c.zone.role,  # type: ignore[arg-type]
                                                      kind="change", present=c.present,
                                                      since=self._wall(c.since)))
+        for f in self.pipeline.faults:
+            vi, en = VIEW_FAULT_TEXT[f.code]
+            if not f.active:
+                vi, en = f"Đã hết: {vi}", f"Cleared: {en}"
+            self.sink.event("fault", FaultData(code=f.code, active=f.active, message_vi=vi, message_en=en,
+                                               detail=f"{f.zone}: {f.detail}"))
         if changes:
             self.publish_states()
         return changes

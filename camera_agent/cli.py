@@ -112,16 +112,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import snapshot
+    from .evidence import make_detector
     from .sources import open_source
     cfg = load_config(args.config, CameraAgentConfig)
     src = open_source(args.source or cfg.source.uri, cfg.source.width, cfg.source.height)
     try:
-        out = snapshot(src, cfg.zones(), args.output or cfg.snapshot_path)
+        out, evidence = snapshot(src, cfg.zones(), args.output or cfg.snapshot_path,
+                                 detector=make_detector(cfg.detection.person_detector),
+                                 region_height=cfg.detection.detect_height)
     finally:
         src.close()
     print(f"Đã lưu ảnh hiệu chỉnh / calibration snapshot saved: {out}")
     for z in cfg.zones():
         print(f"  {z.label}: {', '.join(f'({x:g}, {y:g})' for x, y in z.polygon)}")
+        boxes = evidence.get(z.name, [])
+        found = ", ".join(f"{d.kind} {d.score:.1f} at ({d.x}, {d.y}, {d.w}x{d.h})" for d in boxes)
+        print(f"    người thấy được / person evidence: {found or 'không có / none'}")
     return 0
 
 

@@ -51,6 +51,18 @@ class DetectionConfig(BaseModel):
     global_change_fraction: float = Field(0.5, gt=0, le=1, description="when this share of the whole frame changes at once, re-base the background (lights)")
     person_check: Literal["none", "hog", "cascade"] = Field("none", description="optional person check before calling a still zone empty")
     cascade_path: Path | None = Field(None, description="Haar cascade XML for person_check='cascade' (default: OpenCV's upper body)")
+    person_detector: Literal["face", "hog", "none"] = Field("face", description="person evidence: OpenCV's frontal-face cascade (default), HOG people detector, or none (change only)")
+    detect_height: int = Field(240, ge=64, le=960, description="the region searched around a zone is scaled to this height (px) for the detector")
+    recheck_s: float = Field(10.0, gt=0, le=3600, description="every zone is searched for a person this often even without motion")
+    evidence_window_s: float = Field(1.0, gt=0, le=60, description="person hits are counted over this window")
+    evidence_min_hits: int = Field(2, ge=1, le=20, description="hits within the window that make person evidence (one while it holds)")
+    restless_share: float = Field(0.5, gt=0, le=1, description="pixels moving in more than this share of frames (a screen, leaves, a fan) are not counted as a person's change")
+    restless_tau_s: float = Field(10.0, gt=0, le=3600, description="time constant of each pixel's share of moving frames")
+    dark_level: float = Field(25.0, ge=0, le=255, description="a zone darker than this mean grey level is 'unknown' (too dark)")
+    blocked_std: float = Field(4.0, ge=0, le=128, description="a zone with less grey-level spread than this is 'unknown' (view blocked)")
+    frozen_s: float = Field(2.0, gt=0, le=600, description="identical frames for this long: the camera froze, every zone is 'unknown'")
+    fault_after_s: float = Field(2.0, ge=0, le=600, description="a bad view must last this long before 'unknown' and a fault")
+    fault_clear_s: float = Field(1.0, ge=0, le=600, description="a good view must last this long before the fault clears")
 
     @model_validator(mode="after")
     def _order(self) -> "DetectionConfig":

@@ -95,6 +95,10 @@ class SceneModel:
         self._now = 0.0
         self.rebases = 0
         self.absorbed = 0
+        self.rate: np.ndarray | None = None  # per pixel, share of recent frames with motion
+        self.calm: np.ndarray | None = None  # 255 where the pixel is not restless
+        self._diffs = 0
+        self.gray: np.ndarray | None = None  # the last prepared (work size, grey, blurred) frame
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -137,7 +141,7 @@ class SceneModel:
         """Analyse one frame taken at monotonic time ``t`` (seconds); one reading per zone."""
         if self._size != (frame.shape[1], frame.shape[0]):
             self._setup(frame)
-        gray = self._prepare(frame)
+        gray = self.gray = self._prepare(frame)
         if self.bg is None or self._prev is None:
             self.bg = gray.astype(np.float32)
             self._prev, self._prev_t = gray, t
@@ -162,6 +166,10 @@ class SceneModel:
         dt = self._dt = max(0.0, t - self._prev_t)
         self._now = t
         self._prev, self._prev_t = gray, t
+        self._restless(moving, dt)
+        assert self.calm is not None
+        fg = np.asarray(cv2.bitwise_and(fg, self.calm), np.uint8)
+        moving = np.asarray(cv2.bitwise_and(moving, self.calm), np.uint8)
 
         if cv2.countNonZero(fg) > cfg.global_change_fraction * fg.size:
             self._rebase(grayf, t)
@@ -172,18 +180,7 @@ class SceneModel:
             log.debug("lighting step: frame skipped by the zone rules")
             return [ZoneReading(0.0, 0.0, tr.occupied) for tr in self.trackers]
 
-        readings = []
-        for tr in self.trackers:
-            ys, xs = tr.raster.slices
-            area = tr.raster.area
-            f = cv2.countNonZero(cv2.bitwise_and(fg[ys, xs], tr.raster.mask)) / area
-            m = cv2.countNonZero(cv2.bitwise_and(moving[ys, xs], tr.raster.mask)) / area
-            if m >= cfg.burst_fraction:
-                assert tr.ring is not None
-                ring_m = cv2.countNonZero(cv2.bitwise_and(moving, tr.ring)) / tr.ring_area
-                tr.burst_crossed_edge = ring_m >= RING_MOTION_SHARE
-            self._rule(tr, f, m, t, frame, grayf)
-            readings.append(ZoneReading(f, m, tr.occupied))
+        readings = self._zone_readings(fg, moving, t, frame, grayf)
 
         # follow slow light changes everywhere except foreground inside zones
         assert self._union is not None  # made by _setup with the first frame
@@ -194,6 +191,36 @@ class SceneModel:
             cv2.accumulateWeighted(grayf, self.bg, alpha, mask=update)
         self._bgmask = cv2.bitwise_not(fg)
         return readings
+
+    def _zone_readings(self, fg: np.ndarray, moving: np.ndarray, t: float, frame: np.ndarray,
+                       grayf: np.ndarray) -> list[ZoneReading]:
+        """Foreground and motion shares per zone, then each zone's rules."""
+        readings = []
+        for tr in self.trackers:
+            ys, xs = tr.raster.slices
+            area = tr.raster.area
+            f = cv2.countNonZero(cv2.bitwise_and(fg[ys, xs], tr.raster.mask)) / area
+            m = cv2.countNonZero(cv2.bitwise_and(moving[ys, xs], tr.raster.mask)) / area
+            if m >= self.cfg.burst_fraction:
+                assert tr.ring is not None
+                ring_m = cv2.countNonZero(cv2.bitwise_and(moving, tr.ring)) / tr.ring_area
+                tr.burst_crossed_edge = ring_m >= RING_MOTION_SHARE
+            self._rule(tr, f, m, t, frame, grayf)
+            readings.append(ZoneReading(f, m, tr.occupied))
+        return readings
+
+    def _restless(self, moving: np.ndarray, dt: float) -> None:
+        """Learn which pixels change most of the time (a screen, leaves, a fan): their change
+        is not a person's. Early on the share is the plain mean, so a screen that changes from
+        the first frame is known within a few frames."""
+        self._diffs += 1
+        m = (moving > 0).astype(np.float32)
+        if self.rate is None or self.rate.shape != m.shape:
+            self.rate = m
+        else:
+            a = max(1.0 / self._diffs, min(1.0, dt / self.cfg.restless_tau_s) if dt > 0 else 0.0)
+            cv2.accumulateWeighted(m, self.rate, a)
+        self.calm = np.where(self.rate < self.cfg.restless_share, 255, 0).astype(np.uint8)
 
     # -- rules ----------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ class ChangeLine:
     frame: int
     t: float
     zone: str
-    present: bool
+    present: bool | None  # None: unknown (view blocked, too dark, camera froze)
 
     def as_dict(self) -> dict[str, Any]:
         return {"frame": self.frame, "t": round(self.t, 3), "zone": self.zone, "present": self.present}
@@ -37,7 +37,7 @@ class ReplayResult:
     ms_per_frame: float
     decode_ms_per_frame: float
     changes: list[ChangeLine]
-    states: dict[str, list[bool]] = field(default_factory=dict)  # per zone, per frame
+    states: dict[str, list[bool | None]] = field(default_factory=dict)  # per zone, per frame
 
     def summary(self) -> dict[str, Any]:
         return {"frames": self.frames, "ms_per_frame": round(self.ms_per_frame, 3),
@@ -54,7 +54,7 @@ def replay(source: str, fps: float, zones: Sequence[PresenceZone], *,
         raise SourceUnavailable(f"no such file: {source}")
     src = OpenCVSource(source)
     pipe = PresencePipeline(zones, detection, hold)
-    states: dict[str, list[bool]] = {z.name: [] for z in zones}
+    states: dict[str, list[bool | None]] = {z.name: [] for z in zones}
     changes: list[ChangeLine] = []
     decode_s = 0.0
     i = 0
@@ -120,7 +120,7 @@ def _true_changes(truth: list[bool | None]) -> list[tuple[int, bool]]:
     return out
 
 
-def score_zone(pred: list[bool], truth: list[bool | None], changes: list[ChangeLine], fps: float,
+def score_zone(pred: list[bool | None], truth: list[bool | None], changes: list[ChangeLine], fps: float,
                tolerance_s: float = 3.0) -> dict[str, Any]:
     """Frame-level precision/recall/F1 (frames within ``tolerance_s`` of a true change are not
     scored) and, for each true change, the delay of the first matching detected change."""

@@ -14,16 +14,24 @@ import numpy as np
 
 from .config import DetectionConfig, HoldConfig
 from .detector import PersonCheck, SceneModel, ZoneReading
+from .evidence import PersonDetector, ZoneEvidence, detect_in_zone, make_detector
+from .health import HealthWatch, ViewFault
 from .zones import PresenceZone
 
 log = logging.getLogger(__name__)
 
+# the motion gate: a zone not occupied is searched for a person when this share of it moves and
+# this share differs from the background (restless pixels excluded from both)
+GATE_MOTION = 0.02
+GATE_FOREGROUND = 0.03
+
 
 class ZoneChange(NamedTuple):
-    """A confirmed change: ``since`` is when the evidence began, ``at`` when the hold ended."""
+    """A confirmed change: ``since`` is when the evidence began, ``at`` when the hold ended.
+    ``present`` is None when the zone became unknown (view blocked, too dark, camera froze)."""
 
     zone: PresenceZone
-    present: bool
+    present: bool | None
     since: float
     at: float
 
@@ -59,7 +67,7 @@ class ZoneSummary:
     """Share of a window a zone was occupied and how often it changed."""
 
     zone: PresenceZone
-    present: bool
+    present: bool | None
     since: float
     window_s: float
     occupied_share: float
@@ -99,7 +107,8 @@ class PresencePipeline:
     """
 
     def __init__(self, zones: Sequence[PresenceZone], detection: DetectionConfig | None = None,
-                 hold: HoldConfig | None = None, *, person_check: PersonCheck | None = None):
+                 hold: HoldConfig | None = None, *, person_check: PersonCheck | None = None,
+                 detector: PersonDetector | None | str = "config"):
         if not zones:
             raise ValueError("at least one zone is needed")
         names = [z.name for z in zones]
@@ -110,6 +119,14 @@ class PresencePipeline:
         self.scene = SceneModel(zones, detection, confirm_s=self.hold.enter_s, person_check=person_check)
         self.states = [HoldState(self.hold.enter_s, self.hold.leave_s) for _ in zones]
         self.readings: list[ZoneReading] = []
+        cfg = self.scene.cfg
+        self.detector: PersonDetector | None = (make_detector(cfg.person_detector) if isinstance(detector, str)
+                                                else detector)
+        self.evidence = [ZoneEvidence(cfg.evidence_window_s, cfg.evidence_min_hits, cfg.recheck_s) for _ in zones]
+        self.health = HealthWatch(names, cfg)
+        self.reported: list[bool | None] = [False for _ in zones]
+        self.faults: list[ViewFault] = []  # raised or cleared by the last frame
+        self.detect_s = 0.0
         self.frames = 0
         self.busy_s = 0.0
         self._window: SummaryWindow | None = None
@@ -117,26 +134,54 @@ class PresencePipeline:
     def process(self, frame: np.ndarray, t: float) -> list[ZoneChange]:
         started = time.perf_counter()
         self.readings = self.scene.process(frame, t)
+        self.faults = self._check_health(t)
         changes = []
-        for zone, state, reading in zip(self.zones, self.states, self.readings):
-            if state.update(reading.occupied, t):
-                assert state.since is not None
-                changes.append(ZoneChange(zone, state.present, state.since, t))
+        for i, (zone, state, reading) in enumerate(zip(self.zones, self.states, self.readings)):
+            person = self._person(i, frame, reading, t)
+            state.update(reading.occupied or person, t)
+            now: bool | None = None if self.health.unknown(zone.name) else state.present
+            if now != self.reported[i]:
+                self.reported[i] = now
+                since = state.since if now is not None and state.since is not None else t
+                changes.append(ZoneChange(zone, now, since, t))
         if self._window is None:
             self._window = SummaryWindow(t)
         for c in changes:
-            self._window.record(c.zone.name, c.present, c.since)
-            log.info("zone %s: %s", c.zone.name, "present" if c.present else "absent")
+            self._window.record(c.zone.name, bool(c.present), c.since)
+            log.info("zone %s: %s", c.zone.name, {True: "present", False: "absent", None: "unknown"}[c.present])
         self.frames += 1
         self.busy_s += time.perf_counter() - started
         return changes
+
+    def _person(self, i: int, frame: np.ndarray, reading: ZoneReading, t: float) -> bool:
+        """Person evidence for zone ``i``: run the detector when it is due, then judge the hits."""
+        ev = self.evidence[i]
+        if self.detector is None:
+            return False
+        gate = reading.motion >= GATE_MOTION and reading.foreground >= GATE_FOREGROUND
+        if ev.due(t, gate, reading.occupied):
+            started = time.perf_counter()
+            ev.record(t, detect_in_zone(self.detector, frame, self.zones[i], self.scene.cfg.detect_height))
+            self.detect_s += time.perf_counter() - started
+        return ev.present(t)
+
+    def _check_health(self, t: float) -> list[ViewFault]:
+        gray = self.scene.gray
+        if gray is None or not self.scene.trackers:
+            return []
+        crops = {}
+        for tr in self.scene.trackers:
+            ys, xs = tr.raster.slices
+            crops[tr.raster.zone.name] = (gray[ys, xs], tr.raster.mask)
+        return self.health.check(gray, crops, t)
 
     @property
     def ms_per_frame(self) -> float:
         return 1000.0 * self.busy_s / self.frames if self.frames else 0.0
 
-    def present(self, zone: PresenceZone) -> bool:
-        return self.states[self.zones.index(zone)].present
+    def present(self, zone: PresenceZone) -> bool | None:
+        """The reported state: True, False, or None while the zone is unknown."""
+        return self.reported[self.zones.index(zone)]
 
     def since(self, zone: PresenceZone) -> float | None:
         return self.states[self.zones.index(zone)].since
@@ -147,7 +192,7 @@ class PresencePipeline:
         out = []
         for zone, state in zip(self.zones, self.states):
             share, changes = win.close(zone.name, state.present, now)
-            out.append(ZoneSummary(zone, state.present, state.since if state.since is not None else now,
+            out.append(ZoneSummary(zone, self.present(zone), state.since if state.since is not None else now,
                                    max(now - win.start, 0.0), share, changes))
         self._window = SummaryWindow(now)
         for zone, state in zip(self.zones, self.states):

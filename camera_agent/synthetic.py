@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 W, H = 320, 240
+CHAIR_AT = (200, 150)
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, lo: int, hi: int, cells: int = 8) -> np.ndarray:
@@ -22,7 +23,7 @@ class Sprite:
     mask: np.ndarray  # bool
 
 
-def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110) -> Sprite:
+def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110, face: bool = True) -> Sprite:
     img = np.zeros((h, w), np.float32)
     mask = np.zeros((h, w), np.uint8)
     cv2.circle(mask, (w // 2, 14), 12, 1, -1)  # head
@@ -32,7 +33,36 @@ def person_sprite(rng: np.random.Generator, w: int = 56, h: int = 110) -> Sprite
     img[:10] = 40
     stripes = (np.arange(h)[:, None] // 6 % 2) * 25
     img[28:70] += stripes[28:70]
+    if face:
+        draw_face(img, w // 2, 15, 12)
+    else:  # seen from behind: hair all over the head
+        cv2.circle(img, (w // 2, 14), 12, 45, -1)
     return Sprite(img, mask.astype(bool))
+
+
+def draw_face(img: np.ndarray, cx: int, cy: int, r: int) -> None:
+    """A face seen from the front (skin, hair, eyes, brows, nose, mouth) drawn in grey: enough
+    for OpenCV's frontal-face cascade, as a real face is."""
+    cv2.ellipse(img, (cx, cy), (int(r * 0.8), r), 0, 0, 360, 175, -1)
+    cv2.ellipse(img, (cx, cy - int(r * 0.95)), (int(r * 0.85), int(r * 0.35)), 0, 180, 360, 40, -1)
+    for s in (-1, 1):
+        cv2.ellipse(img, (cx + s * int(r * 0.35), cy - int(r * 0.2)), (int(r * 0.18), int(r * 0.09)), 0, 0, 360, 50, -1)
+        cv2.line(img, (cx + s * int(r * 0.15), cy - int(r * 0.42)), (cx + s * int(r * 0.55), cy - int(r * 0.42)),
+                 80, max(1, r // 10))
+    cv2.line(img, (cx, cy - int(r * 0.1)), (cx, cy + int(r * 0.3)), 140, max(1, r // 12))
+    cv2.ellipse(img, (cx, cy + int(r * 0.55)), (int(r * 0.3), int(r * 0.08)), 0, 0, 360, 70, -1)
+
+
+def camouflaged_sprite(base: Sprite, background: np.ndarray, at: tuple[int, int], offset: float = 6.0) -> Sprite:
+    """A person whose clothes are close to what is behind them at ``at`` (a grey shirt in front
+    of a grey wall): the body is the background plus ``offset`` grey levels; the face stays."""
+    h, w = base.mask.shape
+    x, y = at
+    img = base.image.copy()
+    behind = background[y:y + h, x:x + w]
+    bh, bw = behind.shape
+    img[28:bh, :bw] = behind[28:] + offset
+    return Sprite(img, base.mask)
 
 
 def block_sprite(rng: np.random.Generator, w: int, h: int, lo: int, hi: int) -> Sprite:
@@ -57,6 +87,11 @@ class Scene:
         self.person = person_sprite(rng)
         self.chair = block_sprite(rng, 50, 60, 20, 60)
         self.bag = block_sprite(rng, 30, 24, 200, 250)
+        behind = self.background.copy()
+        self._paste(behind, self.chair, *CHAIR_AT)
+        self.camouflaged = camouflaged_sprite(self.person, behind, SEATED_AT)
+        self.screen_rng = np.random.default_rng(self.seed + 2)
+        self.back = person_sprite(np.random.default_rng(self.seed + 3), face=False)
 
     @staticmethod
     def _paste(img: np.ndarray, s: Sprite, x: int, y: int) -> None:
@@ -68,16 +103,28 @@ class Scene:
         region = img[y0:y1, x0:x1]
         region[sub_m] = s.image[y0 - y:y1 - y, x0 - x:x1 - x][sub_m]
 
-    def frame(self, person: tuple[int, int] | None = None, chair: tuple[int, int] | None = (200, 150),
+    def frame(self, person: tuple[int, int] | None = None, chair: tuple[int, int] | None = CHAIR_AT,
               bag: tuple[int, int] | None = None, light: float = 1.0,
-              light_map: np.ndarray | None = None) -> np.ndarray:
+              light_map: np.ndarray | None = None, screen: tuple[int, int, int, int] | None = None,
+              camouflaged: bool = False, cover: tuple[int, int, int, int] | None = None,
+              back: bool = False) -> np.ndarray:
+        """One frame. ``screen`` (x, y, w, h): a monitor whose picture changes every frame;
+        ``camouflaged``: the person's clothes are close to the background; ``cover`` (x, y, w, h):
+        something flat and grey right in front of the lens there (a blocked view); ``back``: the
+        person is seen from behind (no face)."""
         img = self.background.copy()
+        if screen is not None:
+            sx, sy, sw, sh = screen
+            img[sy:sy + sh, sx:sx + sw] = _texture(self.screen_rng, sh, sw, 30, 250, 3)
         if chair is not None:
             self._paste(img, self.chair, *chair)
         if bag is not None:
             self._paste(img, self.bag, *bag)
         if person is not None:
-            self._paste(img, self.person, *person)
+            self._paste(img, self.camouflaged if camouflaged else self.back if back else self.person, *person)
+        if cover is not None:
+            cx, cy, cw, ch = cover
+            img[cy:cy + ch, cx:cx + cw] = 60.0
         img *= light
         if light_map is not None:
             img *= light_map

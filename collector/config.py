@@ -19,6 +19,8 @@ from mqtt import topics
 from mqtt.client import BrokerConfig
 
 from .errors import BadHttpAddress
+from .manager_config import AlertThresholds, MailConfig, ReportMailConfig, WebhookConfig
+from .staff import Officer, RosterEntry, Staff
 
 
 
@@ -49,11 +51,31 @@ class CollectorConfig(BaseModel):
                                  "cookies get Secure, HSTS is sent")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
+    officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")
+    roster: list[RosterEntry] = Field(default_factory=list, description="who is expected at which desk when")
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    alert_interval_s: float = Field(15.0, ge=0.2, le=600, description="how often alerts are re-evaluated")
+    mail: MailConfig | None = Field(None, description="SMTP for alerts and the monthly reports")
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    report_mail: ReportMailConfig | None = None
+
+    def staff(self) -> Staff:
+        return Staff(self.officers, self.roster)
 
     @field_validator("site")
     @classmethod
     def _site(cls, v: str) -> str:
         return v if v == "+" else topics.check_id(v, "site (or '+' for every site / hoặc '+' cho mọi đơn vị)")
+
+    @field_validator("officers")
+    @classmethod
+    def _unique_officers(cls, v: list[Officer]) -> list[Officer]:
+        seen: set[str] = set()
+        for o in v:
+            if o.id in seen:
+                raise ValueError(f"mã cán bộ trùng / officer id {o.id!r} appears twice in [[officers]]")
+            seen.add(o.id)
+        return v
 
     @field_validator("http")
     @classmethod

@@ -111,8 +111,25 @@ def _v5_forbidden(db: sqlite_utils.Database) -> None:
     db.table("devices").add_column("forbidden_reason", str)
 
 
+def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
+    """Reports and alerts (collector/site_config.py, collector/alerts.py): every version of the
+    retained ``state/site`` with the time it came in force (seeded from the current one), and
+    alerts with their times (raised, acknowledged, cleared)."""
+    db.table("site_config_history").create({"site": str, "valid_from_epoch": float, "valid_from": str, "payload": str},
+                                     pk=("site", "valid_from_epoch"))
+    db.execute("INSERT OR IGNORE INTO site_config_history (site, valid_from_epoch, valid_from, payload) "
+               "SELECT site, received_epoch, received_at, payload FROM retained_state "
+               "WHERE name='site' AND device IS NULL")
+    db.table("alerts").create({"id": int, "site": str, "kind": str, "subject": str, "severity": str,
+                         "message_vi": str, "message_en": str, "detail": str, "raised_at": str,
+                         "raised_epoch": float, "cleared_at": str, "cleared_epoch": float,
+                         "acked_at": str, "acked_by": str, "delivered": str}, pk="id")
+    db.table("alerts").create_index(["site", "kind", "subject", "cleared_epoch"])
+    db.table("alerts").create_index(["raised_epoch"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                             _v4_sessions, _v5_forbidden]
+                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

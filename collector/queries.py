@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -17,7 +17,10 @@ from pydantic import ValidationError
 from common.clock import Clock, SystemClock, iso
 from mqtt.schemas import DeskState, ServiceState, SiteState
 
+from .alerts import desk_cards, open_alerts
 from .db import connect
+from .site_config import site_history
+from .staff import Staff
 from .errors import CollectorError
 
 MAX_LIMIT = 1000
@@ -30,6 +33,9 @@ class BadQuery(CollectorError, ValueError):
 class Reader:
     def __init__(self, path: str | Path, clock: Clock | None = None, tz: str = "Asia/Ho_Chi_Minh"):
         self.path = str(path)
+        # the alerts engine's latest conditions (red and amber), for the desk cards; set by the service
+        self.alert_source: Callable[[], list[Any]] | None = None
+        self.staff = Staff()  # the officer directory (names on the desk cards); set by the service
         self.tz = ZoneInfo(tz)
         self.clock = clock or SystemClock(tz)
         self._local = threading.local()
@@ -101,7 +107,7 @@ class Reader:
             item["officer"]["id"] = ds.officer
         for r in self.conn.execute(f"SELECT * FROM desk_presence WHERE 1=1{w}", a):
             zone = desk(r["site"], r["desk"])[r["zone"]]
-            zone.update(present=bool(r["present"]), since=r["since"])
+            zone.update(present=None if r["present"] is None else bool(r["present"]), since=r["since"])  # None: unknown
         for r in self.conn.execute(f"SELECT site, device, role, status, desk FROM devices WHERE desk IS NOT NULL{w} "
                                    "ORDER BY device", a):
             desk(r["site"], r["desk"])["devices"].append(
@@ -113,6 +119,7 @@ class Reader:
                 "count": r["n"], "average": round(r["avg"], 2) if r["avg"] is not None else None, "scale": r["scale"]}
         for item in desks.values():
             item["online"] = all(d["online"] for d in item["devices"]) if item["devices"] else None
+            item["officer"]["name"] = self.staff.name(item["officer"]["id"])
         return [desks[k] for k in sorted(desks)]
 
     # -- queue -----------------------------------------------------------------------------------
@@ -231,10 +238,17 @@ class Reader:
                                  "ORDER BY n DESC, reason").fetchall()
         return {r["reason"]: r["n"] for r in rows}
 
+    def alerts(self, site: str | None = None) -> dict[str, Any]:
+        """Open alerts (newest first, with since-when) and per desk red / amber / ok with the reasons."""
+        conds = self.alert_source() if self.alert_source else []
+        cards = desk_cards(conds, site_history(self.conn, site).current.desk_services)
+        return {"open": open_alerts(self.conn, site),
+                "desks": {str(d): c for d, c in cards.items() if c["level"] != "ok"}}
+
     def snapshot(self, site: str | None = None) -> dict[str, Any]:
         desks = self.desks(site)
         return {"generated_at": iso(self.clock.now()), "desks": desks, "queue": self.queue(site),
-                "devices": self.devices(site),
+                "devices": self.devices(site), "alerts": self.alerts(site),
                 "ratings_today": sum(d["ratings_today"]["count"] for d in desks),
                 "dead_letters": self.conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]}
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time as dtime
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from .reports import (DEFAULT_TZ, Interval, Period, intersect, is_satisfied, officer_presence, rating_rows,
-                      site_facts, ticket_rows, zone)
+                      ticket_rows, zone)
+from .site_config import first_data_day, site_history
 
 
 @dataclass
@@ -104,19 +105,25 @@ def occupancy_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAUL
                       now: float | None = None) -> dict[int, dict[int, float]]:
     """Per desk, per local opening hour of day: share of that hour's opening time with the officer present.
 
-    Without known opening hours the whole hour counts as open."""
+    Measured from the site's first data day (earlier days never dilute it), each day with the opening
+    hours in force that day; without known opening hours the whole hour counts as open."""
     z = zone(tz)
     start, end = period.epochs(z)
     stop = min(end, now) if now is not None else end
     if stop <= start:
         return {}
-    facts = site_facts(conn, site)
-    opening = facts.open_intervals(period, z)
-    opening = intersect(opening if opening is not None else [(start, end)], [(start, stop)])
+    history = site_history(conn, site)
+    first = first_data_day(conn, z, site)
+    if first is None or first >= period.end_day:
+        return {}
+    first = max(first, period.first_day)
+    opening = history.opening(first, period.end_day, z)
+    m_start = datetime.combine(first, dtime(0), z).timestamp()
+    opening = intersect(opening if opening is not None else [(m_start, end)], [(max(start, m_start), stop)])
     open_by_hour = _seconds_by_hour(opening, z)
     presence = officer_presence(conn, start, stop, site)
     out: dict[int, dict[int, float]] = {}
-    for desk in sorted(set(facts.desks) | set(presence)):
+    for desk in sorted(set(history.all_desks()) | set(presence)):
         present = _seconds_by_hour(intersect(presence.get(desk, []), opening), z)
         out[desk] = {h: present.get(h, 0.0) / o for h, o in sorted(open_by_hour.items()) if o > 0}
     return out

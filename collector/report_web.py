@@ -113,6 +113,8 @@ def key_label(report: Report, row: ReportRow, lang: str) -> str:
         return f"{row.key} · {en if lang == 'en' else vi}"
     if report.by == "desk":
         return f"{tr['desk']} {row.key}"
+    if report.by == "officer" and row.name:  # from the officer directory
+        return f"{row.name} ({row.key})"
     return str(row.key)
 
 

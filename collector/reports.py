@@ -1,290 +1,87 @@
 """Managers' reports: pure computations over the collector's SQLite database.
 
-A :class:`Period` (a local day, month, quarter or year in the site's timezone) becomes a UTC epoch
-range ``[start, end)``; every query compares ``ts_epoch`` columns against it, never UTC dates, so a
-ticket issued at 06:30 in Ho Chi Minh City (23:30 UTC the day before) belongs to its local day.
+A :class:`Period` (a local day, month, quarter, year, or a custom from/to range of local days in the
+site's timezone) becomes a UTC epoch range ``[start, end)``; every query compares ``ts_epoch`` columns
+against it, never UTC dates, so a ticket issued at 06:30 in Ho Chi Minh City (23:30 UTC the day before)
+belongs to its local day.
 
-Definitions (docs/reports.md says the same for managers):
+The fair rules managers sign (docs/reports.md says the same for them):
 
 - issued: ``ticket`` events ``issued`` in the period (distinct day + ticket label), by service; issued
   tickets carry no desk or officer, so per desk / officer the figure is ``None``;
 - served / no-shows: ``finished`` / ``no_show`` events in the period, attributed to the desk, officer
   and service those events carry;
-- wait: ``wait_s`` of the ``finished`` events (issue to first call); service time: their ``service_s``;
-- service level: share of served tickets whose wait is at most their service's ``target_wait_min``
-  (from the retained ``state/site``); ``None`` when no served ticket has a known target;
-- ratings per level (misuse-flagged presses are counted apart, not in the levels); satisfaction rate:
-  share of non-misuse ratings in the top ``satisfaction_levels`` levels of their own scale;
-- present minutes: officer-zone presence ``change`` events per desk (the state at the start of the
-  period is the last change before it; a change counts from its ``since``), integrated over the
-  opening hours (``state/site`` hours minus closed days), and never past ``now``;
-- by officer, a desk's presence counts for the officer signed in at that desk at the time
-  (``desk_sessions``).
+- wait: issue to first call counted in **open minutes only** (a wait across the lunch break or the night
+  counts only the opening hours in it, by the config in force on that day); reported for the service and
+  the desk, **never charged to the officer** who happened to call (by officer: ``None``);
+- service level: share of served tickets whose open wait is at most their service's target **in force
+  when the ticket was issued** (the site config history, :mod:`collector.site_config`);
+- ratings per level (misuse-flagged presses counted apart); satisfaction: share of non-misuse ratings in
+  the top ``satisfaction_levels`` levels of their own scale; response rate: ratings per served ticket,
+  by channel (desk terminal, portal);
+- presence share: present minutes against the minutes the officer (or the desk) was **expected**: the
+  rostered time when a roster is configured, else the time an officer was signed in at the desk, within
+  the opening hours of each day **by the config in force that day**, and only **from the site's first
+  data day**, never past ``now`` (:mod:`collector.staffing`).
 """
 from __future__ import annotations
 
-import json
+import bisect
 import logging
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
-from typing import Any, Iterable, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from .errors import CollectorError
+from .periods import DEFAULT_TZ, PERIOD_KINDS, BadReportQuery, Period, PeriodKind, zone
+from .site_config import (WEEKDAYS, Interval, SiteFacts, SiteHistory, first_data_day, intersect, site_facts,
+                          site_history, total_s, union)
+from .staff import Staff
+from .staffing import desk_officers, measure_presence, officer_presence
+
+__all__ = ["DEFAULT_TZ", "PERIOD_KINDS", "BadReportQuery", "Period", "PeriodKind", "zone", "WEEKDAYS", "Interval", "SiteFacts", "intersect", "site_facts", "total_s", "union", "desk_officers",
+           "officer_presence"]
 
 log = logging.getLogger(__name__)
 
-PeriodKind = Literal["day", "month", "quarter", "year"]
 GroupBy = Literal["service", "desk", "officer", "overall"]
-PERIOD_KINDS: tuple[str, ...] = ("day", "month", "quarter", "year")
 GROUPS: tuple[str, ...] = ("service", "desk", "officer", "overall")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DEFAULT_TZ = "Asia/Ho_Chi_Minh"
-CHANGE_SLACK_S = 3600.0  # a presence change may be reported up to this long after its ``since``
-
-Interval = tuple[float, float]
-
-
-class BadReportQuery(CollectorError, ValueError):
-    """A report parameter that makes no sense (the message says what would)."""
-
-
-# -- periods -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Period:
-    """A local calendar period: ``Period("month", date(2026, 11, 5))`` is November 2026."""
-
-    kind: PeriodKind
-    anchor: date
-
-    @classmethod
-    def parse(cls, kind: str | None, day: str | None, today: date) -> "Period":
-        kind = kind or "day"
-        if kind not in PERIOD_KINDS:
-            raise BadReportQuery(f"Kỳ báo cáo không hợp lệ / period={kind!r} is not known: dùng / use one of "
-                                 f"{', '.join(PERIOD_KINDS)}")
-        if not day:
-            return cls(kind, today)  # type: ignore[arg-type]
-        try:
-            anchor = date.fromisoformat(day)
-        except ValueError:
-            raise BadReportQuery(f"Ngày không hợp lệ / date={day!r} is not a date: dùng / use YYYY-MM-DD, "
-                                     "e.g. 2026-11-23") from None
-        if not 1970 <= anchor.year <= 9998:
-            raise BadReportQuery(f"Ngày ngoài phạm vi / date={day!r} is out of range: dùng năm / use a year "
-                                 "from 1970 to 9998")
-        return cls(kind, anchor)  # type: ignore[arg-type]
-
-    @property
-    def first_day(self) -> date:
-        a = self.anchor
-        if self.kind == "day":
-            return a
-        if self.kind == "month":
-            return a.replace(day=1)
-        if self.kind == "quarter":
-            return date(a.year, 3 * ((a.month - 1) // 3) + 1, 1)
-        return date(a.year, 1, 1)
-
-    @property
-    def end_day(self) -> date:
-        """The first local day after the period."""
-        f = self.first_day
-        if self.kind == "day":
-            return f + timedelta(days=1)
-        months = {"month": 1, "quarter": 3, "year": 12}[self.kind]
-        m = f.month - 1 + months
-        return date(f.year + m // 12, m % 12 + 1, 1)
-
-    def days(self) -> list[date]:
-        d, out = self.first_day, []
-        while d < self.end_day:
-            out.append(d)
-            d += timedelta(days=1)
-        return out
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """Local midnight to local midnight, as aware datetimes in ``tz``."""
-        return datetime.combine(self.first_day, dtime(0), tz), datetime.combine(self.end_day, dtime(0), tz)
-
-    def epochs(self, tz: ZoneInfo) -> tuple[float, float]:
-        s, e = self.bounds(tz)
-        return s.timestamp(), e.timestamp()
-
-    @property
-    def label(self) -> str:
-        f = self.first_day
-        if self.kind == "day":
-            return f.isoformat()
-        if self.kind == "month":
-            return f"{f.year}-{f.month:02d}"
-        if self.kind == "quarter":
-            return f"{f.year}-Q{(f.month - 1) // 3 + 1}"
-        return str(f.year)
-
-
-def zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadReportQuery(f"Múi giờ không rõ / timezone {tz!r} is not known, e.g. Asia/Ho_Chi_Minh") from None
-
-
-# -- the site (from the retained state/site) ---------------------------------------------------------
-
-@dataclass
-class SiteFacts:
-    """What reports need from the retained ``state/site``: targets, names, desks, opening hours."""
-
-    site: str | None = None
-    targets_min: dict[str, float] = field(default_factory=dict)
-    service_names: dict[str, tuple[str, str]] = field(default_factory=dict)
-    desks: list[int] = field(default_factory=list)
-    hours: dict[str, list[tuple[str, str]]] | None = None
-    closed_days: set[str] = field(default_factory=set)
-
-    def open_intervals(self, period: Period, tz: ZoneInfo) -> list[Interval] | None:
-        """Opening hours of every day of the period as epoch intervals; None when hours are unknown."""
-        if self.hours is None:
-            return None
-        out: list[Interval] = []
-        for d in period.days():
-            if d.isoformat() in self.closed_days:
-                continue
-            for a, b in self.hours.get(WEEKDAYS[d.weekday()], []):
-                s = datetime.combine(d, dtime.fromisoformat(a), tz).timestamp()
-                e = datetime.combine(d, dtime.fromisoformat(b), tz).timestamp()
-                if e > s:
-                    out.append((s, e))
-        return _union(out)
-
-
-def site_facts(conn: sqlite3.Connection, site: str | None = None) -> SiteFacts:
-    q = "SELECT site, payload FROM retained_state WHERE name='site' AND device IS NULL"
-    args: list[Any] = []
-    if site:
-        q, args = q + " AND site=?", [site]
-    row = conn.execute(q + " ORDER BY received_epoch DESC LIMIT 1", args).fetchone()
-    if row is None:
-        return SiteFacts(site=site)
-    try:
-        s = json.loads(row[1])
-        return SiteFacts(
-            site=row[0],
-            targets_min={v["code"]: float(v["target_wait_min"]) for v in s.get("services", [])
-                         if v.get("target_wait_min") is not None},
-            service_names={v["code"]: (v.get("name_vi", v["code"]), v.get("name_en", v["code"]))
-                           for v in s.get("services", [])},
-            desks=sorted(int(d["number"]) for d in s.get("desks", [])),
-            hours={k: [(str(a), str(b)) for a, b in v] for k, v in (s.get("hours") or {}).items()},
-            closed_days=set(s.get("closed_days") or []))
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("retained state/site of %s is not usable for reports: %s", row[0], exc)
-        return SiteFacts(site=row[0])
-
-
-# -- intervals ---------------------------------------------------------------------------------------
-
-def _union(iv: Iterable[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for s, e in sorted(iv):
-        if e <= s:
-            continue
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    """Intersection of two sorted lists of disjoint intervals."""
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if e > s:
-            out.append((s, e))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def total_s(iv: Iterable[Interval]) -> float:
-    return sum(e - s for s, e in iv)
-
-
-def _timeline(changes: list[tuple[float, Any]], start: float, end: float) -> list[tuple[float, float, Any]]:
-    """``[(t, value), ...]`` sorted by t -> pieces ``(s, e, value)`` covering ``[start, end)``."""
-    out: list[tuple[float, float, Any]] = []
-    cur: Any = None
-    cur_t = start
-    for t, v in changes:
-        if t <= start:
-            cur = v
-            continue
-        if t >= end:
-            break
-        if t > cur_t:
-            out.append((cur_t, t, cur))
-        cur, cur_t = v, t
-    if end > cur_t:
-        out.append((cur_t, end, cur))
-    return out
-
-
-def _epoch_of(since: str | None, fallback: float) -> float:
-    if since:
-        try:
-            return min(datetime.fromisoformat(since).timestamp(), fallback)
-        except ValueError:
-            pass
-    return fallback
-
-
-def _site_clause(site: str | None) -> tuple[str, list[Any]]:
-    return (" AND site=?", [site]) if site else ("", [])
-
-
-def officer_presence(conn: sqlite3.Connection, start: float, end: float,
-                     site: str | None = None) -> dict[int, list[Interval]]:
-    """Per desk, the intervals in ``[start, end)`` during which the officer zone was occupied."""
-    w, a = _site_clause(site)
-    base = "FROM presence WHERE zone='officer' AND kind='change'" + w
-    rows = conn.execute(f"SELECT desk, present, since, max(ts_epoch) AS ts_epoch {base} AND ts_epoch < ? "
-                        f"GROUP BY desk", [*a, start]).fetchall()
-    rows += conn.execute(f"SELECT desk, present, since, ts_epoch {base} AND ts_epoch >= ? AND ts_epoch < ? "
-                         f"ORDER BY ts_epoch", [*a, start, end + CHANGE_SLACK_S]).fetchall()
-    changes: dict[int, list[tuple[float, Any]]] = {}
-    for r in rows:
-        changes.setdefault(int(r["desk"]), []).append((_epoch_of(r["since"], r["ts_epoch"]), bool(r["present"])))
-    out: dict[int, list[Interval]] = {}
-    for desk, ch in changes.items():
-        ch.sort(key=lambda c: c[0])
-        out[desk] = [(s, e) for s, e, v in _timeline(ch, start, end) if v]
-    return out
-
-
-def desk_officers(conn: sqlite3.Connection, start: float, end: float,
-                  site: str | None = None) -> dict[int, list[tuple[float, float, str | None]]]:
-    """Per desk, who was signed in when: pieces ``(s, e, officer or None)`` covering ``[start, end)``."""
-    w, a = _site_clause(site)
-    rows = conn.execute(f"SELECT desk, action, officer, max(ts_epoch) AS ts_epoch FROM desk_sessions "
-                        f"WHERE ts_epoch < ?{w} GROUP BY desk", [start, *a]).fetchall()
-    rows += conn.execute(f"SELECT desk, action, officer, ts_epoch FROM desk_sessions WHERE ts_epoch >= ? "
-                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
-    changes: dict[int, list[tuple[float, Any]]] = {}
-    for r in rows:
-        who = r["officer"] if r["action"] == "sign_in" else None
-        changes.setdefault(int(r["desk"]), []).append((r["ts_epoch"], who))
-    return {d: _timeline(ch, start, end) for d, ch in changes.items()}
 
 
 # -- the report --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow a report to one service, desk, officer and/or priority class (None: all)."""
+
+    service: str | None = None
+    desk: int | None = None
+    officer: str | None = None
+    priority: str | None = None
+
+    def sql(self, table: str = "ticket_events") -> tuple[str, list[Any]]:
+        conds, args = [], []
+        for col, val in (("service", self.service), ("desk", self.desk), ("officer", self.officer)):
+            if val is not None:
+                conds.append(f" AND {col}=?")
+                args.append(val)
+        if self.priority is not None:
+            if table == "ticket_events":
+                conds.append(" AND priority=?")
+            else:  # a rating's priority is its ticket's
+                conds.append(" AND EXISTS (SELECT 1 FROM ticket_events t WHERE t.ticket=ratings.ticket AND "
+                             "t.day=ratings.day AND t.site=ratings.site AND t.action='issued' AND t.priority=?)")
+            args.append(self.priority)
+        return "".join(conds), args
+
+    @property
+    def empty(self) -> bool:
+        return self == Filters()
+
+
+NO_FILTERS = Filters()
+
 
 @dataclass
 class ReportRow:
@@ -303,6 +100,10 @@ class ReportRow:
     present_minutes: float | None = None
     open_minutes: float | None = None
     presence_share: float | None = None
+    ratings_by_channel: dict[str, int] = field(default_factory=dict)
+    response_rate: float | None = None
+    name: str | None = None
+    department: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -322,12 +123,19 @@ class Report:
     total: ReportRow
     site: str | None = None
     service_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    measured_from: date | None = None
+    filters: Filters = NO_FILTERS
+
+    def row(self, key: Any) -> ReportRow | None:
+        return next((r for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": {"kind": self.period.kind, "date": self.period.anchor.isoformat(),
                            "label": self.period.label, "start": self.start.isoformat(),
                            "end": self.end.isoformat()},
+                "measured_from": self.measured_from.isoformat() if self.measured_from else None,
                 "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
+                "filters": asdict(self.filters),
                 "rows": [r.as_dict() for r in self.rows], "total": self.total.as_dict()}
 
 
@@ -341,148 +149,275 @@ class _Acc:
     in_target: int = 0
     with_target: int = 0
     levels: dict[int, int] = field(default_factory=lambda: {i: 0 for i in range(1, 6)})
+    channels: dict[str, int] = field(default_factory=dict)
     satisfied: int = 0
     misuse: int = 0
-    present_s: float = 0.0
+    present_s: float | None = None
     open_s: float | None = None
 
 
-def _key_of(by: str, row: sqlite3.Row) -> Any:
-    return "all" if by == "overall" else row[by]
+def _site_clause(site: str | None) -> tuple[str, list[Any]]:
+    return (" AND site=?", [site]) if site else ("", [])
 
 
 def ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None, actions: tuple[str, ...],
-                 columns: str = "action, service, desk, officer, wait_s, service_s") -> list[sqlite3.Row]:
+                columns: str = ("action, service, desk, officer, wait_s, service_s, ts_epoch, "
+                                "(julianday(issued_at) - 2440587.5) * 86400.0 AS issued_epoch"),
+                filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
     w, a = _site_clause(site)
+    fw, fa = filters.sql()
     marks = ",".join("?" * len(actions))
     return conn.execute(f"SELECT {columns} FROM ticket_events WHERE ts_epoch >= ? AND ts_epoch < ? "
-                        f"AND action IN ({marks}){w} ORDER BY ts_epoch", [start, end, *actions, *a]).fetchall()
+                        f"AND action IN ({marks}){w}{fw} ORDER BY ts_epoch",
+                        [start, end, *actions, *a, *fa]).fetchall()
 
 
-def rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None) -> list[sqlite3.Row]:
+def rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None,
+                filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
     w, a = _site_clause(site)
-    return conn.execute(f"SELECT desk, officer, service, score, scale, misuse, ts_epoch FROM ratings "
-                        f"WHERE ts_epoch >= ? AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
+    fw, fa = filters.sql("ratings")
+    return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch FROM ratings "
+                        f"WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch",
+                        [start, end, *a, *fa]).fetchall()
 
 
 def is_satisfied(score: int, scale: int, levels: int) -> bool:
     return score > (scale or 5) - levels
 
 
-def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", satisfaction_levels: int = 2,
-                 tz: str = DEFAULT_TZ, *, site: str | None = None, now: float | None = None) -> Report:
-    """The figures of ``period`` grouped ``by`` service, desk, officer or overall, plus a total row.
+def channel_of(device: str | None) -> str:
+    """Where a rating was given: ``portal`` (a citizen's phone) or ``terminal`` (the desk's buttons)."""
+    return "portal" if (device or "").startswith("portal") else "terminal"
 
-    ``now`` (epoch seconds) stops presence and opening hours at the present moment, so today's
-    presence share is not diluted by hours still to come."""
+
+class OpenClock:
+    """Opening hours by local day (each by the config in force that day), cached; ``open_wait`` counts
+    only the open seconds between issue and call. :meth:`span` precomputes a range of days as cumulative
+    open seconds, so a wait inside it costs two bisections."""
+
+    def __init__(self, history: SiteHistory, tz: ZoneInfo):
+        self.history, self.tz = history, tz
+        self._days: dict[date, list[Interval] | None] = {}
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self._cum: list[float] = []  # open seconds before each interval
+        self._lo = self._hi = 0.0
+        self._unknown = False
+
+    def day(self, d: date) -> list[Interval] | None:
+        if d not in self._days:
+            self._days[d] = self.history.opening(d, d + timedelta(days=1), self.tz)
+        return self._days[d]
+
+    def span(self, first: date, end: date) -> "OpenClock":
+        iv: list[Interval] = []
+        d = first
+        while d < end:
+            got = self.day(d)
+            if got is None:
+                self._unknown = True
+                return self
+            iv.extend(got)
+            d += timedelta(days=1)
+        iv = union(iv)
+        self._starts, self._ends = [s for s, _ in iv], [e for _, e in iv]
+        acc, self._cum = 0.0, []
+        for s_, e_ in iv:
+            self._cum.append(acc)
+            acc += e_ - s_
+        self._lo = datetime.combine(first, dtime(0), self.tz).timestamp()
+        self._hi = datetime.combine(end, dtime(0), self.tz).timestamp()
+        return self
+
+    def _open_before(self, t: float) -> float:
+        i = bisect.bisect_right(self._starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self._cum[i] + min(t, self._ends[i]) - self._starts[i]
+
+    def open_wait(self, issued: float, called: float) -> float:
+        if called <= issued:
+            return 0.0
+        if self._unknown:
+            return called - issued
+        if self._lo <= issued and called <= self._hi and self._starts:
+            return self._open_before(called) - self._open_before(issued)
+        d, last = datetime.fromtimestamp(issued, self.tz).date(), datetime.fromtimestamp(called, self.tz).date()
+        iv: list[Interval] = []
+        while d <= last:
+            got = self.day(d)
+            if got is None:  # hours unknown: the wall-clock wait
+                return called - issued
+            iv.extend(got)
+            d += timedelta(days=1)
+        return total_s(intersect(union(iv), [(issued, called)]))
+
+
+def _issued_epoch(r: sqlite3.Row) -> float:
+    if r["issued_at"]:
+        try:
+            return datetime.fromisoformat(r["issued_at"]).timestamp()
+        except ValueError:
+            pass
+    return float(r["ts_epoch"]) - float(r["wait_s"] or 0)
+
+
+def _check(by: str, satisfaction_levels: int) -> None:
     if by not in GROUPS:
         raise BadReportQuery(f"Cách nhóm không hợp lệ / by={by!r} is not known: dùng / use one of "
                              f"{', '.join(GROUPS)}")
     if not 1 <= satisfaction_levels <= 5:
         raise BadReportQuery(f"Số mức hài lòng phải từ 1 đến 5 / satisfaction_levels={satisfaction_levels} "
                              "must be between 1 and 5")
+
+
+def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", satisfaction_levels: int = 2,
+                 tz: str = DEFAULT_TZ, *, site: str | None = None, now: float | None = None,
+                 staff: Staff | None = None, filters: Filters = NO_FILTERS) -> Report:
+    """The figures of ``period`` grouped ``by`` service, desk, officer or overall, plus a total row.
+
+    ``now`` (epoch seconds) stops presence and opening hours at the present moment, so today's
+    presence share is not diluted by hours still to come."""
+    _check(by, satisfaction_levels)
     z = zone(tz)
+    staff = staff or Staff()
     start_dt, end_dt = period.bounds(z)
     start, end = start_dt.timestamp(), end_dt.timestamp()
-    facts = site_facts(conn, site)
+    history = site_history(conn, site)
+    clock = OpenClock(history, z).span(period.first_day - timedelta(days=2), period.end_day)
     groups: dict[Any, _Acc] = {}
     total = _Acc()
 
-    def group(row: sqlite3.Row) -> _Acc:
-        k = _key_of(by, row)
-        acc = groups.get(k)
-        if acc is None:
-            acc = groups[k] = _Acc()
-        return acc
-
     def accs(row: sqlite3.Row) -> tuple[_Acc, _Acc]:
-        return (group(row), total)
+        k = "all" if by == "overall" else row[by]
+        return (groups.setdefault(k, _Acc()), total)
 
     w, a = _site_clause(site)
+    fw, fa = filters.sql()
     issued_sql = ("SELECT {col}, count(DISTINCT day || '/' || ticket) FROM ticket_events WHERE action='issued' "
-                  f"AND ts_epoch >= ? AND ts_epoch < ?{w} GROUP BY 1")
-    total.issued = sum(n for _, n in conn.execute(issued_sql.format(col="'all'"), [start, end, *a]))
+                  f"AND ts_epoch >= ? AND ts_epoch < ?{w}{fw} GROUP BY 1")
+    total.issued = sum(n for _, n in conn.execute(issued_sql.format(col="'all'"), [start, end, *a, *fa]))
     if by in ("service", "overall"):
         col = "service" if by == "service" else "'all'"
-        for k, n in conn.execute(issued_sql.format(col=col), [start, end, *a]):
+        for k, n in conn.execute(issued_sql.format(col=col), [start, end, *a, *fa]):
             groups.setdefault(k, _Acc()).issued = n
-    for r in ticket_rows(conn, start, end, site, ("finished", "no_show")):
+    for r in ticket_rows(conn, start, end, site, ("finished", "no_show"), filters=filters):
+        fig = _ticket_figures(r, clock, history)  # once per ticket, then into its group and the total
         for acc in accs(r):
-            if r["action"] == "no_show":
-                acc.no_shows += 1
-                continue
-            acc.served += 1
-            if r["wait_s"] is not None:
-                acc.waits.append(r["wait_s"])
-                target = facts.targets_min.get(r["service"])
-                if target is not None:
-                    acc.with_target += 1
-                    acc.in_target += r["wait_s"] <= target * 60
-            if r["service_s"] is not None:
-                acc.services.append(r["service_s"])
-    for r in rating_rows(conn, start, end, site):
+            _add_ticket(acc, fig)
+    for r in rating_rows(conn, start, end, site, filters):
         for acc in accs(r):
-            if r["misuse"]:
-                acc.misuse += 1
-                continue
-            acc.levels[int(r["score"])] = acc.levels.get(int(r["score"]), 0) + 1
-            acc.satisfied += is_satisfied(r["score"], r["scale"], satisfaction_levels)
-    stop = min(end, now) if now is not None else end
-    opening = facts.open_intervals(period, z)
-    if opening is not None:
-        opening = intersect(opening, [(start, stop)])
-    _add_presence(conn, facts.desks, opening, by, groups, total, start, stop, site)
-    rows = [_row(k, a, by in ("service", "overall")) for k, a in groups.items()]
+            _add_rating(acc, r, satisfaction_levels)
+    measured = _add_presence(conn, period, z, history, staff, by, groups, total, start, end, now, site, filters)
+    rows = [_row(k, acc, by, staff) for k, acc in groups.items()]
     rows.sort(key=lambda r: (r.key is None, str(r.key).zfill(6) if isinstance(r.key, int) else str(r.key)))
-    return Report(period, by, tz, satisfaction_levels, start_dt, end_dt, rows, _row("total", total, True),
-                  site=facts.site, service_names=facts.service_names)
+    return Report(period, by, tz, satisfaction_levels, start_dt, end_dt, rows, _row("total", total, "total", staff),
+                  site=history.site, service_names=history.current.service_names, measured_from=measured,
+                  filters=filters)
 
 
-def _add_presence(conn: sqlite3.Connection, site_desks: list[int], opening: list[Interval] | None, by: str,
-                  groups: dict[Any, _Acc], total: _Acc, start: float, stop: float, site: str | None) -> None:
-    """Officer presence (clipped to ``opening`` when known) into the groups and the total."""
-    per_desk = officer_presence(conn, start, stop, site) if stop > start else {}
-    desks = sorted(set(site_desks) | set(per_desk))
-    open_s = total_s(opening) if opening is not None else None
-    counted = {d: (intersect(iv, opening) if opening is not None else iv) for d, iv in per_desk.items()}
-    total.present_s = sum(total_s(iv) for iv in counted.values())
-    total.open_s = open_s * len(desks) if open_s is not None else None
-    if by == "overall":
-        for acc in groups.values():
-            acc.present_s, acc.open_s = total.present_s, total.open_s
-        if not groups and desks:
-            groups["all"] = _Acc(present_s=total.present_s, open_s=total.open_s)
+TicketFigures = tuple[bool, float | None, bool | None, float | None]  # served, open wait, in target, service
+
+
+def _ticket_figures(r: sqlite3.Row, clock: OpenClock, history: SiteHistory) -> TicketFigures:
+    if r["action"] == "no_show":
+        return (False, None, None, None)
+    wait = in_target = None
+    if r["wait_s"] is not None:
+        issued = r["issued_epoch"]
+        if issued is None:
+            issued = float(r["ts_epoch"]) - float(r["wait_s"])
+        wait = clock.open_wait(issued, issued + float(r["wait_s"]))
+        target = history.target_s(r["service"], issued)
+        in_target = None if target is None else wait <= target
+    return (True, wait, in_target, r["service_s"])
+
+
+def _add_ticket(acc: _Acc, fig: TicketFigures) -> None:
+    served, wait, in_target, service_s = fig
+    if not served:
+        acc.no_shows += 1
+        return
+    acc.served += 1
+    if wait is not None:
+        acc.waits.append(wait)
+    if in_target is not None:
+        acc.with_target += 1
+        acc.in_target += in_target
+    if service_s is not None:
+        acc.services.append(service_s)
+
+
+def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:
+    if r["misuse"]:
+        acc.misuse += 1
+        return
+    acc.levels[int(r["score"])] = acc.levels.get(int(r["score"]), 0) + 1
+    ch = channel_of(r["device"])
+    acc.channels[ch] = acc.channels.get(ch, 0) + 1
+    acc.satisfied += is_satisfied(r["score"], r["scale"], levels)
+
+
+def _add_presence(conn: sqlite3.Connection, period: Period, z: ZoneInfo, history: SiteHistory, staff: Staff,
+                  by: str, groups: dict[Any, _Acc], total: _Acc, start: float, end: float, now: float | None,
+                  site: str | None, filters: Filters) -> date | None:
+    """Fair presence into the groups and the total; returns the first day measured (None: no data)."""
+    first = first_data_day(conn, z, site)
+    stop = min(end, now) if now is not None else end
+    if first is None or filters.service or filters.priority:  # presence belongs to desks, not services
+        return first if first is None else max(first, period.first_day)
+    first = max(first, period.first_day)
+    m_start = datetime.combine(first, dtime(0), z).timestamp()
+    by_day: dict[date, list[Interval]] = {}
+    d = first
+    while d < period.end_day:
+        got = history.opening(d, d + timedelta(days=1), z)
+        by_day[d] = got if got is not None else [(datetime.combine(d, dtime(0), z).timestamp(),
+                                                  datetime.combine(d + timedelta(days=1), dtime(0), z).timestamp())]
+        d += timedelta(days=1)
+    opening = intersect(union(iv for ivs in by_day.values() for iv in ivs), [(max(start, m_start), stop)])
+    desks = history.all_desks()
+    if filters.desk is not None:
+        desks = [filters.desk]
+    p = measure_presence(conn, opening, by_day, first, period.end_day, z, desks, staff, site)
+    if filters.desk is not None:
+        p.desk_present = {filters.desk: p.desk_present.get(filters.desk, 0.0)}
+        p.desk_expected = {filters.desk: p.desk_expected.get(filters.desk, 0.0)}
+    if filters.officer is not None:
+        total.present_s = p.officer_present.get(filters.officer, 0.0)
+        total.open_s = p.officer_expected.get(filters.officer, 0.0)
+    else:
+        total.present_s, total.open_s = p.total_present, p.total_expected
+    if by == "overall" and (groups or desks):
+        acc = groups.setdefault("all", _Acc())
+        acc.present_s, acc.open_s = total.present_s, total.open_s
     elif by == "desk":
-        for d in desks:
-            acc = groups.setdefault(d, _Acc())
-            acc.present_s, acc.open_s = total_s(counted.get(d, [])), open_s
+        for desk in p.desk_expected:
+            acc = groups.setdefault(desk, _Acc())
+            acc.present_s, acc.open_s = p.desk_present[desk], p.desk_expected[desk]
     elif by == "officer":
-        sessions = desk_officers(conn, start, stop, site) if stop > start else {}
-        for d, iv in counted.items():
-            signed: dict[str | None, list[Interval]] = {}
-            for s, e, who in sessions.get(d, [(start, stop, None)]):
-                signed.setdefault(who, []).append((s, e))
-            for who, pieces in signed.items():
-                got = total_s(intersect(iv, pieces))
-                if got > 0 or who is not None:
-                    groups.setdefault(who, _Acc()).present_s += got
-        for acc in groups.values():
-            acc.open_s = open_s
-    else:  # by service: presence is per desk, not per service; only the total row shows it
-        for acc in groups.values():
-            acc.present_s, acc.open_s = 0.0, None
+        for who in p.officer_expected:
+            if filters.officer is None or who == filters.officer:
+                acc = groups.setdefault(who, _Acc())
+                acc.present_s, acc.open_s = p.officer_present[who], p.officer_expected[who]
+    return first
 
 
-def _row(key: Any, a: _Acc, with_issued: bool) -> ReportRow:
+def _row(key: Any, a: _Acc, by: str, staff: Staff) -> ReportRow:
     rated = sum(a.levels.values())
-    pres = a.present_s / 60 if a.open_s is not None or a.present_s else None
-    open_min = a.open_s / 60 if a.open_s is not None else None
+    charged = by != "officer"  # waits belong to the service and the desk, never to the officer who called
     return ReportRow(
-        key=key, issued=a.issued if with_issued else None, served=a.served, no_shows=a.no_shows,
-        avg_wait_s=sum(a.waits) / len(a.waits) if a.waits else None, max_wait_s=max(a.waits, default=None),
+        key=key, issued=a.issued if by in ("service", "overall", "total") else None, served=a.served,
+        no_shows=a.no_shows,
+        avg_wait_s=sum(a.waits) / len(a.waits) if a.waits and charged else None,
+        max_wait_s=max(a.waits, default=None) if charged else None,
         avg_service_s=sum(a.services) / len(a.services) if a.services else None,
-        service_level=a.in_target / a.with_target if a.with_target else None,
+        service_level=a.in_target / a.with_target if a.with_target and charged else None,
         ratings_by_level=dict(a.levels), ratings=rated,
         satisfaction_rate=a.satisfied / rated if rated else None, misuse_count=a.misuse,
-        present_minutes=pres, open_minutes=open_min,
-        presence_share=(a.present_s / a.open_s) if a.open_s else None)
+        present_minutes=a.present_s / 60 if a.present_s is not None else None,
+        open_minutes=a.open_s / 60 if a.open_s is not None else None,
+        presence_share=(a.present_s or 0.0) / a.open_s if a.open_s else None,
+        ratings_by_channel=dict(a.channels), response_rate=rated / a.served if a.served else None,
+        name=staff.name(key) if by == "officer" and isinstance(key, str) else None,
+        department=staff.department(key) if by == "officer" and isinstance(key, str) else None)

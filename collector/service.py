@@ -11,6 +11,7 @@ from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from common.web.app import WebSettings
 
+from .alerts import AlertEngine, channels_from
 from .config import CollectorConfig
 from mqtt.errors import OutboxStorageError, storage_kind
 
@@ -18,6 +19,7 @@ from .db import open_db
 from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
+from .report_mail import ReportMailer
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -38,12 +40,26 @@ class Collector:
                 f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
+        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=config.staff(),
+                               tz=config.timezone, site=config.site_or_none)
+                  if config.report_mail is not None and config.mail is not None else None)
+        self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
+                                  channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
+                                  site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
+        self.reader.alert_source = lambda: self.alerts.last_conditions
+        self.reader.staff = config.staff()
+        self.alerts.on_change = self.hub.notify
         try:
-            self.ingest = Ingest(config, clock=self.clock, on_batch=self.hub.notify, notifier=self.notifier)
+            self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
-                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies))
+                              on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
+                              alerts=self.alerts, staff=config.staff())
+
+    def _on_batch(self, res: Any) -> None:
+        self.hub.notify(res)
+        self.alerts.poke()  # live data changed: look for alerts to raise or clear
 
     def _ready(self) -> None:
         host, port = self.config.http_address()
@@ -61,10 +77,12 @@ class Collector:
     def run(self) -> None:
         host, port = self.config.http_address()
         self.ingest.start()
+        self.alerts.start(self.config.alert_interval_s)
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                access_log=False, lifespan="on", timeout_graceful_shutdown=2))
         try:
             server.run()
         finally:
             self.notifier.stopping()
+            self.alerts.stop()
             self.ingest.stop()

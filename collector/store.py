@@ -21,6 +21,8 @@ from mqtt.errors import BadId, BadTopic, ProtocolError
 from mqtt.schemas import (CallsState, DeskState, Envelope, Model, PresenceState, ServiceState, SiteState,
                           Status, Telemetry, load_json, parse_event, parse_model)
 
+from .site_config import record_version
+
 log = logging.getLogger(__name__)
 
 STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
@@ -226,11 +228,13 @@ class Store:
     def _state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if msg.payload:
             model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
+            if isinstance(model, SiteState):  # reports measure each past period with the version in force
+                record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received)
             if isinstance(model, PresenceState):
                 at = (model.ts or msg.received).timestamp()
                 for zone, present, since in (("officer", model.officer, model.officer_since),
                                              ("citizen", model.citizen, model.citizen_since)):
-                    if present is not None:
+                    if present is not None or zone in model.unknown:
                         self._presence_now(t.site, model.desk, zone, present, since, t.device, at)
         self._keep_state(t, msg, res)
         res.changed.update(("desks", "queue"))
@@ -246,14 +250,14 @@ class Store:
                  msg.received.timestamp()))
         res.stored += 1
 
-    def _presence_now(self, site: str, desk: int, zone: str, present: bool, since: datetime | None,
+    def _presence_now(self, site: str, desk: int, zone: str, present: bool | None, since: datetime | None,
                       device: str | None, at: float) -> None:
         self.conn.execute(
             "INSERT INTO desk_presence (site, desk, zone, present, since, device, updated_epoch) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(site, desk, zone) DO UPDATE SET present=excluded.present, "
             "since=excluded.since, device=excluded.device, updated_epoch=excluded.updated_epoch "
             "WHERE excluded.updated_epoch >= desk_presence.updated_epoch",
-            (site, desk, zone, int(present), iso(since) if since else None, device, at))
+            (site, desk, zone, None if present is None else int(present), iso(since) if since else None, device, at))
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -315,7 +319,7 @@ class Store:
                 d.to_service, int(d.offline), ts, ep))
             res.changed.update(("queue", "desks"))
         elif e.type == "presence":
-            out.setdefault("presence", []).append(head + (d.desk, d.zone, d.kind, int(d.present), iso(d.since),
+            out.setdefault("presence", []).append(head + (d.desk, d.zone, d.kind, None if d.present is None else int(d.present), iso(d.since),
                                                           d.window_s, d.occupied_share, d.changes, ts, ep))
             self._presence_now(e.site, d.desk, d.zone, d.present, d.since, e.device, ep)
             res.changed.add("desks")

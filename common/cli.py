@@ -37,6 +37,8 @@ COMMANDS: dict[str, Command] = {
                       "motcua doctor --config /etc/motcua/rating-terminal.toml"),
     "provision-device": Command("ops.cli:provision_device", "cấp tài khoản MQTT / create a device's broker credentials",
                                 "motcua provision-device --site camau-hcc --device rt-05 --role rating-terminal"),
+    "province-bridge": Command("ops.cli:province_bridge", "nối điểm với tỉnh / bridge a site's broker to the province",
+                               "motcua province-bridge join --bundle ~/camau-hcc --province mqtts://province.example.vn:8883"),
 }
 
 

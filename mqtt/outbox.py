@@ -102,8 +102,8 @@ def _runs(ids: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    return connect(path)  # WAL, synchronous=FULL, a busy timeout, autocommit
+# a framed row: the request, its id, seq, type, topic and payload
+_Row = tuple[_Req, str, int, str, str, str]
 
 
 class Outbox:
@@ -127,9 +127,9 @@ class Outbox:
         self.on_full: Callable[[int], None] | None = None
         self.on_storage_error: Callable[[OutboxStorageError], None] | None = None
         try:
-            self._w = _connect(self.path)
+            self._w = connect(self.path)
             self._w.executescript(_SCHEMA)
-            self._r = _connect(self.path)
+            self._r = connect(self.path)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path) from exc
         self._wlock = threading.Lock()
@@ -248,56 +248,12 @@ class Outbox:
             n = m
 
     def _write(self, batch: list[_Req]) -> None:
-        now = self.clock.now()
-        ts = iso(now)
+        ts = iso(self.clock.now())
         synced = self.clock.is_synced()
-        rows = []
-        refused = 0
         with self._wlock:
-            seq = self._next_seq
-            depth = self._depth
-            for r in batch:
-                limit = self.max_events + (self.fault_reserve if r.type == "fault" else 0)
-                if depth >= limit:
-                    r.error = OutboxFull(
-                        f"outbox {self.path} holds {depth} events, its limit is {self.max_events}: "
-                        f"event refused (nothing old was dropped); is the broker reachable?")
-                    r.done = True
-                    refused += 1
-                    continue
-                topic = self._topics.get(r.type)
-                if topic is None:
-                    topic = self._topics[r.type] = topics.event(self.site, self.device, r.type)
-                body = (
-                    f'{{"v":1,"id":"{r.id}","seq":{seq},"ts":"{ts}",'
-                    f'"clock_synced":{"true" if synced else "false"},'
-                    f'"site":"{self.site}","device":"{self.device}","type":"{r.type}","data":'
-                )
-                payload = body + r.data + "}"
-                rows.append((r, r.id, seq, r.type, topic, payload))
-                seq += 1
-                depth += 1
+            rows, seq, depth, refused = self._frame(batch, ts, synced)
             if rows:
-                c = self._w
-                with self._lock:
-                    removals, self._removals = self._removals, []
-                try:
-                    c.execute("BEGIN IMMEDIATE")
-                    # confirmed rows leave in the same transaction: one fsync for both
-                    deleted = self._delete(removals) if removals else 0
-                    c.executemany(
-                        "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
-                        [row[1:] for row in rows])
-                    c.execute("COMMIT")
-                except BaseException as exc:
-                    self._undo(removals)
-                    if isinstance(exc, sqlite3.Error):
-                        raise self._storage_failed(exc) from exc
-                    raise
-                self.storage_error = None
-                self._next_seq = seq
-                self._depth = depth
-                self._removed(deleted)
+                self._commit(rows, seq, depth)
             committed = []
             for r, eid, s, _t, topic, payload in rows:
                 data = payload.encode()
@@ -307,14 +263,67 @@ class Outbox:
             if committed:
                 self._notify_listeners(committed)
         if refused:
-            if not self._was_full:
-                log.error("outbox full (%d events): refusing new events", self.max_events)
-            self._was_full = True
-            if self.on_full is not None:
-                try:
-                    self.on_full(depth)
-                except Exception:  # noqa: BLE001 - a hook must not break enqueue
-                    log.exception("outbox on_full hook failed")
+            self._refused(depth)
+
+    def _frame(self, batch: list[_Req], ts: str, synced: bool) -> tuple[list[_Row], int, int, int]:
+        """Each request as its row (envelope written once, seq assigned), or refused when full."""
+        rows: list[_Row] = []
+        refused = 0
+        seq = self._next_seq
+        depth = self._depth
+        for r in batch:
+            limit = self.max_events + (self.fault_reserve if r.type == "fault" else 0)
+            if depth >= limit:
+                r.error = OutboxFull(
+                    f"outbox {self.path} holds {depth} events, its limit is {self.max_events}: "
+                    f"event refused (nothing old was dropped); is the broker reachable?")
+                r.done = True
+                refused += 1
+                continue
+            topic = self._topics.get(r.type)
+            if topic is None:
+                topic = self._topics[r.type] = topics.event(self.site, self.device, r.type)
+            body = (
+                f'{{"v":1,"id":"{r.id}","seq":{seq},"ts":"{ts}",'
+                f'"clock_synced":{"true" if synced else "false"},'
+                f'"site":"{self.site}","device":"{self.device}","type":"{r.type}","data":'
+            )
+            rows.append((r, r.id, seq, r.type, topic, body + r.data + "}"))
+            seq += 1
+            depth += 1
+        return rows, seq, depth, refused
+
+    def _commit(self, rows: list[_Row], seq: int, depth: int) -> None:
+        """One transaction: the new rows in, the confirmed rows out (one fsync for both)."""
+        c = self._w
+        with self._lock:
+            removals, self._removals = self._removals, []
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            deleted = self._delete(removals) if removals else 0
+            c.executemany(
+                "INSERT INTO outbox (id, seq, type, topic, payload) VALUES (?,?,?,?,?)",
+                [row[1:] for row in rows])
+            c.execute("COMMIT")
+        except BaseException as exc:
+            self._undo(removals)
+            if isinstance(exc, sqlite3.Error):
+                raise self._storage_failed(exc) from exc
+            raise
+        self.storage_error = None
+        self._next_seq = seq
+        self._depth = depth
+        self._removed(deleted)
+
+    def _refused(self, depth: int) -> None:
+        if not self._was_full:
+            log.error("outbox full (%d events): refusing new events", self.max_events)
+        self._was_full = True
+        if self.on_full is not None:
+            try:
+                self.on_full(depth)
+            except Exception:  # noqa: BLE001 - a hook must not break enqueue
+                log.exception("outbox on_full hook failed")
 
     # -- draining -----------------------------------------------------------------------------
 

@@ -110,7 +110,7 @@ class PresenceData(Model):
     desk: Desk
     zone: Literal["officer", "citizen"]
     kind: Literal["change", "summary"] = "change"
-    present: bool
+    present: bool | None = Field(description="null: unknown (view blocked, too dark, camera froze; a fault says why)")
     since: AwareTime
     window_s: float | None = Field(default=None, gt=0, description="summary window")
     occupied_share: float | None = Field(default=None, ge=0, le=1)
@@ -350,6 +350,7 @@ class PresenceState(Model):
     officer_since: AwareTime | None = None
     citizen: bool | None = None
     citizen_since: AwareTime | None = None
+    unknown: list[Literal["officer", "citizen"]] = Field(default_factory=list, description="zones whose state is unknown (their field is null)")
     ts: AwareTime | None = None
 
 

@@ -103,6 +103,12 @@ def state(site: str, name: str, key: str | int | None = None) -> str:
 
 # -- subscription filters ---------------------------------------------------------------------
 
+def province_link(site: str) -> str:
+    """The site's bridge to the province: Mosquitto's retained "1"/"0" (and will "0"), outside
+    motcua/v1/ so no collector takes it for an event (docs/province.md)."""
+    return f"motcua/link/{check_id(site, 'site')}"
+
+
 def site_filter(site: str | None) -> str:
     """Everything of one site, or of every site when site is None."""
     return f"{ROOT}/{check_id(site, 'site') if site else '+'}/#"

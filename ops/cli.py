@@ -350,7 +350,12 @@ def write_config(argv: list[str] | None = None) -> int:
     return 0
 
 
-HELPERS = {"check-config": check_config, "doctor": doctor, "provision-device": provision_device,
+def province_bridge(argv: list[str] | None = None) -> int:
+    from .bridge import main as bridge_main
+    return bridge_main(argv)
+
+
+HELPERS = {"province-bridge": province_bridge, "check-config": check_config, "doctor": doctor, "provision-device": provision_device,
            "server-init": server_init, "write-config": write_config}
 
 

@@ -15,11 +15,14 @@
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  // "4 phút 38 giây" / "4 min 38 s"; "1 giờ 05 phút" / "1 h 05 min" (as collector/formats.py)
   function dur(since) {
     if (!since) return "";
     let s = Math.max(0, Math.floor((Date.now() + skew - Date.parse(since)) / 1000));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); s = s % 60;
-    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + (h ? "" : s + "s");
+    const u = lang === "en" ? ["h", "min", "s"] : ["giờ", "phút", "giây"];
+    if (h) return `${h} ${u[0]} ${String(m).padStart(2, "0")} ${u[1]}`;
+    return m ? `${m} ${u[1]} ${s} ${u[2]}` : `${s} ${u[2]}`;
   }
   function secs(x) { return x == null ? "" : dur(new Date(Date.now() + skew - x * 1000).toISOString()); }
   function clock(t) { return t ? fmtTime.format(new Date(t)) : ""; }
@@ -28,16 +31,63 @@
     return present ? `<span class="yes">${esc(yes)}</span>` : `<span class="no">${esc(no)}</span>`;
   }
 
+  let alertsOf = {};  // desk -> {level, reasons, services} from the alerts engine
+  const heard = new Set();
+  let firstAlerts = true;
+  function beep() {  // a short two-tone sound when a new alert appears (after the first render)
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      [880, 660].forEach((f, i) => {
+        const o = ctx.createOscillator(), g = ctx.createGain();
+        o.frequency.value = f; o.connect(g); g.connect(ctx.destination);
+        g.gain.value = 0.15; o.start(ctx.currentTime + i * 0.25); o.stop(ctx.currentTime + i * 0.25 + 0.2);
+      });
+      window.motcuaBeeps = (window.motcuaBeeps || 0) + 1;
+    } catch (e) { /* no audio here */ }
+  }
+  function renderAlerts(a) {
+    const list = document.getElementById("alerts");
+    if (!a) return;
+    alertsOf = a.desks || {};
+    const open = a.open || [];
+    document.getElementById("alerts-count").textContent = open.length;
+    let fresh = false;
+    open.forEach(x => { if (!heard.has(x.id)) { heard.add(x.id); fresh = true; } });
+    if (fresh && !firstAlerts) beep();
+    firstAlerts = false;
+    list.innerHTML = open.length ? open.map(x => `<li data-alert="${x.id}" data-kind="${esc(x.kind)}" class="${x.acked_at ? "acked" : ""}">
+<span class="msg">${esc(lang === "en" ? x.message_en : x.message_vi)}</span>
+<span class="when">${esc(L.alert_since)} ${esc(clock(x.raised_at))} (<span class="since" data-since="${esc(x.raised_at)}">${esc(L.for)} ${dur(x.raised_at)}</span>)</span>
+${x.acked_at ? `<span class="acked-by">${esc(L.acked_by)} ${esc(x.acked_by)}</span>` : `<button type="button" class="ack" data-id="${x.id}">${esc(L.acknowledge)}</button>`}</li>`).join("")
+      : `<li class="none">${esc(L.no_alerts)}</li>`;
+  }
+  document.addEventListener("click", ev => {
+    const b = ev.target.closest && ev.target.closest("button.ack");
+    if (!b) return;
+    const token = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    b.disabled = true;
+    fetch(`/api/alerts/${b.getAttribute("data-id")}/ack`, { method: "POST", headers: { "X-CSRF-Token": token },
+      credentials: "same-origin" }).then(r => r.json()).then(x => {
+      const li = b.closest("li"); li.classList.add("acked");
+      b.outerHTML = `<span class="acked-by">${esc(L.acked_by)} ${esc(x.acked_by || "")}</span>`;
+    }).catch(() => { b.disabled = false; });
+  });
+
   function deskCard(d, multiSite) {
     const name = (lang === "en" ? d.name_en : d.name_vi) || `${L.desk} ${d.desk}`;
+    const al = alertsOf[String(d.desk)];
+    const level = al ? al.level : "ok";
+    const reasons = al ? al.reasons.map(r => esc(lang === "en" ? r.message_en : r.message_vi)).join("<br>") : "";
     const off = d.officer, cit = d.citizen, r = d.ratings_today;
     const online = d.online === null ? "" :
       `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`;
     const status = d.status ? (L[d.status] || d.status) : "";
     const avg = r.average == null ? "" : ` · ${L.average} ${r.average}${r.scale ? "/" + r.scale : ""}`;
-    return `<article class="desk" data-site="${esc(d.site)}" data-desk="${d.desk}">
+    return `<article class="desk${level !== "ok" ? " alert-" + level : ""}" data-site="${esc(d.site)}" data-desk="${d.desk}" data-level="${level}">
 <h3><span>${esc(name)}${multiSite ? " · " + esc(d.site) : ""}</span>${online}</h3>
-<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.id) : ""}:
+${d.services && d.services.length ? `<div class="svcs">${esc(L.desk_services)}: ${d.services.map(esc).join(", ")}</div>` : ""}
+${reasons ? `<div class="reasons">${reasons}</div>` : ""}
+<div class="officer" data-present="${off.present}">${esc(L.officer)}${off.id ? " " + esc(off.name ? off.name + " (" + off.id + ")" : off.id) : ""}:
  ${yesNo(off.present, L.present, L.away)} <span class="since" data-since="${esc(off.since || "")}">${off.since ? esc(L.for) + " " + dur(off.since) : ""}</span></div>
 <div class="citizen" data-present="${cit.present}">${esc(L.citizen)}: ${yesNo(cit.present, L.present, L.away)}
  <span class="since" data-since="${esc(cit.since || "")}">${cit.since ? esc(L.for) + " " + dur(cit.since) : ""}</span></div>
@@ -71,6 +121,9 @@
 
   function renderDevices(ds) {
     const el = document.getElementById("devices");
+    // devices with an open fault first (then offline ones), so a manager sees them without scrolling
+    ds = ds.slice().sort((a, b) => (b.open_faults.length - a.open_faults.length) ||
+      ((a.online === false ? 0 : 1) - (b.online === false ? 0 : 1)));
     if (!ds.length) { el.innerHTML = `<tr><td>${esc(L.no_devices)}</td></tr>`; return; }
     el.innerHTML = `<tr><th>${esc(L.device)}</th><th>${esc(L.role)}</th><th>${esc(L.status)}</th><th>${esc(L.last_seen)}</th>
 <th>${esc(L.outbox)}</th><th>${esc(L.telemetry)}</th><th>${esc(L.faults)}</th><th>${esc(L.seq_gaps)}</th></tr>` +
@@ -78,7 +131,7 @@
 <td data-label="${esc(L.role)}">${esc(d.role || "")}</td><td class="status" data-label="${esc(L.status)}">${d.online === null ? `<span class="unk">${esc(L.unknown)}</span>` : `<span class="badge ${d.online ? "on" : "off"}">${esc(d.online ? L.online : L.offline)}</span>`}${clockBadge(d)}</td>
 <td data-label="${esc(L.last_seen)}">${esc(clock(d.last_seen))}</td><td data-label="${esc(L.outbox)}">${d.outbox_depth == null ? "" : d.outbox_depth}</td>
 <td class="telemetry" data-label="${esc(L.telemetry)}">${telemetry(d)}</td>
-<td class="faults" data-label="${esc(L.faults)}">${d.open_faults.length ? d.open_faults.map(f => esc(lang === "en" ? f.message_en : f.message_vi)).join("; ") : esc(L.none)}</td>
+<td class="faults" data-label="${esc(L.faults)}">${d.open_faults.length ? d.open_faults.map(f => `<span class="fault">${esc(lang === "en" ? f.message_en : f.message_vi)} <small>(${esc(L.alert_since)} ${esc(clock(f.since))})</small></span>`).join("; ") : esc(L.none)}</td>
 <td class="gaps" data-label="${esc(L.seq_gaps)}">${d.seq_gaps.length ? d.seq_gaps.map(g => g.from === g.to ? g.from : g.from + "–" + g.to).join(", ") : esc(L.none)}</td></tr>`).join("");
   }
 
@@ -86,6 +139,7 @@
     last = snap;
     if (snap.generated_at) skew = Date.parse(snap.generated_at) - Date.now();
     const sites = new Set(snap.desks.map(d => d.site));
+    renderAlerts(snap.alerts);
     const grid = document.getElementById("desks");
     grid.innerHTML = snap.desks.length ? snap.desks.map(d => deskCard(d, sites.size > 1)).join("") : `<p>${esc(L.no_desks)}</p>`;
     renderQueue(snap.queue);

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
@@ -14,7 +14,12 @@ from common.web.app import WebSettings, build_app
 from common.web.auth import CookieOrTokenBackend, Principal
 from common.web.pages import NavLink, Pages
 from common.web.throttle import LoginThrottle
+from starlette.requests import Request
+
 from .. import sessions, tokens
+from ..alerts import AlertEngine
+from ..manager_api import manager_routes
+from ..staff import Staff
 from ..i18n import LABELS
 from ..queries import Reader
 from . import api, dashboard, dead_letters, devices, live, login, reports
@@ -43,17 +48,27 @@ class CollectorBackend(CookieOrTokenBackend):
         return tokens.token_principal(self.reader.conn, token)
 
 
-def collector_routes() -> list[BaseRoute]:
-    """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount."""
+def collector_routes(manager: Sequence[BaseRoute] | None = None) -> list[BaseRoute]:
+    """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount.
+    ``manager``: the managers' downloads and alerts (collector/manager_api.py), before the /api mount."""
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
                                       *reports.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *dead_letters.routes,
-            *devices.routes, api_mount]
+            *devices.routes, *(manager or []), api_mount]
+
+
+def _manager(request: Request) -> str | None:
+    """The logged-in user when they may see reports (managers), else None."""
+    user = request.scope.get("user")
+    if user is None or not user.is_authenticated or "reports" not in request.auth.scopes:
+        return None
+    return str(user.display_name)
 
 
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],
                tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None,
-               throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings()) -> Starlette:
+               throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings(),
+               alerts: AlertEngine | None = None, staff: Staff | None = None) -> Starlette:
     """``throttle`` counts failed logins (in memory; default: one on ``reader.clock``);
     ``settings.secure_cookies`` for a site served over TLS."""
     pages = Pages([TEMPLATES], LABELS, nav=NAV)
@@ -61,7 +76,7 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,
                      throttle=throttle or LoginThrottle(reader.clock), health=health, tz=tz,
-                     secure_cookies=settings.secure_cookies)
+                     secure_cookies=settings.secure_cookies, staff=staff or Staff())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,7 +88,9 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
         finally:
             await hub.stop()
 
-    app = build_app(collector_routes(), pages=pages, backend=backend, settings=settings, static_package="collector",
+    manager = manager_routes(lambda: reader.conn, _manager, engine=alerts, staff=staff, tz=tz,
+                             site=hub.site, clock=reader.clock)
+    app = build_app(collector_routes(manager), pages=pages, backend=backend, settings=settings, static_package="collector",
                     lifespan=lifespan)
     handlers: dict[type[Exception], Any] = {**api.EXCEPTION_HANDLERS, **reports.EXCEPTION_HANDLERS}
     for exc, handler in handlers.items():

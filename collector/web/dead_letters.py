@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from common.web.auth import requires
 from common.web.i18n import request_lang
+from ..comparisons import DEAD_LETTER_REASONS
 from ..queries import BadQuery
 from .state import int_param, web
 
@@ -30,7 +31,14 @@ def _row(item: dict[str, Any], tz: str) -> dict[str, Any]:
     text = item.get("payload") or ""
     return {**item, "local_time": _local_time(item.get("received_epoch"), item.get("received_at"), tz),
             "preview": text[:PAYLOAD_PREVIEW_CHARS], "cut": len(text) > PAYLOAD_PREVIEW_CHARS, "length": len(text),
-            "base64": item.get("payload_encoding") == "base64"}
+            "base64": item.get("payload_encoding") == "base64",
+            "reason_text": reason_text(item.get("reason") or "")}
+
+
+def reason_text(code: str) -> str:
+    """'not_json' -> 'Không phải JSON / Not JSON'; '' for a code without a label."""
+    vi, en = DEAD_LETTER_REASONS.get(code, ("", ""))
+    return f"{vi} / {en}" if vi else ""
 
 
 @requires("dead_letters", page=True)
@@ -53,6 +61,7 @@ def dead_letters_page(request: Request) -> Response:
         reasons[reason] = 0
     items, total = result["items"], result["total"]
     ctx = {"items": [_row(it, w.tz) for it in items], "total": total, "reasons": reasons, "reason": reason,
+           "reason_texts": {r: reason_text(r) for r in reasons},
            "first": offset + 1, "last": offset + len(items),
            "newer": href(offset=max(0, offset - PAGE_SIZE)) if offset > 0 else None,
            "older": href(offset=offset + PAGE_SIZE) if offset + len(items) < total else None}

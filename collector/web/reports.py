@@ -38,7 +38,8 @@ def _build(request: Request) -> Built:
         raise BadReportQuery(f"Số mức phải là số nguyên 1-5 / levels={qp.get('levels')!r} is not a whole "
                              "number (1-5)") from None
     conn = w.reader.conn
-    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=w.site, now=now.timestamp())
+    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=w.site, now=now.timestamp(),
+                          staff=w.staff)
     return Built(conn, period, report, now.timestamp())
 
 

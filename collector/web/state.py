@@ -12,6 +12,7 @@ from common.web.pages import Pages
 from common.web.throttle import LoginThrottle
 from ..db import connect
 from ..queries import BadQuery, Reader
+from ..staff import Staff
 from .live import LiveHub
 
 
@@ -46,6 +47,7 @@ class WebState:
     tz: str = "Asia/Ho_Chi_Minh"
     secure_cookies: bool = False
     verify_slot: Any = field(default=None)  # asyncio.Semaphore(1), made in the app's loop
+    staff: Staff = field(default_factory=Staff)  # the officer directory and roster (names in reports)
 
     @property
     def site(self) -> str | None:

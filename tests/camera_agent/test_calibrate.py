@@ -56,3 +56,12 @@ def test_calibrate_writes_a_png_and_publishes_nothing(tmp_path: Path, broker, ca
     assert img is not None and img.shape[:2] == (240, 320)
     assert "calibration snapshot saved" in capsys.readouterr().out
     assert not (tmp_path / "state").exists(), "no outbox, no client: nothing to publish"
+
+
+def test_calibrate_shows_the_person_evidence_found(tmp_path: Path, broker, capsys):
+    from camera_agent.synthetic import SEATED_AT
+    video = write_video(tmp_path / "cam.avi", [Scene(seed=5).frame(person=SEATED_AT) for _ in range(6)])
+    cfg = config(tmp_path, broker.url, video)
+    assert cli.main(["calibrate", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "person evidence: face" in out, out

@@ -15,11 +15,12 @@ from camera_agent.synthetic import SEAT, SEATED_AT, Scene, walk
 FPS = 5.0
 
 
-def frozen_person_states(person_check) -> list[bool]:
+def frozen_person_states(person_check, detector=None) -> list[bool]:
     """Someone walks in and then does not move at all for 40 s; still timeout 10 s."""
     scene = Scene(seed=8)
     cfg = DetectionConfig(still_timeout_s=10.0)
-    pipe = PresencePipeline([PresenceZone("seat", SEAT)], cfg, HoldConfig(), person_check=person_check)
+    pipe = PresencePipeline([PresenceZone("seat", SEAT)], cfg, HoldConfig(), person_check=person_check,
+                            detector=detector)
     frames = [{}] * 40 + [dict(person=p) for p in walk((330, SEATED_AT[1]), SEATED_AT, 12)]
     frames += [dict(person=(SEATED_AT[0] + (i % 3) - 1, SEATED_AT[1])) for i in range(20)]  # settles
     frames += [dict(person=SEATED_AT)] * int(40 * FPS)
@@ -31,8 +32,14 @@ def frozen_person_states(person_check) -> list[bool]:
 
 
 def test_without_a_person_check_total_stillness_ends_after_the_still_timeout():
-    states = frozen_person_states(None)
+    states = frozen_person_states(None)  # change only: no detector either
     assert any(states) and not states[-1]
+
+
+def test_the_default_face_detector_keeps_a_frozen_person_present():
+    from camera_agent.evidence import HaarFaceDetector
+    states = frozen_person_states(None, HaarFaceDetector())
+    assert all(states[60 + int(2 * FPS):]), "a still person with a face in view stays present"
 
 
 def test_a_person_check_that_sees_someone_keeps_the_zone_present():

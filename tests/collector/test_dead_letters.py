@@ -78,7 +78,7 @@ def test_dead_letters_page_refuses_without_login_then_pages_and_filters(collecto
 
         only = s.get("/dead-letters?reason=site_mismatch")
         assert row_ids(only.text) == [db_rows[0]["id"]] and 'data-reason="site_mismatch"' in only.text
-        assert '<option value="not_json">not_json (52)</option>' in only.text
+        assert '<option value="not_json">Không phải JSON / Not JSON · not_json (52)</option>' in only.text
         assert '<option value="site_mismatch" selected>' in only.text
         none = s.get("/dead-letters?reason=bad_version")
         assert row_ids(none.text) == [] and "Không có tin nhắn lỗi nào." in none.text
@@ -126,7 +126,10 @@ def test_dashboard_count_links_to_the_dead_letters_page_in_chromium(collector, p
     rows = page.locator("#dead-letters tr[data-id]")
     assert rows.count() == 2
     assert [rows.nth(i).get_attribute("data-reason") for i in range(2)] == ["site_mismatch", "not_json"]
-    assert page.locator("#dead-letters td.reason").all_inner_texts() == ["site_mismatch", "not_json"]
+    assert page.locator("#dead-letters td.reason b.reason-code").all_inner_texts() == ["site_mismatch", "not_json"]
+    # the reason in words, Vietnamese first
+    assert page.locator("#dead-letters td.reason .reason-text").all_inner_texts() == [
+        "Đơn vị không khớp chủ đề / Site does not match the topic", "Không phải JSON / Not JSON"]
     assert [page.locator("#dead-letters td.topic").nth(i).inner_text() for i in range(2)] == [RATING_TOPIC] * 2
     # received at in Asia/Ho_Chi_Minh: the collector stored it with +07:00
     for i, r in enumerate(db_rows):

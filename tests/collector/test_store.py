@@ -82,6 +82,19 @@ def test_migration_3_applies_to_a_version_2_file(sqlite_path):
     assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='idx_presence_zone_kind_ts_epoch'").fetchone()
 
 
+def test_migration_6_seeds_the_site_config_history_from_the_retained_state(sqlite_path):
+    conn = connect(sqlite_path)
+    migrate(conn, target=3)
+    conn.execute("INSERT INTO retained_state (topic, site, device, name, key, payload, received_at, received_epoch) "
+                 "VALUES ('motcua/v1/camau-hcc/state/site', 'camau-hcc', NULL, 'site', NULL, '{}', "
+                 "'2026-11-23T12:00:00+07:00', 1795410000)")
+    conn.close()
+    conn = open_db(sqlite_path)
+    assert [tuple(r) for r in conn.execute("SELECT site, valid_from_epoch FROM site_config_history")] == [("camau-hcc",
+                                                                                                  1795410000.0)]
+    assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
+
+
 def test_retained_presence_state_and_status_feed_the_desk_grid(sqlite_path):
     store = Store(open_db(sqlite_path))
     ps = {"v": 1, "desk": 2, "officer": True, "officer_since": "2026-11-23T08:00:00+07:00", "citizen": False,

@@ -1,0 +1,158 @@
+"""Who was at which desk when, and the fair presence share built from it.
+
+- present: officer-zone presence ``change`` events per desk (the state at the start is the last change
+  before it; a change counts from its ``since``);
+- signed in: ``desk_sessions`` sign_in / sign_out per desk;
+- the time a desk or an officer is *expected* at a desk (the denominator of the presence share): the
+  rostered time when the roster (collector config) has entries for it, else the time an officer was
+  signed in there; a site that never signs in (no ``desk_sessions`` at all) and has no roster falls back
+  to the opening hours. Always within the opening hours, from the site's first data day, up to now.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .site_config import Interval, intersect, total_s, union
+from .staff import Staff
+
+CHANGE_SLACK_S = 3600.0  # a presence change may be reported up to this long after its ``since``
+
+
+def _site_clause(site: str | None) -> tuple[str, list[Any]]:
+    return (" AND site=?", [site]) if site else ("", [])
+
+
+def timeline(changes: list[tuple[float, Any]], start: float, end: float) -> list[tuple[float, float, Any]]:
+    """``[(t, value), ...]`` sorted by t -> pieces ``(s, e, value)`` covering ``[start, end)``."""
+    out: list[tuple[float, float, Any]] = []
+    cur: Any = None
+    cur_t = start
+    for t, v in changes:
+        if t <= start:
+            cur = v
+            continue
+        if t >= end:
+            break
+        if t > cur_t:
+            out.append((cur_t, t, cur))
+        cur, cur_t = v, t
+    if end > cur_t:
+        out.append((cur_t, end, cur))
+    return out
+
+
+def _epoch_of(since: str | None, fallback: float) -> float:
+    if since:
+        try:
+            return min(datetime.fromisoformat(since).timestamp(), fallback)
+        except ValueError:
+            pass
+    return fallback
+
+
+def officer_presence(conn: sqlite3.Connection, start: float, end: float,
+                     site: str | None = None) -> dict[int, list[Interval]]:
+    """Per desk, the intervals in ``[start, end)`` during which the officer zone was occupied."""
+    w, a = _site_clause(site)
+    base = "FROM presence WHERE zone='officer' AND kind='change'" + w
+    rows: list[Any] = []
+    # the state at the start: the last change before it, per desk, walking the (site, desk, ts_epoch) index
+    # backwards from the start instead of reading every earlier change
+    for s_, d_ in conn.execute(f"SELECT DISTINCT site, desk FROM presence WHERE 1=1{w}", a).fetchall():
+        last = conn.execute("SELECT desk, present, since, ts_epoch FROM presence WHERE site=? AND desk=? AND "
+                            "ts_epoch < ? AND zone='officer' AND kind='change' ORDER BY ts_epoch DESC LIMIT 1",
+                            (s_, d_, start)).fetchone()
+        if last is not None:
+            rows.append(last)
+    rows += conn.execute(f"SELECT desk, present, since, ts_epoch {base} AND ts_epoch >= ? AND ts_epoch < ? "
+                         f"ORDER BY ts_epoch", [*a, start, end + CHANGE_SLACK_S]).fetchall()
+    changes: dict[int, list[tuple[float, Any]]] = {}
+    for r in rows:
+        changes.setdefault(int(r["desk"]), []).append((_epoch_of(r["since"], r["ts_epoch"]), bool(r["present"])))
+    out: dict[int, list[Interval]] = {}
+    for desk, ch in changes.items():
+        ch.sort(key=lambda c: c[0])
+        out[desk] = [(s, e) for s, e, v in timeline(ch, start, end) if v]
+    return out
+
+
+def desk_officers(conn: sqlite3.Connection, start: float, end: float,
+                  site: str | None = None) -> dict[int, list[tuple[float, float, str | None]]]:
+    """Per desk, who was signed in when: pieces ``(s, e, officer or None)`` covering ``[start, end)``."""
+    w, a = _site_clause(site)
+    rows = conn.execute(f"SELECT desk, action, officer, max(ts_epoch) AS ts_epoch FROM desk_sessions "
+                        f"WHERE ts_epoch < ?{w} GROUP BY desk", [start, *a]).fetchall()
+    rows += conn.execute(f"SELECT desk, action, officer, ts_epoch FROM desk_sessions WHERE ts_epoch >= ? "
+                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
+    changes: dict[int, list[tuple[float, Any]]] = {}
+    for r in rows:
+        who = r["officer"] if r["action"] == "sign_in" else None
+        changes.setdefault(int(r["desk"]), []).append((r["ts_epoch"], who))
+    return {d: timeline(ch, start, end) for d, ch in changes.items()}
+
+
+@dataclass
+class Presence:
+    """Present and expected seconds per desk and per officer over a measured span."""
+
+    desk_present: dict[int, float] = field(default_factory=dict)
+    desk_expected: dict[int, float] = field(default_factory=dict)
+    officer_present: dict[str, float] = field(default_factory=dict)
+    officer_expected: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_present(self) -> float:
+        return sum(self.desk_present.values())
+
+    @property
+    def total_expected(self) -> float:
+        return sum(self.desk_expected.values())
+
+
+def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: dict[date, list[Interval]],
+                     first: date, end: date, tz: ZoneInfo, desks: list[int], staff: Staff,
+                     site: str | None) -> Presence:
+    """Presence within ``opening`` (already cut to the first data day and to now)."""
+    out = Presence()
+    if not opening:
+        for d in desks:
+            out.desk_present[d], out.desk_expected[d] = 0.0, 0.0
+        return out
+    start, stop = opening[0][0], opening[-1][1]
+    present = {d: intersect(iv, opening) for d, iv in officer_presence(conn, start, stop, site).items()}
+    sessions = desk_officers(conn, start, stop, site)
+    w, a = _site_clause(site)
+    signs_in = conn.execute(f"SELECT 1 FROM desk_sessions WHERE 1=1{w} LIMIT 1", a).fetchone() is not None
+    signed: dict[str, dict[int, list[Interval]]] = {}
+    for d, pieces in sessions.items():
+        for s, e, who in pieces:
+            if who is not None:
+                signed.setdefault(who, {}).setdefault(d, []).append((s, e))
+    rostered_desks = staff.rostered_desks()
+    for d in sorted(set(desks) | set(present) | set(sessions)):
+        if d in rostered_desks:
+            exp = intersect(staff.rostered(first, end, tz, by_day, desk=d), opening)
+        elif signs_in:
+            exp = intersect(union((s, e) for s, e, who in sessions.get(d, []) if who is not None), opening)
+        else:
+            exp = opening
+        out.desk_expected[d] = total_s(exp)
+        out.desk_present[d] = total_s(intersect(present.get(d, []), exp))
+    rostered = staff.rostered_officers()
+    for who in sorted(set(signed) | rostered):
+        at = signed.get(who, {})
+        own = union(iv for ivs in at.values() for iv in ivs)
+        if who in rostered:
+            exp = intersect(staff.rostered(first, end, tz, by_day, officer=who), opening)
+        else:
+            exp = intersect(own, opening)
+        got = 0.0
+        for d, ivs in at.items():
+            got += total_s(intersect(intersect(present.get(d, []), union(ivs)), exp))
+        out.officer_expected[who] = total_s(exp)
+        out.officer_present[who] = got
+    return out
