@@ -3,7 +3,11 @@ render time, bytes per ticket (58 and 80 mm; a python-escpos profile with fonts 
 raster-only) and the time to send them over a serial line at 9,600 / 19,200 / 115,200 baud,
 app cold start, RSS. Last line: one JSON object.
 
-    .venv/bin/python bench/kiosk.py [--taps 60]
+Numbers are taken online at each tap (request ``number``) from a real ticketing (in this
+process, same clock) over a private Mosquitto, as a kiosk does while ticketing is reachable;
+``--leases`` measures the offline path (numbers from a lease) instead, for comparison.
+
+    .venv/bin/python bench/kiosk.py [--taps 60] [--leases]
 """
 from __future__ import annotations
 
@@ -35,9 +39,52 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+class OnlineTicketing:
+    """A real ticketing Server (Queue on SQLite, same fake clock as the kiosk) on a private
+    Mosquitto, and the kiosk's ClientLeaseSource over its own DeviceClient."""
+
+    def __init__(self, tmp: Path, clock) -> None:  # noqa: ANN001
+        from kiosk.issuer import ClientLeaseSource
+        from mqtt.client import BrokerConfig, DeviceClient
+        from mqtt.outbox import Outbox
+        from tests.kiosk.helpers import SERVICES
+        from tests.support.broker import Mosquitto
+        from ticketing.config import SiteConfig
+        from ticketing.queue import Queue
+        from ticketing.server import Server
+
+        site = SiteConfig.model_validate({
+            "site": "camau-hcc", "name_vi": "Trung tâm đo", "name_en": "Bench centre",
+            "services": [{"code": c, "name_vi": vi, "name_en": en, "prefix": p, "range_start": a, "range_end": b,
+                          "capacity": b - a + 1, "target_wait_min": 15} for c, vi, en, p, a, b in SERVICES],
+            "desks": [{"number": 1, "services": [c for c, *_ in SERVICES]}]})
+        self.broker = Mosquitto(tmp / "mosquitto")
+        self.broker.start()
+        url = BrokerConfig(url=self.broker.url)
+        self.queue = Queue(tmp / "ticketing.db", site, clock=clock)
+        self.outbox = Outbox(tmp / "ticketing-outbox.db", "camau-hcc", "ticketing", clock=clock)
+        self.tk = DeviceClient("camau-hcc", "ticketing", "ticketing", url, outbox=self.outbox, clock=clock,
+                               telemetry_interval_s=0)
+        self.server = Server(self.queue, self.tk, self.outbox, clock)
+        self.server.start()
+        self.client = DeviceClient("camau-hcc", "kiosk-1", "kiosk", url, clock=clock, telemetry_interval_s=0)
+        self.client.start()
+        assert self.tk.wait_connected(10) and self.client.wait_connected(10)
+        time.sleep(0.3)  # subscriptions acknowledged
+        self.source = ClientLeaseSource(self.client)
+
+    def stop(self) -> None:
+        self.client.stop()
+        self.server.stop()
+        self.outbox.close()
+        self.queue.close()
+        self.broker.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--taps", type=int, default=60)
+    ap.add_argument("--leases", action="store_true", help="issue from leases (ticketing unreachable)")
     args = ap.parse_args()
 
     from kivy.config import Config
@@ -68,7 +115,9 @@ def main() -> int:
     cfg = kiosk_config(tmp, lease_size=1000, lease_low=10)
     dummy = TimedDummy()
     dummy.profile.profile_data = {**dummy.profile.profile_data, "media": {"width": {"pixels": 576}}}
-    kiosk = build(cfg, clock=fake_clock(), source=FakeLeaseSource(), connect=False,
+    clock = fake_clock()
+    online = None if args.leases else OnlineTicketing(tmp, clock)
+    kiosk = build(cfg, clock=clock, source=online.source if online else FakeLeaseSource(), connect=False,
                   printer=TicketPrinter(dummy, 576))
     kiosk.state.set_site(site_state())
     for code in ("HT", "DD", "KD", "TP"):
@@ -105,6 +154,8 @@ def main() -> int:
             EventLoop.idle()
     issued = len(kiosk.issuer.tickets())
     assert issued == args.taps, (issued, args.taps)
+    offline_tickets = sum(1 for r in kiosk.store.query("SELECT offline FROM ticket") if r[0])
+    assert args.leases or offline_tickets == 0, f"{offline_tickets} numbers came from leases, not online"
 
     content = c.printing.content(c.job.ticket)
     renderer = kiosk.printer.renderer()
@@ -122,7 +173,9 @@ def main() -> int:
     rss = psutil.Process().memory_info().rss / 1e6
     app.stop()
     kiosk.stop()
-    res = {"tap_to_printer_p50_ms": round(pct(taps, 50), 1), "tap_to_printer_p95_ms": round(pct(taps, 95), 1),
+    if online is not None:
+        online.stop()
+    res = {"numbers": "leases" if args.leases else "online", "tap_to_printer_p50_ms": round(pct(taps, 50), 1), "tap_to_printer_p95_ms": round(pct(taps, 95), 1),
            "ticket_render_p50_ms": round(pct(renders, 50), 1), "ticket_render_p95_ms": round(pct(renders, 95), 1),
            "app_cold_start_ms": round(cold_ms, 1), "rss_mb": round(rss, 1), "taps": args.taps,
            "ticket_bytes": len(dummy.output) // max(1, args.taps),
@@ -134,6 +187,7 @@ def main() -> int:
         res[f"send_80mm_raster_{baud}_s"] = round(sizes["raster_80"] * 10 / baud, 2)
         res[f"send_58mm_{baud}_s"] = round(sizes["profile_58"] * 10 / baud, 2)
     out = sys.__stdout__
+    print(f"numbers: {res['numbers']}", file=out)
     print(f"tap -> ticket bytes to printer: p50 {res['tap_to_printer_p50_ms']} ms, p95 {res['tap_to_printer_p95_ms']} ms"
           f" (target p95 <= 150 ms) over {args.taps} taps", file=out)
     print(f"ticket encode (576 px, fonts+QR profile, varying numbers): p50 {res['ticket_render_p50_ms']} ms, p95 {res['ticket_render_p95_ms']} ms", file=out)

@@ -1,6 +1,7 @@
 """Bench of the queue authority: call-next round trip over MQTT (p50/p99, target p99 <= 50 ms)
 with 10,000 tickets waiting, the cost of one call-next in the Queue itself with 10,000 waiting,
-the lease round trip, and 4 desks calling at once.
+the lease round trip, the online number round trip (a kiosk's tap: request ``number``, target
+p99 <= 30 ms; compared with call-next measured in the same run), and 4 desks calling at once.
 
     .venv/bin/python bench/ticketing.py [--waiting 10000] [--calls 500]
 
@@ -130,9 +131,17 @@ def main() -> int:
         lease = []
         for i in range(200):
             t = time.perf_counter()
-            r = kiosk.request("lease", Request(id=uuid7(), device="kiosk-1", service="HT", count=50), 5)
+            # 1 number each: one kiosk may hold at most lease_held_max (300) unissued numbers
+            r = kiosk.request("lease", Request(id=uuid7(), device="kiosk-1", service="HT", count=1), 5)
             lease.append((time.perf_counter() - t) * 1000)
             assert r.ok, r
+        online = []
+        for i in range(args.calls):
+            t = time.perf_counter()
+            r = kiosk.request("number", Request(id=uuid7(), device="kiosk-1", service="DD", ts=kiosk.clock.now()),
+                              5, expiry_s=1)
+            online.append((time.perf_counter() - t) * 1000)
+            assert r.ok and r.lease is not None and r.lease.start == r.lease.end, r
         done = [0]
         lock = threading.Lock()
 
@@ -158,8 +167,12 @@ def main() -> int:
     print(f"call-next round trip over MQTT ({args.calls}, ~{args.waiting} waiting): "
           f"p50 {pct(rtt, 50)} ms  p99 {pct(rtt, 99)} ms  max {max(rtt):.1f} ms")
     print(f"lease round trip (200): p50 {pct(lease, 50)} ms  p99 {pct(lease, 99)} ms")
+    print(f"online number round trip ({args.calls}): p50 {pct(online, 50)} ms  p99 {pct(online, 99)} ms "
+          f"(target <= 30 ms; {pct(online, 99) / max(pct(rtt, 99), 0.01):.2f}x call-next p99 of this run)")
     print(f"4 desks calling at once: {par_per_s:.0f} calls/s")
     print(json.dumps({
+        "online_number_p50_ms": pct(online, 50), "online_number_p99_ms": pct(online, 99),
+        "online_number_vs_call_next_p99_ratio": round(pct(online, 99) / max(pct(rtt, 99), 0.01), 2),
         "call_next_rtt_p50_ms": pct(rtt, 50), "call_next_rtt_p99_ms": pct(rtt, 99),
         "call_next_rtt_max_ms": round(max(rtt), 2),
         "lease_rtt_p50_ms": pct(lease, 50), "lease_rtt_p99_ms": pct(lease, 99),

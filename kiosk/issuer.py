@@ -1,11 +1,13 @@
-"""Issuing numbers from leases: ``Issuer`` holds number blocks leased from ticketing, persists
-them with the next number (so a reboot never issues a number twice), tops them up in the
-background and issues offline from what is left.
+"""Issuing numbers: while ticketing answers, each number is taken from ticketing at the tap
+(request ``number``: numbers run in tap order across kiosks). ``Issuer`` also holds number
+blocks leased from ticketing, persists them with the next number (so a reboot never issues a
+number twice), tops them up in the background and issues from them only while ticketing is
+unreachable (those tickets are ``offline`` and say so; the kiosk's retained ``numbering`` state
+tells the hall display to explain out-of-order numbers).
 
 A number counts when it is printed: :meth:`Issuer.issue` takes and persists the number,
 :meth:`Issuer.report_print` enqueues its ``ticket`` action=issued event once the print's outcome
 is known, with ``print_failed`` when it never reached paper (ticketing then does not queue it).
-Those two steps are the seam for issuing online from ticketing at the tap.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from common.clock import Clock, SystemClock, iso, local_day
 from mqtt.client import DeviceClient
@@ -28,6 +30,7 @@ from .store import KioskStore
 log = logging.getLogger(__name__)
 
 REFUSED_RETRY_S = 60.0
+ONLINE_RETRY_S = 5.0  # after an online number failed, issue from leases this long before trying again
 LEASE_EXHAUSTED = "lease_exhausted"
 
 
@@ -45,13 +48,17 @@ class LeaseSource(Protocol):
     def lease(self, service: str, count: int, request_id: str) -> Lease:
         """A block of numbers; raises NotConnected/RequestTimeout (try later) or LeaseRefused."""
 
+    def number(self, service: str, request_id: str) -> Lease:
+        """One number at the tap (a block of one); raises like :meth:`lease`."""
+
 
 class ClientLeaseSource:
     """Leases from ticketing: ``request("lease", Request(id, device, service, count))``."""
 
-    def __init__(self, client: DeviceClient, timeout_s: float = 2.0):
+    def __init__(self, client: DeviceClient, timeout_s: float = 2.0, number_timeout_s: float = 0.3):
         self.client = client
         self.timeout_s = timeout_s
+        self.number_timeout_s = number_timeout_s  # a citizen is waiting at the screen: fall back fast
 
     @property
     def online(self) -> bool:
@@ -60,6 +67,14 @@ class ClientLeaseSource:
     def lease(self, service: str, count: int, request_id: str) -> Lease:
         resp = self.client.request("lease", Request(id=request_id, device=self.client.device, service=service,
                                                     count=count, ts=self.client.clock.now()), self.timeout_s)
+        if not resp.ok or resp.lease is None:
+            raise LeaseRefused(service, resp.error, resp.message_en)
+        return resp.lease
+
+    def number(self, service: str, request_id: str) -> Lease:
+        resp = self.client.request("number", Request(id=request_id, device=self.client.device, service=service,
+                                                     ts=self.client.clock.now()), self.number_timeout_s,
+                                   expiry_s=1)  # queued while ticketing is down: dropped, not served later
         if not resp.ok or resp.lease is None:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease
@@ -90,7 +105,9 @@ class Issuer:
     def __init__(self, store: KioskStore, outbox: Outbox, source: LeaseSource, device: str, *,
                  clock: Clock | None = None, lease_size: int = 50, lease_low: int = 10,
                  on_change: Callable[[], None] | None = None, faults: Faults | None = None,
-                 service_names: Callable[[str], tuple[str, str] | None] | None = None):
+                 service_names: Callable[[str], tuple[str, str] | None] | None = None,
+                 online_numbers: bool = True, online_retry_s: float = ONLINE_RETRY_S,
+                 on_offline: Callable[[bool], None] | None = None):
         self.store = store
         self.outbox = outbox
         self.source = source
@@ -107,6 +124,11 @@ class Issuer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lease_lock = threading.Lock()
+        self.online_numbers = online_numbers  # take each number from ticketing at the tap
+        self.online_retry_s = online_retry_s
+        self._online_after = 0.0  # monotonic: no online attempt before (after a failure)
+        self.issuing_offline = False
+        self.on_offline = on_offline
         self.resend_unsent()
 
     # -- queries -------------------------------------------------------------------------------
@@ -136,13 +158,78 @@ class Issuer:
 
     def issue(self, service: str, *, priority: str | None = None, appointment: str | None = None,
               people_ahead: int = 0, est_wait_s: float | None = None) -> IssuedTicket:
-        """Take the next number of the service's lease, persist it and enqueue its ``ticket`` event.
-        Raises NoNumbers when no lease is left and none can be had now."""
+        """Take the service's next number, persist it (the citizen's ticket is on disk before the
+        print) and return it. Online (ticketing answers within a short timeout) the number comes
+        from ticketing at the tap, so numbers run in tap order across kiosks; otherwise from this
+        kiosk's leases, marked ``offline``. Raises NoNumbers when neither can give one."""
         now = self.clock.now()
         day = local_day(now, self.clock.tz).isoformat()
+        got = self._online_number(service, day)
+        if got is not None:
+            self._set_offline(False)
+            ticket = IssuedTicket(f"{got.prefix}{got.start}", got.start, day, service, priority, appointment, now,
+                                  people_ahead, est_wait_s, False)
+            with self.store.tx() as db:
+                self._insert(db, ticket)
+            log.info("issued %s (%s, priority=%s, online)", ticket.ticket, service, priority)
+            return ticket
+        return self._issue_from_lease(service, day, now, priority, appointment, people_ahead, est_wait_s)
+
+    def _online_number(self, service: str, day: str) -> Lease | None:
+        """One number from ticketing, or None (unreachable, slow, or refused for a reason a lease
+        may not share). The same request id is retried once, so a lost answer never takes two
+        numbers. After a failure the kiosk stays on leases for ``online_retry_s``."""
+        take = getattr(self.source, "number", None)
+        if not self._numbers_online() or take is None or not self.source.online:
+            return None
+        if self.clock.monotonic() < self._online_after:
+            return None
+        request_id = uuid7()
+        for attempt in (1, 2):
+            try:
+                got: Lease = take(service, request_id)
+            except LeaseRefused as exc:
+                if exc.error == "capacity_reached":
+                    self._refused[(service, day)] = (exc.error, self.clock.monotonic())
+                    raise NoNumbers(service, "finished", f"ticketing refused more numbers ({exc.error})") from None
+                log.warning("online number refused, using a lease: %s", exc)
+                break
+            except (NotConnected, RequestTimeout) as exc:
+                log.info("online number for %s not obtained (attempt %d): %s", service, attempt, exc)
+                continue
+            if got.service != service or got.day != day or got.start != got.end:
+                log.error("online number answer %s does not match the request %s/%s; ignored", got, service, day)
+                break
+            return got
+        self._online_after = self.clock.monotonic() + self.online_retry_s
+        return None
+
+    def _numbers_online(self) -> bool:
+        """Numbers normally come from ticketing at the tap (so one from a lease is out of order)."""
+        return self.online_numbers and getattr(self.source, "number", None) is not None
+
+    def _insert(self, db: Any, t: IssuedTicket) -> None:
+        db.execute("INSERT INTO ticket(day, number, ticket, service, priority, appointment, issued_at, "
+                   "people_ahead, est_wait_s, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   (t.day, t.number, t.ticket, t.service, t.priority, t.appointment, iso(t.issued_at),
+                    t.people_ahead, t.est_wait_s, int(t.offline)))
+
+    def _set_offline(self, offline: bool) -> None:
+        """Tell the listener (the kiosk publishes a retained flag the hall display shows) when
+        this kiosk starts or stops issuing from leases."""
+        if offline == self.issuing_offline:
+            return
+        self.issuing_offline = offline
+        if self.on_offline:
+            try:
+                self.on_offline(offline)
+            except Exception:  # noqa: BLE001 - a listener must not break issuing
+                log.exception("offline listener failed")
+
+    def _issue_from_lease(self, service: str, day: str, now: datetime, priority: str | None,
+                          appointment: str | None, people_ahead: int, est_wait_s: float | None) -> IssuedTicket:
         if self.remaining(service, day) == 0:
             self.top_up(service, wait=True)
-        offline = not self.source.online
         try:
             with self.store.tx() as db:
                 row = db.execute('SELECT id, prefix, next FROM lease WHERE service=? AND day=? AND next <= "end" '
@@ -153,21 +240,20 @@ class Issuer:
                         raise NoNumbers(service, "finished", f"ticketing refused more numbers ({refused[0]})")
                     raise NoNumbers(service, "offline", "no lease on hand and ticketing is unreachable")
                 lease_id, prefix, number = row
-                label = f"{prefix}{number}"
+                offline = not self.source.online or self._numbers_online()
+                ticket = IssuedTicket(f"{prefix}{number}", number, day, service, priority, appointment, now,
+                                      people_ahead, est_wait_s, offline)
                 db.execute("UPDATE lease SET next = next + 1 WHERE id=?", (lease_id,))
-                db.execute("INSERT INTO ticket(day, number, ticket, service, priority, appointment, issued_at, "
-                           "people_ahead, est_wait_s, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                           (day, number, label, service, priority, appointment, iso(now), people_ahead, est_wait_s,
-                            int(offline)))
+                self._insert(db, ticket)
         except NoNumbers as exc:
             if exc.reason == "offline":
                 self._lease_fault(service, active=True)
             raise
-        ticket = IssuedTicket(label, number, day, service, priority, appointment, now, people_ahead, est_wait_s,
-                              offline)
+        if self._numbers_online():
+            self._set_offline(True)
         if self.remaining(service, day) < self.lease_low:
             self._wake.set()
-        log.info("issued %s (%s, priority=%s, offline=%s)", label, service, priority, offline)
+        log.info("issued %s (%s, priority=%s, from a lease)", ticket.ticket, service, priority)
         return ticket
 
     def _enqueue(self, t: IssuedTicket, print_failed: bool) -> str:

@@ -5,8 +5,10 @@ import logging
 from dataclasses import dataclass
 
 from common.clock import Clock, SystemClock
+from mqtt import topics
 from mqtt.client import DeviceClient
 from mqtt.outbox import Outbox
+from mqtt.schemas import NumberingState
 
 from .config import KioskConfig
 from .controller import KioskController, ticket_content
@@ -79,8 +81,14 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
         info = state.service_info(code)
         return (info.name_vi, info.name_en) if info else None
 
+    def numbering(offline: bool) -> None:  # retained: the hall display explains out-of-order numbers
+        if client is not None:
+            now = clock.now()
+            client.publish_state(topics.device_state(k.site, k.device, "numbering"),
+                                 NumberingState(offline=offline, since=now, ts=now))
+
     issuer = Issuer(store, outbox, source, k.device, clock=clock, lease_size=k.lease_size, lease_low=k.lease_low,
-                    faults=faults, service_names=service_names)
+                    faults=faults, service_names=service_names, on_offline=numbering)
     if printer is None:
         try:
             printer = TicketPrinter.from_config(cfg.printer)
@@ -105,4 +113,5 @@ def build(cfg: KioskConfig, *, clock: Clock | None = None, source: LeaseSource |
     if client is not None:
         state.attach(client)
         client.on_connected.append(issuer.kick)
+        client.on_connected.append(lambda: numbering(issuer.issuing_offline))
     return Kiosk(cfg, store, outbox, client, state, issuer, faults, printer, controller)

@@ -260,8 +260,10 @@ class DeviceClient:
 
     # -- request / response ------------------------------------------------------------------------
 
-    def request(self, op: str, req: Request, timeout: float = 3.0) -> Response:
-        """Send a request to ticketing and wait for its answer; RequestTimeout if none came."""
+    def request(self, op: str, req: Request, timeout: float = 3.0, expiry_s: int | None = None) -> Response:
+        """Send a request to ticketing and wait for its answer; RequestTimeout if none came.
+        ``expiry_s``: the broker drops the request if ticketing has not taken it by then (MQTT 5
+        message expiry), so a request queued while ticketing is down is not served later."""
         if not self.connected:
             raise NotConnected(f"not connected to {self.broker.url}: request {op} not sent")
         corr = uuid7().encode()
@@ -271,6 +273,8 @@ class DeviceClient:
             props = _properties(PacketTypes.PUBLISH)
             props.ResponseTopic = topics.response(self._own_site(), self.device)
             props.CorrelationData = corr
+            if expiry_s is not None:
+                props.MessageExpiryInterval = expiry_s
             self._mqtt.publish(topics.request(self._own_site(), self.device, op), req.dumps(), qos=1,
                                properties=props)
             if not waiter[0].wait(timeout):

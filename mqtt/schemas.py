@@ -360,6 +360,16 @@ class ServiceState(Model):
     ts: AwareTime | None = None
 
 
+class NumberingState(Model):
+    """A kiosk's retained dev/{kiosk}/state/numbering: ``offline`` while it issues numbers from its
+    leases because ticketing is unreachable (the hall display then explains out-of-order numbers)."""
+
+    v: Literal[1] = 1
+    offline: bool
+    since: AwareTime | None = None
+    ts: AwareTime | None = None
+
+
 class Call(Model):
     ticket: str
     desk: Desk

@@ -24,7 +24,7 @@ _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 # (schemas.EVENT_DATA, keyed by this Literal) follow from it.
 EventType = Literal["rating", "ticket", "presence", "fault", "desk", "feedback"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
-REQUEST_OPS = ("lease", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
+REQUEST_OPS = ("lease", "number", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
 STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours")
 
 

@@ -6,7 +6,7 @@ device's login), never from a payload field.
   from the device registered at that desk, or from another :data:`DeskAuthority` added to
   :attr:`Authority.desk_authorities` (the seam for the officer web console: a logged-in officer
   of that desk);
-- leases: only from kiosks (the count is bounded by the queue);
+- leases and online numbers (``number``): only from kiosks (the count is bounded by the queue);
 - ``issued`` ticket events: only from kiosks, only for a number leased to that kiosk, with an
   ``issued_at`` kept between that lease and now (the queue checks the service exists);
 - no retained request is served (the broker cannot refuse the retain flag per topic).
@@ -88,9 +88,9 @@ class Authority:
         if entry is None:
             return self._refuse(asker, op, f"thiết bị {asker} chưa có trong sổ thiết bị",
                                 f"device {asker} is not in the device registry", req.id)
-        if op == "lease" and entry.role != "kiosk":
-            return self._refuse(asker, op, "chỉ máy lấy số được nhận dãy số",
-                                f"only a kiosk may lease numbers ({asker} is a {entry.role})", req.id)
+        if op in ("lease", "number") and entry.role != "kiosk":
+            return self._refuse(asker, op, "chỉ máy lấy số được nhận số",
+                                f"only a kiosk may take numbers ({asker} is a {entry.role})", req.id)
         if op in DESK_OPS:
             if req.desk is None:
                 return None  # the queue answers bad_request

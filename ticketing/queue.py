@@ -92,6 +92,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_desk": ("Quầy không tồn tại", "Unknown desk"),
     "bad_request": ("Yêu cầu không hợp lệ", "Bad request"),
     "same_service": ("Số đã ở dịch vụ này", "The ticket is already in this service"),
+    "stale": ("Yêu cầu đã quá hạn, không cấp số", "The request is too old: no number given"),
     "lease_limit": ("Máy lấy số còn nhiều số chưa phát", "This kiosk still holds many numbers it has not issued"),
 }
 
@@ -142,7 +143,7 @@ class Queue:
                 self._db.execute("INSERT OR IGNORE INTO desks (desk) VALUES (?)", (d.number,))
             self._db.execute("INSERT OR IGNORE INTO kv (key, value) VALUES ('day', ?)", (self.today(),))
         self._ops: dict[str, Callable[[Request, str, datetime], Outcome]] = {
-            "lease": self._lease, "call-next": self._call_next, "recall": self._recall,
+            "lease": self._lease, "number": self._number, "call-next": self._call_next, "recall": self._recall,
             "no-show": self._no_show, "finish": self._finish, "transfer": self._transfer,
             "sign-in": self._sign_in, "sign-out": self._sign_out,
         }
@@ -238,6 +239,12 @@ class Queue:
         lease = Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
         return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
                        services=frozenset({svc.code}))
+
+    def _number(self, req: Request, today: str, now: datetime) -> Outcome:
+        """One number at the tap, from the counter leases draw their blocks from (never inside a
+        block already leased): ticketing/numbers.py."""
+        from .numbers import take_number
+        return take_number(self, self._db, req, today, now)
 
     def _held(self, device: str, today: str, service: str) -> int:
         """Numbers leased to `device` today for `service` that it has not issued (yet)."""

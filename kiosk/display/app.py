@@ -28,7 +28,7 @@ from mqtt import topics
 from mqtt.client import DeviceClient, Message
 
 from .config import DisplayConfig, ScreenConfig
-from .model import CallView, HallModel, HallView
+from .model import OUT_OF_ORDER_EN, OUT_OF_ORDER_VI, CallView, HallModel, HallView
 from .voice import Announcer
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,11 @@ class HallScreen(BoxLayout):
     cards = NumericProperty(4)
     page = NumericProperty(0)
     page_text = StringProperty("")
+    out_of_order = StringProperty("")  # the note while some kiosk issues from its leases
 
     def show(self, view: HallView) -> None:
         self.site_vi, self.site_en = view.site_vi, view.site_en
+        self.out_of_order = f"{OUT_OF_ORDER_VI} / {OUT_OF_ORDER_EN}" if view.out_of_order else ""
         cur = view.current
         self.ticket = cur.ticket if cur else ""
         self.desk = str(cur.desk) if cur else ""
@@ -217,6 +219,7 @@ class HallDisplayApp(App):
         self.show(self.model.view())
         if self.client is not None:
             self.client.subscribe(topics.state_filter(self.cfg.site), self.on_state)
+            self.client.subscribe(topics.device_state_filter(self.cfg.site, "numbering"), self.on_state)
             self.client.start()
         self.notifier.ready("hall display up")
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from common.clock import Clock, SystemClock, local_day
 from mqtt import topics
 from mqtt.errors import BadId, BadTopic, ProtocolError
-from mqtt.schemas import Call, CallsState, ServiceState, SiteState, parse_model
+from mqtt.schemas import Call, CallsState, NumberingState, ServiceState, SiteState, parse_model
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ class HallView(NamedTuple):
     recent: tuple[CallView, ...]
     waiting: tuple[ServiceWaiting, ...]
     version: int
+    out_of_order: bool = False  # some kiosk issues from its leases: numbers may come out of order
+
+
+OUT_OF_ORDER_VI = "Máy lấy số đang cấp số dự phòng: số có thể được gọi không theo thứ tự"
+OUT_OF_ORDER_EN = "A kiosk is issuing backup numbers: numbers may be called out of order"
 
 
 class HallModel:
@@ -82,6 +87,7 @@ class HallModel:
         self._site: SiteState | None = None
         self._services: dict[str, ServiceState] = {}
         self._calls: list[Call] = []
+        self._offline_kiosks: set[str] = set()  # kiosks whose retained numbering state says offline
         self._seen: set[tuple[str, int, datetime]] = set()
         self._newest_seen: datetime | None = None
         self._version = 0
@@ -101,6 +107,8 @@ class HallModel:
             log.warning("ignoring message on %r: %s", topic, exc)
             self.rejected += 1
             return []
+        if t.kind == "devstate" and t.name == "numbering":
+            return self._numbering(t.device or "", topic, payload)
         if t.kind != "state":
             return []
         try:
@@ -128,6 +136,18 @@ class HallModel:
         except ProtocolError as exc:
             log.warning("ignoring %s state on %r: %s", t.name, topic, exc)
             self.rejected += 1
+        return []
+
+    def _numbering(self, device: str, topic: str, payload: bytes | str) -> list[CallView]:
+        try:
+            offline = bool(payload) and parse_model(NumberingState, payload).offline
+        except ProtocolError as exc:
+            log.warning("ignoring numbering state on %r: %s", topic, exc)
+            self.rejected += 1
+            return []
+        with self._lock:
+            (self._offline_kiosks.add if offline else self._offline_kiosks.discard)(device)
+            self._version += 1
         return []
 
     def _take_calls(self, calls: list[Call], retained: bool) -> list[CallView]:
@@ -179,7 +199,8 @@ class HallModel:
             calls = [self._call_view(c) for c in self._calls]
             current = calls[0] if calls else None
             recent = tuple(calls[1:1 + self.recent])
-            return HallView(site_vi, site_en, current, recent, self._waiting(), self._version)
+            return HallView(site_vi, site_en, current, recent, self._waiting(), self._version,
+                            bool(self._offline_kiosks))
 
     def _waiting(self) -> tuple[ServiceWaiting, ...]:
         today = local_day(self.clock.now(), self.clock.tz).isoformat()

@@ -107,3 +107,19 @@ def test_cleared_calls_state_empties_the_screen(model: HallModel, clock: FakeClo
     model.apply(T_CALLS, calls_state(clock.now(), CALLS), retained=True)
     assert model.apply(T_CALLS, b"", retained=False) == []
     assert model.view().current is None and model.view().recent == ()
+
+
+def test_out_of_order_note_only_while_a_kiosk_issues_offline(model: HallModel) -> None:
+    from mqtt.schemas import NumberingState
+    k1 = topics.device_state("camau-hcc", "kiosk-1", "numbering")
+    k2 = topics.device_state("camau-hcc", "kiosk-2", "numbering")
+    assert not model.view().out_of_order
+    model.apply(k1, NumberingState(offline=True).dumps(), retained=True)
+    model.apply(k2, NumberingState(offline=True).dumps())
+    assert model.view().out_of_order
+    model.apply(k1, NumberingState(offline=False).dumps())
+    assert model.view().out_of_order  # kiosk-2 still issues from its leases
+    model.apply(k2, b"")  # its retained flag cleared
+    assert not model.view().out_of_order
+    model.apply(k1, b'{"v": 1, "offline": "maybe"}')
+    assert model.rejected == 1 and not model.view().out_of_order

@@ -126,9 +126,16 @@ def test_paper_out_on_a_pty_printer_shows_message_and_raises_fault(tmp_path: Pat
 
 
 def test_issuing_through_a_real_broker(tmp_path: Path, artifacts: Path, broker) -> None:
-    """A tiny ticketing stand-in answers "lease" over MQTT 5 and publishes retained state."""
+    """A tiny ticketing stand-in answers "lease" and "number" over MQTT 5 and publishes retained state."""
     granted: list[Request] = []
+    given: list[int] = []
     nxt = {"HT": 1001}
+
+    def on_number(req: Request, _msg) -> Response:  # noqa: ANN001
+        given.append(nxt[req.service])
+        nxt[req.service] += 1
+        return Response(request_id=req.id, ok=True,
+                        lease=Lease(service=req.service, day="2026-11-23", start=given[-1], end=given[-1]))
 
     def on_lease(req: Request, _msg) -> Response:  # noqa: ANN001
         granted.append(req)
@@ -139,6 +146,7 @@ def test_issuing_through_a_real_broker(tmp_path: Path, artifacts: Path, broker) 
 
     tk = DeviceClient("camau-hcc", "ticketing", "ticketing", BrokerConfig(url=broker.url))
     tk.serve("lease", on_lease)
+    tk.serve("number", on_number)
     tk.start()
     rec = Recorder(broker.port, topics.events_filter("camau-hcc"))
     try:
@@ -150,11 +158,12 @@ def test_issuing_through_a_real_broker(tmp_path: Path, artifacts: Path, broker) 
         tk.publish(topics.state("camau-hcc", "service", "HT"), service_state("HT", 6, 1800.0),
                    retain=True).wait_for_publish(5)
         r = run_ui("broker", tmp_path, artifacts, broker=broker.url)
-        assert r["confirm"]["number"] == "1001" and "Số người chờ trước bạn: 6" in r["confirm"]["details"]
+        assert given and r["confirm"]["number"] == str(given[0])  # online: the number ticketing gave at the tap
+        assert "Số người chờ trước bạn: 6" in r["confirm"]["details"]
         assert granted and granted[0].service == "HT" and granted[0].device == "kiosk-1"
         assert rec.wait_for(lambda ms: any(t.endswith("/evt/ticket") for t, _, _ in ms), 10)
         [ev] = rec.json("/evt/ticket")
-        assert ev["device"] == "kiosk-1" and ev["data"]["ticket"] == "1001" and ev["data"]["people_ahead"] == 6
+        assert ev["device"] == "kiosk-1" and ev["data"]["ticket"] == str(given[0]) and ev["data"]["people_ahead"] == 6
         assert ev["data"]["offline"] is False
     finally:
         rec.close()
