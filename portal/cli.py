@@ -21,7 +21,7 @@ DEFAULT_CONFIG = "/etc/motcua/portal.toml"
 EPILOG = """examples:
   motcua portal --config /etc/motcua/portal.toml
   motcua portal --check-config --config config/portal.toml
-  motcua portal --config config/portal.toml --broker mqtt://127.0.0.1:1883 --port 8090
+  motcua portal --config config/portal.toml --broker mqtt://127.0.0.1:1883 --port 8070
 
 The kiosks print https://PORTAL/ve/{token}: set portal_url in site.toml and the same
 ticket_secret in kiosk.toml as secret (or secret_file) here.

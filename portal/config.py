@@ -29,7 +29,7 @@ class PortalConfig(BaseModel):
     secret: str | None = Field(None, min_length=16, description="site secret of ticket tokens (or secret_file)")
     secret_file: str | None = Field(None, description="file holding the secret (first line)")
     listen: str = Field("127.0.0.1", description="address to listen on (a reverse proxy in front)")
-    port: int = Field(8090, ge=1, le=65535)
+    port: int = Field(8070, ge=1, le=65535)
     state_dir: str = Field("/var/lib/motcua/portal", description="outbox and rated tickets live here")
     secure_cookies: bool = Field(False, description="served over TLS (Secure cookies, HSTS)")
     behind_proxy: bool = Field(False, description="take the citizen's address from the proxy's X-Forwarded-For")
