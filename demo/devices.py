@@ -327,7 +327,7 @@ class Centre:
         self.agent_stop.set()
         for _agent, client, _ob, th in self.agents:
             th.join(5)
-            client.flush(5)
+            client.settle(5)
             client.stop()
         for k in self.kiosks:
             k.stop()

@@ -47,7 +47,7 @@ class Kiosk:
         self.controller.stop()
         self.issuer.stop()
         if self.client is not None:
-            self.client.flush(2.0)
+            self.client.settle(2.0)
             self.client.stop()
         self.outbox.close()
         self.store.close()

@@ -406,6 +406,15 @@ class DeviceClient:
         """Wait until the collector confirmed every outbox event (the outbox is empty)."""
         return self.sender.wait_confirmed(timeout) if self.sender is not None else True
 
+    def settle(self, timeout: float = 2.0) -> bool:
+        """Before a clean stop: every event with the broker, then (within the same ``timeout``)
+        confirmed by the collector. False when time ran out; what is unconfirmed stays on disk and
+        is sent again after the restart."""
+        end = time.monotonic() + timeout
+        if not self.flush(timeout):
+            return False
+        return self.wait_confirmed(max(0.0, end - time.monotonic()))
+
     # -- telemetry -------------------------------------------------------------------------------
 
     def telemetry(self) -> Telemetry:

@@ -85,7 +85,7 @@ class Runtime:
             self.badge.stop()
         self.terminal.stop()
         if self.client.connected and flush_s > 0:
-            self.client.flush(flush_s)
+            self.client.settle(flush_s)
         self.client.stop()
         self.hardware.close()
         if self.display is not None:
