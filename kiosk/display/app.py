@@ -82,10 +82,16 @@ class HallScreen(BoxLayout):
     page = NumericProperty(0)
     page_text = StringProperty("")
     out_of_order = StringProperty("")  # the note while some kiosk issues from its leases
+    closed = BooleanProperty(False)  # on a break or closed (state/hours): the message, no number
+    hours_vi = StringProperty("")
+    hours_en = StringProperty("")
 
     def show(self, view: HallView) -> None:
         self.site_vi, self.site_en = view.site_vi, view.site_en
         self.out_of_order = f"{OUT_OF_ORDER_VI} / {OUT_OF_ORDER_EN}" if view.out_of_order else ""
+        self.closed = view.hours_status != "open"
+        self.hours_vi = view.hours_vi or ("Tạm dừng phục vụ" if self.closed else "")
+        self.hours_en = view.hours_en or ("Service paused" if self.closed else "")
         cur = view.current
         self.ticket = cur.ticket if cur else ""
         self.desk = str(cur.desk) if cur else ""
