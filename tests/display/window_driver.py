@@ -137,7 +137,7 @@ def main() -> int:
 
     def poll(_dt: float) -> bool:
         s = app.screen
-        shown = (s.closed and not s.ticket) if args.closed and s is not None else (s is not None and s.ticket == args.expect)
+        shown = (getattr(s, "closed", False) and not s.ticket) if args.closed and s is not None else (s is not None and s.ticket == args.expect)
         if s is not None and shown and s.ids.waiting_box.children:
             result["shown_after_s"] = round(time.monotonic() - t0, 3)
             Clock.schedule_once(snap, 1.0)  # let textures and the first blink frame settle
