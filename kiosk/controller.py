@@ -240,6 +240,10 @@ class KioskController:
     # -- issuing and printing --------------------------------------------------------------------
 
     def _issue(self, service: str, priority: str | None, appointment: str | None) -> IssuedTicket | None:
+        if self.state.hours_status() == "closed":  # closed while the citizen was choosing
+            self.go_home()
+            self.notice = ("closed_no_numbers", {})
+            return None
         ahead = self.state.people_ahead(service, priority)
         est = self.state.est_wait_s(service, ahead)
         try:

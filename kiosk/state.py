@@ -13,7 +13,7 @@ from common.clock import Clock, SystemClock
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import ProtocolError
-from mqtt.schemas import ServiceInfo, ServiceState, SiteState, parse_model
+from mqtt.schemas import HoursState, ServiceInfo, ServiceState, SiteState, parse_model
 
 from .store import KioskStore
 
@@ -55,6 +55,7 @@ class KioskState:
         self._lock = threading.Lock()
         self.site: SiteState | None = None
         self.services: dict[str, ServiceState] = {}
+        self.hours: HoursState | None = None  # retained state/hours; None: judge from site hours
         self._local_since: dict[str, dict[str, int]] = {}  # issued here since the last ServiceState,
         # per service and priority class ('' = regular)
         self.listeners: list[Callable[[], None]] = []
@@ -70,6 +71,7 @@ class KioskState:
     def attach(self, client: DeviceClient) -> None:
         client.subscribe(topics.state(self.site_id, "site"), self.on_message)
         client.subscribe(topics.state_filter(self.site_id, "service"), self.on_message)
+        client.subscribe(topics.state(self.site_id, "hours"), self.on_message)
 
     def on_message(self, msg: Message) -> None:
         try:
@@ -80,6 +82,8 @@ class KioskState:
                 if not msg.payload:
                     return
                 self.set_service(parse_model(ServiceState, msg.payload))
+            elif t.name == "hours":
+                self.set_hours(parse_model(HoursState, msg.payload) if msg.payload else None)
         except ProtocolError as exc:
             log.error("bad retained state on %s: %s", msg.topic, exc)
 
@@ -97,6 +101,11 @@ class KioskState:
             cache = {k: v.model_dump(mode="json") for k, v in self.services.items()}
         if self.store is not None:
             self.store.put("service_states", cache)
+        self._notify()
+
+    def set_hours(self, hours: HoursState | None) -> None:
+        with self._lock:
+            self.hours = hours
         self._notify()
 
     def note_issued(self, service: str, priority: str | None = None) -> None:
@@ -124,10 +133,26 @@ class KioskState:
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.tz)
 
+    def hours_status(self) -> str:
+        """open | break | closed from ticketing's state/hours; without it, from the site's hours."""
+        h = self.hours
+        if h is not None:
+            return h.status
+        return "open" if self.is_open() else "closed"
+
+    def reopens_at(self) -> datetime | None:
+        """When a break or closing ends (local time), if ticketing knows."""
+        h = self.hours
+        return h.until.astimezone(self.tz) if h is not None and h.status != "open" and h.until else None
+
     def is_open(self, when: datetime | None = None) -> bool:
-        """Inside opening hours and not a closed day (local time of the site)."""
+        """Inside opening hours and not a closed day (local time of the site). A lunch break
+        (state/hours ``break``) is not closed: the kiosk keeps issuing."""
         if self.site is None:
             return False
+        h = self.hours
+        if h is not None and when is None:
+            return h.status != "closed"
         local = (when or self.clock.now()).astimezone(self.tz)
         if local.date().isoformat() in self.site.closed_days:
             return False

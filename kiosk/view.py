@@ -19,6 +19,7 @@ class KioskView(EventDispatcher):
     offline = StringProperty("")
     lang_label = StringProperty("")
     banner = StringProperty("")
+    hours = StringProperty("")  # the break / closed message from state/hours (vi / en)
     # home
     title = StringProperty("")
     services = ListProperty([])  # dicts: code, name, detail, enabled
@@ -62,6 +63,7 @@ class KioskView(EventDispatcher):
         self.clock = f"{c.state.now():%H:%M}"
         self.offline = t("offline") if c.offline else ""
         self.lang_label = t("language")
+        self.hours = c.words.hours_banner()
         self.banner = c.notice_text() or (t("printer_problem") if c.printer_problem() else "")
         self.labels = [t(k) for k in PRIORITY_KEYS]
         self.who, self.prompt, self.delete, self.ok = t("who"), t("enter_code"), t("delete"), t("ok")

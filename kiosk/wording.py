@@ -10,6 +10,8 @@ from .i18n import minutes, text
 from .printing import PrintJob
 from .state import KioskState, ServiceView
 
+WEEKDAY_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEKDAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PRIORITIES = ("elderly", "disabled", "pregnant", "appointment")
 
 
@@ -41,13 +43,30 @@ class Wording:
     def finished(self, v: ServiceView) -> bool:
         return v.finished or bool(self.refused(v.code))
 
+    def reopen_hm(self) -> str | None:
+        """'13:30' while on a break with a known reopening, else None."""
+        at = self.state.reopens_at() if self.state.hours_status() == "break" else None
+        return f"{at:%H:%M}" if at else None
+
     def waiting_line(self, waiting: int, est_wait_s: float | None, lang: str) -> str:
-        """'Không phải chờ' only when nobody waits; the wait only when it is known."""
-        if waiting == 0:
-            return self.t("no_wait", lang)
+        """'Không phải chờ' only when nobody waits; the wait only when it is known. On a break,
+        the wait counts from the reopening (ticketing's estimate is working time only)."""
+        at = self.reopen_hm()
         m = minutes(est_wait_s)
+        if waiting == 0:
+            return self.t("served_from", lang, at=at) if at else self.t("no_wait", lang)
         line = self.t("waiting", lang, n=waiting)
+        if at:
+            est = self.t("est_wait_from", lang, m=max(1, m), at=at) if m is not None else self.t("served_from", lang, at=at)
+            return f"{line}  ·  {est}"
         return line + (f"  ·  {self.t('est_wait', lang, m=max(1, m))}" if m is not None else "")
+
+    def hours_banner(self) -> str:
+        """Ticketing's break / closed message, Vietnamese / English ('' while open)."""
+        h = self.state.hours
+        if h is None or h.status == "open":
+            return ""
+        return " / ".join(x for x in (h.message_vi, h.message_en) if x)
 
     def service_lines(self, lang: str) -> list[ServiceLine]:
         out = []
@@ -70,14 +89,18 @@ class Wording:
         else:
             status = self.t("printing" if job.status == "printing" else "printed", lang)
         m = minutes(t.est_wait_s)
+        at = self.reopen_hm()
         if t.people_ahead == 0:
-            ahead, wait = self.t("nobody_ahead", lang), ""
+            ahead, wait = self.t("nobody_ahead", lang), (self.t("served_from", lang, at=at) if at else "")
         else:
             if t.priority in PRIORITIES:
                 ahead = self.t("priority_turn", lang, cls=self.t(t.priority, lang), n=t.people_ahead)
             else:
                 ahead = self.t("people_ahead", lang, n=t.people_ahead)
             wait = self.t("est_wait_long", lang, m=max(1, m)) if m is not None else self.t("est_unknown", lang)
+            if at:
+                wait = (self.t("est_wait_long_from", lang, m=max(1, m), at=at) if m is not None
+                        else self.t("served_from", lang, at=at))
         return {"number": t.ticket, "service": self.service_name(t.service, lang), "ahead": ahead, "wait": wait,
                 "priority": self.t(t.priority, lang) if t.priority in PRIORITIES else "",
                 "status": status, "failed": "1" if job.status == "failed" else "",
@@ -85,6 +108,8 @@ class Wording:
 
     def message(self, screen: str, lang: str) -> tuple[str, str]:
         """(headline, detail) of the screens that replace home."""
+        if screen == "closed" and self.state.hours is not None:
+            return self._closed_message(lang)
         if screen == "closed":
             hours = self.state.hours_today()
             return self.t("closed", lang), (self.t("closed_hours", lang, hours=hours) if hours
@@ -92,3 +117,16 @@ class Wording:
         if screen == "finished":
             return self.t("finished", lang), self.t("finished_hint", lang)
         return self.t("no_config", lang), self.t("no_config", "en" if lang == "vi" else "vi")
+
+    def _closed_message(self, lang: str) -> tuple[str, str]:
+        """Closed by ticketing's state/hours: not open yet today, or closed with the next opening."""
+        at = self.state.reopens_at()
+        today = self.state.now().date()
+        if at is not None and at.date() == today and self.state.hours and self.state.hours.since is None:
+            return self.t("not_open_yet", lang), self.t("next_open_today", lang, at=f"{at:%H:%M}")
+        if at is None:
+            return self.t("closed_for_today", lang), ""
+        if at.date() == today:
+            return self.t("closed_for_today", lang), self.t("next_open_today", lang, at=f"{at:%H:%M}")
+        day = (WEEKDAY_EN[at.weekday()] if lang == "en" else WEEKDAY_VI[at.weekday()]) + f" {at:%d/%m}"
+        return self.t("closed_for_today", lang), self.t("next_open", lang, at=f"{at:%H:%M}", day=day)

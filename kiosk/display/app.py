@@ -34,6 +34,7 @@ from .voice import Announcer
 log = logging.getLogger(__name__)
 
 KV = Path(__file__).with_name("display.kv")
+RETAINED_GRACE_S = 0.5  # how long a call found in retained state waits for the retained hours
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
@@ -82,10 +83,16 @@ class HallScreen(BoxLayout):
     page = NumericProperty(0)
     page_text = StringProperty("")
     out_of_order = StringProperty("")  # the note while some kiosk issues from its leases
+    closed = BooleanProperty(False)  # on a break or closed (state/hours): the message, no number
+    hours_vi = StringProperty("")
+    hours_en = StringProperty("")
 
     def show(self, view: HallView) -> None:
         self.site_vi, self.site_en = view.site_vi, view.site_en
         self.out_of_order = f"{OUT_OF_ORDER_VI} / {OUT_OF_ORDER_EN}" if view.out_of_order else ""
+        self.closed = view.hours_status != "open"
+        self.hours_vi = view.hours_vi or ("Tạm dừng phục vụ" if self.closed else "")
+        self.hours_en = view.hours_en or ("Service paused" if self.closed else "")
         cur = view.current
         self.ticket = cur.ticket if cur else ""
         self.desk = str(cur.desk) if cur else ""
@@ -234,11 +241,20 @@ class HallDisplayApp(App):
     def on_state(self, msg: Message) -> None:
         """Network thread: update the model, queue announcements, hand the UI a snapshot."""
         new = self.model.apply(msg.topic, msg.payload, retained=msg.retain)
-        for call in new:
+        if new and msg.retain:  # start-up: the retained state/hours (a break?) may come just after
+            Clock.schedule_once(lambda _dt: self._announce(new), RETAINED_GRACE_S)
+        else:
+            self._announce(new)
+        Clock.schedule_once(lambda _dt: self._refresh(bool(new)), 0)
+
+    def _announce(self, calls: list[CallView]) -> None:
+        if calls and self.model.closed:
+            log.info("on a break or closed: not announcing %s", ", ".join(c.ticket for c in calls))
+            return
+        for call in calls:
             log.info("call: ticket %s to desk %s%s", call.ticket, call.desk, " (recall)" if call.recall else "")
             self.announced.append(call)
             self.announcer.announce(call)
-        Clock.schedule_once(lambda _dt: self._refresh(bool(new)), 0)
 
     # -- on the UI thread ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from common.clock import Clock, SystemClock, local_day
 from mqtt import topics
 from mqtt.errors import BadId, BadTopic, ProtocolError
-from mqtt.schemas import Call, CallsState, NumberingState, ServiceState, SiteState, parse_model
+from mqtt.schemas import Call, CallsState, HoursState, NumberingState, ServiceState, SiteState, parse_model
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,9 @@ class HallView(NamedTuple):
     waiting: tuple[ServiceWaiting, ...]
     version: int
     out_of_order: bool = False  # some kiosk issues from its leases: numbers may come out of order
+    hours_status: str = "open"  # from state/hours: open | break | closed
+    hours_vi: str = ""  # the break / closed message while hours_status != "open"
+    hours_en: str = ""
 
 
 OUT_OF_ORDER_VI = "Máy lấy số đang cấp số dự phòng: số có thể được gọi không theo thứ tự"
@@ -88,6 +91,8 @@ class HallModel:
         self._services: dict[str, ServiceState] = {}
         self._calls: list[Call] = []
         self._offline_kiosks: set[str] = set()  # kiosks whose retained numbering state says offline
+        self._hours: HoursState | None = None
+        self._held_est: dict[str, int | None] = {}  # est. waits shown when the break began, held
         self._seen: set[tuple[str, int, datetime]] = set()
         self._newest_seen: datetime | None = None
         self._version = 0
@@ -130,6 +135,9 @@ class HallModel:
                     self._services[svc.service] = svc
                     self._version += 1
                 return []
+            if t.name == "hours":
+                self._take_hours(parse_model(HoursState, payload) if payload else None)
+                return []
             if t.name == "calls":
                 calls = parse_model(CallsState, payload) if payload else CallsState(calls=[])
                 return self._take_calls(calls.calls, retained)
@@ -149,6 +157,22 @@ class HallModel:
             (self._offline_kiosks.add if offline else self._offline_kiosks.discard)(device)
             self._version += 1
         return []
+
+    @property
+    def closed(self) -> bool:
+        """On a break or closed (state/hours): nothing is shown as being served or announced."""
+        return self._hours is not None and self._hours.status != "open"
+
+    def _take_hours(self, hours: HoursState | None) -> None:
+        with self._lock:
+            was_closed = self.closed
+            self._hours = hours
+            if self.closed and not was_closed:  # hold the waits as they were when the break began
+                self._held_est = {w.code: w.est_wait_min for w in self._waiting()}
+            elif not self.closed:
+                self._held_est = {}
+            self._version += 1
+        log.info("hours: %s", hours.status if hours else "unknown")
 
     def _take_calls(self, calls: list[Call], retained: bool) -> list[CallView]:
         now = self.clock.now()
@@ -173,6 +197,8 @@ class HallModel:
             if len(self._seen) > 500:  # keep only what the retained list still holds
                 self._seen = {(c.ticket, c.desk, c.at) for c in calls}
             self._version += 1
+            if self.closed:  # a call during a break or after closing is not announced
+                fresh = []
             views = [self._call_view(c) for c in fresh[-self.max_burst:]]
         if len(fresh) > self.max_burst:
             log.info("%d new calls at once; announcing the newest %d", len(fresh), self.max_burst)
@@ -196,11 +222,13 @@ class HallModel:
         with self._lock:
             site_vi = self._site.name_vi if self._site else ""
             site_en = self._site.name_en if self._site else ""
-            calls = [self._call_view(c) for c in self._calls]
+            calls = [] if self.closed else [self._call_view(c) for c in self._calls]
             current = calls[0] if calls else None
             recent = tuple(calls[1:1 + self.recent])
+            h = self._hours
             return HallView(site_vi, site_en, current, recent, self._waiting(), self._version,
-                            bool(self._offline_kiosks))
+                            bool(self._offline_kiosks), h.status if h else "open",
+                            h.message_vi if self.closed and h else "", h.message_en if self.closed and h else "")
 
     def _waiting(self) -> tuple[ServiceWaiting, ...]:
         today = local_day(self.clock.now(), self.clock.tz).isoformat()
@@ -214,5 +242,7 @@ class HallModel:
                 out.append(ServiceWaiting(code, vi, en, 0, None, False))
                 continue
             est = None if st.est_wait_s is None else max(0, round(st.est_wait_s / 60))
+            if self.closed and code in self._held_est:  # the break does not make anyone's wait grow
+                est = self._held_est[code]
             out.append(ServiceWaiting(code, vi, en, st.waiting, est, st.finished_for_today))
         return tuple(out)

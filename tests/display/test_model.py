@@ -123,3 +123,54 @@ def test_out_of_order_note_only_while_a_kiosk_issues_offline(model: HallModel) -
     assert not model.view().out_of_order
     model.apply(k1, b'{"v": 1, "offline": "maybe"}')
     assert model.rejected == 1 and not model.view().out_of_order
+
+
+# -- breaks and closing (state/hours) ----------------------------------------------------------
+
+T_HOURS = topics.state(SITE, "hours")
+
+
+def hours(status: str, vi: str = "", en: str = "") -> bytes:
+    from mqtt.schemas import HoursState
+
+    return HoursState(status=status, message_vi=vi, message_en=en).dumps()  # type: ignore[arg-type]
+
+
+def test_break_clears_now_serving_stops_announcing_and_holds_waits(model: HallModel, clock: FakeClock) -> None:
+    feed_site(model)
+    model.apply(T_CALLS, calls_state(clock.now() - timedelta(minutes=5), CALLS), retained=True)
+    model.apply(T_HOURS, hours("break", "Nghỉ trưa – làm việc lại lúc 13:30", "Lunch break – back at 13:30"))
+    v = model.view()
+    assert v.hours_status == "break" and v.current is None and v.recent == ()
+    assert (v.hours_vi, v.hours_en) == ("Nghỉ trưa – làm việc lại lúc 13:30", "Lunch break – back at 13:30")
+    # a call published during the break (an officer pressing "next") is neither shown nor announced
+    clock.advance(60)
+    new = model.apply(T_CALLS, calls_state(clock.now(), [("1024", 2, "HT")] + CALLS), retained=False)
+    assert new == [] and model.view().current is None
+    # ticketing's estimate grows while people take numbers over lunch: the hall keeps the old one
+    from mqtt.schemas import ServiceState
+
+    model.apply(topics.state(SITE, "service", "HT"), ServiceState(
+        service="HT", day="2026-11-23", waiting=30, issued=40, capacity=300, est_wait_s=3600).dumps())
+    ht = next(w for w in model.view().waiting if w.code == "HT")
+    assert (ht.waiting, ht.est_wait_min) == (30, 8)  # the count is true; the wait held at 8 min
+    # reopening: the board is normal again, the held wait released, the next call announced
+    model.apply(T_HOURS, hours("open"))
+    v = model.view()
+    assert v.hours_status == "open" and v.hours_vi == "" and v.current is not None
+    assert v.current.ticket == "1024"  # the break's call is shown now, but was never announced
+    assert next(w for w in v.waiting if w.code == "HT").est_wait_min == 60
+    clock.advance(60)
+    new = model.apply(T_CALLS, calls_state(clock.now(), [("1025", 3, "HT"), ("1024", 2, "HT")] + CALLS),
+                      retained=False)
+    assert [c.ticket for c in new] == ["1025"]
+
+
+def test_closed_status_and_a_bad_hours_payload(model: HallModel, clock: FakeClock) -> None:
+    model.apply(T_CALLS, calls_state(clock.now() - timedelta(seconds=5), CALLS), retained=True)
+    model.apply(T_HOURS, hours("closed", "Đã hết giờ làm việc", "Closed"))
+    assert model.view().current is None and model.view().hours_status == "closed"
+    model.apply(T_HOURS, b'{"v": 1, "status": "lunch"}')  # not a status: counted, state kept
+    assert model.rejected == 1 and model.view().hours_status == "closed"
+    model.apply(T_HOURS, b"")  # retained message cleared: back to the calls
+    assert model.view().hours_status == "open" and model.view().current.ticket == "1023"

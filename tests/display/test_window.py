@@ -151,3 +151,34 @@ def test_many_services_page_and_stay_readable_at_5_m(tmp_path: Path, module_brok
     for check in data["text_checks"]:  # on every page
         assert check["min_font_px"] >= 40, check
         assert check["cut"] == [], check
+
+
+def test_lunch_break_shows_the_message_not_the_last_number(tmp_path: Path, module_broker, artifacts: Path) -> None:
+    """1080p, retained state/hours 'break': the message large (vi over en, >= 40 px), no number
+    served, nothing announced; ticketing's 'open' at 13:30 brings the board back."""
+    from mqtt.schemas import HoursState
+
+    site = "hall-break"
+    publish_retained(module_broker.port, site, SystemClock().now() - timedelta(seconds=2))
+    rec = Recorder(module_broker.port, topics.status_filter(site))
+    rec.publish(topics.state(site, "hours"), HoursState(
+        status="break", message_vi="Nghỉ trưa – làm việc lại lúc 13:30",
+        message_en="Lunch break – back at 13:30").dumps(), retain=True)
+    rec.close()
+    shot = artifacts / "display" / "hall-1920x1080-break.png"
+    shot.unlink(missing_ok=True)
+    data = run_display(tmp_path, module_broker.url, site, (1920, 1080), shot, "--closed")
+    labels = data["labels"]
+    assert labels["now_title"] == "Tạm dừng gọi số / Not calling now"
+    assert labels["now_ticket"] == "Nghỉ trưa – làm việc lại lúc 13:30"
+    assert labels["now_desk"] == "Lunch break – back at 13:30"
+    assert labels["recent"] == [] and "1023" not in json.dumps(labels)
+    assert labels["waiting"] == [["Hộ tịch", "12"], ["Đất đai", "3"], ["Đăng ký kinh doanh", "0"]]
+    assert data["text_check"]["min_font_px"] >= 40 and data["text_check"]["cut"] == [], data["text_check"]
+    assert data["announced"] == []  # the 2-second-old call is not announced during the break
+    img = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    amber = (img[:, 0] > 200) & (img[:, 1] > 150) & (img[:, 1] < 230) & (img[:, 2] < 100)
+    assert amber.mean() > 0.003, "the break message is not drawn"
+    live = data["open_labels"]  # reopened: the board is normal again
+    assert (live["now_title"], live["now_ticket"], live["now_desk"]) == ("Mời số / Now serving", "1023",
+                                                                         "Quầy / Desk  5")

@@ -30,6 +30,9 @@ def main() -> int:
     ap.add_argument("--live", metavar="TICKET:DESK",
                     help="after the screenshot, publish this call as ticketing would and wait for it")
     ap.add_argument("--pages", action="store_true", help="after the screenshot, show every page of waiting cards")
+    ap.add_argument("--closed", action="store_true",
+                    help="wait for the break/closed screen (state/hours) instead of --expect; after the "
+                         "screenshot publish state/hours open and wait for --expect")
     args = ap.parse_args()
 
     from common.config import load_config
@@ -58,7 +61,13 @@ def main() -> int:
         shot.parent.mkdir(parents=True, exist_ok=True)
         made = Window.screenshot(name=str(shot.with_name(shot.stem + "-raw.png")))  # Kivy appends 0001
         Path(made).replace(shot)
-        result.update(ok=not args.live, shot=str(shot), window_size=list(Window.size), labels=app.screen.labels())
+        result.update(ok=not args.live and not args.closed, shot=str(shot), window_size=list(Window.size),
+                      labels=app.screen.labels())
+        if args.closed:
+            result["text_check"] = app.screen.text_check()
+            threading.Thread(target=publish_open, daemon=True).start()
+            Clock.schedule_interval(poll_open, 0.05)
+            return
         if args.pages:
             result["pages_seen"], result["text_checks"] = [], []
 
@@ -101,6 +110,23 @@ def main() -> int:
                     retain=True)
         rec.close()
 
+    def publish_open() -> None:
+        """Ticketing's part at 13:30: the retained hours state says open again."""
+        from mqtt import topics
+        from mqtt.schemas import HoursState
+        from tests.support.mqtt import Recorder
+
+        rec = Recorder(cfg.mqtt.endpoint()[1], topics.status_filter(cfg.site))
+        rec.publish(topics.state(cfg.site, "hours"), HoursState(status="open").dumps(), retain=True)
+        rec.close()
+
+    def poll_open(_dt: float) -> bool:
+        if app.screen.ticket == args.expect and not app.screen.closed:
+            result.update(ok=True, open_labels=app.screen.labels())
+            app.stop()
+            return False
+        return True
+
     def poll_live(_dt: float) -> bool:
         if app.screen.ticket == args.live.split(":")[0]:
             result["live_shown_after_ms"] = round((time.monotonic() - result["live_published_at"]) * 1000)
@@ -111,7 +137,8 @@ def main() -> int:
 
     def poll(_dt: float) -> bool:
         s = app.screen
-        if s is not None and s.ticket == args.expect and s.ids.waiting_box.children:
+        shown = (getattr(s, "closed", False) and not s.ticket) if args.closed and s is not None else (s is not None and s.ticket == args.expect)
+        if s is not None and shown and s.ids.waiting_box.children:
             result["shown_after_s"] = round(time.monotonic() - t0, 3)
             Clock.schedule_once(snap, 1.0)  # let textures and the first blink frame settle
             return False

@@ -193,3 +193,22 @@ def test_many_services_page_without_cut_text(tmp_path: Path, artifacts: Path, n:
         assert r["after_group_tap"] == "options"
     else:
         assert r["groups"] == []
+
+
+def test_lunch_break_banner_and_issuing_with_the_reopening(tmp_path: Path, artifacts: Path) -> None:
+    r = run_ui("lunch", tmp_path, artifacts)
+    assert r["screen"] == "home"  # 12:10, between the spans: still issuing (state/hours says break)
+    assert r["hours_banner"] == "Nghỉ trưa – làm việc lại lúc 13:30 / Lunch break – back at 13:30"
+    assert "Đang chờ: 4 người  ·  ~20 phút kể từ 13:30" in r["home_buttons"][0]
+    assert r["after_priority"] == "confirm"
+    assert r["details"] == ("Số người chờ trước bạn: 4\n"
+                            "Thời gian chờ dự kiến: khoảng 20 phút, tính từ 13:30 (không tính giờ nghỉ)")
+    assert [e["ticket"] for e in ticket_events(r)] == ["1001"]
+
+
+def test_closed_after_hours_refuses_with_the_next_opening(tmp_path: Path, artifacts: Path) -> None:
+    r = run_ui("after_hours", tmp_path, artifacts)
+    assert r["screen"] == "closed" and r["tickets"] == []
+    assert r["hours_banner"].startswith("Đã hết giờ làm việc – mở cửa lại lúc 07:30")
+    assert (r["headline"], r["detail"]) == ("Đã hết giờ làm việc", "Mở cửa lại lúc 07:30 thứ Ba 24/11")
+    assert (r["headline_en"], r["detail_en"]) == ("Closed for today", "Opens again at 07:30 on Tuesday 24/11")

@@ -127,6 +127,12 @@ def main() -> int:
                 source.online = False
         if scenario == "closed":
             clock.set(clock.now().replace(hour=12, minute=10))
+        if scenario in ("lunch", "after_hours"):  # ticketing's retained state/hours
+            from tests.kiosk.test_hours import BREAK, CLOSED
+
+            clock.set(clock.now().replace(hour=12, minute=10) if scenario == "lunch" else
+                      clock.now().replace(hour=17, minute=20))
+            kiosk.state.set_hours(BREAK if scenario == "lunch" else CLOSED)
         app = KioskApp(kiosk.controller, printer_poll_s=60)
         app._run_prepare() if hasattr(app, "_run_prepare") else None
         result["cold_start_ms"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -231,6 +237,24 @@ def main() -> int:
             r["detail"] = d.ids("closed").detail.text
             d.tap(app.root.ids.lang)
             r["headline_en"] = d.ids("closed").headline.text
+        elif scenario == "lunch":
+            d.shot("home-break")
+            r["screen"], r["hours_banner"] = d.sm.current, app.root.ids.hours.text
+            r["home_buttons"] = [b.text for b in reversed(d.ids("home").services.children)]
+            d.tap(d.service_button("HT"))
+            d.tap(d.ids("options").normal)
+            c.wait_printed(5)
+            app.refresh()
+            r["after_priority"] = d.sm.current
+            r["details"] = d.ids("confirm").details.text
+            d.shot("confirm-break")
+        elif scenario == "after_hours":
+            d.shot("closed-after-hours")
+            r["screen"], r["hours_banner"] = d.sm.current, app.root.ids.hours.text
+            r["headline"], r["detail"] = d.ids("closed").headline.text, d.ids("closed").detail.text
+            d.tap(app.root.ids.lang)
+            r["headline_en"], r["detail_en"] = d.ids("closed").headline.text, d.ids("closed").detail.text
+            d.shot("closed-after-hours-en")
         elif scenario == "finished":
             d.shot("finished")
             r["headline"] = d.ids("finished").headline.text
