@@ -17,8 +17,10 @@ Rules (thresholds from ``[alerts]`` in collector.toml, :class:`collector.manager
 - ``device_fault``: an open fault (printer out of paper, cover open, camera lost, ...), one per code;
 - ``outbox_growing``: a device's outbox holds more than ``outbox_growing`` events;
 - ``seq_gap``: events missing from a device's sequence (at least ``seq_gap_min_missing``);
-- ``province_link``: the site's link to the province is down longer than ``province_link_down_min``
-  (the bridge's status under the device id ``province-link``, or a device of role ``bridge``);
+- ``province_link`` (``link:province``): the site's link to the province is down longer than
+  ``province_link_down_min``: the bridge's retained ``0`` on ``motcua/link/{site}``, kept with its
+  since-time by collector/province_link.py; no notification at all counts as down from the first
+  evaluation. Only when the collector is configured with ``province_link = true``;
 - ``device_forbidden``: the device sent a message its registry role or desk does not allow (counted by
   collector/authz.py in ``devices.forbidden``) within the last ``forbidden_window_min``.
 """
@@ -32,12 +34,12 @@ from typing import Any, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from .manager_config import AlertThresholds
+from .province_link import link_state
 from .reports import OpenClock
 from .site_config import SiteHistory, site_history
 from .staff import Staff
 
 Severity = Literal["red", "amber"]
-PROVINCE_LINK = "province-link"
 KIND_TITLES: dict[str, tuple[str, str]] = {
     "officer_away": ("Quầy vắng cán bộ khi có người chờ", "Desk unattended while people wait"),
     "wait_over_target": ("Thời gian chờ vượt chỉ tiêu", "Wait past its target"),
@@ -81,8 +83,11 @@ def _sites(conn: sqlite3.Connection, site: str | None) -> list[str]:
 class Rules:
     """All the rules over one read connection; :meth:`conditions` is the whole picture at ``now``."""
 
-    def __init__(self, thresholds: AlertThresholds, staff: Staff | None = None, tz: str = "Asia/Ho_Chi_Minh"):
+    def __init__(self, thresholds: AlertThresholds, staff: Staff | None = None, tz: str = "Asia/Ho_Chi_Minh",
+                 province_link: bool = False):
         self.t = thresholds
+        self.province_link = province_link
+        self._first_look: dict[str, float] = {}  # site -> when a link with no notification yet was first seen
         self.staff = staff or Staff()
         self.tz = ZoneInfo(tz)
 
@@ -95,7 +100,27 @@ class Rules:
             out += self._waits(s, hist, waiting)
             out += self._ratings(conn, s, hist)
             out += list(self._devices(conn, s, now))
+            if self.province_link:
+                out += self._link(conn, s, now)
         return out
+
+    def _link(self, conn: sqlite3.Connection, site: str, now: datetime) -> list[Condition]:
+        st = link_state(conn, site)
+        if st is not None and st["up"]:
+            return []
+        since_epoch = (datetime.fromisoformat(st["since"]).timestamp() if st is not None
+                       else self._first_look.setdefault(site, now.timestamp()))
+        down = now.timestamp() - since_epoch
+        limit = self.t.province_link_down_min * 60
+        sev: Severity | None = "red" if down > limit else ("amber" if down > limit * self.t.amber_share else None)
+        if sev is None:
+            return []
+        since = st["since"] if st is not None else None
+        never_vi, never_en = ("", "") if st is not None else (" (chưa từng kết nối)", " (never connected)")
+        return [Condition(site, "province_link", "link:province", sev,
+                          f"Mất kết nối với tỉnh từ {_mins(down)} phút{never_vi}",
+                          f"Link to the province down for {_mins(down)} min{never_en}",
+                          None, {"since": since, "down_s": round(down)})]
 
     # -- the queue and the desks ----------------------------------------------------------------
 
@@ -207,16 +232,12 @@ class Rules:
         t = self.t
         for r in conn.execute("SELECT * FROM devices WHERE site=? ORDER BY device", (site,)):
             dev, desk = r["device"], r["desk"]
-            is_link = dev == PROVINCE_LINK or r["role"] == "bridge"
             if r["status"] == "offline" and r["status_at"]:
                 down = now.timestamp() - datetime.fromisoformat(r["status_at"]).timestamp()
-                limit = (t.province_link_down_min if is_link else t.device_offline_min) * 60
-                if down > limit:
-                    kind = "province_link" if is_link else "device_offline"
-                    yield Condition(site, kind, f"device:{dev}", "red",
-                                    f"{'Kết nối tỉnh' if is_link else 'Thiết bị ' + dev} mất kết nối từ "
-                                    f"{_mins(down)} phút", f"{'Province link' if is_link else 'Device ' + dev} "
-                                    f"offline for {_mins(down)} min", desk,
+                if down > t.device_offline_min * 60:
+                    yield Condition(site, "device_offline", f"device:{dev}", "red",
+                                    f"Thiết bị {dev} mất kết nối từ {_mins(down)} phút",
+                                    f"Device {dev} offline for {_mins(down)} min", desk,
                                     {"device": dev, "since": r["status_at"], "role": r["role"]})
             yield from self._forbidden(site, r, now)
             if r["outbox_depth"] is not None and r["outbox_depth"] > t.outbox_growing:

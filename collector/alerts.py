@@ -11,7 +11,10 @@ write beside the ingest's writer; evaluations are rare and short):
 - ``acknowledge(id, user)`` sets ``acked_at``/``acked_by``; the alert stays open until its cause clears.
 
 Each raise and clear is sent to every channel once; the outcome per channel is kept in ``delivered``
-(JSON). Amber conditions are hints for the dashboard's desk cards (:meth:`AlertEngine.desk_cards`).
+(JSON). A failed delivery (SMTP or webhook down) is tried again at each evaluation once due, after
+``retry_first_s``, then twice as long each time (at most ``retry_max_s``), ``retry_attempts`` tries in all;
+a raise still undelivered when its alert clears is dropped (the clear is sent instead); once delivered it
+is never sent again. Pending retries live in memory: a restart forgets them (the failure stays recorded). Amber conditions are hints for the dashboard's desk cards (:meth:`AlertEngine.desk_cards`).
 Run :meth:`evaluate` after every ingest batch and every ``interval_s`` (time alone can raise an alert:
 an officer away for ten minutes), e.g. with :meth:`start`.
 """
@@ -42,6 +45,15 @@ COLUMNS = ("id", "site", "kind", "subject", "severity", "message_vi", "message_e
 
 
 @dataclass
+class Retry:
+    event: str
+    alert_id: int
+    channel: Channel
+    attempts: int
+    next_at: float
+
+
+@dataclass
 class Changes:
     raised: list[dict[str, Any]] = field(default_factory=list)
     cleared: list[dict[str, Any]] = field(default_factory=list)
@@ -64,10 +76,11 @@ def _row(r: sqlite3.Row) -> dict[str, Any]:
 class AlertEngine:
     def __init__(self, db: str | Path, thresholds: AlertThresholds | None = None, *, staff: Staff | None = None,
                  channels: list[Channel] | None = None, clock: Clock | None = None, tz: str = "Asia/Ho_Chi_Minh",
-                 site: str | None = None, ticks: list[Callable[[datetime], None]] | None = None):
+                 site: str | None = None, ticks: list[Callable[[datetime], None]] | None = None,
+                 province_link: bool = False):
         self.db = str(db)
         self.ticks = list(ticks or [])  # other periodic work on the same thread (the monthly report mail)
-        self.rules = Rules(thresholds or AlertThresholds.model_validate({}), staff, tz)
+        self.rules = Rules(thresholds or AlertThresholds.model_validate({}), staff, tz, province_link)
         self.channels = list(channels or [])
         self.clock = clock or SystemClock(tz)
         self.site = site
@@ -78,6 +91,7 @@ class AlertEngine:
         self.last_conditions: list[Condition] = []
         self.last_eval_ms = 0.0
         self.on_change: Callable[[], None] | None = None  # the dashboard's live hub
+        self.retries: list[Retry] = []
 
     # -- evaluation ------------------------------------------------------------------------------
 
@@ -97,9 +111,10 @@ class AlertEngine:
                                            before != {(c.key, c.severity) for c in changes.conditions}):
             self.on_change()
         for a in changes.raised:
-            self._deliver("raised", a)
+            self._deliver("raised", a, now)
         for a in changes.cleared:
-            self._deliver("cleared", a)
+            self._deliver("cleared", a, now)
+        self._retry_due(now)
         self.last_eval_ms = (time.perf_counter() - t0) * 1000
         return changes
 
@@ -134,23 +149,68 @@ class AlertEngine:
             log.warning("alert raised: %s %s: %s", a_["kind"], a_["subject"], a_["message_en"])
         return out
 
-    def _deliver(self, event: str, alert: dict[str, Any]) -> None:
+    def _send(self, ch: Channel, event: str, alert: dict[str, Any]) -> str:
+        try:
+            ch.send(event, alert)
+            return "ok"
+        except Exception as exc:  # noqa: BLE001 - one channel down must not stop the others
+            log.error("alert %s %s via %s failed: %s", alert["id"], event, ch.name, exc)
+            return f"error: {exc}"
+
+    def _deliver(self, event: str, alert: dict[str, Any], now: datetime) -> None:
         outcome: dict[str, str] = {}
         for ch in self.channels:
-            try:
-                ch.send(event, alert)
-                outcome[ch.name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - one channel down must not stop the others
-                outcome[ch.name] = f"error: {exc}"
-                log.error("alert %s %s via %s failed: %s", alert["id"], event, ch.name, exc)
+            outcome[ch.name] = self._send(ch, event, alert)
+            if outcome[ch.name] != "ok":
+                self.retries.append(Retry(event, alert["id"], ch, 1, now.timestamp() + self.rules.t.retry_first_s))
+        self._record(alert["id"], event, outcome)
+
+    def _retry_due(self, now: datetime) -> None:
+        """Try again each failed delivery that is due; drop it once delivered, given up, or (a raise)
+        when its alert has cleared meanwhile."""
+        t, keep = self.rules.t, []
+        for r in self.retries:
+            if r.next_at > now.timestamp():
+                keep.append(r)
+                continue
+            alert = self._alert(r.alert_id)
+            if alert is None:
+                continue
+            if r.event == "raised" and alert["cleared_at"] is not None:
+                self._record(r.alert_id, r.event, {r.channel.name: "dropped: cleared before delivery"})
+                continue
+            res = self._send(r.channel, r.event, alert)
+            r.attempts += 1
+            if res == "ok":
+                log.info("alert %s %s via %s delivered at attempt %d", r.alert_id, r.event, r.channel.name, r.attempts)
+            elif r.attempts >= t.retry_attempts:
+                res = f"gave up after {r.attempts} attempts: {res}"
+            else:
+                r.next_at = now.timestamp() + min(t.retry_max_s, t.retry_first_s * 2 ** (r.attempts - 1))
+                keep.append(r)
+            self._record(r.alert_id, r.event, {r.channel.name: res}, r.attempts)
+        self.retries = keep
+
+    def _alert(self, alert_id: int) -> dict[str, Any] | None:
+        conn = connect(self.db)
+        try:
+            r = conn.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
+            return _row(r) if r else None
+        finally:
+            conn.close()
+
+    def _record(self, alert_id: int, event: str, outcome: dict[str, str], attempts: int = 1) -> None:
+        """Merge the outcome per channel into ``delivered[event]`` (and the attempts so far)."""
         if not outcome:
             return
         conn = connect(self.db)
         try:
-            row = conn.execute("SELECT delivered FROM alerts WHERE id=?", (alert["id"],)).fetchone()
+            row = conn.execute("SELECT delivered FROM alerts WHERE id=?", (alert_id,)).fetchone()
             done = json.loads(row[0] or "{}") if row else {}
-            done[event] = outcome
-            conn.execute("UPDATE alerts SET delivered=? WHERE id=?", (json.dumps(done), alert["id"]))
+            done[event] = done.get(event, {}) | outcome
+            if attempts > 1:
+                done.setdefault("attempts", {}).setdefault(event, {}).update({k: attempts for k in outcome})
+            conn.execute("UPDATE alerts SET delivered=? WHERE id=?", (json.dumps(done), alert_id))
         finally:
             conn.close()
 

@@ -57,6 +57,8 @@ class CollectorConfig(BaseModel):
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")
     roster: list[RosterEntry] = Field(default_factory=list, description="who is expected at which desk when")
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    province_link: bool = Field(False, description="the site has a bridge to the province (`motcua province-bridge "
+                                "join`): follow motcua/link/{site} and alert when it is down (needs one site)")
     alert_interval_s: float = Field(15.0, ge=0.2, le=600, description="how often alerts are re-evaluated")
     mail: MailConfig | None = Field(None, description="SMTP for alerts and the monthly reports")
     webhooks: list[WebhookConfig] = Field(default_factory=list)

@@ -11,7 +11,10 @@
     device_offline_min = 5
     outbox_growing = 200         # outbox depth above this
     seq_gap_min_missing = 1
-    province_link_down_min = 10
+    province_link_down_min = 10  # with province_link = true at the top of collector.toml
+    retry_first_s = 30           # a failed delivery is tried again after 30 s, 60 s, 120 s, ... (at most
+    retry_max_s = 900            # 15 min apart), retry_attempts times in all, until delivered or cleared
+    retry_attempts = 12
 
     [mail]
     host = "127.0.0.1"
@@ -46,6 +49,9 @@ class AlertThresholds(BaseModel):
     seq_gap_min_missing: int = Field(1, ge=1, description="missing events before a gap alert")
     province_link_down_min: float = Field(10.0, gt=0, description="minutes without the province bridge")
     forbidden_window_min: float = Field(60.0, gt=0, description="a device sent forbidden messages this recently")
+    retry_first_s: float = Field(30.0, gt=0, le=3600, description="first retry of a failed delivery after")
+    retry_max_s: float = Field(900.0, gt=0, le=86400, description="longest wait between two retries")
+    retry_attempts: int = Field(12, ge=1, le=100, description="deliveries tried per alert event and channel")
     amber_share: float = Field(0.5, gt=0, lt=1, description="share of a threshold at which a desk card turns amber")
 
     @model_validator(mode="after")

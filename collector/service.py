@@ -13,6 +13,7 @@ from common.web.app import WebSettings
 
 from .alerts import AlertEngine, channels_from
 from .config import CollectorConfig
+from mqtt import topics
 from mqtt.errors import OutboxStorageError, storage_kind
 
 from .db import open_db
@@ -20,6 +21,7 @@ from .errors import StorageUnavailable
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink
+from .province_link import LinkWatch
 from .report_mail import ReportMailer
 from .web import LiveHub, create_app
 
@@ -46,7 +48,8 @@ class Collector:
                   if config.report_mail is not None and config.mail is not None else None)
         self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
-                                  site=config.site_or_none, ticks=[mailer.tick] if mailer else [])
+                                  site=config.site_or_none, ticks=[mailer.tick] if mailer else [],
+                                  province_link=config.province_link and config.site_or_none is not None)
         self.reader.alert_source = lambda: self.alerts.last_conditions
         self.reader.staff = config.staff()
         self.alerts.on_change = self.hub.notify
@@ -54,6 +57,10 @@ class Collector:
             self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
+        if config.province_link and config.site_or_none:  # the bridge's retained 1/0 (docs/province.md)
+            link = LinkWatch(config.db, config.site, topics.province_link(config.site), self.clock,
+                             self.ingest.client.ack)
+            self.ingest.client.subscribe(link.topic, link.on_message)
         self.console: ConsoleLink | None = None
         if config.console_device and config.site_or_none:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
