@@ -65,7 +65,7 @@ class Rollout:
         now = time.monotonic() if now is None else now
         while self.status == "running":
             if not self.waves:
-                self.status, self.reason = "done", "no devices"
+                self.status, self.reason = "done", "không có thiết bị / no devices"
                 break
             if self.started is None:
                 self._start_wave(now)
@@ -80,12 +80,13 @@ class Rollout:
                 self.wave += 1
                 self.started = None
                 if self.wave >= len(self.waves):
-                    self.status, self.reason = "done", f"{len(self.devices)} devices updated"
+                    self.status = "done"
+                    self.reason = f"đã cập nhật {len(self.devices)} thiết bị / {len(self.devices)} devices updated"
                 continue
             if self.started is not None and now - self.started > self.timeout_s:
                 late = [d for d, st in states.items() if st is None or st.state not in FINAL]
                 self.status, self.failed = "stopped", late[0]
-                self.reason = f"{late[0]}: no answer in {self.timeout_s:.0f} s"
+                self.reason = f"{late[0]}: không trả lời trong {self.timeout_s:.0f} s / no answer in {self.timeout_s:.0f} s"
                 return self.status
             for d in wave:
                 if states[d] is None and now - self.asked.get(d, -1e18) >= self.resend_s:
