@@ -1,6 +1,7 @@
 """The devices area: ``GET /devices`` (every device's state, telemetry, faults, version and
 update state as one table that becomes one card per device on a phone; outdated and failed
-devices first), ``POST /devices/update`` (collector/web/fleet.py) and ``GET /api/devices``."""
+devices first), ``POST /devices/update`` (collector/web/fleet.py), ``GET /api/devices`` and
+``GET /api/devices/rollout``."""
 from __future__ import annotations
 
 import json
@@ -59,10 +60,18 @@ async def devices_page(request: Request) -> Response:
 
 @requires("dashboard")
 async def devices_api(request: Request) -> Response:
-    items, offered = await run_in_threadpool(with_updates, request, site_param(request))
-    return JSONResponse({"items": items, "total": len(items), "offered_release": offered,
-                         "rollout": fleet.rollout_view(fleet.fleet_of(request))})
+    items, _ = await run_in_threadpool(with_updates, request, site_param(request))
+    return JSONResponse({"items": items, "total": len(items)})
+
+
+@requires("devices")
+async def rollout_api(request: Request) -> Response:
+    """The rollout under way (or the last one; null: none since the collector started) and the
+    release the server offers."""
+    offered = await run_in_threadpool(offered_release, getattr(request.app.state, "releases", None))
+    return JSONResponse({"rollout": fleet.rollout_view(fleet.fleet_of(request)), "offered_release": offered})
 
 
 routes = [Route("/devices", devices_page, name="devices"), *fleet.routes]
-api_routes = [Route("/devices", devices_api, name="api_devices")]
+api_routes = [Route("/devices/rollout", rollout_api, name="api_devices_rollout"),
+              Route("/devices", devices_api, name="api_devices")]

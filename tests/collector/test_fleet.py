@@ -121,7 +121,9 @@ def ask(client: httpx.Client, devices: list[str], wave: int) -> httpx.Response:
 
 
 def rollout(client: httpx.Client) -> dict:
-    return devices_json(client)["rollout"] or {}
+    r = client.get("/api/devices/rollout").json()
+    assert r["offered_release"] == NEW
+    return r["rollout"] or {}
 
 
 def test_waves_of_two_wait_for_both_and_versions_show(broker, site):
