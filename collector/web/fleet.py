@@ -59,13 +59,13 @@ class Fleet:
     def start_rollout(self, devices: list[str], size: int, version: str | None) -> Rollout:
         with self.lock:
             if self.rollout is not None and self.rollout.status == "running":
-                raise RuntimeError("an update is under way / đang cập nhật")
+                raise RuntimeError("đang có một đợt cập nhật / an update is under way")
             self.rollout = Rollout(devices, size, version, resend_s=self.resend_s, timeout_s=self.timeout_s)
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="fleet-waves", daemon=True)
-            self._thread.start()
-        return self.rollout
+            if self._thread is None:  # the thread clears it (under this lock) when it ends
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="fleet-waves", daemon=True)
+                self._thread.start()
+            return self.rollout
 
     def _send(self, device: str, cmd: UpdateCommand) -> None:
         assert self.site is not None and self.publish is not None
@@ -73,13 +73,14 @@ class Fleet:
         self.publish(topics.command(self.site, device, "update"), cmd.dumps())
 
     def _run(self) -> None:
-        conn = connect(self.db_path)
+        conn = connect(self.db_path, readonly=True)
         try:
             while not self._stop.is_set():
                 with self.lock:
                     ro = self.rollout
-                if ro is None or ro.status != "running":
-                    return
+                    if ro is None or ro.status != "running":
+                        self._thread = None
+                        return
                 states = update_states(conn, self.site)
                 try:
                     ro.step(states.get, self._send)
@@ -89,6 +90,9 @@ class Fleet:
                 self._stop.wait(self.poll_s)
         finally:
             conn.close()
+            with self.lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
     def stop(self) -> None:
         self._stop.set()
