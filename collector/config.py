@@ -52,6 +52,8 @@ class CollectorConfig(BaseModel):
     console_device: str | None = Field(None, pattern=r"^[a-z0-9-]{1,32}$",
                                        description="device id (registry role `console`) the officer web console "
                                        "asks ticketing as; unset: no console (needs one site, not '+')")
+    releases: str | None = Field("/var/lib/motcua/releases", description="the site server's releases "
+                                 "(latest.json: the version the devices page offers); missing: not shown")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")

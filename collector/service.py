@@ -66,7 +66,12 @@ class Collector:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
-                              alerts=self.alerts, staff=config.staff(), console_link=self.console)
+                              alerts=self.alerts, staff=config.staff(), console_link=self.console,
+                              fleet_publish=self._publish_command, releases=config.releases)
+
+    def _publish_command(self, topic: str, payload: bytes) -> None:
+        """A device command (the dashboard's updates) on the collector's own MQTT login."""
+        self.ingest.client.publish(topic, payload, qos=1)
 
     def _on_batch(self, res: Any) -> None:
         self.hub.notify(res)

@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from common.waves import FINAL, HEALTHY
 from mqtt import topics
 from mqtt.schemas import UpdateCommand, UpdateState
 
@@ -30,7 +31,6 @@ from .update import Result, Updater, release_of
 
 log = logging.getLogger(__name__)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-FINAL = ("current", "updated", "rolled-back", "failed")
 
 
 def now() -> datetime:
@@ -184,7 +184,7 @@ class Waves:
         for n, start in enumerate(range(0, len(devices), max(1, size)), 1):
             res = self.wave(devices[start:start + size], version)
             report(n, res)
-            if not all(st is not None and st.state in ("updated", "current") for st in res.values()):
+            if not all(st is not None and st.state in HEALTHY for st in res.values()):
                 return False
         return True
 

@@ -22,6 +22,7 @@ from ..i18n import LABELS
 from ..queries import Reader
 from ..console_link import ConsoleLink
 from . import api, console, dashboard, dead_letters, devices, feedback, live, login, manager, reports
+from .fleet import Fleet, Publish
 from .live import LiveHub
 from .state import AuthWriter, WebState
 
@@ -61,15 +62,20 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
                tz: str = "Asia/Ho_Chi_Minh", on_ready: Callable[[], None] | None = None,
                throttle: LoginThrottle | None = None, settings: WebSettings = WebSettings(),
                alerts: AlertEngine | None = None, staff: Staff | None = None,
-               console_link: ConsoleLink | None = None) -> Starlette:
+               console_link: ConsoleLink | None = None, fleet_publish: Publish | None = None,
+               releases: str | None = None) -> Starlette:
     """``throttle`` counts failed logins (in memory; default: one on ``reader.clock``);
-    ``settings.secure_cookies`` for a site served over TLS."""
+    ``settings.secure_cookies`` for a site served over TLS; ``fleet_publish(topic, payload)``
+    sends devices' update commands (None: the update form answers 503); ``releases``: the
+    directory of the site server's ``latest.json``."""
     pages = Pages([TEMPLATES], {**LABELS, **console.LABELS}, nav=NAV)
     writer = AuthWriter(db_path)
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,
                      throttle=throttle or LoginThrottle(reader.clock), health=health, tz=tz,
                      secure_cookies=settings.secure_cookies, staff=staff or Staff(), alerts=alerts)
+
+    fleet = Fleet(db_path, hub.site, fleet_publish)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,6 +85,7 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
         try:
             yield
         finally:
+            fleet.stop()
             await hub.stop()
 
     app = build_app(collector_routes(), pages=pages, backend=backend, settings=settings, static_package="collector",
@@ -89,4 +96,6 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     app.state.web = state
     app.state.console = console.ConsoleState(console_link)
     app.state.auth_backend = backend
+    app.state.fleet = fleet
+    app.state.releases = releases
     return app

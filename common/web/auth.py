@@ -22,9 +22,9 @@ ROLES = ("manager", "officer", "technician", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     # everything, including citizens' comments and phone numbers
     "manager": frozenset({"authenticated", "dashboard", "reports", "ratings", "dead_letters", "devices",
-                          "citizen_data"}),
-    # the devices, their faults and the messages that were refused
-    "technician": frozenset({"authenticated", "dashboard", "devices", "dead_letters"}),
+                          "citizen_data", "fleet"}),
+    # the devices, their faults and the messages that were refused; asking devices to update (fleet)
+    "technician": frozenset({"authenticated", "dashboard", "devices", "dead_letters", "fleet"}),
     # an officer at a desk (the officer console)
     "officer": frozenset({"authenticated", "dashboard", "officer"}),
     # a wall screen or a visitor: the live dashboard only
