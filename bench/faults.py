@@ -298,10 +298,13 @@ def device_kill(site: Site) -> None:
     site.start_device(name, seconds=max(1.0, site.seconds - 3.0))
 
 
-def network_cut(site: Site, seconds: float = 30.0) -> None:
+CUT_S = 30.0  # --cut-s: how long the device is cut off
+
+
+def network_cut(site: Site) -> None:
     assert site.proxy is not None
     site.proxy.cut()
-    time.sleep(seconds)
+    time.sleep(CUT_S)
     site.proxy.mend()
 
 
@@ -343,7 +346,7 @@ SCENARIOS: list[tuple[str, Callable[[Site], None]]] = [
     ("broker SIGKILL + restarted empty, collector down 8 s", broker_kill_collector_down),
     ("collector SIGKILL, down 5 s", collector_kill),
     ("device SIGKILL, restarted", device_kill),
-    ("device cut off the network 30 s", network_cut),
+    ("device cut off the network (--cut-s, 30 s)", network_cut),
     ("disk full on the server 5 s", server_disk_full),
     ("disk full on a device 5 s", device_disk_full),
     ("power cut (everything SIGKILLed)", power_cut),
@@ -424,11 +427,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0, help="events/s per device")
     ap.add_argument("--seconds", type=float, default=8.0, help="how long each device records")
     ap.add_argument("--only", help="run the scenarios whose name contains this")
+    ap.add_argument("--cut-s", type=float, default=30.0, help="how long the network cut lasts (default 30)")
     ap.add_argument("--device", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--log", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global CUT_S
+    CUT_S = args.cut_s
     if args.device:
         device_main(args.db, args.url, args.device, args.rate, args.seconds, args.log)
         return
