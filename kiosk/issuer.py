@@ -21,7 +21,7 @@ from common.clock import Clock, SystemClock, iso, local_day
 from mqtt.client import DeviceClient
 from mqtt.errors import NotConnected, RequestTimeout
 from mqtt.outbox import Outbox
-from mqtt.schemas import Lease, Request, TicketData, uuid7
+from mqtt.schemas import Lease, Request, Response, TicketData, uuid7
 
 from .errors import LeaseRefused, NoNumbers
 from .faults import Faults
@@ -78,6 +78,13 @@ class ClientLeaseSource:
         if not resp.ok or resp.lease is None:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease
+
+
+def check_in(client: DeviceClient, code: str, request_id: str, timeout_s: float = 2.0) -> Response:
+    """Ask ticketing to check appointment ``code`` in (ticketing/appointments.py); its answer
+    carries the priority number as a one-number lease, or a bilingual refusal."""
+    return client.request("check-in", Request(id=request_id, device=client.device, appointment=code,
+                                               ts=client.clock.now()), timeout_s, expiry_s=2)
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,31 @@ class Issuer:
             log.info("issued %s (%s, priority=%s, online)", ticket.ticket, service, priority)
             return ticket
         return self._issue_from_lease(service, day, now, priority, appointment, people_ahead, est_wait_s)
+
+    def check_in(self, code: str, *, people_ahead: int = 0, est_wait_s: float | None = None) -> IssuedTicket | Response:
+        """Check appointment ``code`` in at ticketing: the priority ticket (persisted, to print and
+        report through :meth:`report_print` like any other), or ticketing's refusal. Raises
+        NoNumbers when ticketing cannot be reached (a code can only be checked online)."""
+        client = getattr(self.source, "client", None)
+        if client is None or not self.source.online:
+            raise NoNumbers("", "offline", "appointments are checked in only while ticketing is reachable")
+        request_id = uuid7()
+        try:
+            resp = check_in(client, code, request_id)
+        except (NotConnected, RequestTimeout):
+            try:
+                resp = check_in(client, code, request_id)  # the same id: a lost answer never takes two numbers
+            except (NotConnected, RequestTimeout) as exc:
+                raise NoNumbers("", "offline", f"check-in not answered: {exc}") from None
+        if not resp.ok or resp.lease is None:
+            return resp
+        got, now = resp.lease, self.clock.now()
+        ticket = IssuedTicket(f"{got.prefix}{got.start}", got.start, got.day, got.service, "appointment", code, now,
+                              people_ahead, est_wait_s, False)
+        with self.store.tx() as db:
+            self._insert(db, ticket)
+        log.info("checked in appointment %s: %s (%s)", code, ticket.ticket, got.service)
+        return ticket
 
     def _online_number(self, service: str, day: str) -> Lease | None:
         """One number from ticketing, or None (unreachable, slow, or refused for a reason a lease
