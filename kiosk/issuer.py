@@ -71,6 +71,14 @@ class ClientLeaseSource:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease
 
+    def check_in(self, code: str, service: str | None, request_id: str) -> Response:
+        """Ask ticketing to check appointment ``code`` in (ticketing/appointments.py; ``service``
+        is the one on screen, ticketing uses the booking's): the priority number as a one-number
+        lease, or a bilingual refusal."""
+        return self.client.request("check-in", Request(id=request_id, device=self.client.device, appointment=code,
+                                                       service=service, ts=self.client.clock.now()),
+                                   self.timeout_s, expiry_s=2)
+
     def number(self, service: str, request_id: str) -> Lease:
         resp = self.client.request("number", Request(id=request_id, device=self.client.device, service=service,
                                                      ts=self.client.clock.now()), self.number_timeout_s,
@@ -78,13 +86,6 @@ class ClientLeaseSource:
         if not resp.ok or resp.lease is None:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease
-
-
-def check_in(client: DeviceClient, code: str, request_id: str, timeout_s: float = 2.0) -> Response:
-    """Ask ticketing to check appointment ``code`` in (ticketing/appointments.py); its answer
-    carries the priority number as a one-number lease, or a bilingual refusal."""
-    return client.request("check-in", Request(id=request_id, device=client.device, appointment=code,
-                                               ts=client.clock.now()), timeout_s, expiry_s=2)
 
 
 @dataclass(frozen=True)
@@ -182,21 +183,23 @@ class Issuer:
             return ticket
         return self._issue_from_lease(service, day, now, priority, appointment, people_ahead, est_wait_s)
 
-    def check_in(self, code: str, *, people_ahead: int = 0, est_wait_s: float | None = None) -> IssuedTicket | Response:
+    def check_in(self, code: str, service: str | None = None, *, people_ahead: int = 0,
+                 est_wait_s: float | None = None) -> IssuedTicket | Response:
         """Check appointment ``code`` in at ticketing: the priority ticket (persisted, to print and
         report through :meth:`report_print` like any other), or ticketing's refusal. Raises
         NoNumbers when ticketing cannot be reached (a code can only be checked online)."""
-        client = getattr(self.source, "client", None)
-        if client is None or not self.source.online:
+        ask = getattr(self.source, "check_in", None)
+        if ask is None or not self.source.online:
             raise NoNumbers("", "offline", "appointments are checked in only while ticketing is reachable")
         request_id = uuid7()
         try:
-            resp = check_in(client, code, request_id)
+            resp = ask(code, service, request_id)
         except (NotConnected, RequestTimeout):
             try:
-                resp = check_in(client, code, request_id)  # the same id: a lost answer never takes two numbers
+                resp = ask(code, service, request_id)  # the same id: a lost answer never takes two numbers
             except (NotConnected, RequestTimeout) as exc:
                 raise NoNumbers("", "offline", f"check-in not answered: {exc}") from None
+        assert isinstance(resp, Response)
         if not resp.ok or resp.lease is None:
             return resp
         got, now = resp.lease, self.clock.now()
