@@ -93,11 +93,20 @@ def _qr_svg(code: str) -> str:
     return buf.getvalue().decode()
 
 
+def _limited(request: Request, post: bool = False) -> Response | None:
+    from .web import _limited as limited  # the portal's per-address limits (web.py imports this module)
+    return limited(request, post=post)
+
+
 async def booking_page(request: Request) -> Response:
+    if (r := _limited(request)) is not None:
+        return r
     return await _page(request)
 
 
 async def booking_post(request: Request) -> Response:
+    if (r := _limited(request, post=True)) is not None:
+        return r
     form = await request.form()
     service, day, slot = (str(form.get(k, "")) for k in ("service", "day", "slot"))
     if not (_SERVICE.match(service) and _DAY.match(day) and _SLOT.match(slot)):
@@ -110,6 +119,8 @@ async def booking_post(request: Request) -> Response:
 
 
 async def cancel_post(request: Request) -> Response:
+    if (r := _limited(request, post=True)) is not None:
+        return r
     form = await request.form()
     code, day = str(form.get("code", "")).strip(), str(form.get("day", "")).strip()
     if not _CODE.match(code) or (day and not _DAY.match(day)):
