@@ -131,6 +131,9 @@ class Authz:
                 return f"camera {dev} does not watch desk {desk} (its desks: {entry.desks})"
         elif typ == "ticket":
             return self._ticket(dev, entry, data)
+        elif typ == "appointment":
+            if entry.role != "ticketing":
+                return f"device {dev} is a {entry.role}: only ticketing reports appointments"
         elif typ == "desk":
             if entry.role != "rating-terminal" or (desk is not None and desk != entry.desk):
                 return f"device {dev} ({entry.role}) may not sign officers in or out at desk {desk}"
@@ -139,6 +142,8 @@ class Authz:
     def _ticket(self, dev: str, entry: DeviceEntry, data: dict[str, Any]) -> str | None:
         action = data.get("action")
         if action == "issued":
+            if entry.role == "ticketing" and data.get("appointment"):
+                return None  # an appointment checked in at a desk: ticketing queues it (ticketing/appointments.py)
             if entry.role != "kiosk":
                 return f"device {dev} is a {entry.role}: only kiosks issue tickets"
             for key in ("wait_s", "service_s"):

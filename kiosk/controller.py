@@ -215,7 +215,25 @@ class KioskController:
             self.code_error = self.t("code_too_short", n=CODE_MIN, m=CODE_MAX)
             return None
         assert self.service is not None
-        return self._issue(self.service, "appointment", self.code)
+        return self._check_in(self.code, self.service)
+
+    def _check_in(self, code: str, service: str) -> IssuedTicket | None:
+        """The code checked at ticketing (ticketing/appointments.py); its priority ticket prints
+        like any other. A refusal (unknown code, too early/late) stays on the screen."""
+        try:
+            ahead = self.state.people_ahead(service, "appointment")
+            got = self.issuer.check_in(code, service, people_ahead=ahead, est_wait_s=self.state.est_wait_s(service, ahead))
+        except NoNumbers as exc:
+            log.warning("appointment %s not checked in: %s", code, exc)
+            self.code_error = self.t("no_numbers_offline")
+            return None
+        if not isinstance(got, IssuedTicket):
+            self.code_error = (got.message_vi if self.lang == "vi" else got.message_en) or (got.error or "")
+            return None
+        self.state.note_issued(got.service, "appointment")
+        self.screen = "confirm"
+        self.job = self.printing.submit(got)
+        return got
 
     def back(self) -> None:
         if self.screen == "appointment":

@@ -21,7 +21,7 @@ from common.clock import Clock, SystemClock, iso, local_day
 from mqtt.client import DeviceClient
 from mqtt.errors import NotConnected, RequestTimeout
 from mqtt.outbox import Outbox
-from mqtt.schemas import Lease, Request, TicketData, uuid7
+from mqtt.schemas import Lease, Request, Response, TicketData, uuid7
 
 from .errors import LeaseRefused, NoNumbers
 from .faults import Faults
@@ -70,6 +70,14 @@ class ClientLeaseSource:
         if not resp.ok or resp.lease is None:
             raise LeaseRefused(service, resp.error, resp.message_en)
         return resp.lease
+
+    def check_in(self, code: str, service: str | None, request_id: str) -> Response:
+        """Ask ticketing to check appointment ``code`` in (ticketing/appointments.py; ``service``
+        is the one on screen, ticketing uses the booking's): the priority number as a one-number
+        lease, or a bilingual refusal."""
+        return self.client.request("check-in", Request(id=request_id, device=self.client.device, appointment=code,
+                                                       service=service, ts=self.client.clock.now()),
+                                   self.timeout_s, expiry_s=2)
 
     def number(self, service: str, request_id: str) -> Lease:
         resp = self.client.request("number", Request(id=request_id, device=self.client.device, service=service,
@@ -174,6 +182,33 @@ class Issuer:
             log.info("issued %s (%s, priority=%s, online)", ticket.ticket, service, priority)
             return ticket
         return self._issue_from_lease(service, day, now, priority, appointment, people_ahead, est_wait_s)
+
+    def check_in(self, code: str, service: str | None = None, *, people_ahead: int = 0,
+                 est_wait_s: float | None = None) -> IssuedTicket | Response:
+        """Check appointment ``code`` in at ticketing: the priority ticket (persisted, to print and
+        report through :meth:`report_print` like any other), or ticketing's refusal. Raises
+        NoNumbers when ticketing cannot be reached (a code can only be checked online)."""
+        ask = getattr(self.source, "check_in", None)
+        if ask is None or not self.source.online:
+            raise NoNumbers("", "offline", "appointments are checked in only while ticketing is reachable")
+        request_id = uuid7()
+        try:
+            resp = ask(code, service, request_id)
+        except (NotConnected, RequestTimeout):
+            try:
+                resp = ask(code, service, request_id)  # the same id: a lost answer never takes two numbers
+            except (NotConnected, RequestTimeout) as exc:
+                raise NoNumbers("", "offline", f"check-in not answered: {exc}") from None
+        assert isinstance(resp, Response)
+        if not resp.ok or resp.lease is None:
+            return resp
+        got, now = resp.lease, self.clock.now()
+        ticket = IssuedTicket(f"{got.prefix}{got.start}", got.start, got.day, got.service, "appointment", code, now,
+                              people_ahead, est_wait_s, False)
+        with self.store.tx() as db:
+            self._insert(db, ticket)
+        log.info("checked in appointment %s: %s (%s)", code, ticket.ticket, got.service)
+        return ticket
 
     def _online_number(self, service: str, day: str) -> Lease | None:
         """One number from ticketing, or None (unreachable, slow, or refused for a reason a lease

@@ -108,6 +108,23 @@ class TicketData(Model):
                                "ticketing does not queue it")
 
 
+AppointmentAction = Literal["booked", "cancelled", "checked_in", "missed"]
+
+
+class AppointmentData(Model):
+    """An appointment (lịch hẹn) changed: booked, cancelled, checked in (``ticket`` is its
+    priority ticket) or missed (not checked in by the slot's end + the late window)."""
+
+    action: AppointmentAction
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    service: ServiceCode
+    start: str = Field(pattern=r"^\d{2}:\d{2}$", description="slot start, local HH:MM")
+    end: str = Field(pattern=r"^\d{2}:\d{2}$")
+    source: str | None = Field(default=None, description="who booked: portal device or the online-service API")
+    ticket: str | None = None
+
+
 class PresenceData(Model):
     desk: Desk
     zone: Literal["officer", "citizen"]
@@ -156,6 +173,7 @@ EVENT_DATA: dict[str, type[Model]] = {  # one per topics.EVENT_TYPES, in order (
     "fault": FaultData,
     "desk": DeskData,
     "feedback": FeedbackData,
+    "appointment": AppointmentData,
 }
 
 
@@ -257,6 +275,10 @@ class Request(Model):
     to_service: ServiceCode | None = None
     keep_place: bool | None = None
     ts: AwareTime | None = None
+    appointment: str | None = Field(default=None, max_length=16, description="cancel, check-in: the code")
+    day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="book, slots: local day")
+    slot: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$", description="book: slot start HH:MM")
+    source: str | None = Field(default=None, max_length=64, description="book: on whose behalf (API client)")
 
 
 class Lease(Model):
@@ -288,6 +310,30 @@ class Response(Model):
     ticket: TicketInfo | None = None
     lease: Lease | None = None
     waiting: int | None = None
+    appointment: "AppointmentInfo | None" = None
+    slots: "list[SlotInfo] | None" = None
+
+
+class SlotInfo(Model):
+    """A bookable slot of one service and day (``free`` places left of ``capacity``)."""
+
+    start: str
+    end: str
+    capacity: int
+    free: int
+
+
+class AppointmentInfo(Model):
+    code: str
+    day: str
+    service: ServiceCode
+    start: str
+    end: str
+    status: Literal["booked", "cancelled", "checked_in", "missed"]
+    ticket: str | None = None
+
+
+Response.model_rebuild()
 
 
 # -- retained state ---------------------------------------------------------------------------------

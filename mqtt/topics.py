@@ -22,9 +22,10 @@ _ID = re.compile(r"^[a-z0-9-]{1,32}$")
 
 # The event types, here only: the envelope's ``type`` (schemas.Envelope) and the data models
 # (schemas.EVENT_DATA, keyed by this Literal) follow from it.
-EventType = Literal["rating", "ticket", "presence", "fault", "desk", "feedback"]
+EventType = Literal["rating", "ticket", "presence", "fault", "desk", "feedback", "appointment"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
-REQUEST_OPS = ("lease", "number", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
+REQUEST_OPS = ("lease", "number", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out",
+               "book", "cancel", "check-in", "slots")
 STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours")
 
 

@@ -35,6 +35,8 @@ class PortalConfig(BaseModel):
     behind_proxy: bool = Field(False, description="take the citizen's address from the proxy's X-Forwarded-For")
     trusted_origins: list[str] = Field(default_factory=list, description="public origin(s) behind a proxy")
     limits: Limits = Field(default_factory=Limits)
+    api_token: str | None = Field(None, min_length=24, description="Bearer token of the online-service booking "
+                                  "API (/api/v1/bookings, docs/api.md); unset: the API answers 401")
 
     @model_validator(mode="after")
     def _one_secret(self) -> "PortalConfig":

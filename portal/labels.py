@@ -2,6 +2,22 @@
 from __future__ import annotations
 
 LABELS: dict[str, tuple[str, str]] = {
+    "booking": ("Đặt lịch hẹn", "Book an appointment"),
+    "pick_service": ("Chọn lĩnh vực", "Choose a service"),
+    "pick_day": ("Chọn ngày", "Choose a day"),
+    "show_slots": ("Xem giờ còn trống", "Show free times"),
+    "pick_slot": ("Chọn giờ hẹn", "Choose a time"),
+    "no_free_slots": ("Ngày này không còn giờ trống", "No free times on this day"),
+    "book": ("Đặt lịch", "Book"),
+    "your_code": ("Mã lịch hẹn của bạn", "Your appointment code"),
+    "code_hint": ("Đến trước giờ hẹn, nhập mã này trên máy lấy số (mục \"Tôi có lịch hẹn\") để nhận số ưu tiên.",
+                  "Come before your time and type this code on the kiosk (\"I have an appointment\") "
+                  "for a priority number."),
+    "cancel_title": ("Hủy lịch hẹn", "Cancel an appointment"),
+    "code": ("Mã lịch hẹn (6 chữ số)", "Appointment code (6 digits)"),
+    "day_opt": ("Ngày hẹn (để trống: hôm nay)", "Day (empty: today)"),
+    "cancel": ("Hủy lịch", "Cancel"),
+    "cancelled_ok": ("Đã hủy lịch hẹn", "Appointment cancelled"),
     "title": ("Tra cứu số thứ tự", "Your queue number"),
     "site_title": ("Tình hình tiếp nhận hồ sơ", "Queue at the centre"),
     "your_number": ("Số của bạn", "Your number"),

@@ -37,6 +37,7 @@ class PortalService:
         for flt, handler in self.tracker.filters():
             self.client.subscribe(flt, handler)
         self.portal = Portal(config, self.tracker, self.outbox.enqueue)
+        self.portal.ask = lambda op, req: self.client.request(op, req, 5.0)
         self.app = make_app(self.portal)
         self.server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -31,6 +31,8 @@ from common.web.pages import Pages
 from mqtt.errors import MqttCoreError
 from mqtt.schemas import FeedbackData, RatingData
 
+from .booking import ROUTES as BOOKING_ROUTES
+from .booking import Ask
 from .config import PortalConfig
 from .labels import LABELS
 from .limits import Limiter
@@ -88,6 +90,7 @@ class Portal:
         self.config = config
         self.tracker = tracker
         self.enqueue = enqueue  # Outbox.enqueue(type, data)
+        self.ask: Ask | None = None  # ticketing's request/response (book, cancel, slots); set by the service
         self.secret = config.secret_bytes()
         self.hub = Hub()
         tracker.listeners.append(self.hub.changed)
@@ -319,6 +322,7 @@ ROUTES = [
     Route("/ve/{token}/live", ticket_live),
     Route("/ve/{token}/rate", rate, methods=["POST"]),
     Route("/ve/{token}", ticket_page),
+    *BOOKING_ROUTES,  # appointments: /dat-lich, /api/v1/bookings (portal/booking.py)
 ]
 
 

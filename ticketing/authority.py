@@ -9,6 +9,8 @@ device's login), never from a payload field.
 - leases and online numbers (``number``): only from kiosks (the count is bounded by the queue);
 - ``issued`` ticket events: only from kiosks, only for a number leased to that kiosk, with an
   ``issued_at`` kept between that lease and now (the queue checks the service exists);
+- appointments (appointments.py): ``book``, ``cancel``, ``slots`` only from the citizen portal
+  (role ``portal``); ``check-in`` from kiosks, or for a desk from that desk's device/console;
 - no retained request is served (the broker cannot refuse the retain flag per topic).
 
 Without a registry (development, tests of other parts) every device is trusted and the start
@@ -30,6 +32,7 @@ from .config import SiteConfig
 
 log = logging.getLogger(__name__)
 
+BOOKING_OPS = ("book", "cancel", "slots")  # the citizen portal (and the online-service API on it)
 DESK_OPS = ("call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out")
 
 # (asking device, its registry entry or None, desk) -> may this device act at this desk?
@@ -91,6 +94,15 @@ class Authority:
         if op in ("lease", "number") and entry.role != "kiosk":
             return self._refuse(asker, op, "chỉ máy lấy số được nhận số",
                                 f"only a kiosk may take numbers ({asker} is a {entry.role})", req.id)
+        if op in BOOKING_OPS and entry.role != "portal":
+            return self._refuse(asker, op, "chỉ cổng dịch vụ công dân được đặt hoặc hủy lịch hẹn",
+                                f"only the citizen portal may {op} appointments ({asker} is a {entry.role})", req.id)
+        if op == "check-in":
+            if entry.role == "kiosk" and req.desk is None:
+                return None
+            if req.desk is None or not self.may_act_at_desk(asker, req.desk):
+                return self._refuse(asker, op, "chỉ máy lấy số hoặc thiết bị của quầy được nhận lịch hẹn",
+                                    f"only a kiosk or the device of the named desk may check in ({asker})", req.id)
         if op in DESK_OPS:
             if req.desk is None:
                 return None  # the queue answers bad_request

@@ -87,6 +87,14 @@ class SiteConfig(BaseModel):
         "the local day ends (then they expire)")
     portal_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
                                    description="citizen portal's public address, e.g. https://ve.camau-hcc.vn")
+    appointment_capacity: int = Field(0, ge=0, le=100, description="bookings per slot and service; 0: "
+                                      "no appointments (ticketing/appointments.py)")
+    appointment_slot_min: int = Field(30, ge=5, le=240, description="slot length in minutes, from each opening")
+    appointment_early_min: int = Field(15, ge=0, le=240, description="check-in accepted this early before the slot")
+    appointment_late_min: int = Field(10, ge=0, le=240, description="check-in accepted this late after the slot "
+                                      "start; later it is refused, and after the slot's end + this, missed")
+    appointment_days_ahead: int = Field(14, ge=0, le=90, description="bookable days from today")
+    appointment_services: list[str] | None = Field(None, description="services that take bookings; unset: all")
     hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
     closed_days: list[str] = Field(default_factory=list)
     services: list[Service] = Field(min_length=1)
@@ -140,6 +148,9 @@ class SiteConfig(BaseModel):
                 if code not in codes:
                     raise ValueError(f"desk {d.number} handles unknown service {code!r}; "
                                      f"known: {', '.join(codes)}")
+        for code in self.appointment_services or []:
+            if code not in codes:
+                raise ValueError(f"appointment_services names unknown service {code!r}; known: {', '.join(codes)}")
         if len(set(self.priority_classes)) != len(self.priority_classes):
             raise ValueError("priority_classes lists a class twice")
         ss = sorted(self.services, key=lambda s: (s.prefix, s.range_start))

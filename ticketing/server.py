@@ -20,6 +20,7 @@ from mqtt.errors import MqttCoreError, ProtocolError
 from mqtt.outbox import Outbox
 from mqtt.schemas import DeskData, Envelope, Request, Response, TicketData, parse_event
 
+from .appointments import Appointments
 from .authority import Authority
 from .desk_rules import console_at_desk
 from .hours import hours_watcher
@@ -50,6 +51,8 @@ class Server:
         self.queue = queue
         self.authority = Authority(registry, queue.site, client.device)
         self.authority.desk_authorities.append(console_at_desk)  # the officer web console (desk_rules.py)
+        self.appointments = Appointments(queue)  # book, cancel, slots, check-in (appointments.py)
+        queue._ops.update(self.appointments.ops())
         self.hours = hours_watcher(self)  # retained state/hours, closing policy (hours.py)
         self.client = client
         self.outbox = outbox
@@ -85,6 +88,8 @@ class Server:
     def tick(self) -> None:
         """From the run loop, about once a second: roll the day over at local midnight."""
         self.hours.tick(self.clock.now())
+        if self.appointments.sweep(self.clock.now()):
+            self._wake.set()
         out = self.queue.rollover()
         if out is not None:
             self.publish(out)
@@ -172,7 +177,7 @@ class Server:
     # -- ticket events to the outbox ---------------------------------------------------------------------
 
     def _move_once(self) -> int:
-        moved = 0
+        moved = self._move_appointments()
         while True:
             rows = self.queue.pending_events(500)
             if not rows:
@@ -184,6 +189,18 @@ class Server:
                 return moved
             self.queue.drop_events([i for i, _d in rows])
             moved += len(rows)
+
+    def _move_appointments(self) -> int:
+        rows = self.appointments.pending_events(500)
+        if not rows:
+            return 0
+        try:
+            self.outbox.enqueue_many([("appointment", data) for _id, data in rows])
+        except MqttCoreError as exc:
+            log.error("cannot move appointment events to the outbox: %s", exc)
+            return 0
+        self.appointments.drop_events([i for i, _d in rows])
+        return len(rows)
 
     def _move_events(self) -> None:
         while not self._stop.is_set():

@@ -11,7 +11,7 @@ from common.clock import FakeClock
 from kiosk.config import KioskConfig
 from kiosk.errors import LeaseRefused
 from mqtt.errors import NotConnected
-from mqtt.schemas import Lease, ServiceInfo, ServiceState, SiteState
+from mqtt.schemas import Lease, Response, ServiceInfo, ServiceState, SiteState
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY_0915 = datetime(2026, 11, 23, 9, 15, tzinfo=TZ)
@@ -71,6 +71,12 @@ class FakeLeaseSource:
             lease = Lease(service=service, day=self.day, start=start, end=end, prefix="")
             self._by_id[request_id] = lease
             return lease
+
+    def check_in(self, code: str, service: str | None, request_id: str) -> Response:
+        """Ticketing's check-in answer for any code (real check-ins: tests/appointments/): one
+        number of the service the kiosk was on, as ticketing's booking would name."""
+        got = self.lease(service or "", 1, request_id)
+        return Response(request_id=request_id, ok=True, lease=got)
 
 
 def kiosk_config(tmp: Path, **kiosk: Any) -> KioskConfig:
