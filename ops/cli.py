@@ -148,6 +148,19 @@ def provision_device(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _tls_bundle(tls_dir: Path, site: str, device: str, out: Path) -> dict[str, str]:
+    """The site CA and the device's own certificate into its bundle; the config keys that use them."""
+    from .tls import device_cert, ensure_ca
+    ca, _ = ensure_ca(tls_dir, site)
+    pair = device_cert(tls_dir, site, device)
+    shutil.copyfile(ca.cert, out / "ca.crt")
+    shutil.copyfile(pair.cert, out / "device.crt")
+    shutil.copyfile(pair.key, out / "device.key")
+    os.chmod(out / "device.key", 0o600)
+    return {"ca_file": "/etc/motcua/tls/ca.crt", "cert_file": "/etc/motcua/tls/device.crt",
+            "key_file": "/etc/motcua/tls/device.key"}
+
+
 def _provision(args: argparse.Namespace) -> int:
     from . import mosquitto as mq
     from . import registry as reg
@@ -185,15 +198,7 @@ def _provision(args: argparse.Namespace) -> int:
     os.chmod(out, 0o700)
     mqtt = {"url": url, "username": device, "password": password}
     if args.tls:
-        from .tls import device_cert, ensure_ca
-        ca, _ = ensure_ca(files.tls_dir, site)
-        pair = device_cert(files.tls_dir, site, device)
-        shutil.copyfile(ca.cert, out / "ca.crt")
-        shutil.copyfile(pair.cert, out / "device.crt")
-        shutil.copyfile(pair.key, out / "device.key")
-        os.chmod(out / "device.key", 0o600)
-        mqtt.update(ca_file="/etc/motcua/tls/ca.crt", cert_file="/etc/motcua/tls/device.crt",
-                    key_file="/etc/motcua/tls/device.key")
+        mqtt.update(_tls_bundle(files.tls_dir, site, device, out))
     release_pub = Path(args.root) / "etc/motcua/release/signing.pub"  # motcua update: the key releases verify with
     if release_pub.exists():
         shutil.copyfile(release_pub, out / "release.pub")
