@@ -198,11 +198,16 @@ def test_broker_killed_mid_burst_loses_nothing_promised(broker, tmp_path):
     assert done
     want = set(promised) | set(rest)
     assert want == set(range(1, 20_001))
-    assert rec.wait_for(lambda m: want <= {json.loads(p)["seq"] for _, p, _ in m}, 30), \
-        f"missing seqs: {sorted(want - {json.loads(p)['seq'] for _, p, _ in rec.messages})[:20]}"
-    # the broker restarted empty: whatever it had acknowledged and lost, the device sent again
+    # the broker restarted empty: whatever it had acknowledged and lost, the device sent again, and
+    # the outbox emptied only as the collector confirmed; the store is the promise. (The plain
+    # subscriber has a clean session: what passed while it was reconnecting is not its to see.)
     stored = wait_stored(tmp_path / "store.db", "dev-1", 20_000)
     assert sorted(stored) == list(range(1, 20_001))
+    ids: dict[int, str] = {}
+    for _, p, _ in rec.messages:  # each seq kept one id, however often it was resent
+        e = json.loads(p)
+        assert ids.setdefault(e["seq"], e["id"]) == e["id"]
+    assert len(ids) > 10_000, "the subscriber saw almost nothing of the burst"
     store.stop()
     rec.close()
 
