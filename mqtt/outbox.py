@@ -381,9 +381,7 @@ class Outbox:
                 c.execute("PRAGMA synchronous=NORMAL")
                 c.execute("BEGIN IMMEDIATE")
                 deleted = self._delete(removals)
-                # the newest event may be among them: keep next_seq with the removal
-                c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
-                          "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
+                self._keep_next_seq()
                 c.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._undo(removals)
@@ -394,6 +392,12 @@ class Outbox:
         finally:
             self._wlock.release()
         return True
+
+    def _keep_next_seq(self) -> None:
+        """Inside a transaction that deletes rows: the newest event may be among them, so
+        next_seq is kept with the removal."""
+        self._w.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
 
     def _undo(self, removals: list[int]) -> None:
         """A transaction failed: roll back what SQLite did not already roll back itself (on a
@@ -452,14 +456,18 @@ class Outbox:
         the reason instead of blocking the queue, and never drop it silently."""
         with self._wlock:
             c = self._w
-            c.execute("BEGIN IMMEDIATE")
-            c.execute("INSERT OR IGNORE INTO rejected (id, seq, topic, payload, reason, at) "
-                      "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE seq=?",
-                      (reason, iso(self.clock.now()), seq))
-            cur = c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
-            c.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
-                      "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self._next_seq),))
-            c.execute("COMMIT")
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("INSERT OR IGNORE INTO rejected (id, seq, topic, payload, reason, at) "
+                          "SELECT id, seq, topic, payload, ?, ? FROM outbox WHERE seq=?",
+                          (reason, iso(self.clock.now()), seq))
+                cur = c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+                self._keep_next_seq()
+                c.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # an open transaction would make every later BEGIN fail: roll it back
+                self._undo([])
+                raise self._storage_failed(exc) from exc
             self._depth -= cur.rowcount
         log.error("broker rejected outbox event seq=%d: %s (kept in table 'rejected')", seq, reason)
 

@@ -15,7 +15,7 @@ import pytest
 from common.clock import FakeClock
 from mqtt import schemas
 from mqtt.client import BrokerConfig, DeviceClient
-from mqtt.errors import OutboxFull, ProtocolError
+from mqtt.errors import OutboxFull, OutboxStorageError, ProtocolError
 from mqtt.outbox import Outbox
 from tests.mqtt.site import start_ingest, wait_stored
 from tests.support.mqtt import Recorder
@@ -320,3 +320,16 @@ def test_a_failed_hand_over_leaves_the_rows_to_the_drainer(broker, sqlite_path, 
     ob.close()  # closing twice is harmless
     assert _rows_on_disk(sqlite_path) == 0
     rec.close()
+
+
+def test_a_failed_reject_leaves_no_transaction_open(tmp_path):
+    """reject() failing inside its transaction must roll it back, or every later BEGIN fails."""
+    ob = Outbox(tmp_path / "o.db", site="s", device="d")
+    first = ob.enqueue("rating", {"desk": 5, "score": 4, "scale": 5})
+    ob._w.execute("DROP TABLE rejected")  # the INSERT into it fails after BEGIN
+    with pytest.raises(OutboxStorageError):
+        ob.reject(first.seq, "not authorised")
+    assert not ob._w.in_transaction
+    assert ob.enqueue("rating", {"desk": 5, "score": 3, "scale": 5}).seq == first.seq + 1
+    assert ob.depth() == 2
+    ob.close()
