@@ -300,10 +300,12 @@ class DeviceClient:
         that device's own dev/{device}/resp only: an MQTT 5 response topic naming anything else is
         ignored (it would make the server publish there with its own rights)."""
 
+        site = self._own_site()
+
         def on_req(msg: Message) -> None:
             asker = topics.parse(msg.topic).device
-            assert self.site is not None and asker is not None
-            reply_to = topics.response(self.site, asker)
+            assert asker is not None  # the filter names one device level
+            reply_to = topics.response(site, asker)
             if msg.response_topic and msg.response_topic != reply_to:
                 log.warning("request on %s names response topic %r: ignored, answering on %s",
                             msg.topic, msg.response_topic, reply_to)
@@ -319,7 +321,7 @@ class DeviceClient:
                 props.CorrelationData = msg.correlation
             self._mqtt.publish(reply_to, resp.dumps(), qos=1, properties=props)
 
-        self.subscribe(topics.requests_filter(self._own_site(), op), on_req)
+        self.subscribe(topics.requests_filter(site, op), on_req)
 
     # -- paho callbacks ----------------------------------------------------------------------------
 
@@ -395,8 +397,7 @@ class DeviceClient:
         except ProtocolError as exc:
             log.error("bad confirmation on %s: %s", msg.topic, exc)
             return
-        assert isinstance(st, Stored)
-        self.sender.on_confirmed([(int(lo), int(hi)) for lo, hi in st.seqs])
+        self.sender.on_confirmed(st.seqs)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every outbox event is with the broker (PUBACKed). True on success."""
