@@ -271,6 +271,9 @@ class Outbox:
         refused = 0
         seq = self._next_seq
         depth = self._depth
+        # the envelope's fields that are the same for the whole batch, written once
+        shared = (f'"ts":"{ts}","clock_synced":{"true" if synced else "false"},'
+                  f'"site":"{self.site}","device":"{self.device}"')
         for r in batch:
             limit = self.max_events + (self.fault_reserve if r.type == "fault" else 0)
             if depth >= limit:
@@ -283,12 +286,8 @@ class Outbox:
             topic = self._topics.get(r.type)
             if topic is None:
                 topic = self._topics[r.type] = topics.event(self.site, self.device, r.type)
-            body = (
-                f'{{"v":1,"id":"{r.id}","seq":{seq},"ts":"{ts}",'
-                f'"clock_synced":{"true" if synced else "false"},'
-                f'"site":"{self.site}","device":"{self.device}","type":"{r.type}","data":'
-            )
-            rows.append((r, r.id, seq, r.type, topic, body + r.data + "}"))
+            payload = f'{{"v":1,"id":"{r.id}","seq":{seq},{shared},"type":"{r.type}","data":{r.data}}}'
+            rows.append((r, r.id, seq, r.type, topic, payload))
             seq += 1
             depth += 1
         return rows, seq, depth, refused
