@@ -30,6 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from mqtt.topics import ID_PATTERN
+
 from .config import STRICT, load_config
 from .errors import ConfigError
 
@@ -70,12 +72,12 @@ class DeviceEntry(BaseModel):
 
 class RegistryFile(BaseModel):
     model_config = STRICT
-    site: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
+    site: str = Field(pattern=ID_PATTERN)
     devices: dict[str, DeviceEntry] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ids(self) -> "RegistryFile":
-        bad = [d for d in self.devices if not re.match(r"^[a-z0-9-]{1,32}$", d)]
+        bad = [d for d in self.devices if not re.match(ID_PATTERN, d)]
         if bad:
             raise ValueError(f"device id(s) {', '.join(map(repr, bad))} are not 1-32 lower-case letters, "
                              "digits and '-'")

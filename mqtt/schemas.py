@@ -18,7 +18,7 @@ from . import topics
 SCHEMA_VERSION = 1
 MAX_PAYLOAD = 64 * 1024
 
-Id = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
+Id = Annotated[str, Field(pattern=topics.ID_PATTERN)]
 ServiceCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,8}$", description="service code, e.g. HT")]
 Desk = Annotated[int, Field(ge=1, le=999)]
 

@@ -18,7 +18,8 @@ from typing import Literal, NamedTuple, get_args
 from .errors import BadId, BadTopic
 
 ROOT = "motcua/v1"
-_ID = re.compile(r"^[a-z0-9-]{1,32}$")
+ID_PATTERN = r"^[a-z0-9-]{1,32}$"  # a site or device id (schemas and configs use it too)
+_ID = re.compile(ID_PATTERN)
 
 # The event types, here only: the envelope's ``type`` (schemas.Envelope) and the data models
 # (schemas.EVENT_DATA, keyed by this Literal) follow from it.
