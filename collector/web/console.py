@@ -97,17 +97,18 @@ def _site_desks(request: Request) -> dict[int, list[str]]:
 @requires("officer", page=True)
 async def console_page(request: Request) -> Response:
     w, st = web(request), console_state(request)
-    desks = await run_in_threadpool(_site_desks, request)
-    services = await run_in_threadpool(_services, request)
+    desks, services = await run_in_threadpool(_desks_and_services, request)
     return w.pages.render(request, "console.html", {
-        "enabled": st.link is not None, "desk": _bound_desk(request), "desks": sorted(desks),
+        "enabled": st.link is not None, "desk": _bound_desk(request), "desks": desks,
         "services": services, "reuse_ms": REUSE_MS, "officer": current(request).name})
 
 
-def _services(request: Request) -> list[dict[str, str]]:
+def _desks_and_services(request: Request) -> tuple[list[int], list[dict[str, str]]]:
+    """The site's desk numbers and services, from one read of its retained state."""
     w = web(request)
-    return [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en}
-            for st in w.reader.site_states(w.site).values() for s in st.services]
+    states = w.reader.site_states(w.site).values()
+    desks = sorted({d.number for st in states for d in st.desks})
+    return desks, [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en} for st in states for s in st.services]
 
 
 async def _form_desk(request: Request) -> int | None:
