@@ -111,4 +111,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "upd_updated": ("Đã cập nhật", "Updated"),
     "upd_rolled-back": ("Đã quay lại bản cũ", "Rolled back"),
     "upd_failed": ("Lỗi cập nhật", "Update failed"),
+    "fleet_no_mqtt": ("Máy chủ chưa kết nối MQTT nên chưa gửi được lệnh cập nhật.",
+                      "The collector has no MQTT link, so it cannot send update commands."),
+    "rollout_busy": ("Không bắt đầu được đợt cập nhật mới.", "A new update rollout could not start."),
 }
