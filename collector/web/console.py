@@ -41,6 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "console_pick_desk": ("Chọn quầy làm việc", "Choose your desk"),
     "console_start": ("Bắt đầu làm việc tại quầy", "Sign in at this desk"),
     "console_leave": ("Kết thúc, rời quầy", "Sign out, leave the desk"),
+    "sign_in_refused": ("Không nhận quầy được.", "Could not take the desk."),
     "console_off": ("Chưa bật bàn làm việc cán bộ (console_device)", "The officer console is not set up "
                     "(console_device)"),
     "console_no_desks": ("Chưa có danh sách quầy từ máy chủ xếp hàng", "No desk list from ticketing yet"),
@@ -131,7 +132,7 @@ async def bind_desk(request: Request) -> Response:
     resp = await run_in_threadpool(lambda: st.link.ask(  # type: ignore[union-attr]
         "sign-in", request_id=f"si-{desk}-{uuid7()}", desk=desk, officer=who.name))
     if not resp.ok:
-        return web(request).pages.error(request, 409, "err_400", f"{resp.message_vi} / {resp.message_en}")
+        return web(request).pages.error(request, 409, "sign_in_refused", f"{resp.message_vi} / {resp.message_en}")
     with st.lock:
         st.desks[_session_key(request)] = desk
     return RedirectResponse("/console", status_code=303)
