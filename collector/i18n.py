@@ -2,9 +2,7 @@
 web role shares are in common/web/i18n.py)."""
 from __future__ import annotations
 
-from common.web.i18n import LANGS, pick, pick_lang
-
-__all__ = ["LABELS", "LANGS", "labels", "pick_lang"]
+__all__ = ["LABELS"]
 
 LABELS: dict[str, tuple[str, str]] = {
     "title": ("Bảng điều khiển Bộ phận Một cửa", "One-stop centre dashboard"),
@@ -12,7 +10,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "user": ("Tên đăng nhập", "User name"),
     "password": ("Mật khẩu", "Password"),
     "login": ("Đăng nhập", "Log in"),
-    "logout": ("Đăng xuất", "Log out"),
     "reports": ("Báo cáo", "Reports"),
     "login_failed": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
     "login_locked": ("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau {m} phút.",
@@ -85,7 +82,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "show_all": ("Xem toàn bộ ({n} ký tự)", "Show all ({n} characters)"),
     "base64": ("không phải UTF-8, hiển thị dạng base64", "not UTF-8, shown as base64"),
     "bad_query": ("Tham số không hợp lệ", "Bad parameter"),
-    "language": ("English", "Tiếng Việt"),
     "updated": ("Cập nhật", "Updated"),
     "devices_page": ("Thiết bị", "Devices"),
     "feedback_page": ("Phản ánh, kiến nghị", "Citizens' feedback"),
@@ -96,8 +92,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "fb_comments": ("Góp ý kèm đánh giá qua điện thoại", "Comments with phone ratings"),
     "no_js": ("Cần bật JavaScript để xem trực tiếp.", "JavaScript is needed for the live view."),
     "print": ("In báo cáo", "Print"),
-    "unauthorized": ("Cần đăng nhập hoặc mã truy cập (Authorization: Bearer).",
-                     "Login or an API token (Authorization: Bearer) is required."),
     "version": ("Phiên bản", "Version"),
     "update_state": ("Cập nhật", "Update"),
     "offered_release": ("Bản máy chủ đang cung cấp", "Release the site server offers"),
@@ -117,8 +111,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "upd_updated": ("Đã cập nhật", "Updated"),
     "upd_rolled-back": ("Đã quay lại bản cũ", "Rolled back"),
     "upd_failed": ("Lỗi cập nhật", "Update failed"),
+    "fleet_no_mqtt": ("Máy chủ chưa kết nối MQTT nên chưa gửi được lệnh cập nhật.",
+                      "The collector has no MQTT link, so it cannot send update commands."),
+    "rollout_busy": ("Không bắt đầu được đợt cập nhật mới.", "A new update rollout could not start."),
 }
-
-
-def labels(lang: str) -> dict[str, str]:
-    return pick(LABELS, lang)

@@ -41,6 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "console_pick_desk": ("Chọn quầy làm việc", "Choose your desk"),
     "console_start": ("Bắt đầu làm việc tại quầy", "Sign in at this desk"),
     "console_leave": ("Kết thúc, rời quầy", "Sign out, leave the desk"),
+    "sign_in_refused": ("Không nhận quầy được.", "Could not take the desk."),
     "console_off": ("Chưa bật bàn làm việc cán bộ (console_device)", "The officer console is not set up "
                     "(console_device)"),
     "console_no_desks": ("Chưa có danh sách quầy từ máy chủ xếp hàng", "No desk list from ticketing yet"),
@@ -97,17 +98,18 @@ def _site_desks(request: Request) -> dict[int, list[str]]:
 @requires("officer", page=True)
 async def console_page(request: Request) -> Response:
     w, st = web(request), console_state(request)
-    desks = await run_in_threadpool(_site_desks, request)
-    services = await run_in_threadpool(_services, request)
+    desks, services = await run_in_threadpool(_desks_and_services, request)
     return w.pages.render(request, "console.html", {
-        "enabled": st.link is not None, "desk": _bound_desk(request), "desks": sorted(desks),
+        "enabled": st.link is not None, "desk": _bound_desk(request), "desks": desks,
         "services": services, "reuse_ms": REUSE_MS, "officer": current(request).name})
 
 
-def _services(request: Request) -> list[dict[str, str]]:
+def _desks_and_services(request: Request) -> tuple[list[int], list[dict[str, str]]]:
+    """The site's desk numbers and services, from one read of its retained state."""
     w = web(request)
-    return [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en}
-            for st in w.reader.site_states(w.site).values() for s in st.services]
+    states = w.reader.site_states(w.site).values()
+    desks = sorted({d.number for st in states for d in st.desks})
+    return desks, [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en} for st in states for s in st.services]
 
 
 async def _form_desk(request: Request) -> int | None:
@@ -130,7 +132,7 @@ async def bind_desk(request: Request) -> Response:
     resp = await run_in_threadpool(lambda: st.link.ask(  # type: ignore[union-attr]
         "sign-in", request_id=f"si-{desk}-{uuid7()}", desk=desk, officer=who.name))
     if not resp.ok:
-        return web(request).pages.error(request, 409, "err_400", f"{resp.message_vi} / {resp.message_en}")
+        return web(request).pages.error(request, 409, "sign_in_refused", f"{resp.message_vi} / {resp.message_en}")
     with st.lock:
         st.desks[_session_key(request)] = desk
     return RedirectResponse("/console", status_code=303)

@@ -114,7 +114,7 @@ async def ask_update(request: Request) -> Response:
         size = 0
     version = str(form.get("version", "")).strip() or None
     if fleet.publish is None or fleet.site is None:
-        return w.pages.error(request, 503, "err_400", "no MQTT client / collector không có kết nối MQTT")
+        return w.pages.error(request, 503, "fleet_no_mqtt")
     if not devices or size < 1:
         return w.pages.error(request, 400, "err_400",
                              "chọn ít nhất một thiết bị và số máy mỗi đợt ≥ 1 / choose devices and a wave size ≥ 1")
@@ -125,7 +125,7 @@ async def ask_update(request: Request) -> Response:
     try:
         fleet.start_rollout(devices, size, version)
     except RuntimeError as exc:
-        return w.pages.error(request, 409, "err_400", str(exc))
+        return w.pages.error(request, 409, "rollout_busy", str(exc))
     return RedirectResponse("/devices", status_code=303)
 
 

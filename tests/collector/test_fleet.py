@@ -146,6 +146,8 @@ def test_waves_of_two_wait_for_both_and_versions_show(broker, site):
         time.sleep(1.5)  # the collector's wave thread polls every 0.5 s: give it a few turns
         assert not devs[2].commands and not devs[3].commands
         assert rollout(s)["status"] == "running" and rollout(s)["wave"] == 1
+        busy = ask(s, ["rt-03"], 1)  # one rollout at a time, said as such (not "bad request")
+        assert busy.status_code == 409 and "Không bắt đầu được đợt cập nhật mới." in busy.text, busy.text
         devs[1].go.set()
         wait_for(lambda: rollout(s).get("status") == "done", what="rollout done")
         assert [len(d.commands) for d in devs] == [1, 1, 1, 1]
