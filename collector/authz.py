@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 REASON = "forbidden"
 RATING_ROLES = ("rating-terminal", "portal")
 RETAINED_KINDS = ("status", "devstate", "state")  # all a device (or server) may leave retained
+# event type -> (the roles that may send it, how the refusal names them)
+EVENT_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "rating": (RATING_ROLES, "only rating terminals send ratings"),
+    "feedback": (("portal",), "only the citizen portal sends feedback"),
+    "presence": (("camera",), "only cameras send presence"),
+    "appointment": (("ticketing",), "only ticketing reports appointments"),
+}
 
 
 def _json(payload: bytes) -> dict[str, Any] | None:
@@ -113,27 +120,20 @@ class Authz:
 
     def _event(self, dev: str, entry: DeviceEntry, typ: str, data: dict[str, Any]) -> str | None:
         desk = _int(data.get("desk"))
+        roles, only = EVENT_ROLES.get(typ, (None, ""))
+        if roles is not None and entry.role not in roles:
+            return f"device {dev} is a {entry.role}: {only}"
         if typ == "rating":
-            if entry.role not in RATING_ROLES:
-                return f"device {dev} is a {entry.role}: only rating terminals send ratings"
             if entry.role == "rating-terminal" and desk is not None and desk != entry.desk:
                 return f"device {dev} is the terminal of desk {entry.desk}, not of desk {desk}: rating refused"
             channel = data.get("channel", "desk")
             if channel != ("phone" if entry.role == "portal" else "desk"):
                 return f"device {dev} is a {entry.role}: it may not send a rating with channel {channel!r}"
-        elif typ == "feedback":
-            if entry.role != "portal":
-                return f"device {dev} is a {entry.role}: only the citizen portal sends feedback"
         elif typ == "presence":
-            if entry.role != "camera":
-                return f"device {dev} is a {entry.role}: only cameras send presence"
             if desk is not None and not entry.watches(desk):
                 return f"camera {dev} does not watch desk {desk} (its desks: {entry.desks})"
         elif typ == "ticket":
             return self._ticket(dev, entry, data)
-        elif typ == "appointment":
-            if entry.role != "ticketing":
-                return f"device {dev} is a {entry.role}: only ticketing reports appointments"
         elif typ == "desk":
             if entry.role != "rating-terminal" or (desk is not None and desk != entry.desk):
                 return f"device {dev} ({entry.role}) may not sign officers in or out at desk {desk}"

@@ -20,6 +20,7 @@ from mqtt.client import BrokerConfig
 
 from .errors import BadHttpAddress
 from .manager_config import AlertThresholds, MailConfig, ReportMailConfig, WebhookConfig
+from .periods import zone
 from .staff import Officer, RosterEntry, Staff
 
 
@@ -73,6 +74,12 @@ class CollectorConfig(BaseModel):
     @classmethod
     def _site(cls, v: str) -> str:
         return v if v == "+" else topics.check_id(v, "site (or '+' for every site / hoặc '+' cho mọi đơn vị)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        zone(v)  # a clear error at start-up, not a ZoneInfoNotFoundError from the store
+        return v
 
     @field_validator("officers")
     @classmethod

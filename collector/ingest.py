@@ -218,9 +218,11 @@ class Ingest:
         message breaks the batch for any other reason, write the messages one by one so only that
         message becomes a dead letter."""
         t0 = time.perf_counter()
-        batch, refused = self.authz.screen(self.store, batch)  # forbidden -> dead letters (collector/authz.py)
+        arrived, refused = batch, None
         while True:
             try:
+                if refused is None:  # forbidden -> dead letters (collector/authz.py), retried like the batch
+                    batch, refused = self.authz.screen(self.store, arrived)
                 res = self.store.write_batch(batch)
                 if self.stats.storage != "ok":
                     log.warning("database writes again after: %s", self.stats.storage_error)
@@ -246,9 +248,12 @@ class Ingest:
                     return None  # stopping: nothing confirmed or acknowledged, the broker redelivers
                 continue
             except Exception:  # noqa: BLE001
+                if refused is None:
+                    raise  # the screening itself broke: never store a batch unscreened
                 log.exception("batch of %d failed; writing one by one", len(batch))
                 res = self._write_singly(batch)
                 break
+        assert refused is not None  # every way out of the loop above screened first
         res.dead += refused.dead
         res.changed |= refused.changed
         self.stats.batches += 1

@@ -6,7 +6,7 @@ month sent is kept in the database (``meta`` key ``report_mail:YYYY-MM``), so a 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ class ReportMailer:
         local = now.astimezone(zone(self.tz))
         if local.day < self.cfg.day_of_month or (local.day == self.cfg.day_of_month and local.hour < self.cfg.hour):
             return None
-        month = Period("month", (local.date().replace(day=1) - timedelta(days=1)).replace(day=1))
+        month = Period("month", local.date()).previous()
         conn = connect(self.db, readonly=True)
         try:
             sent = conn.execute("SELECT 1 FROM meta WHERE key=?", (f"report_mail:{month.label}",)).fetchone()

@@ -8,7 +8,7 @@ from datetime import datetime, time as dtime
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from .reports import (DEFAULT_TZ, Interval, Period, intersect, is_satisfied, rating_rows,
+from .reports import (DEFAULT_TZ, Interval, Period, _issued_epoch, intersect, is_satisfied, rating_rows,
                       ticket_rows, zone)
 from .site_config import first_data_day, site_history
 from .staffing import officer_zone, subtract
@@ -60,9 +60,7 @@ def waits_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ
             first.setdefault((r["day"], r["ticket"]), r)
     sums: dict[int, list[float]] = {}
     for r in first.values():
-        issued = (datetime.fromisoformat(r["issued_at"]).timestamp() if r["issued_at"]
-                  else r["ts_epoch"] - r["wait_s"])
-        sums.setdefault(_local(issued, z).hour, []).append(r["wait_s"])
+        sums.setdefault(_local(_issued_epoch(r), z).hour, []).append(r["wait_s"])
     return {h: (sum(v) / len(v), len(v)) for h, v in sorted(sums.items())}
 
 

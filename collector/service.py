@@ -43,15 +43,16 @@ class Collector:
                 f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
         self.reader = Reader(config.db, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
-        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=config.staff(),
+        staff = config.staff()  # one directory and roster for the mailer, the alerts and the reports
+        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=staff,
                                tz=config.timezone, site=config.site_or_none)
                   if config.report_mail is not None and config.mail is not None else None)
-        self.alerts = AlertEngine(config.db, config.alerts, staff=config.staff(), clock=self.clock,
+        self.alerts = AlertEngine(config.db, config.alerts, staff=staff, clock=self.clock,
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [],
                                   province_link=config.province_link and config.site_or_none is not None)
         self.reader.alert_source = lambda: self.alerts.last_conditions
-        self.reader.staff = config.staff()
+        self.reader.staff = staff
         self.alerts.on_change = self.hub.notify
         try:
             self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
@@ -66,7 +67,7 @@ class Collector:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
-                              alerts=self.alerts, staff=config.staff(), console_link=self.console,
+                              alerts=self.alerts, staff=staff, console_link=self.console,
                               fleet_publish=self._publish_command, releases=config.releases)
 
     def _publish_command(self, topic: str, payload: bytes) -> None:

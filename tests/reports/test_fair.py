@@ -163,3 +163,12 @@ def test_directory_and_roster_from_config(tmp_path: Path):
     dup.write_text('[[officers]]\nid = "a"\nname = "A"\n[[officers]]\nid = "a"\nname = "B"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="appears twice"):
         build_config(dup, {})
+
+
+def test_unknown_timezone_refuses_to_start_naming_the_file(tmp_path: Path):
+    from common.errors import ConfigError
+    from collector.config import build_config
+    bad = tmp_path / "tz.toml"
+    bad.write_text('timezone = "Asia/Hanoi_City"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="tz.toml:.*Asia/Hanoi_City"):
+        build_config(bad, {})
