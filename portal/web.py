@@ -29,6 +29,7 @@ from common.web.app import WebSettings, build_app
 from common.web.i18n import request_lang
 from common.web.pages import Pages
 from mqtt.errors import MqttCoreError
+from mqtt.scale import RATING_LABELS
 from mqtt.schemas import FeedbackData, RatingData
 
 from .booking import ROUTES as BOOKING_ROUTES
@@ -41,13 +42,6 @@ from .tracker import Tracker, View
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_LABELS: dict[int, list[tuple[str, str]]] = {  # best first, as on the desk terminal
-    5: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    4: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    3: [("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"), ("Không hài lòng", "Dissatisfied")],
-}
 _PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 _LABEL = re.compile(r"^[A-Z0-9]{1,12}$")
 KEEPALIVE_S = 15.0
@@ -136,7 +130,7 @@ def _ticket(request: Request) -> tuple[TicketRef | None, Response | None]:
 
 def _scale(p: Portal) -> list[tuple[int, str, str]]:
     scale = p.tracker.site.rating_scale if p.tracker.site else 5
-    return [(scale - i, vi, en) for i, (vi, en) in enumerate(DEFAULT_LABELS[scale])]
+    return [(scale - i, vi, en) for i, (vi, en) in enumerate(RATING_LABELS[scale])]
 
 
 def _view_json(p: Portal, ref: TicketRef) -> dict[str, Any]:
