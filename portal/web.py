@@ -114,7 +114,11 @@ def _limited(request: Request, *, post: bool = False, token: str | None = None) 
     addr = _address(request)
     ok = p.requests.allow(addr) and (not post or p.posts.allow(addr)) and \
         (token is None or p.token_posts.allow(token))
-    return None if ok else p.pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
+    return None if ok else _too_many(request)
+
+
+def _too_many(request: Request) -> Response:
+    return portal(request).pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
 
 
 def _ticket(request: Request) -> tuple[TicketRef | None, Response | None]:
@@ -171,7 +175,7 @@ async def ticket_live(request: Request) -> Response:
     p = portal(request)
     addr = _address(request)
     if p.hub.per_address.get(addr, 0) >= p.config.limits.streams_per_address or not p.requests.allow(addr):
-        return p.pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
+        return _too_many(request)
 
     async def stream() -> AsyncIterator[bytes]:
         p.hub.open += 1
@@ -201,8 +205,8 @@ async def ticket_live(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _redirect(request: Request, to: str) -> Response:
-    return Response(status_code=303, headers={"Location": f"{to}?lang={request_lang(request)}"})
+def _redirect(request: Request, to: str, query: str = "") -> Response:
+    return Response(status_code=303, headers={"Location": f"{to}?lang={request_lang(request)}{query}"})
 
 
 async def rate(request: Request) -> Response:
@@ -237,8 +241,7 @@ async def rate(request: Request) -> Response:
         log.error("rating not queued: %s", exc)
         return p.pages.error(request, 503, "err_busy")
     p.hub.changed()
-    return _redirect(request, f"/ve/{token}") if first else \
-        Response(status_code=303, headers={"Location": f"/ve/{token}?lang={request_lang(request)}&m=again"})
+    return _redirect(request, f"/ve/{token}", "" if first else "&m=again")
 
 
 async def feedback_page(request: Request) -> Response:
@@ -272,7 +275,7 @@ async def feedback_post(request: Request) -> Response:
     except MqttCoreError as exc:
         log.error("feedback not queued: %s", exc)
         return p.pages.error(request, 503, "err_busy")
-    return Response(status_code=303, headers={"Location": f"/phan-anh?lang={request_lang(request)}&sent=1"})
+    return _redirect(request, "/phan-anh", "&sent=1")
 
 
 def site_summary(p: Portal) -> dict[str, Any]:
