@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -132,6 +133,12 @@ def search_region(zone: PresenceZone, width: int, height: int) -> tuple[int, int
     return x, y, max(1, int(X1 * width) - x), max(1, int(Y1 * height) - y)
 
 
+@lru_cache(maxsize=64)
+def _zone_mask(zone: PresenceZone, width: int, height: int) -> np.ndarray:
+    """The zone's full-frame mask, drawn once per zone and frame size (read only)."""
+    return zone.mask(width, height)
+
+
 def counts_for(zone: PresenceZone, det: Detection, width: int, height: int) -> bool:
     """Whether a person box counts for the zone: the bottom centre of the person it implies lies
     in the zone, the detection itself lies in it, or the implied body overlaps it enough."""
@@ -140,7 +147,7 @@ def counts_for(zone: PresenceZone, det: Detection, width: int, height: int) -> b
         return True
     if zone.contains((det.x + det.w / 2) / width, (det.y + det.h / 2) / height):
         return True
-    m = zone.mask(width, height)
+    m = _zone_mask(zone, width, height)
     x0, y0 = max(0, bx), max(0, by)
     x1, y1 = min(width, bx + bw), min(height, by + bh)
     if x1 <= x0 or y1 <= y0:

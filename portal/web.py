@@ -29,6 +29,7 @@ from common.web.app import WebSettings, build_app
 from common.web.i18n import request_lang
 from common.web.pages import Pages
 from mqtt.errors import MqttCoreError
+from mqtt.scale import RATING_LABELS
 from mqtt.schemas import FeedbackData, RatingData
 
 from .booking import ROUTES as BOOKING_ROUTES
@@ -41,13 +42,6 @@ from .tracker import Tracker, View
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_LABELS: dict[int, list[tuple[str, str]]] = {  # best first, as on the desk terminal
-    5: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    4: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    3: [("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"), ("Không hài lòng", "Dissatisfied")],
-}
 _PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 _LABEL = re.compile(r"^[A-Z0-9]{1,12}$")
 KEEPALIVE_S = 15.0
@@ -120,7 +114,11 @@ def _limited(request: Request, *, post: bool = False, token: str | None = None) 
     addr = _address(request)
     ok = p.requests.allow(addr) and (not post or p.posts.allow(addr)) and \
         (token is None or p.token_posts.allow(token))
-    return None if ok else p.pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
+    return None if ok else _too_many(request)
+
+
+def _too_many(request: Request) -> Response:
+    return portal(request).pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
 
 
 def _ticket(request: Request) -> tuple[TicketRef | None, Response | None]:
@@ -136,7 +134,7 @@ def _ticket(request: Request) -> tuple[TicketRef | None, Response | None]:
 
 def _scale(p: Portal) -> list[tuple[int, str, str]]:
     scale = p.tracker.site.rating_scale if p.tracker.site else 5
-    return [(scale - i, vi, en) for i, (vi, en) in enumerate(DEFAULT_LABELS[scale])]
+    return [(scale - i, vi, en) for i, (vi, en) in enumerate(RATING_LABELS[scale])]
 
 
 def _view_json(p: Portal, ref: TicketRef) -> dict[str, Any]:
@@ -177,7 +175,7 @@ async def ticket_live(request: Request) -> Response:
     p = portal(request)
     addr = _address(request)
     if p.hub.per_address.get(addr, 0) >= p.config.limits.streams_per_address or not p.requests.allow(addr):
-        return p.pages.error(request, 429, "err_429", headers={"Retry-After": "60"})
+        return _too_many(request)
 
     async def stream() -> AsyncIterator[bytes]:
         p.hub.open += 1
@@ -207,8 +205,8 @@ async def ticket_live(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _redirect(request: Request, to: str) -> Response:
-    return Response(status_code=303, headers={"Location": f"{to}?lang={request_lang(request)}"})
+def _redirect(request: Request, to: str, query: str = "") -> Response:
+    return Response(status_code=303, headers={"Location": f"{to}?lang={request_lang(request)}{query}"})
 
 
 async def rate(request: Request) -> Response:
@@ -243,8 +241,7 @@ async def rate(request: Request) -> Response:
         log.error("rating not queued: %s", exc)
         return p.pages.error(request, 503, "err_busy")
     p.hub.changed()
-    return _redirect(request, f"/ve/{token}") if first else \
-        Response(status_code=303, headers={"Location": f"/ve/{token}?lang={request_lang(request)}&m=again"})
+    return _redirect(request, f"/ve/{token}", "" if first else "&m=again")
 
 
 async def feedback_page(request: Request) -> Response:
@@ -278,7 +275,7 @@ async def feedback_post(request: Request) -> Response:
     except MqttCoreError as exc:
         log.error("feedback not queued: %s", exc)
         return p.pages.error(request, 503, "err_busy")
-    return Response(status_code=303, headers={"Location": f"/phan-anh?lang={request_lang(request)}&sent=1"})
+    return _redirect(request, "/phan-anh", "&sent=1")
 
 
 def site_summary(p: Portal) -> dict[str, Any]:

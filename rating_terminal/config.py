@@ -11,24 +11,16 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from common.config import STRICT, load_config
 from mqtt.client import BrokerConfig
+from mqtt.scale import rating_label
 from mqtt.schemas import Desk, Id
 
 Pin = int  # BCM GPIO number
-
-# Labels per scale, best first (score = scale .. 1). Vietnamese first, English second.
-DEFAULT_LABELS: dict[int, list[tuple[str, str]]] = {
-    5: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    4: [("Rất hài lòng", "Very satisfied"), ("Hài lòng", "Satisfied"),
-        ("Không hài lòng", "Dissatisfied"), ("Rất không hài lòng", "Very dissatisfied")],
-    3: [("Hài lòng", "Satisfied"), ("Bình thường", "Neutral"), ("Không hài lòng", "Dissatisfied")],
-}
 
 OFFICER_KEYS = ("call-next", "recall", "no-show", "finish")
 
 
 def default_label(scale: int, score: int) -> tuple[str, str]:
-    return DEFAULT_LABELS[scale][scale - score]
+    return rating_label(scale, score)
 
 
 class RatingButton(BaseModel):
