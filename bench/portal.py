@@ -18,8 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util import ROOT, pct, rss_mb  # noqa: I001  (puts the repo on sys.path)
 
 import httpx  # noqa: E402
 
@@ -46,18 +45,6 @@ capacity = 3000
 number = 1
 services = ["HT"]
 """
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:

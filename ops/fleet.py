@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from common.waves import FINAL, HEALTHY
+from common.waves import Rollout
 from mqtt import topics
 from mqtt.schemas import UpdateCommand, UpdateState
 
@@ -154,39 +154,24 @@ class Waves:
     def ask(self, device: str, cmd: UpdateCommand) -> None:
         self.client.publish(topics.command(self.site, device, "update"), cmd.dumps(), qos=1).wait_for_publish(10)
 
-    def wave(self, devices: list[str], version: str | None) -> dict[str, UpdateState | None]:
-        """Asks each device, and asks again (same command id: the agent runs it once) every
-        ``resend_s`` until the device says it took it: a command is not retained, so an agent
-        that was restarting when it was sent would never see it."""
-        cmds = {d: UpdateCommand(version=version, ts=now()) for d in devices}
-        end = time.monotonic() + self.timeout_s
-        asked: dict[str, float] = {}
-
-        def seen(d: str) -> UpdateState | None:
-            st = self.states.get(d)
-            return st if st is not None and st.command == cmds[d].id else None
-
-        def settled(d: str) -> bool:
-            st = seen(d)
-            return st is not None and st.state in FINAL
-
-        while not all(settled(d) for d in devices) and time.monotonic() < end:
-            for d in devices:
-                if seen(d) is None and time.monotonic() - asked.get(d, -1e9) >= self.resend_s:
-                    self.ask(d, cmds[d])
-                    asked[d] = time.monotonic()
-            with self.cond:
-                self.cond.wait(1.0)
-        return {d: seen(d) if settled(d) else None for d in devices}
-
     def rollout(self, devices: list[str], size: int, version: str | None,
                 report: Callable[[int, dict[str, UpdateState | None]], None]) -> bool:
-        for n, start in enumerate(range(0, len(devices), max(1, size)), 1):
-            res = self.wave(devices[start:start + size], version)
-            report(n, res)
-            if not all(st is not None and st.state in HEALTHY for st in res.values()):
-                return False
-        return True
+        """Drives ``common.waves.Rollout`` (the same decisions as the dashboard's form) with the
+        states this client sees; ``report(n, states)`` once per wave that ended, a device with no
+        answer to this command as ``None``. Commands are resent (same id: the agent runs it once)
+        every ``resend_s`` until the device takes it: a command is not retained."""
+        ro = Rollout(devices, size, version, resend_s=self.resend_s, timeout_s=self.timeout_s)
+        reported = 0
+        while True:
+            status = ro.step(self.states.get, self.ask)
+            ended = ro.wave if status == "running" else len(ro.sent)
+            for n in range(reported, ended):
+                report(n + 1, {d: ro.seen(d, self.states.get) for d in ro.sent[n]})
+            reported = ended
+            if status != "running":
+                return status == "done"
+            with self.cond:
+                self.cond.wait(1.0)
 
     def close(self) -> None:
         self.client.disconnect()

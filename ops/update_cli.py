@@ -131,7 +131,7 @@ def release(argv: list[str] | None = None) -> int:
             from common.systemd import Notifier
             srv = ReleaseServer(args.releases, args.password_file, args.bind, args.port)
             Notifier().ready()
-            _say(f"serving {args.releases} on {args.bind}:{srv.port}")
+            _say(f"đang phục vụ / serving {args.releases} on {args.bind}:{srv.port}")
             srv.serve_forever()
     except OpsError as exc:
         print(f"Lỗi / error: {exc}", file=sys.stderr)
@@ -141,6 +141,7 @@ def release(argv: list[str] | None = None) -> int:
 
 def update_devices(argv: list[str] | None = None) -> int:
     from mqtt.transport import BrokerConfig
+    from pydantic import ValidationError
     from mqtt.schemas import UpdateState
     from .fleet import Waves
     from .release import RELEASES, Manifest
@@ -154,13 +155,18 @@ def update_devices(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=ETC / "collector.toml", help="login as this config's [mqtt] user")
     ap.add_argument("--releases", type=Path, default=RELEASES)
     args = ap.parse_args(argv)
-    raw = tomllib.loads(args.config.read_text(encoding="utf-8"))
-    table = dict(raw.get("mqtt") or {})
-    if isinstance(raw.get("broker"), str):
-        table["url"] = raw["broker"]
+    try:
+        raw = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        table = dict(raw.get("mqtt") or {})
+        if isinstance(raw.get("broker"), str):
+            table["url"] = raw["broker"]
+        broker = BrokerConfig.model_validate(table)
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        print(f"Lỗi / error: không đọc được / cannot read {args.config}: {exc}", file=sys.stderr)
+        return 2
     latest = args.releases / "latest.json"
     version = Manifest.loads(latest.read_bytes()).version if latest.exists() else None
-    waves = Waves(BrokerConfig.model_validate(table), args.site, timeout_s=args.timeout)
+    waves = Waves(broker, args.site, timeout_s=args.timeout)
 
     def report(n: int, res: "dict[str, UpdateState | None]") -> None:
         for dev, st in res.items():
@@ -171,5 +177,5 @@ def update_devices(argv: list[str] | None = None) -> int:
         ok = waves.rollout([d.strip() for d in args.devices.split(",") if d.strip()], args.wave, version, report)
     finally:
         waves.close()
-    _say("xong / done" if ok else "dừng / stopped: a device did not update healthily (the rest were not asked)")
+    _say("xong / done" if ok else "dừng / stopped: một thiết bị không cập nhật tốt, các thiết bị còn lại chưa được hỏi / a device did not update healthily (the rest were not asked)")
     return 0 if ok else 1

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ops import mosquitto as mq
 from tests.support.broker import Mosquitto, find_mosquitto, free_port
+from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "camau-hcc"
@@ -100,14 +101,6 @@ class Probe:
         self.c.disconnect()
         self.c.loop_stop()
 
-
-def wait_for(pred, timeout: float = 3.0) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 __all__ = ["ROOT", "SITE", "SiteBroker", "Probe", "run_ops", "wait_for", "find_mosquitto", "free_port"]

@@ -248,3 +248,12 @@ def test_an_agent_that_was_restarting_when_asked_still_updates(device: dict, tmp
         finally:
             waves.close()
             agent.stop()
+
+
+def test_update_devices_with_an_unreadable_config_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.update_cli import update_devices
+    bad = tmp_path / "collector.toml"
+    bad.write_text("x = [")
+    for cfg in (bad, tmp_path / "missing.toml"):
+        assert update_devices(["--site", "camau-hcc", "--devices", "rt-01", "--config", str(cfg)]) == 2
+        assert f"cannot read {cfg}" in capsys.readouterr().err

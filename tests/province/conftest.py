@@ -22,6 +22,7 @@ from ops import bridge
 from tests.ops.support import SiteBroker, run_ops
 from tests.province.proxy import Link
 from tests.support.broker import Mosquitto, free_port
+from tests.support.wait import wait_for
 
 SITE = "camau-hcc"
 OTHER = "bac-lieu"
@@ -111,15 +112,6 @@ class Sub:
     def close(self) -> None:
         self.c.disconnect()
         self.c.loop_stop()
-
-
-def wait_for(pred: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return bool(pred())
 
 
 def toml(path: Path, table: str) -> dict[str, Any]:
