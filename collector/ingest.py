@@ -32,7 +32,7 @@ from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import NotConnected, OutboxStorageError, storage_kind
-from mqtt.outbox import Outbox
+from mqtt.outbox import Outbox, seq_runs
 from mqtt.schemas import FaultData, Stored
 
 from .authz import Authz
@@ -204,7 +204,7 @@ class Ingest:
     def _confirm(self, res: BatchResult) -> None:
         """Tell each device which of its seqs are in the store now (after the commit)."""
         for (site, device), seqs in res.confirm.items():
-            body = Stored(seqs=_ranges(seqs), by=COLLECTOR_DEVICE, ts=self.clock.now()).dumps()
+            body = Stored(seqs=seq_runs(seqs), by=COLLECTOR_DEVICE, ts=self.clock.now()).dumps()
             try:
                 self.client.publish(topics.stored(site, device), body, qos=1)
                 self.stats.confirmations += 1
@@ -277,17 +277,6 @@ class Ingest:
             total.ignored += r.ignored
             total.changed |= r.changed
         return total
-
-
-def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    """[5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
-    out: list[tuple[int, int]] = []
-    for i in sorted(set(seqs)):
-        if out and i == out[-1][1] + 1:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
 
 
 def _fault_code(kind: str) -> str:

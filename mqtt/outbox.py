@@ -91,8 +91,8 @@ class _Req:
             self.gate.release()
 
 
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """[5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
+def seq_runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Seqs as inclusive runs, the form confirmations travel in: [5, 1, 2, 3, 7] -> [(1, 3), (5, 5), (7, 7)]"""
     out: list[tuple[int, int]] = []
     for i in sorted(set(ids)):
         if out and i == out[-1][1] + 1:
@@ -350,7 +350,7 @@ class Outbox:
         """These events (those still held), in order."""
         out: list[OutboxRow] = []
         with self._rlock:
-            for lo, hi in _runs(seqs):
+            for lo, hi in seq_runs(seqs):
                 cur = self._r.execute("SELECT seq, topic, payload FROM outbox WHERE seq BETWEEN ? AND ? "
                                       "ORDER BY seq", (lo, hi))
                 out.extend(OutboxRow(r[0], r[1], r[2].encode()) for r in cur.fetchall())
@@ -440,7 +440,7 @@ class Outbox:
 
     def _delete(self, seqs: list[int]) -> int:
         deleted = 0
-        for lo, hi in _runs(seqs):  # confirmations come mostly in order: delete ranges
+        for lo, hi in seq_runs(seqs):  # confirmations come mostly in order: delete ranges
             deleted += self._w.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
         return deleted
 
