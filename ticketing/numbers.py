@@ -17,7 +17,6 @@ deliver requests sent while it was down, for citizens long since served from a l
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from .queue import Outcome, Queue
 
 
-def take_number(queue: "Queue", db: sqlite3.Connection, req: Request, today: str, now: datetime) -> "Outcome":
+def take_number(queue: "Queue", req: Request, today: str, now: datetime) -> "Outcome":
     """Allocate the next number of ``today`` for ``req.service`` to ``req.device`` (inside the
     caller's transaction). The answer carries it as a one-number lease (start == end)."""
     from .queue import Outcome, _Rejected

@@ -249,7 +249,7 @@ class Queue(QueueStates):
         """One number at the tap, from the counter leases draw their blocks from (never inside a
         block already leased): ticketing/numbers.py."""
         from .numbers import take_number
-        return take_number(self, self._db, req, today, now)
+        return take_number(self, req, today, now)
 
     def _held(self, device: str, today: str, service: str) -> int:
         """Numbers leased to `device` today for `service` that it has not issued (yet)."""
