@@ -204,7 +204,7 @@ class Appointments:
             raise refuse("too_early", t=row["start"], a=f"{early:%H:%M}")
         if now > late:
             raise refuse("too_late", t=row["start"], n=self.site.appointment_late_min)
-        out = take_number(self.queue, self.queue._db, req.model_copy(update={"service": row["service"]}), today, now)
+        out = take_number(self.queue, req.model_copy(update={"service": row["service"]}), today, now)
         assert out.response is not None and out.response.lease is not None
         lease = out.response.lease
         label = f"{lease.prefix}{lease.start}"

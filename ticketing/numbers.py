@@ -17,12 +17,10 @@ deliver requests sent while it was down, for citizens long since served from a l
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from common.clock import iso
-from mqtt.schemas import Lease, Request, Response
+from mqtt.schemas import Request, Response
 
 STALE_S = 5.0
 
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from .queue import Outcome, Queue
 
 
-def take_number(queue: "Queue", db: sqlite3.Connection, req: Request, today: str, now: datetime) -> "Outcome":
+def take_number(queue: "Queue", req: Request, today: str, now: datetime) -> "Outcome":
     """Allocate the next number of ``today`` for ``req.service`` to ``req.device`` (inside the
     caller's transaction). The answer carries it as a one-number lease (start == end)."""
     from .queue import Outcome, _Rejected
@@ -40,14 +38,5 @@ def take_number(queue: "Queue", db: sqlite3.Connection, req: Request, today: str
         raise _Rejected("unknown_service", f"service {req.service!r}")
     if req.ts is not None and (now - req.ts).total_seconds() > STALE_S:
         raise _Rejected("stale", f"asked at {req.ts.isoformat()}")
-    row = db.execute("SELECT next FROM leases WHERE day=? AND service=?", (today, svc.code)).fetchone()
-    number = row[0] if row else svc.range_start
-    limit = min(svc.range_end, svc.range_start + svc.capacity - 1)
-    if number > limit:
-        raise _Rejected("capacity_reached", f"{svc.code}: all {svc.capacity} numbers of {today} are taken")
-    db.execute("INSERT INTO leases (day, service, next) VALUES (?,?,?) "
-               "ON CONFLICT(day, service) DO UPDATE SET next=excluded.next", (today, svc.code, number + 1))
-    db.execute('INSERT INTO lease_log (request_id, device, day, service, start, "end", at) VALUES (?,?,?,?,?,?,?)',
-               (req.id, req.device, today, svc.code, number, number, iso(now)))
-    lease = Lease(service=svc.code, day=today, start=number, end=number, prefix=svc.prefix)
+    lease = queue.draw(req, svc, today, 1, now)
     return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=queue._waiting(today, svc.code)))

@@ -23,7 +23,7 @@ from common.clock import Clock, SystemClock, iso, local_day
 from common.sqlite import connect
 from mqtt.schemas import DeskData, Lease, Request, Response, TicketData, TicketInfo
 
-from .config import SiteConfig
+from .config import Service, SiteConfig
 from .desk_rules import RuleRefused, check_no_show, check_recall
 from .queue_state import QueueStates
 
@@ -225,25 +225,31 @@ class Queue(QueueStates):
         held = self._held(req.device, today, svc.code)
         if held + count > self.lease_held_max:
             raise _Rejected("lease_limit", f"{req.device} holds {held} unissued {svc.code} numbers of {today}")
+        lease = self.draw(req, svc, today, count, now)
+        return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
+                       services=frozenset({svc.code}))
+
+    def draw(self, req: Request, svc: Service, today: str, count: int, now: datetime) -> Lease:
+        """Take up to `count` numbers of `today` for `svc` from its one counter (``leases.next``) and
+        log them for ``req.device`` in ``lease_log``: the one allocation that lease blocks, online
+        numbers (numbers.py) and appointment check-ins all go through."""
         row = self._db.execute("SELECT next FROM leases WHERE day=? AND service=?", (today, svc.code)).fetchone()
         start = row["next"] if row else svc.range_start
         limit = min(svc.range_end, svc.range_start + svc.capacity - 1)
         if start > limit:
-            raise _Rejected("capacity_reached", f"{svc.code}: all {svc.capacity} numbers of {today} are leased")
+            raise _Rejected("capacity_reached", f"{svc.code}: all {svc.capacity} numbers of {today} are taken")
         end = min(start + count - 1, limit)
         self._db.execute("INSERT INTO leases (day, service, next) VALUES (?,?,?) "
                          "ON CONFLICT(day, service) DO UPDATE SET next=excluded.next", (today, svc.code, end + 1))
         self._db.execute('INSERT INTO lease_log (request_id, device, day, service, start, "end", at) '
                          "VALUES (?,?,?,?,?,?,?)", (req.id, req.device, today, svc.code, start, end, iso(now)))
-        lease = Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
-        return Outcome(Response(request_id=req.id, ok=True, lease=lease, waiting=self._waiting(today, svc.code)),
-                       services=frozenset({svc.code}))
+        return Lease(service=svc.code, day=today, start=start, end=end, prefix=svc.prefix)
 
     def _number(self, req: Request, today: str, now: datetime) -> Outcome:
         """One number at the tap, from the counter leases draw their blocks from (never inside a
         block already leased): ticketing/numbers.py."""
         from .numbers import take_number
-        return take_number(self, self._db, req, today, now)
+        return take_number(self, req, today, now)
 
     def _held(self, device: str, today: str, service: str) -> int:
         """Numbers leased to `device` today for `service` that it has not issued (yet)."""

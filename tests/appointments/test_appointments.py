@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -20,6 +20,7 @@ from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
 from mqtt.schemas import Request, Response, uuid7
 from tests.support.mqtt import Recorder
+from tests.support.waiting import wait
 from tests.ticketing.helpers import at
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -57,15 +58,6 @@ desk = 1
 [devices.portal]
 role = "portal"
 """
-
-
-def wait(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 class Site:

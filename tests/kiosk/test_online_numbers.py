@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -19,6 +18,7 @@ from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
 from mqtt.schemas import Request, uuid7
 from tests.support.mqtt import Recorder
+from tests.support.waiting import wait
 from tests.ticketing.helpers import SITE, write_configs
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -33,15 +33,6 @@ role = "kiosk"
 role = "rating-terminal"
 desk = 1
 """
-
-
-def wait(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 class Ticketing:
