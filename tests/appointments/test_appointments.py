@@ -20,7 +20,7 @@ from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
 from mqtt.schemas import Request, Response, uuid7
 from tests.support.mqtt import Recorder
-from tests.support.waiting import wait
+from tests.support.wait import wait_for
 from tests.ticketing.helpers import at
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -139,7 +139,7 @@ def test_book_check_in_at_kiosk_called_first_full_slot_refused(site: Site) -> No
     assert isinstance(ticket, IssuedTicket) and ticket.priority == "appointment"
     assert ticket.number == walk_ins[-1].number + 1  # the same number space as every other ticket
     site.issuer.report_print(ticket, True)
-    assert wait(lambda: site.queue.service_state("HT").waiting == 3)
+    assert wait_for(lambda: site.queue.service_state("HT").waiting == 3)
     again = site.issuer.check_in(code)
     assert isinstance(again, Response) and again.error == "appointment_used"
 
@@ -173,7 +173,7 @@ def test_late_refused_missed_recorded_cancel_desk_check_in_and_authority(site: S
         assert status[late.code] == status[missed.code] == "missed"
         assert status[again.appointment.code] == status[desk.code] == "booked"
         assert status[gone.code] == "cancelled"
-        assert wait(lambda: {json.loads(p)["data"]["code"] for _t, p, _r in events.messages
+        assert wait_for(lambda: {json.loads(p)["data"]["code"] for _t, p, _r in events.messages
                              if json.loads(p)["data"]["action"] == "missed"} == {late.code, missed.code})
         after = site.issuer.check_in(missed.code)
         assert isinstance(after, Response) and after.error == "appointment_missed"

@@ -18,7 +18,7 @@ from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
 from mqtt.schemas import Request, uuid7
 from tests.support.mqtt import Recorder
-from tests.support.waiting import wait
+from tests.support.wait import wait_for
 from tests.ticketing.helpers import SITE, write_configs
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -122,7 +122,7 @@ def test_online_in_tap_order_offline_from_leases_then_online_again(site, broker)
         first = online[0].number
         assert [t.number for t in online] == list(range(first, first + len(TAPS)))  # in tap order, both kiosks
         assert first == 1010 and not any(t.offline for t in online)
-        assert wait(lambda: tk.queue.service_state("HT").waiting == len(TAPS))  # queued for the kiosk that took it
+        assert wait_for(lambda: tk.queue.service_state("HT").waiting == len(TAPS))  # queued for the kiosk that took it
         assert {kiosks[0].issuer.remaining("HT"), kiosks[1].issuer.remaining("HT")} == {5}  # leases untouched
 
         tk.stop()  # ticketing unreachable: leases are the fallback
@@ -132,7 +132,7 @@ def test_online_in_tap_order_offline_from_leases_then_online_again(site, broker)
         assert len(numbers) == len(set(numbers)), "a number was issued twice"
         assert all(1000 <= t.number <= 1009 for t in offline)
         assert kiosks[0].flags == [True] and kiosks[1].flags == [True]
-        assert wait(lambda: {json.loads(p)["offline"] for t, p, _r in flags.messages[-2:]} == {True})
+        assert wait_for(lambda: {json.loads(p)["offline"] for t, p, _r in flags.messages[-2:]} == {True})
 
         time.sleep(1.5)  # the last requests expire (1 s): one still in flight at a restart costs a gap, no more
         tk.start()
@@ -145,7 +145,7 @@ def test_online_in_tap_order_offline_from_leases_then_online_again(site, broker)
         assert kiosks[0].flags == [True, False] and kiosks[1].flags == [True, False]
         # the offline tickets (sent while ticketing was away) and the new ones are all queued once
         total = len(TAPS) + 8 + 3
-        assert wait(lambda: tk.queue.service_state("HT").waiting == total), tk.queue.service_state("HT")
+        assert wait_for(lambda: tk.queue.service_state("HT").waiting == total), tk.queue.service_state("HT")
     finally:
         flags.close()
 
@@ -162,7 +162,7 @@ def test_retry_same_id_same_number_print_failed_and_forbidden(site, broker) -> N
 
     t = k.tap(printed=False)  # the print outcome still reaches ticketing for an online number
     assert t.number == c.start + 1 and not t.offline
-    assert wait(lambda: tk.status(t.number) == "not_printed")
+    assert wait_for(lambda: tk.status(t.number) == "not_printed")
 
     rt = DeviceClient(SITE, "rt-01", "rating-terminal", BrokerConfig(url=broker.url), telemetry_interval_s=0)
     rt.start()

@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> bool:
+def wait_for(pred: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> bool:
     """Call ``pred`` every ``interval`` seconds until it is truthy or ``timeout`` passes; the
     last call decides (so a condition that turns true at the deadline still counts)."""
     end = time.monotonic() + timeout
