@@ -36,6 +36,8 @@ from .store import BatchResult, Incoming, Store
 log = logging.getLogger(__name__)
 
 REASON = "forbidden"
+# every refusal leads with Vietnamese (the dead-letters page shows it to managers), then the detail
+LEAD = "Thiết bị gửi điều nó không được phép / a device sent what its role may not"
 RATING_ROLES = ("rating-terminal", "portal")
 RETAINED_KINDS = ("status", "devstate", "state")  # all a device (or server) may leave retained
 # event type -> (the roles that may send it, how the refusal names them)
@@ -174,7 +176,7 @@ class Authz:
             if why is None:
                 keep.append(m)
             else:
-                refused.append((m, REASON, why))
+                refused.append((m, REASON, f"{LEAD}: {why}"))
         if not refused:
             return keep, BatchResult()
         return keep, store.write_dead_many(refused, also=lambda conn: self._count(conn, refused))
