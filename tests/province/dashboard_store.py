@@ -18,6 +18,7 @@ from mqtt.schemas import DeskState, ServiceState, Status
 
 SITES = [pl.site_id(1), pl.site_id(2), pl.site_id(3)]
 TZ = pl.TZ
+SIGNED = {SITES[0]: [1, 2, 3], SITES[1]: [2], SITES[2]: [1, 4]}  # desks with an officer signed in now
 
 
 class ProvinceWriter:
@@ -83,12 +84,13 @@ def fill_live(db: Path, now: datetime) -> dict[str, Any]:
             sv = ServiceState(service=svc, day=day, waiting=n, issued=n + 4, capacity=500,
                               oldest_issued_at=now - timedelta(minutes=age), ts=now)
             msgs.append(Incoming(topics.state(s, "service", svc), sv.model_dump_json().encode(), True, now))
-        for desk in range(1, 5):
-            ds = DeskState(desk=desk, status="idle", ts=now)
+        for desk in range(1, 5):  # ticketing's desk state names the officer signed in
+            ds = DeskState(desk=desk, status="idle", ts=now,
+                           officer=pl.officer_id(s, desk) if desk in SIGNED[s] else None)
             msgs.append(Incoming(topics.state(s, "desk", desk), ds.model_dump_json().encode(), True, now))
     w.write(msgs)
     events: list[dict[str, Any]] = []
-    signed = {SITES[0]: [1, 2, 3], SITES[1]: [2], SITES[2]: [1, 4]}
+    signed = SIGNED
     for s, desks in signed.items():
         for d in desks:
             events.append(envelope(s, f"rt-{d:02d}", "desk", now - timedelta(minutes=40),
