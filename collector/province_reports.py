@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .periods import BadReportQuery, Period, zone
-from .reports import ReportRow, _check, _row
+from .reports import ReportRow, _check, _row, period_dict
 from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, pending_days
 from .site_config import first_data_day, site_history
 from .staff import Staff
@@ -55,9 +55,7 @@ class ProvinceReport:
         return next((r.row for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": {"kind": self.period.kind, "date": self.period.anchor.isoformat(),
-                           "label": self.period.label, "start": self.start.isoformat(), "end": self.end.isoformat()},
-                "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
+        return {"period": period_dict(self.period, self.start, self.end), "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
                 "live_days": self.live_days,
                 "rows": [{"key": r.key, "name_vi": r.name_vi, "name_en": r.name_en, "sites": r.sites,
                           **{k: v for k, v in r.row.as_dict().items() if k != "key"}} for r in self.rows],

@@ -130,13 +130,17 @@ class Report:
         return next((r for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": {"kind": self.period.kind, "date": self.period.anchor.isoformat(),
-                           "label": self.period.label, "start": self.start.isoformat(),
-                           "end": self.end.isoformat()},
+        return {"period": period_dict(self.period, self.start, self.end),
                 "measured_from": self.measured_from.isoformat() if self.measured_from else None,
                 "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
                 "filters": asdict(self.filters),
                 "rows": [r.as_dict() for r in self.rows], "total": self.total.as_dict()}
+
+
+def period_dict(period: Period, start: datetime, end: datetime) -> dict[str, Any]:
+    """A report's period as JSON: kind, anchor date, label and the local start and end."""
+    return {"kind": period.kind, "date": period.anchor.isoformat(), "label": period.label,
+            "start": start.isoformat(), "end": end.isoformat()}
 
 
 @dataclass

@@ -30,13 +30,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from .periods import zone
 from .reports import (OpenClock, _Acc, _add_rating, _add_ticket, _ticket_figures, is_satisfied, rating_rows,
                       ticket_rows)
-from .site_config import first_data_day, intersect, site_history, union
+from .site_config import first_data_day, intersect, local_days, site_history, union
 from .staff import Staff
 from .staffing import measure_presence
 
@@ -235,7 +235,7 @@ def pending_days(conn: sqlite3.Connection, site: str, first: date, end: date) ->
     lo, hi = first.isoformat(), end.isoformat()
     done = {r[0] for r in conn.execute("SELECT day FROM rollup_day WHERE site=? AND grain='site' AND day >= ? "
                                        "AND day < ?", (site, lo, hi))}
-    out: dict[date, int | None] = {d: None for d in iter_days(first, end) if d.isoformat() not in done}
+    out: dict[date, int | None] = {d: None for d in local_days(first, end) if d.isoformat() not in done}
     for day, gen in conn.execute("SELECT day, gen FROM rollup_dirty WHERE site=? AND day >= ? AND day < ?",
                                  (site, lo, hi)):
         out[date.fromisoformat(day)] = int(gen)
@@ -334,13 +334,6 @@ class RollupJob:
                 self._stop.wait(self.interval_s)
         finally:
             conn.close()
-
-
-def iter_days(first: date, end: date) -> Iterator[date]:
-    d = first
-    while d < end:
-        yield d
-        d += timedelta(days=1)
 
 
 def db_connector(path: str | Path) -> Callable[[], sqlite3.Connection]:

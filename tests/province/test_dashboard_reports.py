@@ -213,3 +213,28 @@ def test_report_as_dict_is_json(store: Path):
     d = province_report(conn, NOV, "department", staff=STAFF, now=NOW).as_dict()
     assert _json(d)["rows"][0]["name_en"].startswith("Department of")
     conn.close()
+
+
+def test_departments_in_the_directory_are_validated_with_file_and_line(tmp_path: Path):
+    from common.config import load_config
+    from common.errors import ConfigError
+    from collector.config import CollectorConfig
+
+    good = ('site = "+"\n\n[[departments]]\ncode = "stp"\nname_vi = "Sở Tư pháp"\nname_en = "Department of Justice"\n\n'
+            '[[officers]]\nid = "nv-1"\nname = "Nguyễn Thị Lan"\ndepartment = "stp"\nsite = "huyen-001"\n')
+    path = tmp_path / "collector.toml"
+    path.write_text(good)
+    staff = load_config(path, CollectorConfig).staff()
+    assert staff.department("nv-1") == "Sở Tư pháp" and staff.department_code("nv-1") == "stp"
+    assert staff.department_names("stp") == ("Sở Tư pháp", "Department of Justice")
+    path.write_text(good + '\n[[officers]]\nid = "nv-2"\nname = "Trần Văn Hùng"\ndepartment = "sxd"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, CollectorConfig)
+    assert f"{path}:17: officers[1].department" in str(err.value) and "'sxd'" in str(err.value)
+    assert "phòng ban" in str(err.value) and "(known: stp)" in str(err.value)
+    path.write_text(good + '\n[[departments]]\ncode = "stp"\nname_vi = "Sở Tư pháp 2"\nname_en = "Justice 2"\n')
+    with pytest.raises(ConfigError, match="department code 'stp' appears twice"):
+        load_config(path, CollectorConfig)
+    path.write_text(good.replace('code = "stp"', 'code = "Sở TP"'))
+    with pytest.raises(ConfigError, match=f"{path}:4: departments"):
+        load_config(path, CollectorConfig)
