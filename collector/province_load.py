@@ -12,18 +12,19 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import uuid
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from mqtt import topics
 from mqtt.schemas import SiteState
 
+from .rollups import note_first
 from .staff import Department, Officer, Staff
 from .store import TYPED_COLUMNS
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+VN = timezone(timedelta(hours=7))  # the same offset all year (no summer time), and much faster to format
 DEPARTMENTS = [Department(code="stp", name_vi="Sở Tư pháp", name_en="Department of Justice"),
                Department(code="sxd", name_vi="Sở Xây dựng", name_en="Department of Construction"),
                Department(code="sgtvt", name_vi="Sở Giao thông vận tải", name_en="Department of Transport")]
@@ -66,7 +67,13 @@ def staff_for(sites: Iterable[str]) -> Staff:
 
 
 def _at(day: date, minutes: float) -> datetime:
-    return datetime.combine(day, dtime(0), TZ) + timedelta(minutes=minutes)
+    return datetime.combine(day, dtime(0), VN) + timedelta(minutes=minutes)
+
+
+def _uuid4(rng: random.Random) -> str:
+    """A version-4 UUID from ``rng`` (deterministic per seed)."""
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 def day_events(site: str, day: date, *, tickets: int = 40, seed: int = 0) -> list[dict[str, Any]]:
@@ -81,7 +88,7 @@ def day_events(site: str, day: date, *, tickets: int = 40, seed: int = 0) -> lis
     out: list[dict[str, Any]] = []
 
     def ev(type_: str, device: str, ts: datetime, data: dict[str, Any]) -> None:
-        out.append({"v": 1, "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "seq": 0,
+        out.append({"v": 1, "id": _uuid4(rng), "seq": 0,
                     "ts": ts.isoformat(timespec="milliseconds"), "clock_synced": True, "site": site,
                     "device": device, "type": type_, "data": data})
 
@@ -173,6 +180,7 @@ def bulk_load(conn: sqlite3.Connection, sites: list[str], first: date, days: int
                      (s, start_ts.timestamp(), start_ts.isoformat(), payload))
     conn.execute("COMMIT")
     seqs: dict[tuple[str, str], int] = {}
+    firsts: dict[str, float] = {}
     n = 0
     for i in range(days):
         day = first + timedelta(days=i)
@@ -181,8 +189,10 @@ def bulk_load(conn: sqlite3.Connection, sites: list[str], first: date, days: int
         for s in sites:
             for e in number(day_events(s, day, tickets=tickets, seed=seed), seqs):
                 topic = topics.event(s, e["device"], e["type"])
-                events.append((e["id"], s, e["device"], e["type"], e["seq"], e["ts"],
-                               datetime.fromisoformat(e["ts"]).timestamp(), 1, topic, json.dumps(e), rx, rx_epoch))
+                ep = datetime.fromisoformat(e["ts"]).timestamp()
+                firsts.setdefault(s, ep)  # the day's events come in time order
+                events.append((e["id"], s, e["device"], e["type"], e["seq"], e["ts"], ep, 1, topic, json.dumps(e),
+                               rx, rx_epoch))
                 table, row = _typed(e)
                 typed.setdefault(table, []).append(row)
         conn.execute("BEGIN IMMEDIATE")
@@ -194,6 +204,7 @@ def bulk_load(conn: sqlite3.Connection, sites: list[str], first: date, days: int
         conn.execute("COMMIT")
         n += len(events)
     conn.execute("BEGIN IMMEDIATE")
+    note_first(conn, firsts)
     conn.executemany("INSERT INTO devices (site, device, status, last_seq) VALUES (?, ?, 'online', ?) "
                      "ON CONFLICT (site, device) DO UPDATE SET last_seq=excluded.last_seq",
                      [(s, d, q) for (s, d), q in seqs.items()])

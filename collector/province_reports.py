@@ -21,8 +21,8 @@ from typing import Any
 
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
-from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, pending_days
-from .site_config import first_data_day, site_history
+from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days
+from .site_config import site_history
 from .staff import Staff
 
 BY = ("site", "department", "service")
@@ -65,7 +65,7 @@ class ProvinceReport:
 def known_sites(conn: sqlite3.Connection) -> list[str]:
     """Every site the store has heard of (a device, a rollup or a retained state)."""
     rows = conn.execute("SELECT site FROM devices UNION SELECT site FROM retained_state WHERE site IS NOT NULL "
-                        "UNION SELECT site FROM rollup_day WHERE grain='site'").fetchall()
+                        "UNION SELECT site FROM rollup_sites").fetchall()
     return sorted({r[0] for r in rows if r[0]})
 
 
@@ -127,8 +127,9 @@ def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", 
         lo, hi = period.first_day.isoformat(), min(period.end_day, today).isoformat()
         figures = _stored(conn, grain, lo, hi, sites)
         counts, dirty = _counts(conn, lo, hi, sites), _dirty(conn, lo, hi, sites)
+        firsts = first_days(conn, z)
         for site in sites:
-            first = first_data_day(conn, z, site)
+            first = firsts.get(site)
             if first is None:
                 continue
             start = max(first, period.first_day)

@@ -53,6 +53,9 @@ NULLABLE = frozenset({"wait_max", "present_s", "expected_s"})
 COLUMNS = ("site", "day", "grain", "key", *FIGURES, "computed_epoch")
 FINGERPRINT_KEY = "rollup_fingerprint"
 CARRY_TYPES = frozenset({"presence", "desk"})  # their state carries over into the days after
+_UPSERT = (f"INSERT INTO rollup_day ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+           f"ON CONFLICT (site, day, grain, key) DO UPDATE SET "
+           + ", ".join(f"{c}=excluded.{c}" for c in (*FIGURES, "computed_epoch")))
 
 
 @dataclass
@@ -183,7 +186,9 @@ def mark_dirty(conn: sqlite3.Connection, items: Iterable[tuple[str, str, float]]
     today's events need nothing (today is computed live). Returns how many marks were made."""
     today = _local_day(now, tz)
     days: set[tuple[str, date]] = set()
+    firsts: dict[str, float] = {}
     for site, type_, ts in items:
+        firsts[site] = min(ts, firsts.get(site, ts))
         d = _local_day(ts, tz)
         if d >= today:
             continue
@@ -193,7 +198,22 @@ def mark_dirty(conn: sqlite3.Connection, items: Iterable[tuple[str, str, float]]
             while nxt < today:
                 days.add((site, nxt))
                 nxt += timedelta(days=1)
+    note_first(conn, firsts)
     return mark_days(conn, days)
+
+
+def note_first(conn: sqlite3.Connection, firsts: dict[str, float]) -> None:
+    """Keep each site's earliest event time in ``rollup_sites`` (its first data day)."""
+    if firsts:
+        conn.executemany("INSERT INTO rollup_sites (site, first_epoch) VALUES (?, ?) ON CONFLICT (site) DO UPDATE SET "
+                         "first_epoch = CASE WHEN excluded.first_epoch < rollup_sites.first_epoch "
+                         "THEN excluded.first_epoch ELSE rollup_sites.first_epoch END", sorted(firsts.items()))
+
+
+def first_days(conn: sqlite3.Connection, tz: ZoneInfo) -> dict[str, date]:
+    """Each site's first data day (the local day of its first stored event), from ``rollup_sites``."""
+    return {r[0]: _local_day(float(r[1]), tz) for r in conn.execute("SELECT site, first_epoch FROM rollup_sites")
+            if r[1] is not None}
 
 
 def mark_days(conn: sqlite3.Connection, days: Iterable[tuple[str, date]]) -> int:
@@ -212,11 +232,11 @@ def mark_from(conn: sqlite3.Connection, site: str, since: float, tz: ZoneInfo, n
 
 def write_day(conn: sqlite3.Connection, site: str, day: date, figures: dict[tuple[str, str], dict[str, Any]],
               computed: float) -> None:
-    """Replace the rows of (site, day) (inside the caller's transaction)."""
+    """Replace the rows of (site, day) (inside the caller's transaction). An upsert, so two central
+    collectors computing the same day at once both succeed (the rows are the same)."""
     conn.execute("DELETE FROM rollup_day WHERE site=? AND day=?", (site, day.isoformat()))
     rows = [(site, day.isoformat(), g, k, *(f[c] for c in FIGURES), computed) for (g, k), f in figures.items()]
-    conn.executemany(f"INSERT INTO rollup_day ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                     rows)
+    conn.executemany(_UPSERT, rows)
 
 
 @dataclass
@@ -224,10 +244,6 @@ class RefreshResult:
     computed: int = 0
     dropped: bool = False
     days: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _sites(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT DISTINCT site FROM devices ORDER BY site")]
 
 
 def pending_days(conn: sqlite3.Connection, site: str, first: date, end: date) -> dict[date, int | None]:
@@ -280,8 +296,9 @@ def refresh(conn: sqlite3.Connection, staff: Staff, tz: str, now: float, *, site
     z = zone(tz)
     res = RefreshResult(dropped=check_fingerprint(conn, staff))
     today = _local_day(now, z)
-    for site in sites if sites is not None else _sites(conn):
-        first = first_data_day(conn, z, site)
+    firsts = first_days(conn, z)
+    for site in sites if sites is not None else sorted(firsts):
+        first = firsts.get(site)
         if first is None:
             continue
         with transaction(conn):  # marks before the first data day: nothing there to compute
