@@ -22,7 +22,6 @@ from typing import Any
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
 from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days
-from .site_config import site_history
 from .staff import Staff
 
 BY = ("site", "department", "service")
@@ -69,17 +68,23 @@ def known_sites(conn: sqlite3.Connection) -> list[str]:
     return sorted({r[0] for r in rows if r[0]})
 
 
+def site_payloads(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Each site's retained ``state/site`` (names of the site and of its services)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in conn.execute("SELECT site, payload FROM retained_state WHERE name='site' AND device IS NULL"):
+        try:
+            d = json.loads(r[1])
+        except ValueError:
+            continue
+        if isinstance(d, dict):
+            out[r[0]] = d
+    return out
+
+
 def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[str, str]]:
     """(Vietnamese, English) name of each site from its retained ``state/site`` (the id when none)."""
-    out = {s: (s, s) for s in sites}
-    for r in conn.execute("SELECT site, payload FROM retained_state WHERE name='site' AND device IS NULL"):
-        if r[0] in out:
-            try:
-                d = json.loads(r[1])
-                out[r[0]] = (str(d["name_vi"]), str(d["name_en"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-    return out
+    got = site_payloads(conn)
+    return {s: (str(got.get(s, {}).get("name_vi") or s), str(got.get(s, {}).get("name_en") or s)) for s in sites}
 
 
 def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
@@ -180,8 +185,9 @@ def _assemble(conn: sqlite3.Connection, period: Period, by: str, levels: int, tz
 def _service_name(conn: sqlite3.Connection, sites: list[str], code: str) -> tuple[str, str]:
     if not code:
         return ("Không rõ dịch vụ", "Unknown service")
+    got = site_payloads(conn)
     for s in sites:
-        names = site_history(conn, s).current.service_names
-        if code in names:
-            return names[code]
+        for svc in got.get(s, {}).get("services") or []:
+            if isinstance(svc, dict) and svc.get("code") == code:
+                return (str(svc.get("name_vi") or code), str(svc.get("name_en") or code))
     return (code, code)
