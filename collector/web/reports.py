@@ -26,6 +26,7 @@ class Built(NamedTuple):
     period: Period
     report: Report
     now: float
+    site: str | None  # the site asked (a login bound to one site: that one)
 
 
 def _build(request: Request) -> Built:
@@ -39,9 +40,10 @@ def _build(request: Request) -> Built:
         raise BadReportQuery(f"Số mức phải là số nguyên 1-5 / levels={qp.get('levels')!r} is not a whole "
                              "number (1-5)") from None
     conn = w.reader.conn
-    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=site_param(request), now=now.timestamp(),
+    site = site_param(request)
+    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=site, now=now.timestamp(),
                           staff=w.staff)
-    return Built(conn, period, report, now.timestamp())
+    return Built(conn, period, report, now.timestamp(), site)
 
 
 def bad_report_query(request: Request, exc: Exception) -> Response:
@@ -57,8 +59,8 @@ def bad_report_query(request: Request, exc: Exception) -> Response:
 def report_page(request: Request) -> Response:
     w = web(request)
     lang = request_lang(request)
-    conn, period, report, now = _build(request)
-    charts, _ = charts_svg(conn, period, report, w.tz, report.site, now, lang)
+    conn, period, report, now, site = _build(request)
+    charts, _ = charts_svg(conn, period, report, w.tz, site, now, lang)
     q = {k: v for k, v in request.query_params.items() if k != "lang"}
     rows = [{"key": key_label(report, row, lang), "total": row.key == "total", "cells": row_cells(row)}
             for row in [*report.rows, report.total]]
@@ -83,8 +85,8 @@ def report_file(request: Request) -> Response:
 @requires("reports")
 def report_api(request: Request) -> Response:
     w = web(request)
-    conn, period, report, now = _build(request)
-    _, data = charts_svg(conn, period, report, w.tz, report.site, now, request_lang(request))
+    conn, period, report, now, site = _build(request)
+    _, data = charts_svg(conn, period, report, w.tz, site, now, request_lang(request))
     return JSONResponse({**report.as_dict(), "charts": data})
 
 

@@ -18,6 +18,7 @@ from collector.db import open_db
 from tests.collector.web_client import login
 from tests.collector.wire import CollectorProcess
 from tests.province.dashboard_store import SITES, TZ, ProvinceWriter, fill_live
+from tests.support.wait import wait_for
 
 PASSWORD = "mat-khau-rat-dai"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -122,7 +123,10 @@ def test_province_reports_page_and_files(central):
     today = datetime.now(TZ).date()
     day = (today - timedelta(days=3)).isoformat()
     with client(c, "tinh") as s:
-        api = s.get(f"/api/province/reports?period=day&date={day}&by=site").json()
+        # the collector's rollup job has computed the days that are over: none is computed live
+        url = f"/api/province/reports?period=day&date={day}&by=site"
+        assert wait_for(lambda: s.get(url).json()["live_days"] == 0, interval=0.3)
+        api = s.get(url).json()
         assert [r["key"] for r in api["rows"]] == SITES
         own = s.get(f"/api/reports?period=day&date={day}&by=overall&site={SITES[2]}").json()["total"]
         mine = api["rows"][2]
