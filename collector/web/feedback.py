@@ -1,39 +1,132 @@
-"""Citizens' words, for managers only (scope ``citizen_data``): ``GET /feedback`` lists the portal's
-feedback events (phản ánh, kiến nghị: text, phone, ticket) and the comments of phone ratings,
-newest first, read from the stored events' payloads (escaped by the templates)."""
+"""Citizens' words, for managers only (scope ``citizen_data``).
+
+``GET /feedback`` lists the portal's feedback events (phản ánh, kiến nghị: text, phone, ticket) with
+their handling state, and the comments of phone ratings, newest first, read from the stored events'
+payloads (escaped by the templates). ``?state=new|in_progress|done`` shows one state only.
+
+``POST /feedback/{id}/state`` (a form: ``state``, optional ``note``, the CSRF token) sets an item's
+state; who (the logged-in manager) and when are recorded, in ``feedback_state`` (the current one)
+and ``feedback_history`` (every change). Schema v7 (collector/db.py).
+"""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+from datetime import datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from common.web.auth import requires
+from common.clock import iso
+from common.web.auth import current, requires
 from .state import site_param, web
 
 LIMIT = 200
+STATES = ("new", "in_progress", "done")
+NOTE_CHARS = 500
+_ID = re.compile(r"^[0-9a-fA-F-]{8,40}$")
 
 
-def _rows(request: Request, type_: str) -> list[dict[str, Any]]:
+def _rows(request: Request, type_: str, state: str | None = None) -> list[dict[str, Any]]:
     site = site_param(request)
     w = web(request)
-    sql = "SELECT site, device, ts, payload FROM events WHERE type=?" + (" AND site=?" if site else "")
-    sql += " ORDER BY ts_epoch DESC LIMIT ?"
-    args: list[Any] = [type_, *([site] if site else []), LIMIT]
+    sql = ("SELECT e.id, e.site, e.device, e.ts, e.payload, s.state, s.note, s.changed_by, s.changed_at "
+           "FROM events e LEFT JOIN feedback_state s ON s.event_id = e.id WHERE e.type = ?")
+    args: list[Any] = [type_]
+    if site:
+        sql += " AND e.site = ?"
+        args.append(site)
+    if state == "new":
+        sql += " AND (s.state IS NULL OR s.state = ?)"
+        args.append(state)
+    elif state:
+        sql += " AND s.state = ?"
+        args.append(state)
+    sql += " ORDER BY e.ts_epoch DESC LIMIT ?"
+    args.append(LIMIT)
     out = []
     for r in w.reader.conn.execute(sql, args):
-        data = json.loads(r[3]).get("data", {})
-        out.append({"site": r[0], "device": r[1], "ts": r[2], **data})
+        data = json.loads(r[4]).get("data", {})
+        out.append({**data, "id": r[0], "site": r[1], "device": r[2], "ts": r[3], "state": r[5] or "new",
+                    "note": r[6], "changed_by": r[7], "changed_at": r[8]})
+    return out
+
+
+def _history(request: Request, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    conn = web(request).reader.conn
+    for i in range(0, len(ids), 200):
+        chunk = ids[i:i + 200]
+        for r in conn.execute("SELECT event_id, state, note, changed_by, changed_at FROM feedback_history "
+                              f"WHERE event_id IN ({', '.join('?' * len(chunk))}) ORDER BY changed_epoch DESC",
+                              chunk):
+            out.setdefault(r[0], []).append({"state": r[1], "note": r[2], "changed_by": r[3], "changed_at": r[4]})
     return out
 
 
 @requires("citizen_data", page=True)
 def feedback_page(request: Request) -> Response:
+    state = request.query_params.get("state")
+    state = state if state in STATES else None
+    items = _rows(request, "feedback", state)
+    history = _history(request, [f["id"] for f in items])
+    for f in items:
+        f["history"] = history.get(f["id"], [])
     ratings = [r for r in _rows(request, "rating") if r.get("channel") == "phone" and r.get("comment")]
-    return web(request).pages.render(request, "feedback.html", {"items": _rows(request, "feedback"),
-                                                                 "comments": ratings})
+    return web(request).pages.render(request, "feedback.html", {"items": items, "comments": ratings,
+                                                                 "states": STATES, "shown": state,
+                                                                 "note_chars": NOTE_CHARS})
 
 
-routes = [Route("/feedback", feedback_page, name="feedback")]
+def _set_state(conn: sqlite3.Connection, event_id: str, site: str | None, state: str, note: str | None,
+               by: str, at: datetime) -> bool:
+    """Record the change; False when ``event_id`` is no feedback event (of this collector's site)."""
+    sql, args = "SELECT site FROM events WHERE id = ? AND type = ?", [event_id, "feedback"]
+    if site:
+        sql += " AND site = ?"
+        args.append(site)
+    row = conn.execute(sql, args).fetchone()
+    if row is None:
+        return False
+    values = (event_id, row[0], state, note, by, iso(at), at.timestamp())
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT INTO feedback_state (event_id, site, state, note, changed_by, changed_at, changed_epoch) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET state = excluded.state, "
+                     "note = excluded.note, changed_by = excluded.changed_by, changed_at = excluded.changed_at, "
+                     "changed_epoch = excluded.changed_epoch", values)
+        conn.execute("INSERT INTO feedback_history (event_id, site, state, note, changed_by, changed_at, "
+                     "changed_epoch) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, changed_epoch) DO NOTHING",
+                     values)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+@requires("citizen_data", page=True)
+async def set_state(request: Request) -> Response:
+    w = web(request)
+    event_id = request.path_params["id"]
+    form = await request.form()
+    state = str(form.get("state", ""))
+    note = str(form.get("note", "")).strip()
+    if not _ID.match(event_id) or state not in STATES:
+        return w.pages.error(request, 400, "err_400", f"state {state!r}: one of {', '.join(STATES)}")
+    if len(note) > NOTE_CHARS:
+        return w.pages.error(request, 400, "fb_note_too_long")
+    now = w.reader.clock.now().astimezone(w.reader.tz)
+    ok = await run_in_threadpool(w.writer.run, _set_state, event_id, site_param(request), state, note or None,
+                                 current(request).display_name, now)
+    if not ok:
+        return w.pages.error(request, 404, "fb_unknown")
+    return RedirectResponse(f"/feedback#fb-{event_id}", status_code=303)
+
+
+routes = [Route("/feedback", feedback_page, name="feedback"),
+          Route("/feedback/{id}/state", set_state, methods=["POST"], name="feedback_state")]
