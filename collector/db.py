@@ -129,13 +129,10 @@ def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
 
 
 def _v7_feedback_handling(db: sqlite_utils.Database) -> None:
-    """Citizens' feedback handled by managers (collector/web/feedback.py): each item's state
-    (``new``, ``in_progress``, ``done``) with who set it, when and an optional note, and every change
-    kept in ``feedback_history``; ratings by (site, day, ticket), for one rating per ticket across
-    desk and phone (collector/store.py)."""
-    db.table("feedback_state").create({"event_id": str, "site": str, "state": str, "note": str, "changed_by": str,
-                                       "changed_at": str, "changed_epoch": float}, pk="event_id",
-                                      not_null={"site", "state", "changed_by", "changed_epoch"})
+    """Citizens' feedback handled by managers (collector/web/feedback.py): every change of an item's
+    state (``new``, ``in_progress``, ``done``) with who made it, when and an optional note; the latest
+    is the item's state. Ratings by (site, day, ticket), for one rating per ticket across desk and
+    phone (collector/store.py)."""
     db.table("feedback_history").create({"event_id": str, "changed_epoch": float, "site": str, "state": str,
                                          "note": str, "changed_by": str, "changed_at": str},
                                         pk=("event_id", "changed_epoch"), not_null={"state", "changed_by"})

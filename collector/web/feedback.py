@@ -5,14 +5,14 @@ their handling state, and the comments of phone ratings, newest first, read from
 payloads (escaped by the templates). ``?state=new|in_progress|done`` shows one state only.
 
 ``POST /feedback/{id}/state`` (a form: ``state``, optional ``note``, the CSRF token) sets an item's
-state; who (the logged-in manager) and when are recorded, in ``feedback_state`` (the current one)
-and ``feedback_history`` (every change). Schema v7 (collector/db.py).
+state; who (the logged-in manager) and when are recorded in ``feedback_history`` (every change;
+the latest is the item's state). Schema v7 (collector/db.py). The SQL is portable (SQLite and
+PostgreSQL; tests/portal/test_portable_sql.py).
 """
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +31,15 @@ NOTE_CHARS = 500
 _ID = re.compile(r"^[0-9a-fA-F-]{8,40}$")
 
 
-def _rows(request: Request, type_: str, state: str | None = None) -> list[dict[str, Any]]:
-    site = site_param(request)
-    w = web(request)
+# the latest change of each item is its state (none yet: new)
+_LATEST = ("LEFT JOIN feedback_history s ON s.event_id = e.id AND s.changed_epoch = "
+           "(SELECT max(h.changed_epoch) FROM feedback_history h WHERE h.event_id = e.id)")
+
+
+def feedback_rows(conn: Any, type_: str, site: str | None, state: str | None = None) -> list[dict[str, Any]]:
+    """The newest ``type_`` events (feedback, rating) with the handling state of each."""
     sql = ("SELECT e.id, e.site, e.device, e.ts, e.payload, s.state, s.note, s.changed_by, s.changed_at "
-           "FROM events e LEFT JOIN feedback_state s ON s.event_id = e.id WHERE e.type = ?")
+           f"FROM events e {_LATEST} WHERE e.type = ?")
     args: list[Any] = [type_]
     if site:
         sql += " AND e.site = ?"
@@ -49,16 +53,16 @@ def _rows(request: Request, type_: str, state: str | None = None) -> list[dict[s
     sql += " ORDER BY e.ts_epoch DESC LIMIT ?"
     args.append(LIMIT)
     out = []
-    for r in w.reader.conn.execute(sql, args):
+    for r in conn.execute(sql, args):
         data = json.loads(r[4]).get("data", {})
         out.append({**data, "id": r[0], "site": r[1], "device": r[2], "ts": r[3], "state": r[5] or "new",
                     "note": r[6], "changed_by": r[7], "changed_at": r[8]})
     return out
 
 
-def _history(request: Request, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def history(conn: Any, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every change of each item, newest first."""
     out: dict[str, list[dict[str, Any]]] = {}
-    conn = web(request).reader.conn
     for i in range(0, len(ids), 200):
         chunk = ids[i:i + 200]
         for r in conn.execute("SELECT event_id, state, note, changed_by, changed_at FROM feedback_history "
@@ -72,19 +76,21 @@ def _history(request: Request, ids: list[str]) -> dict[str, list[dict[str, Any]]
 def feedback_page(request: Request) -> Response:
     state = request.query_params.get("state")
     state = state if state in STATES else None
-    items = _rows(request, "feedback", state)
-    history = _history(request, [f["id"] for f in items])
+    conn, site = web(request).reader.conn, site_param(request)
+    items = feedback_rows(conn, "feedback", site, state)
+    changes = history(conn, [f["id"] for f in items])
     for f in items:
-        f["history"] = history.get(f["id"], [])
-    ratings = [r for r in _rows(request, "rating") if r.get("channel") == "phone" and r.get("comment")]
+        f["history"] = changes.get(f["id"], [])
+    ratings = [r for r in feedback_rows(conn, "rating", site) if r.get("channel") == "phone" and r.get("comment")]
     return web(request).pages.render(request, "feedback.html", {"items": items, "comments": ratings,
                                                                  "states": STATES, "shown": state,
                                                                  "note_chars": NOTE_CHARS})
 
 
-def _set_state(conn: sqlite3.Connection, event_id: str, site: str | None, state: str, note: str | None,
-               by: str, at: datetime) -> bool:
-    """Record the change; False when ``event_id`` is no feedback event (of this collector's site)."""
+def set_state(conn: Any, event_id: str, site: str | None, state: str, note: str | None, by: str,
+              at: datetime) -> bool:
+    """Record a change (one statement: no transaction needed); False when ``event_id`` is no feedback
+    event (of this collector's site)."""
     sql, args = "SELECT site FROM events WHERE id = ? AND type = ?", [event_id, "feedback"]
     if site:
         sql += " AND site = ?"
@@ -92,25 +98,14 @@ def _set_state(conn: sqlite3.Connection, event_id: str, site: str | None, state:
     row = conn.execute(sql, args).fetchone()
     if row is None:
         return False
-    values = (event_id, row[0], state, note, by, iso(at), at.timestamp())
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("INSERT INTO feedback_state (event_id, site, state, note, changed_by, changed_at, changed_epoch) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET state = excluded.state, "
-                     "note = excluded.note, changed_by = excluded.changed_by, changed_at = excluded.changed_at, "
-                     "changed_epoch = excluded.changed_epoch", values)
-        conn.execute("INSERT INTO feedback_history (event_id, site, state, note, changed_by, changed_at, "
-                     "changed_epoch) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, changed_epoch) DO NOTHING",
-                     values)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    conn.execute("INSERT INTO feedback_history (event_id, changed_epoch, site, state, note, changed_by, changed_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, changed_epoch) DO NOTHING",
+                 (event_id, at.timestamp(), row[0], state, note, by, iso(at)))
     return True
 
 
 @requires("citizen_data", page=True)
-async def set_state(request: Request) -> Response:
+async def state_post(request: Request) -> Response:
     w = web(request)
     event_id = request.path_params["id"]
     form = await request.form()
@@ -121,7 +116,7 @@ async def set_state(request: Request) -> Response:
     if len(note) > NOTE_CHARS:
         return w.pages.error(request, 400, "fb_note_too_long")
     now = w.reader.clock.now().astimezone(w.reader.tz)
-    ok = await run_in_threadpool(w.writer.run, _set_state, event_id, site_param(request), state, note or None,
+    ok = await run_in_threadpool(w.writer.run, set_state, event_id, site_param(request), state, note or None,
                                  current(request).display_name, now)
     if not ok:
         return w.pages.error(request, 404, "fb_unknown")
@@ -129,4 +124,4 @@ async def set_state(request: Request) -> Response:
 
 
 routes = [Route("/feedback", feedback_page, name="feedback"),
-          Route("/feedback/{id}/state", set_state, methods=["POST"], name="feedback_state")]
+          Route("/feedback/{id}/state", state_post, methods=["POST"], name="feedback_state")]
