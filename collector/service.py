@@ -24,6 +24,7 @@ from .queries import Reader
 from .console_link import ConsoleLink
 from .province_link import LinkWatch
 from .report_mail import ReportMailer
+from .rollups import RollupJob, db_connector
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class Collector:
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [],
                                   province_link=config.province_link and config.site_or_none is not None)
+        # the daily figures the province reports read (collector/rollups.py), computed once a day is over
+        self.rollups = RollupJob(db_connector(config.db), staff, config.timezone,
+                                 lambda: self.clock.now().timestamp())
         self.reader.alert_source = lambda: self.alerts.last_conditions
         self.reader.staff = staff
         self.alerts.on_change = self.hub.notify
@@ -107,6 +111,7 @@ class Collector:
         host, port = self.config.http_address()
         self.ingest.start()
         self.alerts.start(self.config.alert_interval_s)
+        self.rollups.start()
         if self.console is not None:
             self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -116,6 +121,7 @@ class Collector:
         finally:
             self.notifier.stopping()
             self.alerts.stop()
+            self.rollups.stop()
             self.ingest.stop()
             if self.console is not None:
                 self.console.stop()
