@@ -128,6 +128,17 @@ def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
     db.table("alerts").create_index(["raised_epoch"])
 
 
+def _v7_feedback_handling(db: sqlite_utils.Database) -> None:
+    """Citizens' feedback handled by managers (collector/web/feedback.py): every change of an item's
+    state (``new``, ``in_progress``, ``done``) with who made it, when and an optional note; the latest
+    is the item's state. Ratings by (site, day, ticket), for one rating per ticket across desk and
+    phone (collector/store.py)."""
+    db.table("feedback_history").create({"event_id": str, "changed_epoch": float, "site": str, "state": str,
+                                         "note": str, "changed_by": str, "changed_at": str},
+                                        pk=("event_id", "changed_epoch"), not_null={"state", "changed_by"})
+    db.table("ratings").create_index(["site", "day", "ticket"], if_not_exists=True)
+
+
 def _v8_province(db: sqlite_utils.Database) -> None:
     """The province (collector/rollups.py, collector/province_reports.py): daily figures per site, day,
     grain (site, service, desk, officer, department) and key, the days whose figures must be computed
@@ -148,7 +159,7 @@ def _v8_province(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
                                                               _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
-                                                              _v8_province]
+                                                              _v7_feedback_handling, _v8_province]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,6 +12,7 @@ from common.systemd import Notifier
 from common.web.app import WebSettings
 
 from .alerts import AlertEngine, channels_from
+from .busy_hours import BusyHours
 from .config import CollectorConfig
 from mqtt import topics
 from mqtt.errors import OutboxStorageError, storage_kind
@@ -62,6 +63,11 @@ class Collector:
             self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
+        self.busy: BusyHours | None = None
+        if config.site_or_none:  # the portal's busy-hours chart (retained state/busy-hours), on the alerts thread
+            self.busy = BusyHours(config.db, config.site, config.timezone, self.ingest.client.publish_state)
+            self.alerts.ticks.append(self.busy.tick)
+            self.ingest.client.on_connected.append(self._republish)
         if config.province_link and config.site_or_none:  # the bridge's retained 1/0 (docs/province.md)
             link = LinkWatch(config.db, config.site, topics.province_link(config.site), self.clock,
                              self.ingest.client.ack)
@@ -73,6 +79,12 @@ class Collector:
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
                               alerts=self.alerts, staff=staff, console_link=self.console,
                               fleet_publish=self._publish_command, releases=config.releases)
+
+    def _republish(self) -> None:
+        """A (re)connect: retained state the collector owns is published again from the store."""
+        if self.busy is not None:
+            self.busy.republish()
+            self.alerts.poke()
 
     def _publish_command(self, topic: str, payload: bytes) -> None:
         """A device command (the dashboard's updates) on the collector's own MQTT login."""
