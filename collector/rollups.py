@@ -130,7 +130,10 @@ def day_figures(conn: sqlite3.Connection, site: str, day: date, tz: str, staff: 
     accs: dict[tuple[str, str], DayAcc] = {("site", ""): DayAcc()}
 
     def acc(grain: str, key: str) -> DayAcc:
-        return accs.setdefault((grain, key), DayAcc())
+        a = accs.get((grain, key))
+        if a is None:
+            a = accs[(grain, key)] = DayAcc()
+        return a
 
     def keys(officer: Any, service: Any, desk: Any) -> list[DayAcc]:
         return [accs[("site", "")], acc("service", _none(service)), acc("desk", _none(desk)),
