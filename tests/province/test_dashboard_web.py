@@ -203,3 +203,20 @@ def test_province_page_in_chromium_drills_down_to_a_site(central, browser, artif
     page.screenshot(path=str(artifacts / f"province-drill-{width}.png"), full_page=True)
     assert not errors, errors
     page.close()
+
+
+def test_add_user_binds_a_login_to_one_site(tmp_path: Path):
+    from tests.collector.web_client import cli
+    db = tmp_path / "c.db"
+    ok = cli("add-user", "huyen2", "--db", str(db), "--role", "viewer", "--site", SITES[1], stdin=PASSWORD + "\n")
+    assert ok.returncode == 0, ok.stderr
+    conn = open_db(db)
+    assert auth.list_users(conn) == [{"name": "huyen2", "role": "viewer", "disabled": False,
+                                      "created_at": auth.list_users(conn)[0]["created_at"], "site": SITES[1]}]
+    conn.close()
+    assert cli("add-user", "huyen2", "--db", str(db), "--site", "+", stdin=PASSWORD + "\n").returncode == 0
+    conn = open_db(db)
+    assert auth.list_users(conn)[0]["site"] is None  # unbound: the whole store
+    conn.close()
+    bad = cli("add-user", "x1", "--db", str(db), "--site", "Không Hợp Lệ", stdin=PASSWORD + "\n")
+    assert bad.returncode != 0 and "site" in bad.stderr
