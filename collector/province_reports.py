@@ -2,7 +2,7 @@
 with the figures of a site's report (collector/reports.py), read from the daily rollups
 (collector/rollups.py).
 
-The days that are over and computed come from ``rollup_day`` in one aggregate query; today, the days
+The days that are over and computed come from the grain's rollup table in one aggregate query; today, the days
 marked dirty (late events) and the days not computed yet are computed live from the events by the same
 function the rollups use. So the row of a site is the sum of its days and equals the ``total`` of that
 site's own report for the same period (tests/province/test_dashboard_reports.py checks it).
@@ -21,7 +21,8 @@ from typing import Any
 
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
-from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days
+from .rollups import (FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days,
+                      table)
 from .staff import Staff
 
 BY = ("site", "department", "service")
@@ -90,11 +91,11 @@ def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[st
 def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
             sites: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
     marks = ",".join("?" * len(sites))
-    sql = (f"SELECT site, key, {_AGG} FROM rollup_day r WHERE grain=? AND day >= ? AND day < ? "
+    sql = (f"SELECT site, key, {_AGG} FROM {table(grain)} r WHERE day >= ? AND day < ? "
            f"AND site IN ({marks}) AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.site=r.site "
            "AND d.day=r.day) GROUP BY site, key")
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in conn.execute(sql, [grain, lo, hi, *sites]):
+    for r in conn.execute(sql, [lo, hi, *sites]):
         out[(r["site"], r["key"])] = {c: r[c] for c in FIGURES}
     return out
 
@@ -102,7 +103,7 @@ def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
 def _counts(conn: sqlite3.Connection, lo: str, hi: str, sites: list[str]) -> dict[str, int]:
     marks = ",".join("?" * len(sites))
     return {r[0]: int(r[1]) for r in conn.execute(
-        f"SELECT site, count(*) FROM rollup_day WHERE grain='site' AND day >= ? AND day < ? AND site IN ({marks}) "
+        f"SELECT site, count(*) FROM rollup_site WHERE day >= ? AND day < ? AND site IN ({marks}) "
         "GROUP BY site", [lo, hi, *sites])}
 
 

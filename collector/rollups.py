@@ -1,5 +1,6 @@
 """Daily rollups: the figures of one local day of one site, by service, desk, officer and department,
-kept in ``rollup_day`` so the province reports read a year of a hundred sites in a few thousand rows.
+kept in one table per grain (``rollup_site``, ``rollup_service``, ...) so the province reports read a
+year of a hundred sites in a few tens of thousands of rows, stored together.
 
 Each (site, local day) is computed from the stored events by the very functions of a site's report
 (collector/reports.py: the open-minutes wait, the target in force when the ticket was issued, the
@@ -50,12 +51,19 @@ FIGURES: tuple[str, ...] = (
     "present_s", "expected_s")
 MAX_FIGURES = frozenset({"wait_max"})
 NULLABLE = frozenset({"wait_max", "present_s", "expected_s"})
-COLUMNS = ("site", "day", "grain", "key", *FIGURES, "computed_epoch")
+COLUMNS = ("site", "day", "key", *FIGURES, "computed_epoch")
 FINGERPRINT_KEY = "rollup_fingerprint"
 CARRY_TYPES = frozenset({"presence", "desk"})  # their state carries over into the days after
-_UPSERT = (f"INSERT INTO rollup_day ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-           f"ON CONFLICT (site, day, grain, key) DO UPDATE SET "
+_UPSERT = ("INSERT INTO {table} (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ") "
+           "ON CONFLICT (site, day, key) DO UPDATE SET "
            + ", ".join(f"{c}=excluded.{c}" for c in (*FIGURES, "computed_epoch")))
+
+
+def table(grain: str) -> str:
+    """The rollup table of ``grain`` (one of GRAINS)."""
+    if grain not in GRAINS:
+        raise ValueError(f"unknown grain {grain!r}: one of {', '.join(GRAINS)}")
+    return f"rollup_{grain}"
 
 
 @dataclass
@@ -237,9 +245,13 @@ def write_day(conn: sqlite3.Connection, site: str, day: date, figures: dict[tupl
               computed: float) -> None:
     """Replace the rows of (site, day) (inside the caller's transaction). An upsert, so two central
     collectors computing the same day at once both succeed (the rows are the same)."""
-    conn.execute("DELETE FROM rollup_day WHERE site=? AND day=?", (site, day.isoformat()))
-    rows = [(site, day.isoformat(), g, k, *(f[c] for c in FIGURES), computed) for (g, k), f in figures.items()]
-    conn.executemany(_UPSERT, rows)
+    by_grain: dict[str, list[tuple[Any, ...]]] = {g: [] for g in GRAINS}
+    for (g, k), f in figures.items():
+        by_grain[g].append((site, day.isoformat(), k, *(f[c] for c in FIGURES), computed))
+    for g, rows in by_grain.items():
+        conn.execute(f"DELETE FROM {table(g)} WHERE site=? AND day=?", (site, day.isoformat()))
+        if rows:
+            conn.executemany(_UPSERT.format(table=table(g)), rows)
 
 
 @dataclass
@@ -252,8 +264,8 @@ class RefreshResult:
 def pending_days(conn: sqlite3.Connection, site: str, first: date, end: date) -> dict[date, int | None]:
     """Days in ``[first, end)`` without a computed rollup (None) or marked dirty (their mark's gen)."""
     lo, hi = first.isoformat(), end.isoformat()
-    done = {r[0] for r in conn.execute("SELECT day FROM rollup_day WHERE site=? AND grain='site' AND day >= ? "
-                                       "AND day < ?", (site, lo, hi))}
+    done = {r[0] for r in conn.execute("SELECT day FROM rollup_site WHERE site=? AND day >= ? AND day < ?",
+                                       (site, lo, hi))}
     out: dict[date, int | None] = {d: None for d in local_days(first, end) if d.isoformat() not in done}
     for day, gen in conn.execute("SELECT day, gen FROM rollup_dirty WHERE site=? AND day >= ? AND day < ?",
                                  (site, lo, hi)):
@@ -285,7 +297,8 @@ def check_fingerprint(conn: sqlite3.Connection, staff: Staff) -> bool:
         return False
     with transaction(conn):
         if row is not None:
-            conn.execute("DELETE FROM rollup_day")
+            for g in GRAINS:
+                conn.execute(f"DELETE FROM {table(g)}")
             log.warning("the officer directory or the roster changed: the daily rollups are computed again")
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
                      (FINGERPRINT_KEY, fp))

@@ -23,11 +23,11 @@ from tests.support.pg import fresh_database, pg_cluster  # noqa: F401 (the fixtu
 
 psycopg = pytest.importorskip("psycopg")
 
+FIGURE_COLUMNS = ", ".join(f"{c} {'double precision' if c in rollups.NULLABLE or c.endswith('_sum') else 'bigint'}"
+                           for c in rollups.FIGURES)
 TABLES = {  # as the PostgreSQL store types them
-    "rollup_day": "site text, day text, grain text, key text, "
-                  + ", ".join(f"{c} {'double precision' if c in rollups.NULLABLE or c.endswith('_sum') else 'bigint'}"
-                              for c in rollups.FIGURES)
-                  + ", computed_epoch double precision, PRIMARY KEY (site, day, grain, key)",
+    **{rollups.table(g): f"site text, day text, key text, {FIGURE_COLUMNS}, computed_epoch double precision, "
+                         "PRIMARY KEY (site, day, key)" for g in rollups.GRAINS},
     "rollup_dirty": "site text, day text, gen bigint, PRIMARY KEY (site, day)",
     "rollup_sites": "site text PRIMARY KEY, first_epoch double precision",
     "meta": "key text PRIMARY KEY, value text",
@@ -136,11 +136,10 @@ def test_marks_first_days_upserts_and_fingerprint_on_both_engines(both) -> None:
         figs = rollups.day_figures(lite, site, date(2026, 11, 4), "Asia/Ho_Chi_Minh", STAFF, NOW)
         rollups.write_day(conn, site, date(2026, 11, 4), figs, NOW)
         rollups.write_day(conn, site, date(2026, 11, 4), figs, NOW + 1)  # again: replaced, not doubled
-        n = conn.execute("SELECT count(*), max(computed_epoch) FROM rollup_day WHERE site=? AND day='2026-11-04'",
-                         (site,))
-        n = n.fetchone()
-        assert (n[0], n[1]) == (len(figs), NOW + 1)
+        n = [conn.execute(f"SELECT count(*), max(computed_epoch) FROM {rollups.table(g)} WHERE site=? AND "
+                          "day='2026-11-04'", (site,)).fetchone() for g in rollups.GRAINS]
+        assert sum(x[0] for x in n) == len(figs) and {x[1] for x in n} == {NOW + 1}
         assert rollups.check_fingerprint(conn, STAFF) is False  # the fixture's refresh stored it (lite) / copied (pg)
         moved = pl.staff_for(SITES[:1])
         assert rollups.check_fingerprint(conn, moved) is True
-        assert conn.execute("SELECT count(*) FROM rollup_day").fetchone()[0] == 0
+        assert all(conn.execute(f"SELECT count(*) FROM {rollups.table(g)}").fetchone()[0] == 0 for g in rollups.GRAINS)
