@@ -21,12 +21,13 @@ from typing import Any
 
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
-from .rollups import (FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days,
+from .rollups import (FIGURES, FLOAT_FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days,
                       table)
 from .staff import Staff
 
 BY = ("site", "department", "service")
-_AGG = ", ".join(f"{'max' if c in MAX_FIGURES else 'sum'}({c}) AS {c}" for c in FIGURES)
+_AGG = ", ".join(f"max({c}) AS {c}" if c in MAX_FIGURES else
+                 (f"sum({c}) AS {c}" if c in FLOAT_FIGURES else f"CAST(sum({c}) AS BIGINT) AS {c}") for c in FIGURES)
 
 
 @dataclass
@@ -88,29 +89,36 @@ def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[st
     return {s: (str(got.get(s, {}).get("name_vi") or s), str(got.get(s, {}).get("name_en") or s)) for s in sites}
 
 
-def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
-            sites: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    marks = ",".join("?" * len(sites))
-    sql = (f"SELECT site, key, {_AGG} FROM {table(grain)} r WHERE day >= ? AND day < ? "
-           f"AND site IN ({marks}) AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.site=r.site "
-           "AND d.day=r.day) GROUP BY site, key")
+def _in(only: list[str] | None) -> tuple[str, list[Any]]:
+    """`` AND site IN (...)`` for the sites asked (nothing for every site: no filter to apply per row)."""
+    return ("", []) if only is None else (f" AND site IN ({','.join('?' * len(only))})", list(only))
+
+
+def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str, only: list[str] | None,
+            dirty: bool) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
+    """The summed figures per (site, key) of the computed days (the dirty ones left out) and, by site,
+    how many days were computed."""
+    w, a = _in(only)
+    skip = " AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.site=r.site AND d.day=r.day)" if dirty else ""
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in conn.execute(sql, [lo, hi, *sites]):
+    for r in conn.execute(f"SELECT site, key, count(*) AS days, {_AGG} FROM {table(grain)} r WHERE day >= ? "
+                          f"AND day < ?{w}{skip} GROUP BY site, key", [lo, hi, *a]):
         out[(r["site"], r["key"])] = {c: r[c] for c in FIGURES}
-    return out
+        out[(r["site"], r["key"])]["days"] = r["days"]
+    if grain == "site":
+        counts = {s: int(f.pop("days")) for (s, _), f in out.items()}
+    else:
+        for f in out.values():
+            f.pop("days")
+        counts = {r[0]: int(r[1]) for r in conn.execute(
+            f"SELECT site, count(*) FROM rollup_site WHERE day >= ? AND day < ?{w} GROUP BY site", [lo, hi, *a])}
+    return out, counts
 
 
-def _counts(conn: sqlite3.Connection, lo: str, hi: str, sites: list[str]) -> dict[str, int]:
-    marks = ",".join("?" * len(sites))
-    return {r[0]: int(r[1]) for r in conn.execute(
-        f"SELECT site, count(*) FROM rollup_site WHERE day >= ? AND day < ? AND site IN ({marks}) "
-        "GROUP BY site", [lo, hi, *sites])}
-
-
-def _dirty(conn: sqlite3.Connection, lo: str, hi: str, sites: list[str]) -> set[str]:
-    marks = ",".join("?" * len(sites))
-    return {r[0] for r in conn.execute(f"SELECT DISTINCT site FROM rollup_dirty WHERE day >= ? AND day < ? "
-                                       f"AND site IN ({marks})", [lo, hi, *sites])}
+def _dirty(conn: sqlite3.Connection, lo: str, hi: str, only: list[str] | None) -> set[str]:
+    w, a = _in(only)
+    return {r[0] for r in conn.execute(f"SELECT DISTINCT site FROM rollup_dirty WHERE day >= ? AND day < ?{w}",
+                                       [lo, hi, *a])}
 
 
 def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", satisfaction_levels: int = 2,
@@ -125,14 +133,15 @@ def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", 
     start_dt, end_dt = period.bounds(z)
     now = datetime.now(z).timestamp() if now is None else now
     today = datetime.fromtimestamp(now, z).date()
-    sites = sorted(set(sites)) if sites is not None else known_sites(conn)
+    only = sorted(set(sites)) if sites is not None else None
+    sites = only if only is not None else known_sites(conn)
     grain = by
     figures: dict[tuple[str, str], dict[str, Any]] = {}
     live = 0
     if sites:
         lo, hi = period.first_day.isoformat(), min(period.end_day, today).isoformat()
-        figures = _stored(conn, grain, lo, hi, sites)
-        counts, dirty = _counts(conn, lo, hi, sites), _dirty(conn, lo, hi, sites)
+        dirty = _dirty(conn, lo, hi, only)
+        figures, counts = _stored(conn, grain, lo, hi, only, bool(dirty))
         firsts = first_days(conn, z)
         for site in sites:
             first = firsts.get(site)

@@ -51,6 +51,7 @@ FIGURES: tuple[str, ...] = (
     "present_s", "expected_s")
 MAX_FIGURES = frozenset({"wait_max"})
 NULLABLE = frozenset({"wait_max", "present_s", "expected_s"})
+FLOAT_FIGURES = frozenset({"wait_sum", "wait_max", "service_sum", "present_s", "expected_s"})
 COLUMNS = ("site", "day", "key", *FIGURES, "computed_epoch")
 FINGERPRINT_KEY = "rollup_fingerprint"
 CARRY_TYPES = frozenset({"presence", "desk"})  # their state carries over into the days after
