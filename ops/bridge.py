@@ -10,7 +10,10 @@ Three steps, each idempotent (prints ``changed:``/``ok:`` per file)::
     sudo motcua province-bridge join --bundle ~/camau-hcc-province --province mqtts://province.example.vn:8883
 
 The site's bridge carries ``motcua/v1/{site}/#`` out at QoS 1 (events, retained status and
-state); the central ACL lets a site's login (its site id) write only under its own tree.
+state, the collector's manifest and replays) and one topic in, the province's replay requests to
+the site's collector (``motcua/v1/{site}/dev/collector/cmd/replay``); the central ACL lets a site's
+login (its site id) write only under its own tree, and the central collectors write nothing into a
+site but those requests.
 """
 from __future__ import annotations
 
@@ -96,7 +99,7 @@ def site_conf_text(site: str, address: str, password: str, cafile: Path, *, prot
     return mq.render("bridge-site.in", templates, site=check_site(site), address=address, password=password,
                      cafile=cafile, protocol=protocol, restart_timeout=restart_timeout,
                      max_queued_messages=max_queued_messages, max_queued_bytes=max_queued_bytes,
-                     link_topic=link)
+                     link_topic=link, replay_topic=topics.replay_request(site))
 
 
 def central_conf_text(files: CentralFiles, real: "RealPath", *, port: int, tls_port: int, bind: str,
