@@ -32,6 +32,7 @@ from mqtt.client import Message
 from mqtt.errors import BadId, BadTopic
 
 from .config import CollectorConfig
+from .errors import CentralNeedsClientId
 from .ingest import Ingest
 from .province_link import LinkWatch
 from .replay_fill import GapFiller
@@ -79,9 +80,14 @@ class CentralIngest(Ingest):
 
     def __init__(self, config: CollectorConfig, *, clock: Clock | None = None,
                  on_batch: Callable[[BatchResult], None] | None = None, notifier: Notifier | None = None):
+        if not config.client_id:  # two instances on one default id would take each other's session
+            raise CentralNeedsClientId("[province] central = true cần client_id riêng cho mỗi phiên bản / needs its "
+                                       "own client_id per instance (e.g. --client-id province-collector-1), stable "
+                                       "across restarts")
         self.province = config.province
         self.gap_filler: GapFiller | None = None
         self.replayed_in = 0  # replayed events taken (each stored once by id like any other)
+        self.events_in = 0  # events this instance got from the shared subscription
         super().__init__(config.model_copy(update={"session_expiry_s": config.province.session_expiry_s}),
                          clock=clock, on_batch=on_batch, notifier=notifier)
         self.gap_filler = GapFiller(config.db, self.client, self.clock, config.province, config.mqtt_client_id())
@@ -105,6 +111,8 @@ class CentralIngest(Ingest):
             if original is not None:  # stored as that device's event at that site, by its own topic
                 self.replayed_in += 1
                 msg = msg._replace(topic=original)
+        elif "/evt/" in msg.topic:
+            self.events_in += 1
         elif msg.topic.endswith(MANIFEST_TAIL) and self.gap_filler is not None:
             self.gap_filler.on_manifest(msg)  # and stored as the site collector's retained state
         super()._on_message(msg)

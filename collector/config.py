@@ -97,9 +97,6 @@ class CollectorConfig(BaseModel):
     def _central(self) -> "CollectorConfig":
         if self.province.central and self.site != "+":
             raise ValueError("[province] central = true đọc mọi điểm / reads every site: set site = '+'")
-        if self.province.central and not self.client_id:
-            raise ValueError("[province] central = true cần client_id riêng cho mỗi phiên bản / needs its own "
-                             "client_id per instance (e.g. 'province-collector-1'), stable across restarts")
         return self
 
     def staff(self) -> Staff:

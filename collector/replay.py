@@ -125,7 +125,9 @@ class ReplayServer:
         self._published: dict[str, Runs] | None = None
         self._published_at = 0.0
         self.sent = 0  # events replayed since start (health, tests)
-        client.subscribe(topics.replay_request(site), self._on_request)
+        self._seen: list[str] = []  # the last request ids (a QoS 1 resend is answered once)
+        # the ingest's subscription to the whole site brings them (and acknowledges them)
+        client.handle(topics.replay_request(site), self._on_request)
         client.on_connected.append(self._republish)
 
     def start(self) -> None:
@@ -177,6 +179,9 @@ class ReplayServer:
         except ProtocolError as exc:
             log.warning("replay request on %s refused: %s", msg.topic, exc)
             return
+        if req.id in self._seen:
+            return
+        self._seen = self._seen[-99:] + [req.id]
         try:
             self._requests.put_nowait(req)
         except queue.Full:

@@ -101,6 +101,7 @@ class Collector:
     def _province_health(self) -> dict[str, Any]:
         if isinstance(self.ingest, CentralIngest) and self.ingest.gap_filler is not None:
             return {"province": {"central": True, "replayed_in": self.ingest.replayed_in,
+                                 "events_in": self.ingest.events_in,
                                  **self.ingest.gap_filler.stats()}}
         if self.replay is not None:
             return {"province": {"central": False, "replayed_out": self.replay.sent}}
