@@ -202,8 +202,26 @@ def join(args: argparse.Namespace) -> int:
                           max_queued_messages=args.max_queued_messages, max_queued_bytes=args.max_queued_bytes,
                           templates=Path(args.templates))
     _changed(site_bridge_conf(root), text, mode=0o640)
+    collector_toml = root / "etc/motcua/collector.toml"
+    if collector_toml.exists():  # the collector follows the link and answers the province's replays
+        _changed(collector_toml, with_province_link(collector_toml.read_text()), mode=0o640)
     _say("Khởi động lại Mosquitto / restart Mosquitto to start the bridge: sudo systemctl restart mosquitto")
     return 0
+
+
+def with_province_link(text: str) -> str:
+    """collector.toml with ``province_link = true`` (a top-level key: before the first table)."""
+    if re.search(r"^province_link\s*=\s*true\s*$", text, re.M):
+        return text
+    if re.search(r"^province_link\s*=", text, re.M):
+        return re.sub(r"^province_link\s*=.*$", "province_link = true", text, count=1, flags=re.M)
+    line = ("# the site has a bridge to the province (motcua province-bridge join): alert when the link is\n"
+            "# down, publish the manifest and answer replay requests (docs/protocol.md, \"Province\")\n"
+            "province_link = true\n")
+    m = re.search(r"^\[", text, re.M)
+    if m is None:
+        return text + ("" if text.endswith("\n") or not text else "\n") + line
+    return text[:m.start()] + line + "\n" + text[m.start():]
 
 
 def parser() -> argparse.ArgumentParser:

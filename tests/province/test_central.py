@@ -7,7 +7,6 @@ with durable outboxes; two central collector processes on one shared store.
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import threading
 import time
@@ -96,8 +95,9 @@ class Site:
         self.db = self.root / "var/collector.db"
         self.db.parent.mkdir(parents=True, exist_ok=True)
         conf = self.root / "etc/motcua/collector-test.toml"
-        conf.write_text((self.root / "etc/motcua/collector.toml").read_text().replace(
-            "\n[mqtt]", "province_link = true\n\n[mqtt]") + SITE_PROVINCE)
+        joined = (self.root / "etc/motcua/collector.toml").read_text()
+        assert "\nprovince_link = true\n" in joined, "join switches the site's replay service on"
+        conf.write_text(joined + SITE_PROVINCE)
         self.collector = CollectorProcess("", self.db, site=name, client_id="collector",
                                           extra=["--config", str(conf)])
         self.devices: list[Device] = []
@@ -111,9 +111,7 @@ class Site:
     def kill(self) -> None:
         """Power lost: the collector and the broker SIGKILLed, the broker's unsaved queue gone."""
         self.collector.kill()
-        assert self.broker.proc is not None
-        os.killpg(self.broker.proc.pid, signal.SIGKILL)
-        self.broker.proc.wait(10)
+        self.broker.kill()
         for f in self.broker.dir.glob("mosquitto.db*"):
             f.unlink()  # no autosave came in time: the bridge's queue is lost
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,11 @@ def test_join_writes_the_bridge(central: Path, tmp_path: Path) -> None:
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
     assert re.findall(r"^topic (\S+) in ", text, re.M) == ["motcua/v1/camau-hcc/dev/collector/cmd/replay"], \
         "the province writes nothing into a site but replay requests to its collector"
+    collector = tomllib.loads((tmp_path / "etc/motcua/collector.toml").read_text())
+    assert collector["province_link"] is True and collector["mqtt"]["username"] == "collector", \
+        "join switches the site collector's link alert and replay service on, keeping its other keys"
+    again = run_ops("province-bridge", "join", "--root", str(tmp_path), "--bundle", str(bundle))
+    assert f"ok: {tmp_path}/etc/motcua/collector.toml" in again.stdout, again.stdout
     assert sorted(p.name for p in bridge.site_bridge_conf(tmp_path).parent.iterdir())[-1] == "motcua_province.conf", \
         "the bridge snippet must be read after motcua.conf (its queue limits win)"
 
