@@ -44,20 +44,18 @@ MANIFEST_TAIL = topics.manifest("x")[len(topics.site_root("x")):]  # "/dev/colle
 
 
 class CentralStore(Store):
-    """The shared store's writer: no incremental gap tracking, ``devices.last_seq`` the highest seq
-    stored (re-read once per batch, so two instances do not step on each other's value)."""
+    """The shared store's writer: no incremental gap tracking; ``devices.last_seq`` is the highest
+    seq stored, read from the store in the batch's transaction (two instances write it)."""
 
     def _store_events(self, events: list[tuple[Incoming, Any]], res: BatchResult) -> None:
-        self._last_seq.clear()
         super()._store_events(events, res)
+        for site, device in sorted({(e.site, e.device) for _, e in events}):
+            self.conn.execute("UPDATE devices SET last_seq=(SELECT max(seq) FROM events WHERE site=? AND device=?) "
+                              "WHERE site=? AND device=?", (site, device, site, device))
 
     def _track_seq(self, e: Any, m: Incoming) -> None:
-        key = (e.site, e.device)
-        if key not in self._last_seq:
-            row = self.conn.execute("SELECT last_seq FROM devices WHERE site=? AND device=?", key).fetchone()
-            self._last_seq[key] = row[0] if row else None
-        last = self._last_seq[key]
-        self._last_seq[key] = e.seq if last is None else max(last, e.seq)
+        """Each instance sees only part of a device's stream: gaps are found in the store
+        (collector/replay_fill.py), never as events arrive."""
 
     def _edge_gaps(self, *args: Any) -> None:
         """A device's outbox figures say what the SITE store must hold, not the province's."""

@@ -100,3 +100,14 @@ def test_central_config_refusals(tmp_path: Path) -> None:
     cfg = CollectorConfig.model_validate({"db": str(tmp_path / "c.db"), "province": {"central": True}})
     with pytest.raises(CentralNeedsClientId, match="client_id"):
         CentralIngest(cfg)
+
+
+def test_central_store_keeps_no_gaps_and_the_highest_seq(tmp_path: Path) -> None:
+    from collector.central import CentralStore
+    conn = open_db(tmp_path / "central.db")
+    a, b = CentralStore(conn), CentralStore(conn)  # two instances, each given part of the stream
+    _write(a, rating(seq=1), rating(seq=5))
+    _write(b, rating(seq=3), rating(seq=9))
+    _write(a, rating(seq=7))
+    assert conn.execute("SELECT count(*) FROM seq_gaps").fetchone()[0] == 0
+    assert conn.execute("SELECT last_seq FROM devices WHERE device='rt-01'").fetchone()[0] == 9
