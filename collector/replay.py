@@ -28,7 +28,7 @@ from common.clock import Clock
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import NotConnected, ProtocolError
-from mqtt.schemas import Manifest, Replayed, ReplayRequest, Runs, parse_model
+from mqtt.schemas import MAX_PAYLOAD, Manifest, Replayed, ReplayRequest, Runs, parse_model
 
 from .config import ProvinceConfig
 from .db import connect
@@ -164,11 +164,23 @@ class ReplayServer:
         stale = time.monotonic() - self._published_at > 10 * self.config.manifest_interval_s
         if devices == self._published and not stale:
             return False
-        body = Manifest(site=self.site, devices=devices, ts=self.clock.now()).dumps()
+        body = self._manifest_body(devices)
         if not self.client.publish_state(topics.manifest(self.site), body):
             return False
         self._published, self._published_at = devices, time.monotonic()
         return True
+
+    def _manifest_body(self, devices: dict[str, Runs]) -> bytes:
+        """The manifest, within the payload limit: a device with many gaps keeps its newest runs."""
+        cap = MANIFEST_RUNS_MAX
+        while True:
+            body = Manifest(site=self.site, devices={d: r[-cap:] for d, r in devices.items()},
+                            ts=self.clock.now()).dumps()
+            if len(body) <= MAX_PAYLOAD - 1024 or cap == 1:
+                return body
+            cap //= 2
+            log.warning("manifest of %d devices over %d bytes: at most %d runs per device", len(devices),
+                        MAX_PAYLOAD, cap)
 
     # -- replay requests ---------------------------------------------------------------------------
 

@@ -219,13 +219,16 @@ class GapFiller:
             g = devices[device]
             with self._lock:
                 g.ripen(now, self.config.fill_grace_s)
-                claimed, ripe, absent, lo = g.claimed(), list(g.old), list(g.absent), g.verified + 1
+                claimed, ripe, absent, mark = g.claimed(), list(g.old), list(g.absent), g.verified
+            lo = mark + 1
             if not claimed:
                 continue
             top = claimed[-1][1]
             for _ in range(10):  # at most ten windows per device and round
-                if lo > top or budget <= 0:
+                ahead = [a for a, b in claimed if b >= lo]
+                if not ahead or budget <= 0:
                     break
+                lo = max(lo, ahead[0])  # what no manifest claims needs no look
                 hi = min(top, lo + self.config.fill_window - 1)
                 unsettled = subtract(subtract(clip(claimed, lo, hi), self._stored(site, device, lo, hi)), absent)
                 asked = take(intersect(unsettled, ripe), budget)
@@ -233,9 +236,9 @@ class GapFiller:
                     want[device] = normalize(want.get(device, []) + asked)
                     budget -= count(asked)
                 with self._lock:
-                    if g.verified < lo - 1:
+                    if g.verified != mark:
                         break  # a new claim below moved it down meanwhile: start there next round
-                    g.verified = (unsettled[0][0] - 1) if unsettled else hi
+                    g.verified = mark = (unsettled[0][0] - 1) if unsettled else hi
                 if unsettled:
                     break
                 lo = hi + 1

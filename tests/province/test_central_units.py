@@ -3,19 +3,23 @@ central gap filler asks for, the replay topics and messages, the central config'
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from collector.central import CentralIngest, replayed_as_event
-from collector.config import CollectorConfig
+from collector.central import CentralIngest, CentralStore, replayed_as_event
+from collector.config import CollectorConfig, ProvinceConfig
 from collector.db import open_db
 from collector.errors import CentralNeedsClientId
 from collector.replay import count, intersect, normalize, site_manifest, subtract, take
-from collector.replay_fill import DeviceGaps
+from collector.replay_fill import DeviceGaps, GapFiller
 from collector.store import Incoming, Store
+from common.clock import SystemClock
 from mqtt import topics
+from mqtt.client import BrokerConfig, DeviceClient, Message
 from mqtt.errors import BadTopic
 from mqtt.schemas import Manifest, Replayed, ReplayRequest
 from tests.collector.wire import SITE, VN, rating
@@ -32,7 +36,6 @@ def test_runs() -> None:
 
 
 def _write(store: Store, *events: tuple[str, bytes]) -> None:
-    from datetime import datetime
     store.write_batch([Incoming(t, p, False, datetime.now(VN)) for t, p in events])
 
 
@@ -103,7 +106,6 @@ def test_central_config_refusals(tmp_path: Path) -> None:
 
 
 def test_central_store_keeps_no_gaps_and_the_highest_seq(tmp_path: Path) -> None:
-    from collector.central import CentralStore
     conn = open_db(tmp_path / "central.db")
     a, b = CentralStore(conn), CentralStore(conn)  # two instances, each given part of the stream
     _write(a, rating(seq=1), rating(seq=5))
@@ -111,3 +113,26 @@ def test_central_store_keeps_no_gaps_and_the_highest_seq(tmp_path: Path) -> None
     _write(a, rating(seq=7))
     assert conn.execute("SELECT count(*) FROM seq_gaps").fetchone()[0] == 0
     assert conn.execute("SELECT last_seq FROM devices WHERE device='rt-01'").fetchone()[0] == 9
+
+
+def test_gap_filler_wants_what_the_manifest_claims_and_the_store_lacks(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "central.db")
+    _write(Store(conn), *(rating(seq=s) for s in (1, 2, 3, 4, 5, 8, 9, 10)))
+    client = DeviceClient(None, "collector", "collector", BrokerConfig())  # never connected: asks nothing
+    filler = GapFiller(tmp_path / "central.db", client, SystemClock(), ProvinceConfig(fill_grace_s=0, fill_window=100),
+                       "c1")
+    manifest = Manifest(site=SITE, devices={"rt-01": [(1, 12)], "rt-02": [(1000000, 1000001)]}).dumps()
+    filler.on_manifest(Message(topics.manifest(SITE), manifest, True))
+    filler.on_manifest(Message(topics.manifest("bac-lieu"), manifest, True))  # names another site: ignored
+    assert list(filler.sites) == [SITE]
+    filler._conn = conn
+    st = filler.sites[SITE]
+    now = time.monotonic()
+    assert filler._missing(SITE, st.devices, now) == {"rt-01": [(6, 7), (11, 12)], "rt-02": [(1000000, 1000001)]}
+    assert st.devices["rt-01"].verified == 5
+    filler._on_replayed(Message(topics.replayed(SITE), Replayed(request_id="r", sent=0,
+                                                                absent={"rt-01": [(6, 7)]}).dumps(), False))
+    assert filler._missing(SITE, st.devices, now)["rt-01"] == [(11, 12)], "absent at the site: never again"
+    _write(Store(conn), rating(seq=11), rating(seq=12))
+    assert "rt-01" not in filler._missing(SITE, st.devices, now)
+    assert st.devices["rt-01"].verified == 12
