@@ -21,6 +21,7 @@ from mqtt.errors import BadId, BadTopic, ProtocolError
 from mqtt.schemas import (BusyHoursState, CallsState, DeskState, Envelope, HoursState, Model, PresenceState,
                           ServiceState, SiteState, Status, Telemetry, load_json, parse_event, parse_model)
 
+from . import rollups
 from .site_config import record_version
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,9 @@ class Store:
         if msg.payload:
             model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
             if isinstance(model, SiteState):  # reports measure each past period with the version in force
-                record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received)
+                if record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received):
+                    rollups.mark_from(self.conn, t.site, (model.ts or msg.received).timestamp(), self.tz,
+                                      msg.received.timestamp())
             if isinstance(model, PresenceState):
                 at = (model.ts or msg.received).timestamp()
                 for zone, present, since in (("officer", model.officer, model.officer_since),
@@ -295,6 +298,9 @@ class Store:
             cols = TYPED_COLUMNS[table]
             self.conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) "
                                   f"VALUES ({', '.join('?' * len(cols))})", rows_)
+        # days already over whose daily figures change (the province's rollups, collector/rollups.py)
+        rollups.mark_dirty(self.conn, [(e.site, e.type, e.ts.timestamp()) for _, e in fresh], self.tz,
+                           max(m.received.timestamp() for m, _ in fresh))
         latest: dict[tuple[str, str], Incoming] = {}
         for m, e in fresh:
             latest[(e.site, e.device)] = m
