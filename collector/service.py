@@ -68,7 +68,7 @@ class Collector:
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.busy: BusyHours | None = None
-        if config.site_or_none:  # the portal's busy-hours chart (retained state/busy-hours), on the alerts thread
+        if config.site_or_none and not self.central:  # the site's own: the portal's busy-hours chart, on the alerts thread
             self.busy = BusyHours(config.db, config.site, config.timezone, self.ingest.client.publish_state)
             self.alerts.ticks.append(self.busy.tick)
             self.ingest.client.on_connected.append(self._republish)
