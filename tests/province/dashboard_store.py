@@ -24,7 +24,7 @@ SIGNED = {SITES[0]: [1, 2, 3], SITES[1]: [2], SITES[2]: [1, 4]}  # desks with an
 class ProvinceWriter:
     """Writes envelopes and retained messages for many sites through one ``Store``, device seqs kept."""
 
-    def __init__(self, db: Path):
+    def __init__(self, db: Path | str):
         self.db = db
         self.conn = open_db(db)
         self.store = Store(self.conn)
@@ -59,7 +59,7 @@ def envelope(site: str, device: str, type_: str, ts: datetime, data: dict[str, A
             "clock_synced": True, "site": site, "device": device, "type": type_, "data": data}
 
 
-def fill_live(db: Path, now: datetime) -> dict[str, Any]:
+def fill_live(db: Path | str, now: datetime) -> dict[str, Any]:
     """Three sites as the province page sees them at ``now``; returns what each should show.
 
     - huyen-001: 5 waiting (HT 3 for 20 min: over its 15 min target -> red; XD 2 for 5 min), 3 of 4 desks

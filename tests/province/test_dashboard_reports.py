@@ -18,6 +18,13 @@ from collector.periods import Period
 from collector.province_reports import province_report
 from collector.reports import ReportRow, build_report
 from tests.province.dashboard_store import SITES, TZ, ProvinceWriter
+from tests.support.pg import fresh_database, pg_cluster  # noqa: F401 (the session fixture)
+
+try:  # the collector's PostgreSQL backend (issue 17.2): every test here then runs on both engines
+    import collector.backend  # noqa: F401
+    ENGINES = ["sqlite", "postgresql"]
+except ImportError:  # a tree without it: SQLite only (test_dashboard_pg.py still runs this SQL on PostgreSQL)
+    ENGINES = ["sqlite"]
 
 FIRST = date(2026, 11, 2)  # a Monday; the store holds 2 .. 14 November 2026
 DAYS = 13
@@ -39,9 +46,21 @@ def same(a: ReportRow, b: ReportRow) -> None:
             assert va == vb, (k, va, vb)
 
 
+def location(engine: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
+    """A new empty store on ``engine``: a SQLite path or a fresh PostgreSQL database's URL."""
+    if engine == "sqlite":
+        return tmp / "collector.db"
+    return fresh_database(request.getfixturevalue("pg_cluster"))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("province") / "central.db"
+def store(engine: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
+    db = location(engine, tmp_path_factory.mktemp("province"), request)
     w = ProvinceWriter(db)
     received = datetime(2026, 11, 2, 6, 0, tzinfo=TZ)
     w.sites(SITES, received)
@@ -53,7 +72,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def test_province_row_of_a_site_equals_its_own_report(store: Path):
+def test_province_row_of_a_site_equals_its_own_report(store: Any):
     conn = connect(store)
     assert conn.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0] == 0
     before = province_report(conn, NOV, "site", staff=STAFF, now=NOW)
@@ -84,7 +103,7 @@ def test_province_row_of_a_site_equals_its_own_report(store: Path):
     conn.close()
 
 
-def test_departments_add_up_their_officers_and_services_match(store: Path):
+def test_departments_add_up_their_officers_and_services_match(store: Any):
     conn = connect(store)
     rollups.refresh(conn, STAFF, "Asia/Ho_Chi_Minh", NOW)
     deps = province_report(conn, NOV, "department", staff=STAFF, now=NOW)
@@ -115,8 +134,9 @@ def test_departments_add_up_their_officers_and_services_match(store: Path):
     conn.close()
 
 
-def test_late_and_duplicate_events_keep_the_rollups_exact(tmp_path: Path):
-    db = tmp_path / "late.db"
+def test_late_and_duplicate_events_keep_the_rollups_exact(engine: str, tmp_path: Path,
+                                                          request: pytest.FixtureRequest):
+    db = location(engine, tmp_path, request)
     w = ProvinceWriter(db)
     w.sites(SITES[:2], datetime(2026, 11, 2, 6, 0, tzinfo=TZ))
     for i in range(4):
@@ -171,7 +191,7 @@ def test_late_and_duplicate_events_keep_the_rollups_exact(tmp_path: Path):
     w.close()
 
 
-def test_a_directory_change_recomputes_the_rollups(store: Path):
+def test_a_directory_change_recomputes_the_rollups(store: Any):
     conn = connect(store)
     rollups.refresh(conn, STAFF, "Asia/Ho_Chi_Minh", NOW)
     moved = pl.staff_for(SITES)
@@ -188,8 +208,9 @@ def test_a_directory_change_recomputes_the_rollups(store: Path):
     conn.close()
 
 
-def test_bulk_loader_gives_the_writers_figures(store: Path, tmp_path: Path):
-    db = tmp_path / "bulk.db"
+def test_bulk_loader_gives_the_writers_figures(store: Any, engine: str, tmp_path: Path,
+                                              request: pytest.FixtureRequest):
+    db = location(engine, tmp_path, request)
     conn = open_db(db)
     n = pl.bulk_load(conn, SITES, FIRST, DAYS, tickets=12, received=datetime(2026, 11, 20, tzinfo=TZ))
     assert n == connect(store).execute("SELECT count(*) FROM events WHERE type != 'x'").fetchone()[0]
@@ -208,7 +229,7 @@ def _json(x: Any) -> Any:
     return json.loads(json.dumps(x))
 
 
-def test_report_as_dict_is_json(store: Path):
+def test_report_as_dict_is_json(store: Any):
     conn = connect(store)
     d = province_report(conn, NOV, "department", staff=STAFF, now=NOW).as_dict()
     assert _json(d)["rows"][0]["name_en"].startswith("Department of")

@@ -18,15 +18,28 @@ from collector.db import open_db
 from tests.collector.web_client import login
 from tests.collector.wire import CollectorProcess
 from tests.province.dashboard_store import SITES, TZ, ProvinceWriter, fill_live
+from tests.support.pg import fresh_database, pg_cluster  # noqa: F401 (the session fixture)
 from tests.support.wait import wait_for
+
+try:  # with the collector's PostgreSQL backend (issue 17.2) the central collector stores in PostgreSQL
+    import collector.backend  # noqa: F401
+    PG = True
+except ImportError:
+    PG = False
 
 PASSWORD = "mat-khau-rat-dai"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 @pytest.fixture(scope="module")
-def central(module_broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorProcess, dict[str, Any]]]:
-    db = tmp_path_factory.mktemp("central") / "central.db"
+def central(module_broker, tmp_path_factory: pytest.TempPathFactory,
+            request: pytest.FixtureRequest) -> Iterator[tuple[CollectorProcess, dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("central") / "central.db"
+    extra: list[str] = []
+    db: Any = path
+    if PG:  # the province's central collectors store in PostgreSQL (path: the collector's own outbox file)
+        db = fresh_database(request.getfixturevalue("pg_cluster"))
+        extra = ["--store", db]
     now = datetime.now(TZ)
     expect = fill_live(db, now)
     w = ProvinceWriter(db)  # three past days for the reports
@@ -38,9 +51,9 @@ def central(module_broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     auth.add_user(conn, "huyen1", PASSWORD, role="manager", site=SITES[0])  # one site's manager
     auth.add_user(conn, "manhinh", PASSWORD, role="viewer")  # a wall screen at the province
     conn.close()
-    cfg = db.with_name("collector.toml")  # the province's directory: departments and every site's officers
+    cfg = path.with_name("collector.toml")  # the province's directory: departments and every site's officers
     cfg.write_text(directory_toml())
-    c = CollectorProcess(module_broker.url, db, site="+", extra=["--config", str(cfg)]).start()
+    c = CollectorProcess(module_broker.url, path, site="+", extra=["--config", str(cfg), *extra]).start()
     yield c, expect
     c.stop()
 
