@@ -1,0 +1,513 @@
+"""Where the collector keeps its data: a SQLite file (a site's store, the default) or PostgreSQL (the
+province's store, ``postgresql://user:password@host:port/db``, psycopg 3).
+
+The product code is written once, on the sqlite3 API: ``conn.execute(sql, params)``,
+``executemany``, ``fetchone/fetchall``, rows indexable by position and by name, ``BEGIN IMMEDIATE``
+/ ``COMMIT`` / ``ROLLBACK`` said by the caller. A SQLite target gives exactly the connection it
+always had (:func:`collector.db.connect`); a PostgreSQL one gives :class:`PgConnection`, which
+takes the same calls and translates only this, explicitly:
+
+- ``?`` placeholders become ``%s`` (and a literal ``%`` becomes ``%%``); ``BEGIN IMMEDIATE`` is
+  ``BEGIN``;
+- numeric results (``sum`` of integers, ``avg``) come back as ``int`` when integral in form,
+  else ``float``, never ``Decimal``; Python booleans go in as 0/1 integers;
+- rows are :class:`Row`: a tuple that also answers ``row["name"]``, ``keys()``, ``dict(row)``.
+
+Everything else is the SQL itself, which must be portable (docs/architecture.md "Store backends").
+Migrations run on both through :class:`Schema` (sqlite_utils on SQLite, :class:`PgSchema` here).
+"""
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import psycopg
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+PG_SCHEMES = ("postgresql", "postgres")
+
+
+# ---------------------------------------------------------------------------------- what callers see
+
+class Cursor(Protocol):
+    """What the product code uses of a cursor (sqlite3's, or psycopg's with :class:`Row` rows)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """A store connection: ``sqlite3.Connection`` or :class:`PgConnection`."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+    def close(self) -> None: ...
+    @property
+    def in_transaction(self) -> bool: ...
+
+
+class SchemaTable(Protocol):
+    """The migrations' table calls: exactly these, on both engines."""
+
+    def create(self, columns: dict[str, Any], pk: Any = ..., *, not_null: Any = ...) -> Any: ...
+    def create_index(self, columns: Iterable[str], *, unique: bool = ..., if_not_exists: bool = ...) -> Any: ...
+    def add_column(self, col_name: str, col_type: Any = ..., *, not_null_default: Any = ...) -> Any: ...
+
+
+class Schema(Protocol):
+    """What a migration (collector/db.py MIGRATIONS) receives: ``sqlite_utils.Database`` or :class:`PgSchema`."""
+
+    def table(self, table_name: str) -> SchemaTable: ...
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+
+
+# ---------------------------------------------------------------------------------- store locations
+
+class BadStore(ValueError):
+    """A store setting that is neither a SQLite path nor a ``postgresql://`` URL (the message says why)."""
+
+
+def kind(target: str | Path) -> str:
+    """``sqlite`` or ``postgresql`` for a store setting (a path, ``sqlite:///path``, ``postgresql://``)."""
+    s = str(target)
+    scheme = s.split("://", 1)[0].lower() if "://" in s else ""
+    return POSTGRESQL if scheme in PG_SCHEMES else SQLITE
+
+
+def sqlite_path(target: str | Path) -> str:
+    """The file of a SQLite store setting: a plain path, or ``sqlite:///var/lib/motcua/collector.db``
+    (a file URL: the path after ``sqlite://``)."""
+    s = str(target)
+    if s.lower().startswith("sqlite://"):
+        rest = s[len("sqlite://"):]
+        return rest[1:] if rest.startswith("//") else rest
+    return s
+
+
+def check_store(value: str) -> str:
+    """Validate a store setting; raise :class:`BadStore` with a bilingual reason."""
+    s = str(value).strip()
+    if not s:
+        raise BadStore("nơi lưu trống / the store is empty: a SQLite file path or postgresql://user@host/db")
+    if "://" not in s:
+        return s
+    scheme = s.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        if not sqlite_path(s):
+            raise BadStore(f"{_redact(s)}: thiếu đường dẫn tệp / no file path after sqlite://")
+        return s
+    if scheme not in PG_SCHEMES:
+        raise BadStore(f"nơi lưu không hỗ trợ / unsupported store {_redact(s)}: use a SQLite file path, "
+                       "sqlite:///path or postgresql://user:password@host:port/database")
+    parts = urlsplit(s)
+    try:
+        parts.port
+    except ValueError:
+        raise BadStore(f"{_redact(s)}: cổng không hợp lệ / the port is not a number 0..65535") from None
+    if not parts.hostname and "host=" not in (parts.query or ""):
+        raise BadStore(f"{_redact(s)}: thiếu máy chủ / no host (postgresql://user:password@host:port/database)")
+    if not parts.path.strip("/"):
+        raise BadStore(f"{_redact(s)}: thiếu tên cơ sở dữ liệu / no database name "
+                       "(postgresql://user:password@host:port/database)")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+        conninfo_to_dict(s)
+    except ImportError:
+        raise BadStore("psycopg is not installed: pip install 'motcua[server]'") from None
+    except Exception as exc:  # psycopg.ProgrammingError: libpq's own reason
+        raise BadStore(f"{_redact(s)}: {exc}") from None
+    return s
+
+
+def _redact(url: str) -> str:
+    """A URL for messages and logs: the password replaced by ``***``."""
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return url
+    if p.password is None:
+        return url
+    netloc = p.netloc.replace(f":{p.password}@", ":***@", 1)
+    return p._replace(netloc=netloc).geturl()
+
+
+redact = _redact
+
+
+def connect(target: str | Path, *, readonly: bool = False) -> Conn:
+    """A connection to the store ``target``: sqlite3's for a path (see :func:`collector.db.connect`),
+    a :class:`PgConnection` for a ``postgresql://`` URL (``readonly``: read-only transactions)."""
+    if kind(target) == POSTGRESQL:
+        return PgConnection(str(target), readonly=readonly)
+    from common.sqlite import connect as sqlite_connect
+    conn = sqlite_connect(sqlite_path(target), readonly=readonly, rows=True)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def query_only(conn: Conn) -> None:
+    """Refuse writes on this connection from now on (SQLite's query_only; a PostgreSQL ``readonly``
+    connection already is)."""
+    if not isinstance(conn, PgConnection):
+        conn.execute("PRAGMA query_only=ON")
+
+
+def is_postgres(conn: Conn) -> bool:
+    return isinstance(conn, PgConnection)
+
+
+def schema(conn: Conn) -> Schema:
+    """The migrations' view of ``conn``."""
+    if isinstance(conn, PgConnection):
+        return PgSchema(conn)
+    import sqlite_utils
+    assert isinstance(conn, sqlite3.Connection)
+    return sqlite_utils.Database(conn)
+
+
+def has_table(conn: Conn, name: str) -> bool:
+    if isinstance(conn, PgConnection):
+        return conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0] is True
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def lock_schema(conn: Conn) -> None:
+    """Inside the migration's transaction: one migrator at a time (SQLite's BEGIN IMMEDIATE already
+    is; on PostgreSQL two collectors starting together wait on an advisory lock)."""
+    if isinstance(conn, PgConnection):
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+
+
+MIGRATION_LOCK = 0x6D6F7463  # 'motc'
+
+
+def json_text(conn: Conn, column: str, *path: str) -> str:
+    """An SQL expression for the text at ``path`` inside the JSON text ``column`` (NULL when absent):
+    the one engine-specific expression the product uses (SQLite json_extract, PostgreSQL #>>)."""
+    for p in path:
+        _ident(p)
+    if isinstance(conn, PgConnection):
+        return f"(({column})::json #>> '{{{','.join(path)}}}')"
+    return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+
+def refresh_stats(conn: Conn) -> None:
+    """Planner statistics: SQLite's ANALYZE limited to 400 rows per index (fast on any size);
+    PostgreSQL's ANALYZE (autovacuum keeps them fresh later)."""
+    if isinstance(conn, PgConnection):
+        conn.execute("ANALYZE")
+        return
+    conn.execute("PRAGMA analysis_limit=400")
+    conn.execute("ANALYZE")
+
+
+# The errors a store raises, for ``except``: sqlite3's and psycopg's.
+def _errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error,), (sqlite3.OperationalError,)
+    return (sqlite3.Error, psycopg.Error), (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+#: any error from either engine
+Error: tuple[type[BaseException], ...]
+#: the errors worth retrying (busy or locked, disk full, the server gone or restarting, a deadlock)
+OperationalError: tuple[type[BaseException], ...]
+Error, OperationalError = _errors()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A write that fails only because another writer holds the data: SQLite's "database is
+    locked", PostgreSQL's deadlock or serialization failure (retry the batch)."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return bool(sqlstate) and str(sqlstate).startswith("40")
+
+
+def store_error_kind(exc: BaseException) -> str:
+    """``disk_full``, ``read_only``, ``io`` (as for SQLite) or ``unavailable`` (a PostgreSQL server
+    that does not answer)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate is not None or type(exc).__module__.startswith("psycopg"):
+        if sqlstate == "53100":
+            return "disk_full"
+        if sqlstate == "25006":
+            return "read_only"
+        return "unavailable"
+    from mqtt.errors import storage_kind
+    return storage_kind(exc)
+
+
+# ---------------------------------------------------------------------------------- PostgreSQL
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """sqlite3's SQL to psycopg's: ``?`` -> ``%s`` outside quotes and comments, ``%`` -> ``%%``
+    everywhere, ``BEGIN IMMEDIATE|EXCLUSIVE|DEFERRED`` -> ``BEGIN``."""
+    head = sql.strip().upper()
+    if head.startswith("BEGIN"):
+        return "BEGIN"
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in ("'", '"'):
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:  # '' inside a literal
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(sql[i:j + 1].replace("%", "%%"))
+            i = j + 1
+        elif c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif c == "?":
+            out.append("%s")
+            i += 1
+        elif c == "%":
+            out.append("%%")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class Row(tuple):
+    """A result row: by position (a tuple) and by column name, like ``sqlite3.Row``."""
+
+    _names: tuple[str, ...] = ()
+    _index: dict[str, int] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._index[key])
+            except KeyError:
+                raise IndexError(f"No item with that key: {key!r}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)  # the first of two same-named columns, as sqlite3.Row
+    return type("Row", (Row,), {"_names": names, "_index": index, "__slots__": ()})
+
+
+def _row_factory(cursor: Any) -> Any:
+    desc = cursor.description
+    if desc is None:
+        return tuple
+    cls = _row_class(tuple(d.name for d in desc))
+    return lambda values: cls(values)
+
+
+class _Adapters:
+    """psycopg adapters made once: numeric -> int/float, bool -> 0/1 (int8)."""
+
+    _made: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls._made is None:
+            import struct
+
+            import psycopg
+            from psycopg.adapt import Dumper, Loader
+            from psycopg.pq import Format
+
+            int8 = psycopg.postgres.types["int8"].oid
+
+            class NumericLoader(Loader):
+                def load(self, data: Any) -> Any:
+                    b = bytes(data)
+                    return float(b) if (b"." in b or b"e" in b or b"E" in b or b"N" in b) else int(b)
+
+            class BoolText(Dumper):
+                oid = int8
+
+                def dump(self, obj: Any) -> bytes:
+                    return b"1" if obj else b"0"
+
+            class BoolBinary(Dumper):
+                oid = int8
+                format = Format.BINARY
+
+                def dump(self, obj: Any) -> bytes:
+                    return struct.pack(">q", 1 if obj else 0)
+
+            m = psycopg.adapt.AdaptersMap(psycopg.adapters)
+            m.register_loader("numeric", NumericLoader)
+            m.register_dumper(bool, BoolText)
+            m.register_dumper(bool, BoolBinary)
+            cls._made = m
+        return cls._made
+
+
+class PgConnection:
+    """A psycopg 3 connection that takes the sqlite3 calls the collector makes (see the module doc).
+
+    Autocommit unless the caller says ``BEGIN``; a broken connection (the server restarted) is
+    opened again at the next statement outside a transaction. Safe to share between threads (psycopg
+    serialises on the connection)."""
+
+    def __init__(self, url: str, *, readonly: bool = False, connect_timeout: float = 10.0) -> None:
+        self.url = url
+        self.readonly = readonly
+        self.connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._raw: psycopg.Connection[Any] = self._open()
+
+    def _open(self) -> "psycopg.Connection[Any]":
+        import psycopg
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=int(self.connect_timeout),
+                               row_factory=_row_factory, context=_Adapters.get(),
+                               application_name="motcua-collector")
+        conn.execute("SET TIME ZONE 'UTC'")
+        if self.readonly:
+            conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    @property
+    def raw(self) -> "psycopg.Connection[Any]":
+        """The psycopg connection itself (COPY, pipelines); open again when broken."""
+        if self._raw.closed:
+            with self._lock:
+                if self._raw.closed:
+                    self._raw = self._open()
+        return self._raw
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        params = parameters if parameters is not None else ()
+        return self.raw.execute(translate(sql), params)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
+        cur = self.raw.cursor()
+        rows = parameters if isinstance(parameters, (list, tuple)) else list(parameters)
+        if rows:
+            cur.executemany(translate(sql), rows)
+        return cur
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+        return self._raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR,
+                                                     TransactionStatus.ACTIVE)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> "PgConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_PG_TYPES = {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BIGINT"}
+
+
+def _pg_type(t: Any) -> str:
+    if t in _PG_TYPES:
+        return _PG_TYPES[t]
+    if isinstance(t, str) and t.upper() in ("TEXT", "INTEGER", "FLOAT", "REAL", "BLOB"):
+        return {"TEXT": "TEXT", "INTEGER": "BIGINT", "FLOAT": "DOUBLE PRECISION", "REAL": "DOUBLE PRECISION",
+                "BLOB": "BYTEA"}[t.upper()]
+    raise TypeError(f"column type {t!r}: use str, int, float or bytes")
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"identifier {name!r}: letters, digits and _ only")
+    return f'"{name}"'
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+class PgTable:
+    """``db.table(t)`` of a migration on PostgreSQL: sqlite_utils' create / create_index /
+    add_column, with its index names (``idx_{table}_{cols}``) and types mapped."""
+
+    def __init__(self, conn: PgConnection, name: str) -> None:
+        self.conn, self.name = conn, name
+
+    def create(self, columns: dict[str, Any], pk: Any = None, *, not_null: Any = None) -> "PgTable":
+        keys = [pk] if isinstance(pk, str) else list(pk or [])
+        nn = set(not_null or ())
+        cols = []
+        for col, t in columns.items():
+            if keys == [col] and t is int:  # sqlite's INTEGER PRIMARY KEY (a rowid): an identity column
+                cols.append(f"{_ident(col)} BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+                keys = []
+                continue
+            cols.append(f"{_ident(col)} {_pg_type(t)}" + (" NOT NULL" if col in nn else ""))
+        if keys:
+            cols.append(f"PRIMARY KEY ({', '.join(_ident(k) for k in keys)})")
+        self.conn.execute(f"CREATE TABLE {_ident(self.name)} ({', '.join(cols)})")
+        return self
+
+    def create_index(self, columns: Iterable[str], *, unique: bool = False, if_not_exists: bool = False) -> "PgTable":
+        cols = list(columns)
+        name = f"idx_{self.name}_{'_'.join(cols)}"[:63]
+        self.conn.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX {'IF NOT EXISTS ' if if_not_exists else ''}"
+                          f"{_ident(name)} ON {_ident(self.name)} ({', '.join(_ident(c) for c in cols)})")
+        return self
+
+    def add_column(self, col_name: str, col_type: Any = str, *, not_null_default: Any = None) -> "PgTable":
+        extra = "" if not_null_default is None else f" NOT NULL DEFAULT {_literal(not_null_default)}"
+        self.conn.execute(f"ALTER TABLE {_ident(self.name)} ADD COLUMN {_ident(col_name)} "
+                          f"{_pg_type(col_type)}{extra}")
+        return self
+
+
+class PgSchema:
+    """What a migration gets on PostgreSQL (see :class:`Schema`)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def table(self, table_name: str) -> PgTable:
+        return PgTable(self.conn, table_name)
+
+    def execute(self, sql: str, parameters: Any = ()) -> Cursor:
+        return self.conn.execute(sql, parameters)
+
+
+def column_names(conn: Conn, table: str) -> list[str]:
+    """The columns of ``table`` in order (tests, checks)."""
+    if isinstance(conn, PgConnection):
+        rows: Sequence[Any] = conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                           "table_schema = current_schema() AND table_name = ? "
+                                           "ORDER BY ordinal_position", (table,)).fetchall()
+        return [r[0] for r in rows]
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({_ident(table)})").fetchall()]
