@@ -37,7 +37,6 @@ STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "s
 
 EVENT_COLUMNS = ("id", "site", "device", "type", "seq", "ts", "ts_epoch", "clock_synced", "topic", "payload",
                  "received_at", "received_epoch")
-EVENT_CHUNK = 500  # rows per INSERT (12 values each: far below either engine's limit on parameters)
 
 _HEAD = ("id", "site", "device")
 TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -160,13 +159,18 @@ class Store:
 
     # -- device status, telemetry, retained state -----------------------------------------------
 
-    def _seen(self, site: str, device: str, msg: Incoming) -> None:
-        self.conn.execute(
+    def _seen(self, site: str, device: str, msg: Incoming) -> int | None:
+        """The device was heard from at ``msg.received`` (a later time than the stored one wins);
+        its ``last_seq``. On PostgreSQL the upsert locks the device row until the commit."""
+        newer = "excluded.last_seen_epoch >= coalesce(devices.last_seen_epoch, 0)"
+        row = self.conn.execute(
             "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(site, device) DO UPDATE SET last_seen=excluded.last_seen, "
-            "last_seen_epoch=excluded.last_seen_epoch WHERE excluded.last_seen_epoch >= "
-            "coalesce(devices.last_seen_epoch, 0)",
-            (site, device, iso(msg.received), msg.received.timestamp()))
+            f"ON CONFLICT(site, device) DO UPDATE SET "
+            f"last_seen=CASE WHEN {newer} THEN excluded.last_seen ELSE devices.last_seen END, "
+            f"last_seen_epoch=CASE WHEN {newer} THEN excluded.last_seen_epoch ELSE devices.last_seen_epoch END "
+            "RETURNING last_seq",
+            (site, device, iso(msg.received), msg.received.timestamp())).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def _status(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if not msg.payload:  # a cleared retained status
@@ -273,15 +277,8 @@ class Store:
         already stored; the ids that were new. Another writer's uncommitted same id makes this one
         wait for its commit (PostgreSQL's unique index; SQLite has one writer), so every id is
         stored once however many collectors write."""
-        new: set[str] = set()
-        rows = sorted(rows, key=lambda r: r[0])
-        marks = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
-        for i in range(0, len(rows), EVENT_CHUNK):
-            chunk = rows[i:i + EVENT_CHUNK]
-            sql = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([marks] * len(chunk))} "
-                   "ON CONFLICT (id) DO NOTHING RETURNING id")
-            new.update(r[0] for r in self.conn.execute(sql, [v for row in chunk for v in row]).fetchall())
-        return new
+        return set(backend.insert_rows(self.conn, "events", EVENT_COLUMNS, sorted(rows, key=lambda r: r[0]),
+                                       returning="id"))
 
     def _store_events(self, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
         unique: dict[str, tuple[Incoming, Envelope]] = {}
@@ -306,13 +303,16 @@ class Store:
             self._typed_row(e, by_type, res)
             by_device.setdefault((e.site, e.device), []).append((m, e))
         for table, rows_ in by_type.items():
-            cols = TYPED_COLUMNS[table]
-            self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) "
-                                  f"VALUES ({', '.join('?' * len(cols))}) ON CONFLICT (id) DO NOTHING", rows_)
+            backend.insert_rows(self.conn, table, TYPED_COLUMNS[table], rows_)
+        moved: list[tuple[int, str, str]] = []
         for (site, device) in sorted(by_device):  # device rows locked in one order by every writer
             mine = by_device[(site, device)]
-            self._seen(site, device, mine[-1][0])  # the upsert locks the device row until the commit
-            self._track_seqs(site, device, mine)
+            # last_seq read under the row lock: a second writer waits for the first's commit
+            first = self._seen(site, device, mine[-1][0])
+            last = self._track_seqs(site, device, first, mine)
+            if last != first and last is not None:
+                moved.append((last, site, device))
+        self.conn.executemany("UPDATE devices SET last_seq=? WHERE site=? AND device=?", moved)
         res.stored += len(fresh)
 
     def _typed_row(self, e: Envelope, out: dict[str, list[tuple[Any, ...]]], res: BatchResult) -> None:
@@ -345,16 +345,11 @@ class Store:
 
     # -- seq gaps -------------------------------------------------------------------------------
 
-    def _last_seq(self, site: str, device: str) -> int | None:
-        """The device's highest seq so far, read inside the transaction after its row is locked
-        (``_seen``/telemetry upserts): a second writer waits for the first's commit and reads its value."""
-        row = self.conn.execute("SELECT last_seq FROM devices WHERE site=? AND device=?", (site, device)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def _track_seqs(self, site: str, device: str, events: list[tuple[Incoming, Envelope]]) -> None:
-        """Gaps from one device's new events: a seq past ``last_seq + 1`` opens one, a late seq fills
-        (splits) the one it falls in; the first event ever seen is the baseline."""
-        last = first = self._last_seq(site, device)
+    def _track_seqs(self, site: str, device: str, last: int | None,
+                    events: list[tuple[Incoming, Envelope]]) -> int | None:
+        """Gaps from one device's new events after ``last`` (its last_seq, read under its row lock):
+        a seq past ``last + 1`` opens one, a late seq fills (splits) the one it falls in; the first
+        event ever seen is the baseline. Returns the new last_seq."""
         for m, e in events:
             s = e.seq
             if last is None:
@@ -375,8 +370,7 @@ class Store:
             for a, b in ((lo, s - 1), (s + 1, hi)):
                 if a <= b:
                     self._put_gap(site, device, a, b, at)
-        if last != first:
-            self.conn.execute("UPDATE devices SET last_seq=? WHERE site=? AND device=?", (last, site, device))
+        return last
 
     def _put_gap(self, site: str, device: str, a: int, b: int, at: str) -> None:
         self.conn.execute("INSERT INTO seq_gaps (site, device, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?) "

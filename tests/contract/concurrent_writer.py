@@ -22,7 +22,7 @@ def main(url: str, plan_file: str, go: str) -> int:
     print("ready", flush=True)
     while not Path(go).exists():
         time.sleep(0.01)
-    totals = {"stored": 0, "duplicates": 0, "retries": 0}
+    totals: dict[str, float] = {"stored": 0, "duplicates": 0, "retries": 0, "start": time.time()}
     size = plan["batch"]
     msgs = plan["messages"]
     for i in range(0, len(msgs), size):
@@ -38,6 +38,8 @@ def main(url: str, plan_file: str, go: str) -> int:
                 time.sleep(0.05)
         totals["stored"] += res.stored
         totals["duplicates"] += res.duplicates
+        time.sleep(plan["pause_s"])  # the other writer's batches come in between
+    totals["end"] = time.time()
     print(json.dumps(totals), flush=True)
     return 0
 
