@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from .errors import BadStore
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -72,10 +74,6 @@ class Schema(Protocol):
 
 
 # ---------------------------------------------------------------------------------- store locations
-
-class BadStore(ValueError):
-    """A store setting that is neither a SQLite path nor a ``postgresql://`` URL (the message says why)."""
-
 
 def kind(target: str | Path) -> str:
     """``sqlite`` or ``postgresql`` for a store setting (a path, ``sqlite:///path``, ``postgresql://``)."""

@@ -281,5 +281,6 @@ class Ingest:
 
 def _fault_code(kind: str) -> str:
     """The collector's own fault for a database that takes no writes: ``database_full``,
-    ``database_read_only``, ``database_io`` (its outbox's own disk raises ``storage_*``)."""
+    ``database_read_only``, ``database_io``, ``database_unavailable`` (a PostgreSQL server that does not
+    answer; its outbox's own disk raises ``storage_*``)."""
     return "database_" + kind.replace("disk_", "")

@@ -15,6 +15,7 @@ from collector.store import Incoming, Store
 from mqtt import topics
 from mqtt.schemas import Status, Telemetry
 from tests.collector.test_ingest import malformed
+from tests.collector import test_store as store_cases
 from tests.collector.test_store import gaps, msg
 from tests.collector.wire import SITE, VN, envelope, event, rating
 
@@ -93,16 +94,15 @@ def test_every_malformed_kind_is_a_dead_letter_with_its_reason(store_url):
     assert [i["id"] for i in r.dead_letters(limit=3)["items"]] == sorted((i["id"] for i in items), reverse=True)[:3]
 
 
-def test_seq_gaps_open_then_shrink_as_late_events_arrive(store_url):
-    store = Store(open_db(store_url))
-    store.write_batch([msg(*rating(seq=s)) for s in (10, 11, 15)])
-    assert gaps(store.conn) == [(12, 14)]
-    store.write_batch([msg(*rating(seq=13))])
-    assert gaps(store.conn) == [(12, 12), (14, 14)]
-    store.write_batch([msg(*rating(seq=12)), msg(*rating(seq=14)), msg(*rating(seq=20))])
-    assert gaps(store.conn) == [(16, 19)]
-    Store(store.conn).write_batch([msg(*rating(seq=22))])  # a restarted writer continues from last_seq
-    assert gaps(store.conn) == [(16, 19), (21, 21)]
+@pytest.mark.parametrize("check", [store_cases.test_same_id_in_one_batch_and_across_batches_is_stored_once,
+                                   store_cases.test_gap_is_recorded_then_shrinks_as_late_events_arrive],
+                         ids=lambda f: f.__name__.removeprefix("test_"))
+def test_the_writer_cases_of_tests_collector(store_url, check):
+    check(store_url)
+
+
+def test_seq_gaps_as_the_devices_list_shows_them(store_url):
+    store_cases.test_gap_is_recorded_then_shrinks_as_late_events_arrive(store_url)  # gaps 16..19, 21
     dev = next(d for d in Reader(store_url).devices() if d["device"] == "rt-01")
     assert (dev["last_seq"], dev["missing"], dev["seq_gaps"]) == (22, 5, [{"from": 16, "to": 19},
                                                                          {"from": 21, "to": 21}])
