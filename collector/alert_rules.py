@@ -218,7 +218,7 @@ class Rules:
             "SELECT DISTINCT desk FROM desk_presence WHERE site=?", (site,))}
         for desk in sorted(desks):
             rows = conn.execute("SELECT score, scale FROM ratings WHERE desk=? AND site=? AND misuse=0 "
-                                "ORDER BY ts_epoch DESC LIMIT ?", (desk, site, n)).fetchall()
+                                "ORDER BY ts_epoch DESC, id DESC LIMIT ?", (desk, site, n)).fetchall()
             low = sum(1 for r in rows if r["score"] <= self.t.low_levels)
             if low >= k:
                 out.append(Condition(site, "low_ratings", f"desk:{desk}", "red",

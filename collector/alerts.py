@@ -266,13 +266,13 @@ def open_alerts(conn: Conn, site: str | None = None) -> list[dict[str, Any]]:
     """Open alerts, newest first (the dashboard's list, with since-when)."""
     w, a = (" AND site=?", [site]) if site else ("", [])
     return [_row(r) for r in conn.execute(f"SELECT * FROM alerts WHERE cleared_epoch IS NULL{w} "
-                                          "ORDER BY raised_epoch DESC", a)]
+                                          "ORDER BY raised_epoch DESC, id DESC", a)]
 
 
 def alert_history(conn: Conn, start: float, end: float, site: str | None = None) -> list[dict[str, Any]]:
     w, a = (" AND site=?", [site]) if site else ("", [])
     return [_row(r) for r in conn.execute(f"SELECT * FROM alerts WHERE raised_epoch >= ? AND raised_epoch < ?{w} "
-                                          "ORDER BY raised_epoch", [start, end, *a])]
+                                          "ORDER BY raised_epoch, id", [start, end, *a])]
 
 
 def desk_cards(conditions: list[Condition], desk_services: dict[int, list[str]]) -> dict[int, dict[str, Any]]:

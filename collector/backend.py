@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -243,20 +244,21 @@ def refresh_stats(conn: Conn) -> None:
     conn.execute("ANALYZE")
 
 
-# The errors a store raises, for ``except``: sqlite3's and psycopg's.
-def _errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    try:
-        import psycopg
-    except ImportError:
-        return (sqlite3.Error,), (sqlite3.OperationalError,)
-    return (sqlite3.Error, psycopg.Error), (sqlite3.OperationalError, psycopg.OperationalError)
-
-
+# The errors a store raises, for ``except``: sqlite3's, and psycopg's once psycopg is loaded (a
+# SQLite-only collector never imports it: no psycopg error can exist before it is).
 #: any error from either engine
 Error: tuple[type[BaseException], ...]
 #: the errors worth retrying (busy or locked, disk full, the server gone or restarting, a deadlock)
 OperationalError: tuple[type[BaseException], ...]
-Error, OperationalError = _errors()
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ("Error", "OperationalError"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    pg = sys.modules.get("psycopg")
+    if name == "Error":
+        return (sqlite3.Error,) if pg is None else (sqlite3.Error, pg.Error)
+    return (sqlite3.OperationalError,) if pg is None else (sqlite3.OperationalError, pg.OperationalError)
 
 
 def is_busy(exc: BaseException) -> bool:

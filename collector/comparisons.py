@@ -133,7 +133,7 @@ def tickets_behind(conn: Conn, period: Period, filters: Filters = NO_FILTERS, *,
     marks = ",".join("?" * len(actions))
     rows = conn.execute(f"SELECT id, site, action, ticket, day, service, priority, desk, officer, issued_at, wait_s, "
                         f"service_s, ts, ts_epoch FROM ticket_events WHERE ts_epoch >= ? AND ts_epoch < ? AND action IN "
-                        f"({marks}){w}{fw} ORDER BY ts_epoch LIMIT ?",
+                        f"({marks}){w}{fw} ORDER BY ts_epoch, id LIMIT ?",
                         [start, end, *actions, *a, *fa, limit]).fetchall()
     out = []
     for r in rows:
@@ -160,7 +160,7 @@ def ratings_behind(conn: Conn, period: Period, filters: Filters = NO_FILTERS, *,
     fw, fa = filters.sql("ratings")
     rows = conn.execute(f"SELECT id, site, device, desk, score, scale, ticket, service, officer, misuse, misuse_reason, "
                         f"day, ts, ts_epoch, {channel_sql(conn)} FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} "
-                        "ORDER BY ts_epoch LIMIT ?", [start, end, *a, *fa, limit]).fetchall()
+                        "ORDER BY ts_epoch, id LIMIT ?", [start, end, *a, *fa, limit]).fetchall()
     return [dict(r) | {"misuse": bool(r["misuse"]), "channel": channel_of(r["device"], r["channel"]),
                        "officer_name": staff.name(r["officer"]),
                        "local_time": datetime.fromtimestamp(r["ts_epoch"], z).strftime("%H:%M %d/%m/%Y")}

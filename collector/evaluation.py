@@ -157,7 +157,7 @@ def evaluation_sheets(conn: Conn, period: Period, staff: Staff | None = None, *,
 def _site_name(conn: Conn, site: str | None) -> tuple[str, str]:
     w, a = (" AND site=?", [site]) if site else ("", [])
     row = conn.execute(f"SELECT payload FROM retained_state WHERE name='site' AND device IS NULL{w} "
-                       "ORDER BY received_epoch DESC LIMIT 1", a).fetchone()
+                       "ORDER BY received_epoch DESC, topic LIMIT 1", a).fetchone()
     try:
         d = json.loads(row[0]) if row else {}
         return str(d.get("name_vi") or site or ""), str(d.get("name_en") or site or "")

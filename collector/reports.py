@@ -167,7 +167,7 @@ def ticket_rows(conn: Conn, start: float, end: float, site: str | None, actions:
     fw, fa = filters.sql()
     marks = ",".join("?" * len(actions))
     return conn.execute(f"SELECT {columns} FROM ticket_events WHERE ts_epoch >= ? AND ts_epoch < ? "
-                        f"AND action IN ({marks}){w}{fw} ORDER BY ts_epoch",
+                        f"AND action IN ({marks}){w}{fw} ORDER BY ts_epoch, id",
                         [start, end, *actions, *a, *fa]).fetchall()
 
 
@@ -176,7 +176,7 @@ def rating_rows(conn: Conn, start: float, end: float, site: str | None,
     w, a = _site_clause(site)
     fw, fa = filters.sql("ratings")
     return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch, {channel_sql(conn)} "
-                        f"FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch",
+                        f"FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch, id",
                         [start, end, *a, *fa]).fetchall()
 
 

@@ -174,7 +174,7 @@ def site_history(conn: Conn, site: str | None = None) -> SiteHistory:
             rows = [r for r in rows if r[0] == last]
     if not rows:
         rows = conn.execute("SELECT site, payload, received_epoch FROM retained_state WHERE name='site' AND "
-                            f"device IS NULL{w} ORDER BY received_epoch DESC LIMIT 1", a).fetchall()
+                            f"device IS NULL{w} ORDER BY received_epoch DESC, topic LIMIT 1", a).fetchall()
     versions = [(float(r[2]), SiteFacts.from_payload(r[0], r[1])) for r in rows]
     return SiteHistory(versions, site=versions[-1][1].site if versions else site)
 

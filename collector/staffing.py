@@ -83,12 +83,12 @@ def _officer_changes(conn: Conn, start: float, site: str | None, end: float) -> 
     # backwards from the start instead of reading every earlier change
     for s_, d_ in conn.execute(f"SELECT DISTINCT site, desk FROM presence WHERE 1=1{w}", a).fetchall():
         last = conn.execute("SELECT desk, present, since, ts_epoch FROM presence WHERE site=? AND desk=? AND "
-                            "ts_epoch < ? AND zone='officer' AND kind='change' ORDER BY ts_epoch DESC LIMIT 1",
+                            "ts_epoch < ? AND zone='officer' AND kind='change' ORDER BY ts_epoch DESC, id DESC LIMIT 1",
                             (s_, d_, start)).fetchone()
         if last is not None:
             rows.append(last)
     rows += conn.execute(f"SELECT desk, present, since, ts_epoch FROM presence WHERE zone='officer' AND "
-                         f"kind='change'{w} AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch",
+                         f"kind='change'{w} AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch, id",
                          [*a, start, end + CHANGE_SLACK_S]).fetchall()
     return rows
 
@@ -127,7 +127,7 @@ def desk_officers(conn: Conn, start: float, end: float,
                         f"ON d.desk=l.desk AND d.ts_epoch=l.m WHERE 1=1{w.replace('site', 'd.site')} "
                         "ORDER BY d.desk, d.id", [start, *a, *a]).fetchall()
     rows += conn.execute(f"SELECT desk, action, officer, ts_epoch FROM desk_sessions WHERE ts_epoch >= ? "
-                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
+                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch, id", [start, end, *a]).fetchall()
     changes: dict[int, list[tuple[float, Any]]] = {}
     for r in rows:
         who = r["officer"] if r["action"] == "sign_in" else None

@@ -20,7 +20,7 @@ def _rows(request: Request, type_: str) -> list[dict[str, Any]]:
     site = site_param(request)
     w = web(request)
     sql = "SELECT site, device, ts, payload FROM events WHERE type=?" + (" AND site=?" if site else "")
-    sql += " ORDER BY ts_epoch DESC LIMIT ?"
+    sql += " ORDER BY ts_epoch DESC, id DESC LIMIT ?"
     args: list[Any] = [type_, *([site] if site else []), LIMIT]
     out = []
     for r in w.reader.conn.execute(sql, args):
