@@ -159,18 +159,28 @@ class Store:
 
     # -- device status, telemetry, retained state -----------------------------------------------
 
-    def _seen(self, site: str, device: str, msg: Incoming) -> int | None:
-        """The device was heard from at ``msg.received`` (a later time than the stored one wins);
-        its ``last_seq``. On PostgreSQL the upsert locks the device row until the commit."""
+    def _seen(self, site: str, device: str, msg: Incoming) -> None:
+        self._seen_many({(site, device): msg})
+
+    def _seen_many(self, latest: dict[tuple[str, str], Incoming]) -> dict[tuple[str, str], int | None]:
+        """Each device was heard from at its message's ``received`` (a later time than the stored
+        one wins); their ``last_seq``. One statement, devices in sorted order: on PostgreSQL the
+        upsert locks each row until the commit, in the same order in every writer."""
         newer = "excluded.last_seen_epoch >= coalesce(devices.last_seen_epoch, 0)"
-        row = self.conn.execute(
-            "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT(site, device) DO UPDATE SET "
-            f"last_seen=CASE WHEN {newer} THEN excluded.last_seen ELSE devices.last_seen END, "
-            f"last_seen_epoch=CASE WHEN {newer} THEN excluded.last_seen_epoch ELSE devices.last_seen_epoch END "
-            "RETURNING last_seq",
-            (site, device, iso(msg.received), msg.received.timestamp())).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        keys = sorted(latest)
+        out: dict[tuple[str, str], int | None] = {}
+        per = backend.SQLITE_MAX_PARAMS // 4
+        for i in range(0, len(keys), per):
+            chunk = keys[i:i + per]
+            args = [v for k in chunk for v in (k[0], k[1], iso(latest[k].received), latest[k].received.timestamp())]
+            rows = self.conn.execute(
+                "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES "
+                f"{', '.join(['(?, ?, ?, ?)'] * len(chunk))} ON CONFLICT(site, device) DO UPDATE SET "
+                f"last_seen=CASE WHEN {newer} THEN excluded.last_seen ELSE devices.last_seen END, "
+                f"last_seen_epoch=CASE WHEN {newer} THEN excluded.last_seen_epoch ELSE devices.last_seen_epoch END "
+                "RETURNING site, device, last_seq", args).fetchall()
+            out.update({(r[0], r[1]): None if r[2] is None else int(r[2]) for r in rows})
+        return out
 
     def _status(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if not msg.payload:  # a cleared retained status
@@ -305,11 +315,11 @@ class Store:
         for table, rows_ in by_type.items():
             backend.insert_rows(self.conn, table, TYPED_COLUMNS[table], rows_)
         moved: list[tuple[int, str, str]] = []
-        for (site, device) in sorted(by_device):  # device rows locked in one order by every writer
-            mine = by_device[(site, device)]
-            # last_seq read under the row lock: a second writer waits for the first's commit
-            first = self._seen(site, device, mine[-1][0])
-            last = self._track_seqs(site, device, first, mine)
+        # last_seq read under the row locks: a second writer waits for the first's commit
+        before = self._seen_many({k: evs[-1][0] for k, evs in by_device.items()})
+        for (site, device) in sorted(by_device):
+            first = before[(site, device)]
+            last = self._track_seqs(site, device, first, by_device[(site, device)])
             if last != first and last is not None:
                 moved.append((last, site, device))
         self.conn.executemany("UPDATE devices SET last_seq=? WHERE site=? AND device=?", moved)
