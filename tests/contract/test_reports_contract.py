@@ -15,8 +15,10 @@ from collector.comparisons import compare, ratings_behind, tickets_behind, trend
 from collector.db import connect
 from collector.evaluation import evaluation_sheets, satisfaction_summary
 from collector.manager_config import AlertThresholds
+from collector.province_reports import province_report
 from collector.report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
 from collector.reports import GROUPS, Period, build_report
+from collector.rollups import refresh
 from collector.staff import Officer, Staff
 from collector.staffing import desk_officers, officer_zone
 from tests.reports import test_figures as figures
@@ -112,6 +114,23 @@ def test_alert_conditions_are_identical(both):
     rules = Rules(AlertThresholds.model_validate({"low_rating_run": [1, 2]}), STAFF)
     conds = same(both, rules.conditions, NOW)
     assert {c.kind for c in conds} >= {"low_ratings"}
+
+
+def test_province_rollups_and_reports_are_identical(loaded: dict[str, str]):
+    """The daily rollups written on each engine, then the province report read from them (and from
+    the events for the days still open) by site, department and service."""
+    later = datetime(2026, 12, 2, 9, 0, tzinfo=VN).timestamp()  # November is over: its days are rolled up
+    writers = {k: connect(v) for k, v in loaded.items()}
+    done = {k: refresh(c, STAFF, "Asia/Ho_Chi_Minh", later) for k, c in writers.items()}
+    assert done["postgresql"].days == done["sqlite"].days and done["sqlite"].computed >= 2
+    month = Period("month", date(2026, 11, 1))
+    for by in ("site", "department", "service"):
+        rep = same(writers, province_report, month, by, staff=STAFF, now=later)
+        assert rep.live_days == 0, by  # read from the rollups, not the events
+    assert same(writers, province_report, month, "site", now=later).total.served == 5
+    assert same(writers, province_report, Period("day", date(2026, 12, 2)), "site", now=later).total.served == 0
+    for c in writers.values():
+        c.close()
 
 
 def test_fixture_is_really_on_both_engines(loaded: dict[str, str]):
