@@ -40,3 +40,7 @@ class StorageUnavailable(CollectorError):
 
 class CentralNeedsClientId(CollectorError, ValueError):
     """A central collector (``[province] central = true``) started without its own stable client id."""
+
+
+class BadStore(CollectorError, ValueError):
+    """A store setting that is neither a SQLite path nor a ``postgresql://`` URL (the message says why)."""
