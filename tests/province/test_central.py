@@ -238,11 +238,11 @@ def test_bridge_cut_while_devices_produce_then_restored(province: Province) -> N
     a = province.sites[SITE]
     a.link.cut()
     before = len(province.ids(SITE))
-    _produce([a], 40, CUT_S)
-    a.settle()
+    _produce([a], int(5 * CUT_S), CUT_S)
+    a.settle(60)
     assert len(province.ids(SITE)) == before, "nothing crosses a cut link"
     a.link.restore()
-    assert province.converged(SITE), f"{len(province.ids(SITE))} of {len(a.ids())}\n{province.logs()}"
+    assert province.converged(SITE, 40 + CUT_S / 2), f"{len(province.ids(SITE))} of {len(a.ids())}\n{province.logs()}"
 
 
 def test_site_killed_with_its_broker_during_the_cut_converges_by_replay(province: Province) -> None:
