@@ -57,8 +57,18 @@ class CentralStore(Store):
         """Each instance sees only part of a device's stream: gaps are found in the store
         (collector/replay_fill.py), never as events arrive."""
 
+    def _track_seqs(self, site: str, device: str, last: int | None, events: list[tuple[Incoming, Any]]) -> int | None:
+        """(The store's per-device form of the same: no gaps, the highest seq.)"""
+        top = max(e.seq for _, e in events)
+        return top if last is None else max(last, top)
+
     def _edge_gaps(self, *args: Any) -> None:
         """A device's outbox figures say what the SITE store must hold, not the province's."""
+
+
+def store_of(config: CollectorConfig) -> str:
+    """Where the collector's data is: the PostgreSQL ``store`` when the config has one, else ``db``."""
+    return str(getattr(config, "store_location", config.db))
 
 
 def replayed_as_event(topic: str) -> str | None:
@@ -88,8 +98,9 @@ class CentralIngest(Ingest):
         self.events_in = 0  # events this instance got from the shared subscription
         super().__init__(config.model_copy(update={"session_expiry_s": config.province.session_expiry_s}),
                          clock=clock, on_batch=on_batch, notifier=notifier)
-        self.gap_filler = GapFiller(config.db, self.client, self.clock, config.province, config.mqtt_client_id())
-        self.links = CentralLinks(config.db, self.clock, self.client.ack)
+        self.gap_filler = GapFiller(store_of(config), self.client, self.clock, config.province,
+                                    config.mqtt_client_id())
+        self.links = CentralLinks(store_of(config), self.clock, self.client.ack)
         self.client.subscribe(topics.province_links_filter(), self.links.on_message)
 
     def _subscribe(self) -> None:

@@ -18,7 +18,7 @@ from mqtt.errors import OutboxStorageError, storage_kind
 
 from .db import open_db
 from .errors import StorageUnavailable
-from .central import CentralIngest
+from .central import CentralIngest, store_of
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink
@@ -68,7 +68,7 @@ class Collector:
             self.ingest.client.subscribe(link.topic, link.on_message)
         self.replay: ReplayServer | None = None  # the site's store answers the province's gap filling
         if config.province_link and config.site_or_none and not self.central:
-            self.replay = ReplayServer(config.db, config.site, self.ingest.client, self.clock, config.province)
+            self.replay = ReplayServer(store_of(config), config.site, self.ingest.client, self.clock, config.province)
         self.console: ConsoleLink | None = None
         if config.console_device and config.site_or_none:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
