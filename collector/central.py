@@ -21,7 +21,6 @@ sees only part of a device's stream): :mod:`collector.replay_fill` finds them in
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -111,7 +110,7 @@ class CentralIngest(Ingest):
         for flt in (topics.status_filter(None), topics.device_states_filter(None), topics.site_states_filter(None)):
             self.client.subscribe(flt, self._on_message)
 
-    def _make_store(self, conn: sqlite3.Connection) -> Store:
+    def _make_store(self, conn: Any) -> Store:
         return CentralStore(conn, self.config.timezone)
 
     def _on_message(self, msg: Message) -> None:

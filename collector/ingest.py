@@ -99,7 +99,7 @@ class Ingest:
         """Everything of the site (a central collector subscribes otherwise: collector/central.py)."""
         self.client.subscribe(topics.site_filter(self._site), self._on_message)
 
-    def _make_store(self, conn: sqlite3.Connection) -> Store:
+    def _make_store(self, conn: Any) -> Store:  # the writer's connection (SQLite or PostgreSQL)
         return Store(conn, self.config.timezone)
 
     # -- lifecycle ------------------------------------------------------------------------------
