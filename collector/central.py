@@ -97,9 +97,9 @@ class CentralIngest(Ingest):
         self.events_in = 0  # events this instance got from the shared subscription
         super().__init__(config.model_copy(update={"session_expiry_s": config.province.session_expiry_s}),
                          clock=clock, on_batch=on_batch, notifier=notifier)
-        self.gap_filler = GapFiller(store_of(config), self.client, self.clock, config.province,
-                                    config.mqtt_client_id())
         self.links = CentralLinks(store_of(config), self.clock, self.client.ack)
+        self.gap_filler = GapFiller(store_of(config), self.client, self.clock, config.province,
+                                    config.mqtt_client_id(), link_up=self.links.up.get)
         self.client.subscribe(topics.province_links_filter(), self.links.on_message)
 
     def _subscribe(self) -> None:
@@ -146,6 +146,7 @@ class CentralLinks:
         self.db, self.clock, self.ack = db, clock or SystemClock(), ack
         self._watch: dict[str, LinkWatch] = {}
         self._lock = threading.Lock()
+        self.up: dict[str, bool] = {}  # the sites' bridges as last heard (for the gap filler)
 
     def on_message(self, msg: Message) -> None:
         site = msg.topic.rsplit("/", 1)[-1]
@@ -158,3 +159,6 @@ class CentralLinks:
         with self._lock:
             watch = self._watch.setdefault(site, LinkWatch(self.db, site, expected, self.clock, self.ack))
         watch.on_message(msg)
+        raw = bytes(msg.payload).strip()
+        if raw in (b"0", b"1"):
+            self.up[site] = raw == b"1"
