@@ -14,11 +14,11 @@ no officer, so by department ``issued`` is not shown either.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .backend import Conn
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
 from .rollups import (FIGURES, FLOAT_FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days,
@@ -63,14 +63,14 @@ class ProvinceReport:
                 "total": self.total.as_dict()}
 
 
-def known_sites(conn: sqlite3.Connection) -> list[str]:
+def known_sites(conn: Conn) -> list[str]:
     """Every site the store has heard of (a device, a rollup or a retained state)."""
     rows = conn.execute("SELECT site FROM devices UNION SELECT site FROM retained_state WHERE site IS NOT NULL "
                         "UNION SELECT site FROM rollup_sites").fetchall()
     return sorted({r[0] for r in rows if r[0]})
 
 
-def site_payloads(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+def site_payloads(conn: Conn) -> dict[str, dict[str, Any]]:
     """Each site's retained ``state/site`` (names of the site and of its services)."""
     out: dict[str, dict[str, Any]] = {}
     for r in conn.execute("SELECT site, payload FROM retained_state WHERE name='site' AND device IS NULL"):
@@ -83,7 +83,7 @@ def site_payloads(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return out
 
 
-def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[str, str]]:
+def site_names(conn: Conn, sites: list[str]) -> dict[str, tuple[str, str]]:
     """(Vietnamese, English) name of each site from its retained ``state/site`` (the id when none)."""
     got = site_payloads(conn)
     return {s: (str(got.get(s, {}).get("name_vi") or s), str(got.get(s, {}).get("name_en") or s)) for s in sites}
@@ -94,7 +94,7 @@ def _in(only: list[str] | None) -> tuple[str, list[Any]]:
     return ("", []) if only is None else (f" AND site IN ({','.join('?' * len(only))})", list(only))
 
 
-def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str, only: list[str] | None,
+def _stored(conn: Conn, grain: str, lo: str, hi: str, only: list[str] | None,
             dirty: bool) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
     """The summed figures per (site, key) of the computed days (the dirty ones left out) and, by site,
     how many days were computed."""
@@ -115,13 +115,13 @@ def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str, only: list[s
     return out, counts
 
 
-def _dirty(conn: sqlite3.Connection, lo: str, hi: str, only: list[str] | None) -> set[str]:
+def _dirty(conn: Conn, lo: str, hi: str, only: list[str] | None) -> set[str]:
     w, a = _in(only)
     return {r[0] for r in conn.execute(f"SELECT DISTINCT site FROM rollup_dirty WHERE day >= ? AND day < ?{w}",
                                        [lo, hi, *a])}
 
 
-def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", satisfaction_levels: int = 2,
+def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_levels: int = 2,
                     tz: str = "Asia/Ho_Chi_Minh", *, sites: list[str] | None = None, staff: Staff | None = None,
                     now: float | None = None) -> ProvinceReport:
     """Rows per site, department or service (``by``) over ``sites`` (None: every known site)."""
@@ -164,7 +164,7 @@ def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", 
                      sites[0] if sites and len(sites) == 1 else None)
 
 
-def _assemble(conn: sqlite3.Connection, period: Period, by: str, levels: int, tz: str, start: datetime,
+def _assemble(conn: Conn, period: Period, by: str, levels: int, tz: str, start: datetime,
               end: datetime, figures: dict[tuple[str, str], dict[str, Any]], staff: Staff, live: int,
               site: str | None) -> ProvinceReport:
     groups: dict[str, dict[str, Any]] = {}
@@ -192,7 +192,7 @@ def _assemble(conn: sqlite3.Connection, period: Period, by: str, levels: int, tz
     return ProvinceReport(period, by, tz, levels, start, end, rows, tot, site=site, live_days=live)
 
 
-def _service_name(conn: sqlite3.Connection, sites: list[str], code: str) -> tuple[str, str]:
+def _service_name(conn: Conn, sites: list[str], code: str) -> tuple[str, str]:
     if not code:
         return ("Không rõ dịch vụ", "Unknown service")
     got = site_payloads(conn)
