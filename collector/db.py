@@ -142,28 +142,42 @@ def _v7_feedback_handling(db: Schema) -> None:
 
 
 def _v8_province(db: Schema) -> None:
-    """The province (collector/rollups.py, collector/province_reports.py): daily figures per site, day
-    and key, one table per grain (``rollup_site``, ``_service``, ``_desk``, ``_officer``, ``_department``:
-    a year of a grain is read from its own pages), the days whose figures must be computed
-    again (``gen`` counts the marks), each site's first event (its first data day, without scanning the
-    events), and users bound to one site (NULL: the whole store, e.g. province-wide)."""
-    figures = {"issued": int, "served": int, "no_shows": int, "wait_n": int, "wait_sum": float, "wait_max": float,
-               "service_n": int, "service_sum": float, "in_target": int, "with_target": int,
-               **{f"r{i}": int for i in range(1, 6)}, **{f"sat{i}": int for i in range(1, 6)}, "misuse": int,
-               "portal": int, "terminal": int, "present_s": float, "expected_s": float}
-    for grain in ("site", "service", "desk", "officer", "department"):  # one table each: a grain's rows together
-        db.table(f"rollup_{grain}").create({"site": str, "day": str, "key": str, **figures, "computed_epoch": float},
-                                           pk=("site", "day", "key"))
-        db.table(f"rollup_{grain}").create_index(["day", "site"], if_not_exists=True)
+    """The province (collector/rollups.py, collector/province_reports.py): daily figures per site, day,
+    grain (site, service, desk, officer, department) and key, the days whose figures must be computed
+    again (``gen`` counts the marks), and users bound to one site (NULL: the whole store, e.g. province-wide)."""
+    db.table("rollup_day").create({"site": str, "day": str, "grain": str, "key": str, **ROLLUP_FIGURES,
+                                   "computed_epoch": float}, pk=("site", "day", "grain", "key"))
+    db.table("rollup_day").create_index(["grain", "day", "site"], if_not_exists=True)
     db.table("rollup_dirty").create({"site": str, "day": str, "gen": int}, pk=("site", "day"))
+    db.table("users").add_column("site", str)
+
+
+def _v9_province_grains(db: Schema) -> None:
+    """The province's daily figures in one table per grain (``rollup_site``, ``_service``, ``_desk``,
+    ``_officer``, ``_department``: a year of one grain is read from its own pages, not picked out of
+    every grain's), replacing v8's ``rollup_day`` (its rows are computed again from the events), and
+    each site's first event (its first data day, without scanning the events for every report)."""
+    db.execute("DROP TABLE rollup_day")
+    for grain in ("site", "service", "desk", "officer", "department"):
+        db.table(f"rollup_{grain}").create({"site": str, "day": str, "key": str, **ROLLUP_FIGURES,
+                                            "computed_epoch": float}, pk=("site", "day", "key"))
+        db.table(f"rollup_{grain}").create_index(["day", "site"], if_not_exists=True)
     db.table("rollup_sites").create({"site": str, "first_epoch": float}, pk="site")
     db.execute("INSERT INTO rollup_sites (site, first_epoch) SELECT site, min(ts_epoch) FROM events GROUP BY site")
-    db.table("users").add_column("site", str)
+    db.execute("DELETE FROM meta WHERE key='rollup_fingerprint'")
+
+
+ROLLUP_FIGURES: dict[str, type] = {
+    "issued": int, "served": int, "no_shows": int, "wait_n": int, "wait_sum": float, "wait_max": float,
+    "service_n": int, "service_sum": float, "in_target": int, "with_target": int,
+    **{f"r{i}": int for i in range(1, 6)}, **{f"sat{i}": int for i in range(1, 6)}, "misuse": int,
+    "portal": int, "terminal": int, "present_s": float, "expected_s": float}
 
 
 MIGRATIONS: list[Callable[[Schema], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
                                                               _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
-                                                              _v7_feedback_handling, _v8_province]
+                                                              _v7_feedback_handling, _v8_province,
+                                                              _v9_province_grains]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -53,7 +53,7 @@ def central(module_broker, tmp_path_factory: pytest.TempPathFactory,
     conn.close()
     cfg = path.with_name("collector.toml")  # the province's directory: departments and every site's officers
     cfg.write_text(directory_toml())
-    c = CollectorProcess(module_broker.url, path, site="+", extra=["--config", str(cfg), *extra]).start()
+    c = CollectorProcess(module_broker.url, path, site="+", extra=["--config", str(cfg), *extra]).start(timeout=60)
     yield c, expect
     c.stop()
 
