@@ -10,6 +10,10 @@ class SchemaTooNew(CollectorError):
     """The database was written by a newer collector than this one."""
 
 
+class CentralNeedsClientId(CollectorError, ValueError):
+    """A central collector (``[province] central = true``) started without its own stable client id."""
+
+
 class BadUserName(CollectorError, ValueError):
     """A user or token name that is empty or holds characters other than letters, digits, '.', '_', '-'."""
 
