@@ -20,9 +20,12 @@
     m.textContent = r.ok ? "" : (en ? r.message_en : r.message_vi) || r.error || "";
     m.className = r.ok ? "" : "error";
   }
+  function carried(day) {  // a ticket kept from an earlier day's closing: its own day, dd/mm
+    return day ? " (" + day.slice(8, 10) + "/" + day.slice(5, 7) + ")" : "";
+  }
   function showCurrent(state) {
     const cur = document.getElementById("current");
-    cur.textContent = state && state.status === "serving" && state.ticket ? state.ticket + " · " + state.service : cur.dataset.none || cur.textContent;
+    cur.textContent = state && state.status === "serving" && state.ticket ? state.ticket + carried(state.carried_from) + " · " + state.service : cur.dataset.none || cur.textContent;
   }
   async function act(op) {
     const now = Date.now();
@@ -70,7 +73,7 @@
     if (v.state.status === "serving") showCurrent(v.state);
     else cur.textContent = cur.dataset.none;
     fill("history", v.history, (h) => h.ts.slice(11, 19) + " " + h.action + (h.to_service ? " → " + h.to_service : "") + (h.desk ? " · " + h.desk : ""));
-    fill("waiting", v.waiting, (w) => w.ticket + " · " + w.service + (w.priority ? " · " + w.priority : ""));
+    fill("waiting", v.waiting, (w) => w.ticket + carried(w.carried_from) + " · " + w.service + (w.priority ? " · " + w.priority : ""));
     root.dataset.rendered = String(Date.now());
   }
   for (const b of root.querySelectorAll("button[data-op]")) {

@@ -18,6 +18,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ OPS = ("call-next", "recall", "no-show", "transfer", "finish")
 REUSE_MS = 1500  # read by static/console.js through data-reuse-ms
 _ID = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 GONE = ("finished", "no_show", "cancelled", "expired")
+CARRIED_DAYS = 14  # how far back the waiting list looks for tickets kept at a closing (ticketing/closing.py)
 
 LABELS: dict[str, tuple[str, str]] = {
     "console": ("Bàn làm việc cán bộ", "Officer console"),
@@ -193,20 +195,30 @@ def _view(request: Request, desk: int) -> dict[str, Any]:
 
 def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[str, Any]]:
     """The desk's waiting tickets from the record: the last event of each ticket of ``day`` says
-    where it is (issued or transferred into one of ``services`` and not called since)."""
-    last: dict[str, dict[str, Any]] = {}
-    for r in conn.execute("SELECT action, ticket, service, to_service, priority, issued_at FROM ticket_events "
-                          "WHERE day=? ORDER BY ts_epoch", (day,)):
+    where it is (issued or transferred into one of ``services`` and not called since). Tickets an
+    earlier closing kept for this day (last event ``carried``, closing_policy 'keep') come first
+    with their own day as ``carried_from``."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    cols = "action, ticket, day, service, to_service, priority, issued_at"
+    rows = list(conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? ORDER BY ts_epoch", (day,)))
+    if day:
+        since = (date.fromisoformat(day) - timedelta(days=CARRIED_DAYS)).isoformat()
+        for d, ticket in list(conn.execute("SELECT DISTINCT day, ticket FROM ticket_events WHERE action='carried' "
+                                           "AND day >= ? AND day < ?", (since, day))):
+            rows += conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? AND ticket=? ORDER BY ts_epoch",
+                                 (d, ticket)).fetchall()
+    for r in rows:
         t = dict(r)
-        prev = last.get(t["ticket"])
-        if t["action"] == "issued" and prev is not None:
+        key = (t["day"], t["ticket"])
+        if t["action"] == "issued" and key in last:
             continue  # a kiosk event arriving after ticketing's own
-        last[t["ticket"]] = t
+        last[key] = t
     out = []
     for t in last.values():
         where = t["to_service"] if t["action"] == "transferred" else t["service"]
-        if t["action"] in ("issued", "transferred") and where in services:
-            out.append({"ticket": t["ticket"], "service": where, "priority": t["priority"], "issued_at": t["issued_at"]})
+        if t["action"] in ("issued", "transferred", "carried") and where in services:
+            out.append({"ticket": t["ticket"], "service": where, "priority": t["priority"], "issued_at": t["issued_at"],
+                        "carried_from": t["day"] if t["day"] != day else None})
     out.sort(key=lambda x: (x["priority"] is None, x["issued_at"] or ""))
     return out
 
