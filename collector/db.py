@@ -128,8 +128,15 @@ def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
     db.table("alerts").create_index(["raised_epoch"])
 
 
+def _v10_console_desks(db: sqlite_utils.Database) -> None:
+    """The officer console (collector/web/console.py): the desk a login session is bound to, kept
+    with the session so a collector restart leaves the officer at their desk (NULL: no desk)."""
+    db.table("sessions").add_column("desk", int)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts]
+                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
+                                                              _v10_console_desks]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
