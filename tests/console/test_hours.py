@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from common.clock import FakeClock
+from kiosk.display.model import HallModel
 from mqtt import topics
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
@@ -150,6 +151,9 @@ def test_keep_policy_carries_the_waiting_to_the_next_working_day_in_order(tmp_pa
             st = queue.desk_state(1)
             assert st.day == "2026-11-23" and st.carried_from == "2026-11-23"
             assert queue.calls_state().calls[0].carried_from == "2026-11-23"
+            hall = HallModel(clock=clock)  # what the hall display makes of the retained calls
+            hall.apply(topics.state(SITE, "calls"), queue.calls_state().dumps(), retained=True)
+            assert hall.view().current.shown == f"{first} (23/11)"
             assert rec.wait_for(lambda m: any(t.endswith("/state/desk/1") and json.loads(p).get("carried_from")
                                               == "2026-11-23" for t, p, _r in m)), "retained desk state marks it"
             assert rec.wait_for(lambda m: any(c["ticket"] == first and c["day"] == "2026-11-23"
