@@ -67,7 +67,6 @@ DEVICES = 'site = "bench-hcc"\n' + "".join(
                                                   ("console-1", "console"), ("kiosk-1", "kiosk"))) + "".join(
     f'[devices.rt-{n:02d}]\nrole = "rating-terminal"\ndesk = {n}\n' for n in range(1, 5))
 OFFICER, PASSWORD = "nv-bench", "mat-khau-do-toc-do-01"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -122,6 +121,7 @@ def console_bench(tmp: Path, broker_url: str, calls: int, desk: int) -> list[flo
 
     from collector import auth
     from collector.db import open_db
+    from tests.collector.test_browser import CHROMIUM_ARGS
     from tests.collector.wire import CollectorProcess
     db = tmp / "collector.db"
     conn = open_db(str(db))

@@ -7,10 +7,11 @@ import re
 
 import pytest
 
+from tests.collector.test_browser import CHROMIUM_ARGS
+
 from .test_portal_booking import Site, _tomorrow, site  # noqa: F401 - the fixture
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def choose(page, url: str, day: str) -> None:  # noqa: ANN001
