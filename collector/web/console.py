@@ -254,7 +254,8 @@ def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[s
     out = []
     for t in last.values():
         where = t["to_service"] if t["action"] == "transferred" else t["service"]
-        if t["action"] in ("issued", "transferred", "carried") and where in services:
+        kept_away = t["action"] == "carried" and t["day"] == day  # kept at this day's closing for a later one
+        if t["action"] in ("issued", "transferred", "carried") and where in services and not kept_away:
             out.append({"ticket": t["ticket"], "service": where, "priority": t["priority"], "issued_at": t["issued_at"],
                         "carried_from": t["day"] if t["day"] != day else None})
     out.sort(key=lambda x: (x["priority"] is None, x["issued_at"] or ""))
