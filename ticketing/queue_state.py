@@ -50,10 +50,10 @@ class QueueStates:
         today = self.today()
         with self._lock:
             db = self._db
-            waiting = self._waiting(today, code)
             by_priority = {p or "": n for p, n in db.execute(
                 "SELECT priority, COUNT(*) FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                 "GROUP BY priority", (today, code))}
+            waiting = sum(by_priority.values())
             issued = db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND origin=?", (today, code)).fetchone()[0]
             oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                                 "ORDER BY order_key LIMIT 1", (today, code)).fetchone()
