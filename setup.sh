@@ -32,7 +32,8 @@ ETC=/etc/motcua
 CHANGES=()
 # Development and CI: the broker, a screen for Kivy, a pty pair, voice, the browser, systemd-analyze.
 # fonts-dejavu-core: Vietnamese glyphs for the server's PDF reports where there is no Kivy.
-DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd fonts-dejavu-core"
+# postgresql: the PostgreSQL 15 server binaries for private clusters (ops/pgcluster.py: tests, demo).
+DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd fonts-dejavu-core postgresql"
 APT_UPDATED=0
 
 usage() {
@@ -167,7 +168,7 @@ role_packages() {
     [[ $ROLE == server ]] || base+=" python3-cryptography"
     local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 libegl1 libgbm1 fonts-noto-core"
     case "$ROLE" in
-        server) echo "$base mosquitto mosquitto-clients sqlite3 fonts-dejavu-core" ;;
+        server) echo "$base mosquitto mosquitto-clients sqlite3 fonts-dejavu-core postgresql" ;;
         rating-terminal) echo "$base" ;;
         kiosk) echo "$base $kivy" ;;
         display) echo "$base $kivy espeak-ng alsa-utils" ;;
@@ -281,7 +282,7 @@ role_extra() {
 
 role_units() {
     case "$ROLE" in
-        server) echo "motcua-ticketing.service motcua-collector.service" ;;
+        server) echo "motcua-ticketing.service motcua-collector.service motcua-portal.service" ;;  # portal: docs/portal.md
         rating-terminal) echo "motcua-rating-terminal.service" ;;
         kiosk) echo "motcua-kiosk.service" ;;
         display) echo "motcua-display.service" ;;
@@ -296,7 +297,7 @@ helper_units() {
 
 role_configs() {
     case "$ROLE" in
-        server) echo "ticketing.toml collector.toml site.toml" ;;
+        server) echo "ticketing.toml collector.toml site.toml portal.toml" ;;
         rating-terminal) echo "rating-terminal.toml" ;;
         kiosk) echo "kiosk.toml" ;;
         display) echo "display.toml" ;;
@@ -358,7 +359,7 @@ ensure_user() {
 }
 
 source_hash() {
-    (cd "$REPO" && find pyproject.toml mqtt common ops rating_terminal kiosk camera_agent ticketing collector \
+    (cd "$REPO" && find pyproject.toml mqtt common ops rating_terminal kiosk camera_agent ticketing collector portal \
         -type f \( -name '*.py' -o -name '*.toml' -o -name '*.kv' -o -name '*.html' -o -name '*.css' -o -name '*.js' \) \
         2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
@@ -483,6 +484,8 @@ write_configs() {
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
         ops_helper server-init --site "$SITE" --root "${ROOT:-/}" "${tls[@]}"
+        # the citizen portal: device "portal" (its login, registry entry, ticket-token secret; docs/portal.md)
+        ops_helper portal-init --site "$SITE" --root "${ROOT:-/}"
         # Mosquitto reads its password file after dropping to the mosquitto user (found by the
         # system test: "Unable to open pwfile" when it was root:root 0640)
         local f
@@ -611,6 +614,7 @@ summary_role() {
     if [[ $ROLE == server ]]; then
         say "  sudo $PREFIX/venv/bin/motcua provision-device --site $SITE --device rt-01 --role rating-terminal --desk 1"
         say "  dashboard: http://$(hostname).local:8080/"
+        say "  citizen portal: http://127.0.0.1:8070/ (a TLS reverse proxy in front; ticket_secret in kiosk.toml = $ETC/portal.secret; docs/portal.md)"
     else
         say "  the device should appear online in the dashboard within a minute"
     fi
