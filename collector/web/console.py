@@ -226,7 +226,7 @@ def _view(request: Request, desk: int) -> dict[str, Any]:
     if state.get("status") == "serving" and state.get("ticket"):
         history = [dict(r) for r in conn.execute(
             "SELECT action, ts, desk, officer, service, to_service FROM ticket_events WHERE day=? AND ticket=? "
-            "ORDER BY ts_epoch", (state.get("day"), state["ticket"]))]
+            "ORDER BY ts_epoch, id", (state.get("day"), state["ticket"]))]
     services = _site_desks(request).get(desk, [])
     return {"desk": desk, "state": state, "history": history, "waiting": waiting_list(conn, day, services)}
 
@@ -238,12 +238,12 @@ def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[s
     with their own day as ``carried_from``."""
     last: dict[tuple[str, str], dict[str, Any]] = {}
     cols = "action, ticket, day, service, to_service, priority, issued_at"
-    rows = list(conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? ORDER BY ts_epoch", (day,)))
+    rows = list(conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? ORDER BY ts_epoch, id", (day,)))
     if day:
         since = (date.fromisoformat(day) - timedelta(days=CARRIED_DAYS)).isoformat()
         for d, ticket in list(conn.execute("SELECT DISTINCT day, ticket FROM ticket_events WHERE action='carried' "
                                            "AND day >= ? AND day < ?", (since, day))):
-            rows += conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? AND ticket=? ORDER BY ts_epoch",
+            rows += conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? AND ticket=? ORDER BY ts_epoch, id",
                                  (d, ticket)).fetchall()
     for r in rows:
         t = dict(r)
