@@ -152,10 +152,21 @@ def _v8_province(db: Schema) -> None:
     db.table("users").add_column("site", str)
 
 
-def _v9_province_grains(db: Schema) -> None:
-    """The province's daily figures in one table per grain (``rollup_site``, ``_service``, ``_desk``,
-    ``_officer``, ``_department``: a year of one grain is read from its own pages, not picked out of
-    every grain's), replacing v8's ``rollup_day`` (its rows are computed again from the events), and
+def _v9_none(db: Schema) -> None:
+    """Number 9 was assigned to the province replay, which needed no table: nothing (the numbers
+    stay those of the assignment, so the console's is 10)."""
+
+
+def _v10_console_desks(db: Schema) -> None:
+    """The officer console (collector/web/console.py): the desk a login session is bound to, kept
+    with the session so a collector restart leaves the officer at their desk (NULL: no desk)."""
+    db.table("sessions").add_column("desk", int)
+
+
+def _v11_province_grains(db: Schema) -> None:
+    """The province's follow-up of v8 (9 and 10 were taken when it came): the daily figures in one table
+    per grain (``rollup_site``, ``_service``, ``_desk``, ``_officer``, ``_department``: a year of one
+    grain is read from its own pages, not picked out of every grain's), replacing v8's ``rollup_day`` (its rows are computed again from the events), and
     each site's first event (its first data day, without scanning the events for every report)."""
     db.execute("DROP TABLE rollup_day")
     for grain in ("site", "service", "desk", "officer", "department"):
@@ -177,7 +188,8 @@ ROLLUP_FIGURES: dict[str, type] = {
 MIGRATIONS: list[Callable[[Schema], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
                                                               _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
                                                               _v7_feedback_handling, _v8_province,
-                                                              _v9_province_grains]
+                                                              _v9_none, _v10_console_desks,
+                                                              _v11_province_grains]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
