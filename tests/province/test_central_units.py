@@ -21,7 +21,7 @@ from common.clock import SystemClock
 from mqtt import topics
 from mqtt.client import BrokerConfig, DeviceClient, Message
 from mqtt.errors import BadTopic
-from mqtt.schemas import Manifest, Replayed, ReplayRequest
+from mqtt.province import Manifest, Replayed, ReplayRequest
 from tests.collector.wire import SITE, VN, rating
 
 
