@@ -39,7 +39,6 @@ from .store import BatchResult, Incoming, Store
 
 log = logging.getLogger(__name__)
 
-MANIFEST_TAIL = topics.manifest("x")[len(topics.site_root("x")):]  # "/dev/collector/state/manifest"
 
 
 class CentralStore(Store):
@@ -114,14 +113,19 @@ class CentralIngest(Ingest):
         return CentralStore(conn, self.config.timezone)
 
     def _on_message(self, msg: Message) -> None:
-        if f"/dev/{topics.SITE_COLLECTOR}/replay/" in msg.topic:
+        try:
+            t: topics.Topic | None = topics.parse(msg.topic)
+        except (BadTopic, BadId):
+            t = None  # the store dead-letters it
+        if t is not None and t.kind == "replay":
             original = replayed_as_event(msg.topic)
             if original is not None:  # stored as that device's event at that site, by its own topic
                 self.replayed_in += 1
                 msg = msg._replace(topic=original)
-        elif "/evt/" in msg.topic:
+        elif t is not None and t.kind == "evt":
             self.events_in += 1
-        elif msg.topic.endswith(MANIFEST_TAIL) and self.gap_filler is not None:
+        elif (t is not None and t.kind == "devstate" and t.device == topics.SITE_COLLECTOR and t.name == "manifest"
+              and self.gap_filler is not None):
             self.gap_filler.on_manifest(msg)  # and stored as the site collector's retained state
         super()._on_message(msg)
 
