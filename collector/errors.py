@@ -40,3 +40,7 @@ class BadHttpAddress(CollectorError, ValueError):
 
 class StorageUnavailable(CollectorError):
     """The database (or the collector's own outbox) cannot be written: read-only, full, missing."""
+
+
+class BadStore(CollectorError, ValueError):
+    """A store setting that is neither a SQLite path nor a ``postgresql://`` URL (the message says why)."""
