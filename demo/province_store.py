@@ -1,0 +1,94 @@
+"""The province store of ``motcua demo --sites N``: a private PostgreSQL cluster (ops/pgcluster.py,
+initdb + pg_ctl on a free port) that the central collectors share, and what the demo asks of it
+(events per site, which of a site's events it lacks)."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+DEMO_DB = "province"
+
+
+def _collector_keys() -> set[str]:
+    from collector.config import CollectorConfig
+    return set(CollectorConfig.model_fields)
+
+
+class CentralStore:
+    """One PostgreSQL cluster under ``directory``/pg with the database ``province``.
+
+    Interim (until the collector's PostgreSQL backend lands): a collector without a ``store`` key
+    gets one SQLite file, ``directory``/central.db, shared by the central collectors."""
+
+    def __init__(self, cluster: Any, sqlite_path: Path | None = None):
+        self.cluster = cluster
+        self.sqlite_path = sqlite_path
+        self.url: str = cluster.url if cluster is not None else str(sqlite_path)
+
+    @staticmethod
+    def missing_requirement() -> str | None:
+        """Why the province cannot run here (PostgreSQL's server binaries absent), or None."""
+        if "store" not in _collector_keys():
+            return None
+        from ops.pgcluster import find_bindir
+        try:
+            find_bindir()
+        except FileNotFoundError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def start(cls, directory: Path) -> "CentralStore":
+        if "store" not in _collector_keys():
+            return cls(None, directory / "central.db")
+        from ops.pgcluster import PgCluster
+        return cls(PgCluster(directory / "pg", dbname=DEMO_DB).start())
+
+    def describe(self) -> str:
+        if self.cluster is None:
+            return f"SQLite {self.sqlite_path}"
+        return f"PostgreSQL 127.0.0.1:{self.cluster.port}/{DEMO_DB}"
+
+    def collector_toml(self, i: int, *, broker: str, http: str, user: str, password: str) -> str:
+        """Central collector ``i``'s config: every site ('+'), the shared store, its own client id."""
+        keys = _collector_keys()
+        store = f'store = "{self.url}"' if "store" in keys else f'db = "{self.url}"'
+        central = "central = true\n" if "central" in keys else ""
+        return (f'broker = "{broker}"\n{store}\nhttp = "{http}"\nsite = "+"\n'
+                f'client_id = "province-collector-{i}"\n{central}\n'
+                f'[mqtt]\nusername = "{user}"\npassword = "{password}"\n')
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.cluster is None:
+            conn = sqlite3.connect(str(self.sqlite_path), timeout=10)
+            try:
+                return list(conn.execute(sql, params).fetchall())
+            except sqlite3.OperationalError:
+                return []
+            finally:
+                conn.close()
+        import psycopg
+        with psycopg.connect(self.url, connect_timeout=10) as pg:
+            try:
+                return list(pg.execute(sql.replace("?", "%s"), params).fetchall())
+            except psycopg.errors.UndefinedTable:
+                return []  # the collectors have not migrated it yet
+
+    def events_by_site(self) -> dict[str, int]:
+        return {str(s): int(n) for s, n in self._rows("SELECT site, count(*) FROM events GROUP BY site")}
+
+    def missing(self, site: str, site_db: Path) -> set[str]:
+        """Ids the site's own store holds and the province store lacks."""
+        conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+        try:
+            own = {r[0] for r in conn.execute("SELECT id FROM events WHERE site=?", (site,))}
+        except sqlite3.OperationalError:
+            own = set()
+        finally:
+            conn.close()
+        return own - {r[0] for r in self._rows("SELECT id FROM events WHERE site=?", (site,))}
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
