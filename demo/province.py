@@ -112,7 +112,8 @@ class ProvinceDemo:
             http = self.http if i == 1 else f"127.0.0.1:{free_port()}"
             conf = self.central.root / f"collector-{i}.toml"
             conf.write_text(self.store.collector_toml(i, broker=self.central.url, http=http, user=user,
-                                                      password=password), encoding="utf-8")
+                                                      password=password, folder=self.central.root),
+                            encoding="utf-8")
             conf.chmod(0o600)
             if i == 1:  # the province-wide login, in the shared store (migrated here, before both start)
                 subprocess.run([sys.executable, "-m", "collector", "add-user", PROVINCE_USER, "--config", str(conf)],

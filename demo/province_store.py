@@ -50,13 +50,17 @@ class CentralStore:
             return f"SQLite {self.sqlite_path}"
         return f"PostgreSQL 127.0.0.1:{self.cluster.port}/{DEMO_DB}"
 
-    def collector_toml(self, i: int, *, broker: str, http: str, user: str, password: str) -> str:
-        """Central collector ``i``'s config: every site ('+'), the shared store, its own client id."""
+    def collector_toml(self, i: int, *, broker: str, http: str, user: str, password: str, folder: Path) -> str:
+        """Central collector ``i``'s config: every site ('+') through the shared subscription
+        (``[province] central``), the shared store, its own client id and own files (its outbox)."""
         keys = _collector_keys()
-        store = f'store = "{self.url}"' if "store" in keys else f'db = "{self.url}"'
-        central = "central = true\n" if "central" in keys else ""
+        if "store" in keys:
+            store = f'store = "{self.url}"\ndb = "{folder / f"collector-{i}.db"}"'
+        else:
+            store = f'db = "{self.url}"'
+        central = "[province]\ncentral = true\n\n" if "province" in keys else ""
         return (f'broker = "{broker}"\n{store}\nhttp = "{http}"\nsite = "+"\n'
-                f'client_id = "province-collector-{i}"\n{central}\n'
+                f'client_id = "province-collector-{i}"\n\n{central}'
                 f'[mqtt]\nusername = "{user}"\npassword = "{password}"\n')
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

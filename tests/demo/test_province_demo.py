@@ -1,0 +1,96 @@
+"""`motcua demo --sites 3` for real: three simulated sites bridged over TLS to a central broker,
+two central collectors on a private PostgreSQL cluster. After it stops by itself, the province
+store holds every event each site's own store holds, once."""
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from demo.province import DISTRICTS
+
+ROOT = Path(__file__).resolve().parents[2]
+SITES = [d[0] for d in DISTRICTS[:3]]
+
+
+def _pg_or_skip() -> None:
+    try:
+        from ops.pgcluster import find_bindir
+        find_bindir()
+    except FileNotFoundError as exc:
+        pytest.skip(f"PostgreSQL's server binaries are not installed here: {exc}")
+
+
+def central_ids(central: Path) -> dict[str, list[str]]:
+    """Every event id in the province store, per site (the cluster the demo kept, started again)."""
+    rows: list[Any]
+    if (central / "pg").is_dir():
+        import psycopg
+
+        from ops.pgcluster import PgCluster
+        cluster = PgCluster(central / "pg", dbname="province").start()
+        try:
+            with psycopg.connect(cluster.url) as conn:
+                rows = conn.execute("SELECT site, id FROM events").fetchall()
+        finally:
+            cluster.stop()
+    else:  # the interim SQLite province store
+        conn = sqlite3.connect(central / "central.db")
+        rows = conn.execute("SELECT site, id FROM events").fetchall()
+        conn.close()
+    out: dict[str, list[str]] = {}
+    for site, eid in rows:
+        out.setdefault(site, []).append(eid)
+    return out
+
+
+def test_province_demo_three_sites_reach_the_central_store(tmp_path: Path) -> None:
+    _pg_or_skip()
+    work = tmp_path / "province"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "common", "demo", "--sites", "3", "--speed", "120",
+                             "--duration", "25", "--workdir", str(work)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    family: list[int] = []
+    lines: list[str] = []
+    killer = threading.Timer(85, proc.kill)  # the whole run, start to stopped, stays under 90 s
+    killer.start()
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if not family and "tỉnh / province" in line:  # everything is up: note who runs
+                family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        proc.wait(5)
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "".join(lines)
+    assert proc.returncode == 0, out
+    m = re.search(r"tỉnh / province\): (http://[\d.:]+/province)\s+đăng nhập / login: (\S+) / (\S+)", out)
+    assert m, out
+    for site in SITES:
+        assert re.search(rf"Điểm / site {site}: http://[\d.:]+/\s+đăng nhập / login: \S+ / \S+", out), out
+    assert "Đã dừng / stopped." in out
+    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+    assert not (work / "central/pg/data/postmaster.pid").exists(), "PostgreSQL left running"
+    central = central_ids(work / "central")
+    for site in SITES:
+        db = sqlite3.connect(work / site / "collector.db")
+        own = {r[0] for r in db.execute("SELECT id FROM events WHERE site=?", (site,))}
+        db.close()
+        assert len(own) > 10, f"{site} stored only {len(own)} events"
+        got = central.get(site, [])
+        assert len(got) == len(set(got)), f"{site}: an event stored twice centrally"
+        assert own <= set(got), f"{site}: {len(own - set(got))} of its {len(own)} events missing centrally"
+    assert set(central) == set(SITES), central.keys()
