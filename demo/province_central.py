@@ -84,14 +84,16 @@ class Central:
         cred = tomllib.loads((self.root / "etc/motcua/province/province-collector.toml").read_text())["mqtt"]
         return str(cred["username"]), str(cred["password"])
 
-    def join(self, site: str, site_root: Path, restart_timeout: str = "1 5") -> str:
+    def join(self, site: str, site_root: Path, restart_timeout: str = "1 5", via: str | None = None) -> str:
         """``add-site`` here, ``join`` on the site (under ``site_root``): the lines a private site broker
-        (common/mosquitto.py) adds, the bridge with the CA path as this machine sees it. The central
-        broker reads the new site's password when it starts (or on SIGHUP)."""
+        (common/mosquitto.py) adds, the bridge with the CA path as this machine sees it. ``via``: the
+        bridge's mqtts:// URL when it goes through something else (a cut-able link) to the central
+        broker. The central broker reads the new site's password when it starts (or on SIGHUP)."""
         site_root = site_root.resolve()
         bundle = self.files.sites_dir / site
         _step("add-site", "--root", str(self.root), "--site", site, "--province", self.province_url, "--replace")
-        _step("join", "--root", str(site_root), "--bundle", str(bundle), "--restart-timeout", restart_timeout)
+        _step("join", "--root", str(site_root), "--bundle", str(bundle), "--restart-timeout", restart_timeout,
+              *(["--province", via] if via else []))
         ca = bridge.site_ca_path(site_root)
         text = bridge.site_bridge_conf(site_root).read_text(encoding="utf-8")
         return SITE_INFLIGHT + text.replace(f"bridge_cafile /{ca.relative_to(site_root)}\n", f"bridge_cafile {ca}\n")
