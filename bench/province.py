@@ -216,6 +216,61 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
         rig.close()
 
 
+def bench_report(work: Path, sites: int, days: int, tickets: int, out: dict[str, float]) -> None:
+    """provweb's bulk loader fills a year of ``sites`` sites into PostgreSQL, the daily rollups are
+    computed, then every month, quarter and the year by site, department and service is timed.
+    Reference measured on the same rows: one full count of the events table (what a report read
+    without rollups would at least cost)."""
+    from datetime import date, datetime, timedelta
+
+    from collector.db import open_db
+    from collector.periods import Period
+    from collector.province_load import TZ, bulk_load, site_id, staff_for
+    from collector.province_reports import province_report
+    from collector.rollups import refresh
+
+    store = CentralStore.start(work)
+    try:
+        conn = open_db(store.url)  # migrated here
+        names = [site_id(i) for i in range(1, sites + 1)]
+        staff = staff_for(names)
+        today = datetime.now(TZ).date()
+        first = today - timedelta(days=days)
+        t0 = time.perf_counter()
+        events = bulk_load(conn, names, first, days, tickets=tickets)
+        load_s = time.perf_counter() - t0
+        tables = ("events", "ratings", "ticket_events", "presence", "desk_sessions", "faults")
+        rows = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)
+        t0 = time.perf_counter()
+        done = refresh(conn, staff, "Asia/Ho_Chi_Minh", time.time())
+        rollup_s = time.perf_counter() - t0
+        conn.execute("ANALYZE")
+        t0 = time.perf_counter()
+        conn.execute("SELECT count(*) FROM events").fetchone()
+        scan_ms = (time.perf_counter() - t0) * 1000
+        periods = ([Period("month", date(first.year + (first.month - 1 + k) // 12, (first.month - 1 + k) % 12 + 1, 1))
+                    for k in range(1, 13)] + [Period("quarter", first + timedelta(days=92 * k)) for k in range(1, 4)]
+                   + [Period("year", today)])
+        times: list[float] = []
+        for period in periods:
+            for by in ("site", "department", "service"):
+                t0 = time.perf_counter()
+                province_report(conn, period, by, staff=staff)
+                times.append((time.perf_counter() - t0) * 1000)
+        conn.close()
+    finally:
+        store.stop()
+    p95 = pct(times, 95)
+    print(f"c. province report over {days} days of {sites} sites in {store.describe()}: {events:,} events "
+          f"({rows:,} rows with the typed tables; {tickets} tickets per site and day) loaded in {load_s:.0f} s, "
+          f"{done.computed:,} site-days rolled up in {rollup_s:.0f} s; {len(times)} reports (months, quarters, "
+          f"the year x by site, department, service): p50 {pct(times, 50):.0f} ms, p95 {p95:.0f} ms (target <= 500 ms); "
+          f"reference: one count(*) over the events table {scan_ms:.0f} ms -> p95/scan {p95 / scan_ms:.2f}")
+    out.update(report_sites=sites, report_days=days, report_events=events, report_rows=rows,
+               report_load_s=round(load_s, 1), report_rollup_s=round(rollup_s, 1), report_p95_ms=round(p95, 1),
+               report_p50_ms=round(pct(times, 50), 1), report_scan_ms=round(scan_ms, 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=20000, help="a: events on the bridged stream (default 20000)")
@@ -223,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backlog", type=int, default=100000, help="b: the outage's backlog over --outage-sites "
                     "(default 100000; the issue's is 1000000)")
     ap.add_argument("--outage-sites", type=int, default=50)
+    ap.add_argument("--report-sites", type=int, default=100)
+    ap.add_argument("--report-days", type=int, default=365)
+    ap.add_argument("--report-tickets", type=int, default=40, help="c: tickets per site and day (default 40)")
     ap.add_argument("--skip", default="", help="comma-separated parts to leave out: a,b,c")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -234,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             rss += bench_ingest(work / "a", args.sites, args.events, out)
         if "b" not in skip:
             rss += bench_catchup(work / "b", args.outage_sites, args.backlog, out)
+        if "c" not in skip:
+            bench_report(work / "c", args.report_sites, args.report_days, args.report_tickets, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if rss:
