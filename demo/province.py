@@ -156,7 +156,7 @@ class ProvinceDemo:
         self.start_sites()
         if not self.wait_collectors([(s.site, s.http, s.work / "collector.log") for s in self.sites]):
             return 1
-        print(f"Bảng điều khiển tỉnh / province dashboard (tỉnh / province): http://{self.http}/province   "
+        print(f"Bảng điều khiển tỉnh / province dashboard (tỉnh / province): http://{self.http}/tinh   "
               f"đăng nhập / login: {PROVINCE_USER} / {PASSWORD}", flush=True)
         for s in self.sites:
             print(f"Điểm / site {s.site}: http://{s.http}/   đăng nhập / login: {USER} / {PASSWORD}", flush=True)
