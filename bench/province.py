@@ -36,7 +36,7 @@ import psutil  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from common.mosquitto import Mosquitto, free_port  # noqa: E402
-from demo.cli import end_process, start_process, wait_http  # noqa: E402
+from demo.cli import end_processes, start_process, wait_http  # noqa: E402
 from demo.province_central import Central  # noqa: E402
 from demo.province_store import CentralStore  # noqa: E402
 from tests.collector.wire import Publisher, rating  # noqa: E402
@@ -129,8 +129,7 @@ class Rig:
 
     def close(self) -> None:
         self._sampling.set()
-        for i, p in enumerate(self.collectors, 1):
-            end_process(f"collector-{i}", p)
+        end_processes([(f"collector-{i}", p) for i, p in enumerate(self.collectors, 1)])
         for b in self.brokers:
             b.stop()
         self.central_broker.stop()

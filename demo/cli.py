@@ -283,16 +283,23 @@ def start_process(log_path: Path, argv: list[str], env: dict[str, str]) -> subpr
 
 def end_process(name: str, p: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     """SIGTERM and wait; SIGKILL (saying so) after ``timeout``."""
-    if p is None or p.poll() is not None:
-        return
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        print(f"{name} không dừng sau {timeout:.0f} s, buộc dừng / did not stop in {timeout:.0f} s: killing it",
-              file=sys.stderr)
-        p.kill()
-        p.wait()
+    end_processes([(name, p)], timeout)
+
+
+def end_processes(procs: list[tuple[str, subprocess.Popen[bytes] | None]], timeout: float = 20) -> None:
+    """SIGTERM to all at once, then wait for each; SIGKILL (saying so) what outlives ``timeout``."""
+    running = [(n, p) for n, p in procs if p is not None and p.poll() is None]
+    for _, p in running:
+        p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + timeout
+    for name, p in running:
+        try:
+            p.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} không dừng sau {timeout:.0f} s, buộc dừng / did not stop in {timeout:.0f} s: killing it",
+                  file=sys.stderr)
+            p.kill()
+            p.wait()
 
 
 def wait_http(address: str, timeout: float = 30) -> bool:

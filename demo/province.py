@@ -25,7 +25,7 @@ from pathlib import Path
 
 from common.mosquitto import Mosquitto, free_port
 
-from .cli import PASSWORD, ROOT, SITE_TOML, USER, Demo, end_process, start_process, tidy, wait_http
+from .cli import PASSWORD, ROOT, SITE_TOML, USER, Demo, end_processes, start_process, tidy, wait_http
 from .province_central import Central
 from .province_store import CentralStore
 
@@ -100,9 +100,22 @@ class ProvinceDemo:
         self.store = CentralStore.start(self.work / "central")
 
     def start_sites(self) -> None:
-        for demo in self.sites:
-            demo.t0 = time.time()
-            demo.start()
+        """All sites at once (each its own broker, processes and directory)."""
+        failed: list[BaseException] = []
+
+        def one(demo: SiteDemo) -> None:
+            try:
+                demo.t0 = time.time()
+                demo.start()
+            except BaseException as exc:  # reported below, in this thread
+                failed.append(exc)
+        threads = [threading.Thread(target=one, args=(d,), name=f"start-{d.site}") for d in self.sites]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failed:
+            raise failed[0]
 
     def start_collectors(self) -> None:
         assert self.store is not None
@@ -222,16 +235,16 @@ class ProvinceDemo:
         ok = True
         for s in self.sites:
             s.stopping.set()
-            s.stop_procs(["devices", "ticketing"])
+        for names in (["devices"], ["ticketing"]):  # every site at once, one kind after the other
+            end_processes([(f"{s.site} {n}", s.procs.get(n)) for s in self.sites for n in names])
         time.sleep(1.0)  # the last flushed events reach the site stores
+        end_processes([(f"{s.site} collector", s.procs.get("collector")) for s in self.sites])
         for s in self.sites:
-            s.stop_procs(["collector"])
             s.stop_watch()
         if final and self.store is not None and all(p.poll() is None for p in self.procs.values()):
             ok = self.converged()
             self.print_lines()
-        for name in sorted(self.procs):
-            end_process(name, self.procs[name])
+        end_processes(sorted(self.procs.items()))
         for s in self.sites:
             if s.broker:
                 s.broker.stop()
