@@ -24,7 +24,7 @@ from collections import Counter
 import tomllib
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -370,8 +370,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.sites > 1:
         from .province import main as province_main
         return province_main(args)
-    demo = Demo(args)
+    return run_until_stopped(Demo(args))
 
+
+class Runnable(Protocol):
+    stopping: threading.Event
+
+    def run(self) -> int: ...
+
+    def stop(self) -> Any: ...
+
+
+def run_until_stopped(demo: Runnable) -> int:
+    """``demo.run()`` with Ctrl-C and SIGTERM asking it to stop in order; anything unexpected
+    stops it too, then goes on up."""
     def on_signal(signum: int, _frame: object) -> None:
         demo.stopping.set()
 

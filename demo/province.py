@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from pathlib import Path
 
 from common.mosquitto import Mosquitto, free_port
 
-from .cli import PASSWORD, ROOT, SITE_TOML, USER, Demo, end_processes, start_process, tidy, wait_http
+from .cli import (PASSWORD, ROOT, SITE_TOML, USER, Demo, end_processes, run_until_stopped, start_process, tidy,
+                  wait_http)
 from .province_central import Central
 from .province_store import CentralStore
 
@@ -266,17 +266,6 @@ def main(args: argparse.Namespace) -> int:
     if missing:
         print(f"motcua demo --sites: {missing}", file=sys.stderr)
         return 2
-    demo = ProvinceDemo(args)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        demo.stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        return demo.run()
-    except BaseException:
-        demo.stop()
-        raise
+    return run_until_stopped(ProvinceDemo(args))
 
 
