@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from common.web.auth import ROLES
+from mqtt import topics
 from .errors import BadPassword, BadRole, BadUserName, UnknownUser
 from .sessions import end_sessions
 
@@ -38,18 +39,24 @@ def check_role(role: str) -> str:
     return role
 
 
-def add_user(conn: sqlite3.Connection, name: str, password: str, role: str | None = None) -> None:
+def add_user(conn: sqlite3.Connection, name: str, password: str, role: str | None = None,
+             site: str | None = None) -> None:
     """Create the user (role ``manager`` unless given), or set a new password (and the role, when
-    given) for an existing one, which ends that user's sessions and enables the user again."""
+    given) for an existing one, which ends that user's sessions and enables the user again. ``site``
+    binds the user to one site (``"+"`` unbinds: the whole store, e.g. a province-wide login)."""
     check_name(name)
     if role is not None:
         check_role(role)
+    if site is not None and site != "+":
+        topics.check_id(site, "site")
     if len(password) < 8:
         raise BadPassword("the password must have at least 8 characters")
     conn.execute("INSERT INTO users (name, password_hash, created_at, role, disabled) VALUES (?, ?, ?, ?, 0) "
                  "ON CONFLICT(name) DO UPDATE SET password_hash=excluded.password_hash, disabled=0, "
                  "role=coalesce(?, users.role)",
                  (name, _hasher.hash(password), now_iso(), role or "manager", role))
+    if site is not None:
+        conn.execute("UPDATE users SET site=? WHERE name=?", (None if site == "+" else site, name))
     end_sessions(conn, name)
 
 
@@ -83,8 +90,8 @@ def delete_user(conn: sqlite3.Connection, name: str) -> int:
 
 
 def list_users(conn: sqlite3.Connection) -> list[dict[str, object]]:
-    rows = conn.execute("SELECT name, role, disabled, created_at FROM users ORDER BY name").fetchall()
-    return [{"name": r[0], "role": r[1], "disabled": bool(r[2]), "created_at": r[3]} for r in rows]
+    rows = conn.execute("SELECT name, role, disabled, created_at, site FROM users ORDER BY name").fetchall()
+    return [{"name": r[0], "role": r[1], "disabled": bool(r[2]), "created_at": r[3], "site": r[4]} for r in rows]
 
 
 def create_token(conn: sqlite3.Connection, name: str, **kw: object) -> str:

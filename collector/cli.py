@@ -28,7 +28,7 @@ RUN_EXAMPLE = """examples:
   motcua collector --config /etc/motcua/collector.toml --check-config
 
 other commands (each also takes --config to read db from):
-  motcua collector add-user NAME --db PATH [--role manager|officer|technician|viewer]
+  motcua collector add-user NAME --db PATH [--role manager|officer|technician|viewer] [--site SITE|+]
                                                  (password read from standard input)
   motcua collector disable-user NAME --db PATH   (ends the user's sessions; enable-user undoes it)
   motcua collector delete-user NAME --db PATH    (ends the sessions, revokes the user's tokens)
@@ -76,6 +76,8 @@ def _add_user(argv: list[str]) -> int:
                    "echo 'mat-khau-du-dai' | motcua collector add-user quanly --db /var/lib/motcua/collector.db")
     p.add_argument("--role", choices=ROLES, help="what the user may see (new users: manager); setting a "
                    "password ends the user's sessions")
+    p.add_argument("--site", help="bind the user to one site (sees that site only, everywhere); '+' unbinds "
+                   "(the whole store: a province-wide login at a central collector)")
     args = p.parse_args(argv)
     cfg = _load(args, ("db",))
     if sys.stdin.isatty():
@@ -89,7 +91,7 @@ def _add_user(argv: list[str]) -> int:
     from .db import open_db
     conn = open_db(cfg.db)
     try:
-        auth.add_user(conn, args.name, pw, role=args.role)
+        auth.add_user(conn, args.name, pw, role=args.role, site=args.site)
     finally:
         conn.close()
     print(f"Đã lưu người dùng / user saved: {args.name}", file=sys.stderr)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from common.config import STRICT, load_config
 from mqtt import topics
@@ -21,7 +22,7 @@ from mqtt.client import BrokerConfig
 from .errors import BadHttpAddress
 from .manager_config import AlertThresholds, MailConfig, ReportMailConfig, WebhookConfig
 from .periods import zone
-from .staff import Officer, RosterEntry, Staff
+from .staff import Department, Officer, RosterEntry, Staff
 
 
 
@@ -57,6 +58,8 @@ class CollectorConfig(BaseModel):
                                  "(latest.json: the version the devices page offers); missing: not shown")
     mqtt: BrokerConfig = Field(default_factory=BrokerConfig,
                                description="credentials and TLS; its url is replaced by `broker`")
+    departments: list[Department] = Field(default_factory=list, description="provincial departments officers "
+                                          "are seconded from (code, name_vi, name_en)")
     officers: list[Officer] = Field(default_factory=list, description="the officer directory (id, name, ...)")
     roster: list[RosterEntry] = Field(default_factory=list, description="who is expected at which desk when")
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
@@ -68,7 +71,7 @@ class CollectorConfig(BaseModel):
     report_mail: ReportMailConfig | None = None
 
     def staff(self) -> Staff:
-        return Staff(self.officers, self.roster)
+        return Staff(self.officers, self.roster, self.departments)
 
     @field_validator("site")
     @classmethod
@@ -81,14 +84,34 @@ class CollectorConfig(BaseModel):
         zone(v)  # a clear error at start-up, not a ZoneInfoNotFoundError from the store
         return v
 
+    @field_validator("departments")
+    @classmethod
+    def _unique_departments(cls, v: list[Department]) -> list[Department]:
+        seen: set[str] = set()
+        for d in v:
+            if d.code in seen:
+                raise ValueError(f"mã phòng ban trùng / department code {d.code!r} appears twice in [[departments]]")
+            seen.add(d.code)
+        return v
+
     @field_validator("officers")
     @classmethod
-    def _unique_officers(cls, v: list[Officer]) -> list[Officer]:
+    def _unique_officers(cls, v: list[Officer], info: ValidationInfo) -> list[Officer]:
         seen: set[str] = set()
-        for o in v:
+        codes = {d.code for d in info.data.get("departments") or []}
+        errors: list[InitErrorDetails] = []
+        for i, o in enumerate(v):
             if o.id in seen:
                 raise ValueError(f"mã cán bộ trùng / officer id {o.id!r} appears twice in [[officers]]")
             seen.add(o.id)
+            if codes and o.department is not None and o.department not in codes:
+                msg = (f"phòng ban không có trong [[departments]] / department {o.department!r} of officer "
+                       f"{o.id!r} is not a code of [[departments]] (known: {', '.join(sorted(codes))})")
+                errors.append(InitErrorDetails(type=PydanticCustomError("unknown_department",
+                                                                        msg.replace("{", "{{").replace("}", "}}")),
+                                               loc=(i, "department"), input=o.department))
+        if errors:
+            raise ValidationError.from_exception_data("officers", errors)
         return v
 
     @field_validator("http")

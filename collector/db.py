@@ -128,8 +128,35 @@ def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
     db.table("alerts").create_index(["raised_epoch"])
 
 
+def _v7_feedback_handling(db: sqlite_utils.Database) -> None:
+    """Citizens' feedback handled by managers (collector/web/feedback.py): every change of an item's
+    state (``new``, ``in_progress``, ``done``) with who made it, when and an optional note; the latest
+    is the item's state. Ratings by (site, day, ticket), for one rating per ticket across desk and
+    phone (collector/store.py)."""
+    db.table("feedback_history").create({"event_id": str, "changed_epoch": float, "site": str, "state": str,
+                                         "note": str, "changed_by": str, "changed_at": str},
+                                        pk=("event_id", "changed_epoch"), not_null={"state", "changed_by"})
+    db.table("ratings").create_index(["site", "day", "ticket"], if_not_exists=True)
+
+
+def _v8_province(db: sqlite_utils.Database) -> None:
+    """The province (collector/rollups.py, collector/province_reports.py): daily figures per site, day,
+    grain (site, service, desk, officer, department) and key, the days whose figures must be computed
+    again (``gen`` counts the marks), and users bound to one site (NULL: the whole store, e.g. province-wide)."""
+    figures = {"issued": int, "served": int, "no_shows": int, "wait_n": int, "wait_sum": float, "wait_max": float,
+               "service_n": int, "service_sum": float, "in_target": int, "with_target": int,
+               **{f"r{i}": int for i in range(1, 6)}, **{f"sat{i}": int for i in range(1, 6)}, "misuse": int,
+               "portal": int, "terminal": int, "present_s": float, "expected_s": float}
+    db.table("rollup_day").create({"site": str, "day": str, "grain": str, "key": str, **figures,
+                                   "computed_epoch": float}, pk=("site", "day", "grain", "key"))
+    db.table("rollup_day").create_index(["grain", "day", "site"], if_not_exists=True)
+    db.table("rollup_dirty").create({"site": str, "day": str, "gen": int}, pk=("site", "day"))
+    db.table("users").add_column("site", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts]
+                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
+                                                              _v7_feedback_handling, _v8_province]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

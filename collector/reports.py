@@ -130,13 +130,17 @@ class Report:
         return next((r for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": {"kind": self.period.kind, "date": self.period.anchor.isoformat(),
-                           "label": self.period.label, "start": self.start.isoformat(),
-                           "end": self.end.isoformat()},
+        return {"period": period_dict(self.period, self.start, self.end),
                 "measured_from": self.measured_from.isoformat() if self.measured_from else None,
                 "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
                 "filters": asdict(self.filters),
                 "rows": [r.as_dict() for r in self.rows], "total": self.total.as_dict()}
+
+
+def period_dict(period: Period, start: datetime, end: datetime) -> dict[str, Any]:
+    """A report's period as JSON: kind, anchor date, label and the local start and end."""
+    return {"kind": period.kind, "date": period.anchor.isoformat(), "label": period.label,
+            "start": start.isoformat(), "end": end.isoformat()}
 
 
 @dataclass
@@ -144,8 +148,11 @@ class _Acc:
     issued: int = 0
     served: int = 0
     no_shows: int = 0
-    waits: list[float] = field(default_factory=list)
-    services: list[float] = field(default_factory=list)
+    wait_n: int = 0  # waits and service times as count, sum and max: additive, so the province's
+    wait_sum: float = 0.0  # daily rollups (collector/rollups.py) give the same figures
+    wait_max: float | None = None
+    service_n: int = 0
+    service_sum: float = 0.0
     in_target: int = 0
     with_target: int = 0
     levels: dict[int, int] = field(default_factory=lambda: {i: 0 for i in range(1, 6)})
@@ -349,12 +356,15 @@ def _add_ticket(acc: _Acc, fig: TicketFigures) -> None:
         return
     acc.served += 1
     if wait is not None:
-        acc.waits.append(wait)
+        acc.wait_n += 1
+        acc.wait_sum += wait
+        acc.wait_max = wait if acc.wait_max is None else max(acc.wait_max, wait)
     if in_target is not None:
         acc.with_target += 1
         acc.in_target += in_target
     if service_s is not None:
-        acc.services.append(service_s)
+        acc.service_n += 1
+        acc.service_sum += service_s
 
 
 def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:
@@ -418,9 +428,9 @@ def _row(key: Any, a: _Acc, by: str, staff: Staff) -> ReportRow:
     return ReportRow(
         key=key, issued=a.issued if by in ("service", "overall", "total") else None, served=a.served,
         no_shows=a.no_shows,
-        avg_wait_s=sum(a.waits) / len(a.waits) if a.waits and charged else None,
-        max_wait_s=max(a.waits, default=None) if charged else None,
-        avg_service_s=sum(a.services) / len(a.services) if a.services else None,
+        avg_wait_s=a.wait_sum / a.wait_n if a.wait_n and charged else None,
+        max_wait_s=a.wait_max if charged else None,
+        avg_service_s=a.service_sum / a.service_n if a.service_n else None,
         service_level=a.in_target / a.with_target if a.with_target and charged else None,
         ratings_by_level=dict(a.levels), ratings=rated,
         satisfaction_rate=a.satisfied / rated if rated else None, misuse_count=a.misuse,

@@ -12,6 +12,7 @@ from common.systemd import Notifier
 from common.web.app import WebSettings
 
 from .alerts import AlertEngine, channels_from
+from .busy_hours import BusyHours
 from .config import CollectorConfig
 from mqtt import topics
 from mqtt.errors import OutboxStorageError, storage_kind
@@ -23,6 +24,7 @@ from .queries import Reader
 from .console_link import ConsoleLink
 from .province_link import LinkWatch
 from .report_mail import ReportMailer
+from .rollups import RollupJob, db_connector
 from .web import LiveHub, create_app
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class Collector:
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [],
                                   province_link=config.province_link and config.site_or_none is not None)
+        # the daily figures the province reports read (collector/rollups.py), computed once a day is over
+        self.rollups = RollupJob(db_connector(config.db), staff, config.timezone,
+                                 lambda: self.clock.now().timestamp())
         self.reader.alert_source = lambda: self.alerts.last_conditions
         self.reader.staff = staff
         self.alerts.on_change = self.hub.notify
@@ -58,6 +63,11 @@ class Collector:
             self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
+        self.busy: BusyHours | None = None
+        if config.site_or_none:  # the portal's busy-hours chart (retained state/busy-hours), on the alerts thread
+            self.busy = BusyHours(config.db, config.site, config.timezone, self.ingest.client.publish_state)
+            self.alerts.ticks.append(self.busy.tick)
+            self.ingest.client.on_connected.append(self._republish)
         if config.province_link and config.site_or_none:  # the bridge's retained 1/0 (docs/province.md)
             link = LinkWatch(config.db, config.site, topics.province_link(config.site), self.clock,
                              self.ingest.client.ack)
@@ -69,6 +79,12 @@ class Collector:
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
                               alerts=self.alerts, staff=staff, console_link=self.console,
                               fleet_publish=self._publish_command, releases=config.releases)
+
+    def _republish(self) -> None:
+        """A (re)connect: retained state the collector owns is published again from the store."""
+        if self.busy is not None:
+            self.busy.republish()
+            self.alerts.poke()
 
     def _publish_command(self, topic: str, payload: bytes) -> None:
         """A device command (the dashboard's updates) on the collector's own MQTT login."""
@@ -95,6 +111,7 @@ class Collector:
         host, port = self.config.http_address()
         self.ingest.start()
         self.alerts.start(self.config.alert_interval_s)
+        self.rollups.start()
         if self.console is not None:
             self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -104,6 +121,7 @@ class Collector:
         finally:
             self.notifier.stopping()
             self.alerts.stop()
+            self.rollups.stop()
             self.ingest.stop()
             if self.console is not None:
                 self.console.stop()

@@ -31,12 +31,12 @@ def start_session(conn: sqlite3.Connection, name: str, address: str | None,
 
 def session_principal(conn: sqlite3.Connection, cookie: str, now: float | None = None) -> Principal | None:
     now = time.time() if now is None else now
-    row = conn.execute("SELECT s.id_sha256, u.name, u.role FROM sessions s JOIN users u ON u.name = s.name "
+    row = conn.execute("SELECT s.id_sha256, u.name, u.role, u.site FROM sessions s JOIN users u ON u.name = s.name "
                        "WHERE s.id_sha256=? AND s.expires_epoch > ? AND u.disabled = 0",
                        (_sha(cookie), now)).fetchone()
     if row is None:
         return None
-    return Principal(name=row[1], role=row[2], via="session", session=row[0])
+    return Principal(name=row[1], role=row[2], via="session", session=row[0], site=row[3])
 
 
 def end_session(conn: sqlite3.Connection, session_id_sha256: str) -> None:

@@ -18,15 +18,17 @@ from zoneinfo import ZoneInfo
 from common.clock import iso
 from mqtt import topics
 from mqtt.errors import BadId, BadTopic, ProtocolError
-from mqtt.schemas import (CallsState, DeskState, Envelope, HoursState, Model, PresenceState, ServiceState,
-                          SiteState, Status, Telemetry, load_json, parse_event, parse_model)
+from mqtt.schemas import (BusyHoursState, CallsState, DeskState, Envelope, HoursState, Model, PresenceState,
+                          ServiceState, SiteState, Status, Telemetry, load_json, parse_event, parse_model)
 
+from . import rollups
 from .site_config import record_version
 
 log = logging.getLogger(__name__)
 
 STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
-                                        "calls": CallsState, "presence": PresenceState, "hours": HoursState}
+                                        "calls": CallsState, "presence": PresenceState, "hours": HoursState,
+                                        "busy-hours": BusyHoursState}
 
 
 _HEAD = ("id", "site", "device")
@@ -229,7 +231,9 @@ class Store:
         if msg.payload:
             model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
             if isinstance(model, SiteState):  # reports measure each past period with the version in force
-                record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received)
+                if record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received):
+                    rollups.mark_from(self.conn, t.site, (model.ts or msg.received).timestamp(), self.tz,
+                                      msg.received.timestamp())
             if isinstance(model, PresenceState):
                 at = (model.ts or msg.received).timestamp()
                 for zone, present, since in (("officer", model.officer, model.officer_since),
@@ -294,6 +298,9 @@ class Store:
             cols = TYPED_COLUMNS[table]
             self.conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) "
                                   f"VALUES ({', '.join('?' * len(cols))})", rows_)
+        # days already over whose daily figures change (the province's rollups, collector/rollups.py)
+        rollups.mark_dirty(self.conn, [(e.site, e.type, e.ts.timestamp()) for _, e in fresh], self.tz,
+                           max(m.received.timestamp() for m, _ in fresh))
         latest: dict[tuple[str, str], Incoming] = {}
         for m, e in fresh:
             latest[(e.site, e.device)] = m
@@ -309,8 +316,12 @@ class Store:
         head = (e.id, e.site, e.device)
         if e.type == "rating":
             day = e.ts.astimezone(self.tz).date().isoformat()
-            out.setdefault("ratings", []).append(head + (d.desk, d.score, d.scale, d.ticket, d.service, d.officer,
-                                                         int(d.misuse), d.misuse_reason, day, ts, ep))
+            rows = out.setdefault("ratings", [])
+            misuse, reason = d.misuse, d.misuse_reason
+            if not misuse and d.ticket and self._rated(e.site, day, d.ticket, rows):
+                misuse, reason = True, "same_ticket"  # one rating per ticket across desk and phone
+            rows.append(head + (d.desk, d.score, d.scale, d.ticket, d.service, d.officer, int(misuse), reason,
+                                day, ts, ep))
             res.changed.update(("ratings", "desks"))
         elif e.type == "ticket":
             out.setdefault("ticket_events", []).append(head + (
@@ -330,6 +341,17 @@ class Store:
         elif e.type == "desk":
             out.setdefault("desk_sessions", []).append(head + (d.desk, d.action, d.officer, d.badge, ts, ep))
             res.changed.add("desks")
+
+    def _rated(self, site: str, day: str, ticket: str, batch: list[tuple[Any, ...]]) -> bool:
+        """Has this ticket of that day a counted rating, stored or earlier in this batch? (A desk
+        terminal knows only its own presses, the portal only what it saw: a desk rating after a phone
+        one is caught here, where the data lands.)"""
+        cols = TYPED_COLUMNS["ratings"]
+        i_site, i_day, i_ticket, i_misuse = (cols.index(c) for c in ("site", "day", "ticket", "misuse"))
+        if any(r[i_site] == site and r[i_day] == day and r[i_ticket] == ticket and not r[i_misuse] for r in batch):
+            return True
+        return self.conn.execute("SELECT 1 FROM ratings WHERE site = ? AND day = ? AND ticket = ? AND misuse = 0 "
+                                 "LIMIT 1", (site, day, ticket)).fetchone() is not None
 
     # -- seq gaps -------------------------------------------------------------------------------
 

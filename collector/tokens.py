@@ -33,10 +33,10 @@ def create_token(conn: sqlite3.Connection, name: str, *, role: str = "manager",
 
 def token_principal(conn: sqlite3.Connection, token: str, now: float | None = None) -> Principal | None:
     now = time.time() if now is None else now
-    row = conn.execute("SELECT t.name, t.role FROM tokens t LEFT JOIN users u ON u.name = t.name "
+    row = conn.execute("SELECT t.name, t.role, u.site FROM tokens t LEFT JOIN users u ON u.name = t.name "
                        "WHERE t.token_sha256=? AND t.revoked_at IS NULL AND (t.expires_epoch IS NULL OR "
                        "t.expires_epoch > ?) AND coalesce(u.disabled, 0) = 0", (_sha(token), now)).fetchone()
-    return None if row is None else Principal(name=row[0], role=row[1], via="token")
+    return None if row is None else Principal(name=row[0], role=row[1], via="token", site=row[2])
 
 
 def token_owner(conn: sqlite3.Connection, token: str) -> str | None:

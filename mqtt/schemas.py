@@ -443,6 +443,31 @@ class HoursState(Model):
     ts: AwareTime | None = None
 
 
+class BusyHour(Model):
+    """One weekday and hour of :class:`BusyHoursState`: the mean over the weeks it covers."""
+
+    weekday: int = Field(ge=0, le=6, description="0 Monday .. 6 Sunday (local time)")
+    hour: int = Field(ge=0, le=23, description="local hour: arrivals from HH:00 to HH:59")
+    arrivals: float = Field(ge=0, description="tickets issued in that hour, mean per open day of that weekday")
+    wait_min: float | None = Field(default=None, ge=0, description="mean wait (issue to first call) of those "
+                                   "tickets, minutes; None when none was called")
+
+
+class BusyHoursState(Model):
+    """Retained ``state/busy-hours`` from the collector (collector/busy_hours.py): when the centre is
+    busy, by weekday and hour over the last ``weeks`` weeks of ticket history, so the citizen portal
+    can draw it without reading the collector's database. Only hours with arrivals are listed."""
+
+    v: Literal[1] = 1
+    weeks: int = Field(ge=1, le=52)
+    first_day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="first local day counted")
+    last_day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="last local day counted (yesterday)")
+    days: list[int] = Field(default_factory=lambda: [0] * 7, min_length=7, max_length=7,
+                            description="open days counted per weekday (days with any ticket), Monday first")
+    hours: list[BusyHour] = Field(default_factory=list, max_length=7 * 24)
+    ts: AwareTime
+
+
 class PresenceState(Model):
     v: Literal[1] = 1
     desk: Desk

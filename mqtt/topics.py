@@ -27,7 +27,7 @@ EventType = Literal["rating", "ticket", "presence", "fault", "desk", "feedback",
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 REQUEST_OPS = ("lease", "number", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out",
                "book", "cancel", "check-in", "slots")
-STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours")
+STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours", "busy-hours")
 
 
 def check_id(value: object, what: str = "id") -> str:

@@ -377,8 +377,13 @@ def province_bridge(argv: list[str] | None = None) -> int:
     return bridge_main(argv)
 
 
+def portal_init(argv: list[str] | None = None) -> int:
+    from .portal_init import main as portal_main
+    return portal_main(argv)
+
+
 HELPERS = {"province-bridge": province_bridge, "check-config": check_config, "doctor": doctor, "provision-device": provision_device,
-           "server-init": server_init, "write-config": write_config}
+           "server-init": server_init, "write-config": write_config, "portal-init": portal_init}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from mqtt import topics
 from mqtt.schemas import UpdateCommand, UpdateState
 
 from ..db import connect
-from .state import web
+from .state import own_site, web
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
@@ -106,6 +106,7 @@ def fleet_of(request: Request) -> Fleet:
 @requires("fleet", page=True)
 async def ask_update(request: Request) -> Response:
     w, fleet = web(request), fleet_of(request)
+    own_site(request)  # a login bound to another site updates nothing here
     form = await request.form()
     devices = [str(d) for d in form.getlist("device") if str(d)]
     try:
