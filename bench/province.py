@@ -135,7 +135,7 @@ class Rig:
         self.central_broker.stop()
         if self.link:
             self.link.cut()
-        self.store.stop()
+        self.store.stop(remove=True)
 
 
 def bench_ingest(work: Path, sites: int, events: int, out: dict[str, float]) -> list[float]:
@@ -258,7 +258,7 @@ def bench_report(work: Path, sites: int, days: int, tickets: int, out: dict[str,
                 times.append((time.perf_counter() - t0) * 1000)
         conn.close()
     finally:
-        store.stop()
+        store.stop(remove=True)
     p95 = pct(times, 95)
     print(f"c. province report over {days} days of {sites} sites in {store.describe()}: {events:,} events "
           f"({rows:,} rows with the typed tables; {tickets} tickets per site and day) loaded in {load_s:.0f} s, "

@@ -3,7 +3,9 @@ initdb + pg_ctl on a free port) that the central collectors share, and what the 
 (events per site, which of a site's events it lacks)."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,30 @@ DEMO_DB = "province"
 def _collector_keys() -> set[str]:
     from collector.config import CollectorConfig
     return set(CollectorConfig.model_fields)
+
+
+def cluster_dir(directory: Path) -> Path:
+    """Where the cluster lives: ``directory``/pg, or (as root, when a parent of ``directory`` is
+    closed to other users, like a mkdtemp or pytest directory, and PostgreSQL runs as an
+    unprivileged user) a new directory under the system's temp dir, named in ``directory``/pg.path."""
+    found = existing_cluster_dir(directory)
+    if found is not None:
+        return found
+    here = directory.resolve() / "pg"
+    if os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in here.parents if p.exists()):
+        return here
+    other = Path(tempfile.mkdtemp(prefix="motcua-province-pg-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pg.path").write_text(f"{other}\n", encoding="utf-8")
+    return other
+
+
+def existing_cluster_dir(directory: Path) -> Path | None:
+    """The cluster a demo or bench made for ``directory`` (None: none yet)."""
+    named = directory / "pg.path"
+    if named.exists():
+        return Path(named.read_text(encoding="utf-8").strip())
+    return directory / "pg" if (directory / "pg").is_dir() else None
 
 
 class CentralStore:
@@ -43,12 +69,12 @@ class CentralStore:
         if "store" not in _collector_keys():
             return cls(None, directory / "central.db")
         from ops.pgcluster import PgCluster
-        return cls(PgCluster(directory / "pg", dbname=DEMO_DB).start())
+        return cls(PgCluster(cluster_dir(directory), dbname=DEMO_DB).start())
 
     def describe(self) -> str:
         if self.cluster is None:
             return f"SQLite {self.sqlite_path}"
-        return f"PostgreSQL 127.0.0.1:{self.cluster.port}/{DEMO_DB}"
+        return f"PostgreSQL 127.0.0.1:{self.cluster.port}/{DEMO_DB} (cluster in {self.cluster.dir})"
 
     def collector_toml(self, i: int, *, broker: str, http: str, user: str, password: str, folder: Path) -> str:
         """Central collector ``i``'s config: every site ('+') through the shared subscription
@@ -93,6 +119,7 @@ class CentralStore:
             conn.close()
         return own - {r[0] for r in self._rows("SELECT id FROM events WHERE site=?", (site,))}
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = False) -> None:
+        """Stop the cluster (``remove``: and delete its directory)."""
         if self.cluster is not None:
-            self.cluster.stop()
+            self.cluster.stop(remove=remove)

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from demo.province import DISTRICTS
+from demo.province_store import existing_cluster_dir
 from tests.collector.web_client import login
 from tests.support.wait import wait_for
 
@@ -55,16 +56,17 @@ def province_sites(base: str, user: str, password: str) -> set[str]:
 def central_ids(central: Path) -> dict[str, list[str]]:
     """Every event id in the province store, per site (the cluster the demo kept, started again)."""
     rows: list[Any]
-    if (central / "pg").is_dir():
+    pg = existing_cluster_dir(central)
+    if pg is not None:
         import psycopg
 
         from ops.pgcluster import PgCluster
-        cluster = PgCluster(central / "pg", dbname="province").start()
+        cluster = PgCluster(pg, dbname="province").start()
         try:
             with psycopg.connect(cluster.url) as conn:
                 rows = conn.execute("SELECT site, id FROM events").fetchall()
         finally:
-            cluster.stop()
+            cluster.stop(remove=pg.name.startswith("motcua-province-pg-"))  # outside tmp_path: ours to remove
     else:  # the interim SQLite province store
         lite = sqlite3.connect(central / "central.db")
         rows = lite.execute("SELECT site, id FROM events").fetchall()
@@ -112,7 +114,8 @@ def test_province_demo_three_sites_reach_the_central_store(tmp_path: Path) -> No
         assert listed >= set(SITES), f"the province page lists {listed}"
     assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
 
-    assert not (work / "central/pg/data/postmaster.pid").exists(), "PostgreSQL left running"
+    pg = existing_cluster_dir(work / "central")
+    assert pg is None or not (pg / "data/postmaster.pid").exists(), "PostgreSQL left running"
     central = central_ids(work / "central")
     for site in SITES:
         db = sqlite3.connect(work / site / "collector.db")
