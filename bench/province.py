@@ -138,28 +138,38 @@ class Rig:
         self.store.stop(remove=True)
 
 
+class BareCount:
+    """A bare paho subscriber on the central broker counting the events it receives."""
+
+    def __init__(self, rig: Rig):
+        self.got = 0
+        self.last = 0.0
+        self.c = rig.login()
+        self.c.on_message = self._on_message
+        self.c.subscribe(EVENTS_FILTER, qos=1)
+        time.sleep(0.5)
+
+    def _on_message(self, _c: object, _u: object, _m: object) -> None:
+        self.got += 1
+        self.last = time.perf_counter()
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
 def bench_ingest(work: Path, sites: int, events: int, out: dict[str, float]) -> list[float]:
     rig = Rig(work, sites, via_link=False)
     try:
         assert rig.links_up(), "bridges did not come up"
         per_site = events // sites
         total = per_site * sites
-        got = [0]
-        last = [0.0]
-
-        def on_message(_c: object, _u: object, _m: object) -> None:
-            got[0] += 1
-            last[0] = time.perf_counter()
-        sub = rig.login()
-        sub.on_message = on_message
-        sub.subscribe(EVENTS_FILTER, qos=1)
-        time.sleep(0.5)
+        sub = BareCount(rig)
         t0 = time.perf_counter()
         rig.publish(per_site, "bare")
-        assert wait_for(lambda: got[0] >= total, 120, 0.05), f"bare subscriber got {got[0]} of {total}"
-        bare = total / (last[0] - t0)
-        sub.disconnect()
-        sub.loop_stop()
+        assert wait_for(lambda: sub.got >= total, 120, 0.05), f"bare subscriber got {sub.got} of {total}"
+        bare = total / (sub.last - t0)
+        sub.close()
         rig.start_collectors()
         time.sleep(1.0)
         base = rig.stored()
@@ -183,6 +193,7 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
     try:
         rig.start_collectors()
         assert rig.links_up(90), "bridges did not come up"
+        bare = BareCount(rig)  # the peer, on the same stream: how fast the bridges deliver the backlog
         rig.link.cut()
         time.sleep(2.0)  # the bridges see their sockets closed; reconnections are refused
         per_site = backlog // sites
@@ -205,11 +216,17 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
         el = time.perf_counter() - t0
         rate = total / el
         drain = total / (time.perf_counter() - first[0]) if first[0] else float("nan")
+        assert wait_for(lambda: bare.got >= total, 120, 0.1), f"the bare subscriber got {bare.got} of {total}"
+        bare_rate = total / (bare.last - t0)
+        bare.close()
         print(f"b. catch-up after a WAN outage: {total:,} events queued in {sites} site brokers (published in "
               f"{pub_s:.0f} s), links restored: all stored in {el:.1f} s -> {rate:,.0f} ev/s (target >= 5,000/s); "
-              f"{drain:,.0f} ev/s from the first arrival (bridges reconnect within restart_timeout '1 2')")
+              f"{drain:,.0f} ev/s from the first arrival (bridges reconnect within restart_timeout '1 2'); "
+              f"peer: a bare paho subscriber on the central broker had the whole backlog {bare.last - t0:.1f} s after "
+              f"the restore ({bare_rate:,.0f} ev/s) -> ratio {rate / bare_rate:.2f}")
         out.update(catchup_events=total, catchup_sites=sites, catchup_s=round(el, 2), catchup_per_s=round(rate),
-                   catchup_drain_per_s=round(drain))
+                   catchup_drain_per_s=round(drain), catchup_bare_per_s=round(bare_rate),
+                   catchup_ratio=round(rate / bare_rate, 3))
         return list(rig.rss.values())
     finally:
         rig.close()
@@ -299,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"central collector RSS (largest seen): {', '.join(f'{r:.0f} MB' for r in rss)}")
         out["collector_rss_mb"] = round(max(rss), 1)
         out["collector_rss_p50_mb"] = round(pct(rss, 50), 1)
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores)")
+    out["load_avg_5min"] = round(load[1], 1)
     print(json.dumps(out))
     return 0
 
