@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from common.config import STRICT, load_config
@@ -32,6 +32,31 @@ def parse_http(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise BadHttpAddress(f"http address {value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
     return host.strip("[]"), int(port)
+
+
+class ProvinceConfig(BaseModel):
+    """``[province]``: a central collector of the province, or a site collector's replay service
+    (docs/protocol.md, "Province: central collectors and gap filling")."""
+
+    model_config = STRICT
+    central: bool = Field(False, description="one of the province's central collectors: reads every site of "
+                          "the central broker through a shared subscription, confirms nothing to devices")
+    share_group: str = Field("province", pattern=r"^[a-z0-9-]{1,32}$",
+                             description="the MQTT 5 shared-subscription group of the central collectors")
+    session_expiry_s: int = Field(120, ge=0, le=7 * 24 * 3600, description="central: how long the broker keeps "
+                                  "a dead instance's session (and its share of the stream; gap filling "
+                                  "recovers what expires with it)")
+    manifest_interval_s: float = Field(30.0, ge=0.2, le=3600, description="site: how often the manifest "
+                                       "is recomputed (published when it changed, and every 10 intervals)")
+    replay_rate_per_s: float = Field(500.0, ge=1, le=100000, description="site: most replayed events per second")
+    replay_max: int = Field(5000, ge=1, le=100000, description="site: most events in one replay answer")
+    fill_interval_s: float = Field(10.0, ge=0.1, le=3600, description="central: how often gaps are looked for")
+    fill_grace_s: float = Field(30.0, ge=0, le=3600, description="central: a seq the manifest names is asked "
+                                "for only when still missing this long after (it may be on its way)")
+    fill_retry_s: float = Field(120.0, ge=1, le=86400, description="central: a request with no answer is asked "
+                                "again after this long (by any central collector)")
+    fill_window: int = Field(100000, ge=100, le=10_000_000, description="central: most seqs of one device "
+                             "checked against the store per round")
 
 
 class CollectorConfig(BaseModel):
@@ -65,10 +90,17 @@ class CollectorConfig(BaseModel):
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     province_link: bool = Field(False, description="the site has a bridge to the province (`motcua province-bridge "
                                 "join`): follow motcua/link/{site} and alert when it is down (needs one site)")
+    province: ProvinceConfig = Field(default_factory=ProvinceConfig)
     alert_interval_s: float = Field(15.0, ge=0.2, le=600, description="how often alerts are re-evaluated")
     mail: MailConfig | None = Field(None, description="SMTP for alerts and the monthly reports")
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     report_mail: ReportMailConfig | None = None
+
+    @model_validator(mode="after")
+    def _central(self) -> "CollectorConfig":
+        if self.province.central and self.site != "+":
+            raise ValueError("[province] central = true đọc mọi điểm / reads every site: set site = '+'")
+        return self
 
     def staff(self) -> Staff:
         return Staff(self.officers, self.roster, self.departments)

@@ -36,3 +36,7 @@ class BadHttpAddress(CollectorError, ValueError):
 
 class StorageUnavailable(CollectorError):
     """The database (or the collector's own outbox) cannot be written: read-only, full, missing."""
+
+
+class CentralNeedsClientId(CollectorError, ValueError):
+    """A central collector (``[province] central = true``) started without its own stable client id."""

@@ -93,14 +93,21 @@ class Ingest:
             manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
             reconnect_min_s=0.2, reconnect_max_s=10.0,
             telemetry_extra=lambda: {"queue_depth": self.queue_depth, **self.stats.as_dict()})
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        """Everything of the site (a central collector subscribes otherwise: collector/central.py)."""
         self.client.subscribe(topics.site_filter(self._site), self._on_message)
+
+    def _make_store(self, conn: sqlite3.Connection) -> Store:
+        return Store(conn, self.config.timezone)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         self._conn = open_db(self.config.db)
         refresh_stats(self._conn)
-        self.store = Store(self._conn, self.config.timezone)
+        self.store = self._make_store(self._conn)
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
         self._writer.start()
         self.client.start()

@@ -19,10 +19,12 @@ from mqtt.errors import OutboxStorageError, storage_kind
 
 from .db import open_db
 from .errors import StorageUnavailable
+from .central import CentralIngest
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink
 from .province_link import LinkWatch
+from .replay import ReplayServer
 from .report_mail import ReportMailer
 from .rollups import RollupJob, db_connector
 from .web import LiveHub, create_app
@@ -59,8 +61,10 @@ class Collector:
         self.reader.alert_source = lambda: self.alerts.last_conditions
         self.reader.staff = staff
         self.alerts.on_change = self.hub.notify
+        self.central = config.province.central  # one of the province's central collectors (collector/central.py)
         try:
-            self.ingest = Ingest(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
+            ingest_cls = CentralIngest if self.central else Ingest
+            self.ingest = ingest_cls(config, clock=self.clock, on_batch=self._on_batch, notifier=self.notifier)
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.busy: BusyHours | None = None
@@ -72,13 +76,16 @@ class Collector:
             link = LinkWatch(config.db, config.site, topics.province_link(config.site), self.clock,
                              self.ingest.client.ack)
             self.ingest.client.subscribe(link.topic, link.on_message)
+        self.replay: ReplayServer | None = None  # the site's store answers the province's gap filling
+        if config.province_link and config.site_or_none and not self.central:
+            self.replay = ReplayServer(config.db, config.site, self.ingest.client, self.clock, config.province)
         self.console: ConsoleLink | None = None
         if config.console_device and config.site_or_none:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
         self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
                               alerts=self.alerts, staff=staff, console_link=self.console,
-                              fleet_publish=self._publish_command, releases=config.releases)
+                              fleet_publish=None if self.central else self._publish_command, releases=config.releases)
 
     def _republish(self) -> None:
         """A (re)connect: retained state the collector owns is published again from the store."""
@@ -105,13 +112,25 @@ class Collector:
         return {"status": "ok" if storage == "ok" else "degraded", "storage": storage,
                 "storage_error": self.ingest.stats.storage_error, "mqtt_connected": self.ingest.connected,
                 "site": self.config.site, "queue_depth": self.ingest.queue_depth,
-                "ingest": self.ingest.stats.as_dict()}
+                "ingest": self.ingest.stats.as_dict(), **self._province_health()}
+
+    def _province_health(self) -> dict[str, Any]:
+        if isinstance(self.ingest, CentralIngest) and self.ingest.gap_filler is not None:
+            return {"province": {"central": True, "replayed_in": self.ingest.replayed_in,
+                                 "events_in": self.ingest.events_in,
+                                 **self.ingest.gap_filler.stats()}}
+        if self.replay is not None:
+            return {"province": {"central": False, "replayed_out": self.replay.sent}}
+        return {}
 
     def run(self) -> None:
         host, port = self.config.http_address()
         self.ingest.start()
-        self.alerts.start(self.config.alert_interval_s)
-        self.rollups.start()
+        if not self.central:  # alerts and report mail are the site's (the province reads, it does not alert)
+            self.alerts.start(self.config.alert_interval_s)
+        self.rollups.start()  # the province's daily figures: on a site and at the province alike
+        if self.replay is not None:
+            self.replay.start()
         if self.console is not None:
             self.console.start()
         server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -122,6 +141,8 @@ class Collector:
             self.notifier.stopping()
             self.alerts.stop()
             self.rollups.stop()
+            if self.replay is not None:
+                self.replay.stop()
             self.ingest.stop()
             if self.console is not None:
                 self.console.stop()
