@@ -268,11 +268,13 @@ def bench_report(work: Path, sites: int, days: int, tickets: int, out: dict[str,
                     for k in range(1, 13)] + [Period("quarter", first + timedelta(days=92 * k)) for k in range(1, 4)]
                    + [Period("year", today)])
         times: list[float] = []
+        named: list[tuple[float, str]] = []
         for period in periods:
             for by in ("site", "department", "service"):
                 t0 = time.perf_counter()
                 province_report(conn, period, by, staff=staff)
                 times.append((time.perf_counter() - t0) * 1000)
+                named.append((times[-1], f"{period.kind} {period.first_day} by {by}"))
         conn.close()
     finally:
         store.stop(remove=True)
@@ -282,6 +284,7 @@ def bench_report(work: Path, sites: int, days: int, tickets: int, out: dict[str,
           f"{done.computed:,} site-days rolled up in {rollup_s:.0f} s; {len(times)} reports (months, quarters, "
           f"the year x by site, department, service): p50 {pct(times, 50):.0f} ms, p95 {p95:.0f} ms (target <= 500 ms); "
           f"reference: one count(*) over the events table {scan_ms:.0f} ms -> p95/scan {p95 / scan_ms:.2f}")
+    print("   slowest: " + "; ".join(f"{what} {ms:.0f} ms" for ms, what in sorted(named, reverse=True)[:4]))
     out.update(report_sites=sites, report_days=days, report_events=events, report_rows=rows,
                report_load_s=round(load_s, 1), report_rollup_s=round(rollup_s, 1), report_p95_ms=round(p95, 1),
                report_p50_ms=round(pct(times, 50), 1), report_scan_ms=round(scan_ms, 1))
