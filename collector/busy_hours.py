@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WEEKS = 8
 EVERY_S = 3600.0
+RETRY_S = 60.0  # after a failed computation
 
 
 def _epoch(day: date, tz: ZoneInfo) -> float:
@@ -80,6 +81,7 @@ class BusyHours:
         self._due = threading.Event()
         self._due.set()
         self._last: tuple[float, date] | None = None
+        self._pending: tuple[date, BusyHoursState] | None = None  # computed, not yet published
         self.last: BusyHoursState | None = None
 
     def republish(self) -> None:
@@ -92,14 +94,21 @@ class BusyHours:
                 now.timestamp() - self._last[0] < self.every_s:
             return
         self._due.clear()
-        conn = connect(self.db, readonly=True)
-        try:
-            state = compute(conn, self.site, today, self.tz, now, self.weeks)
-        finally:
-            conn.close()
-        if self.publish(self.topic, state):
-            self._last, self.last = (now.timestamp(), today), state
-            log.info("busy hours published for %s (%d hours with arrivals, %s..%s)", self.site, len(state.hours),
-                     state.first_day, state.last_day)
-        else:
-            self._due.set()  # offline: again at the next tick
+        state = self._pending if self._pending is not None and self._pending[0] == today else None
+        if state is None:
+            try:
+                conn = connect(self.db, readonly=True)
+                try:
+                    state = (today, compute(conn, self.site, today, self.tz, now, self.weeks))
+                finally:
+                    conn.close()
+            except Exception:
+                self._last = (now.timestamp() - self.every_s + RETRY_S, today)  # again in a minute
+                raise
+        if self.publish(self.topic, state[1]):
+            self._last, self.last, self._pending = (now.timestamp(), today), state[1], None
+            log.info("busy hours published for %s (%d hours with arrivals, %s..%s)", self.site,
+                     len(state[1].hours), state[1].first_day, state[1].last_day)
+        else:  # offline: the same summary at the next tick, without computing it again
+            self._pending = state
+            self._due.set()

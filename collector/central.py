@@ -21,7 +21,6 @@ sees only part of a device's stream): :mod:`collector.replay_fill` finds them in
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -57,8 +56,18 @@ class CentralStore(Store):
         """Each instance sees only part of a device's stream: gaps are found in the store
         (collector/replay_fill.py), never as events arrive."""
 
+    def _track_seqs(self, site: str, device: str, last: int | None, events: list[tuple[Incoming, Any]]) -> int | None:
+        """(The store's per-device form of the same: no gaps, the highest seq.)"""
+        top = max(e.seq for _, e in events)
+        return top if last is None else max(last, top)
+
     def _edge_gaps(self, *args: Any) -> None:
         """A device's outbox figures say what the SITE store must hold, not the province's."""
+
+
+def store_of(config: CollectorConfig) -> str:
+    """Where the collector's data is: the PostgreSQL ``store`` when the config has one, else ``db``."""
+    return str(getattr(config, "store_location", config.db))
 
 
 def replayed_as_event(topic: str) -> str | None:
@@ -88,8 +97,9 @@ class CentralIngest(Ingest):
         self.events_in = 0  # events this instance got from the shared subscription
         super().__init__(config.model_copy(update={"session_expiry_s": config.province.session_expiry_s}),
                          clock=clock, on_batch=on_batch, notifier=notifier)
-        self.gap_filler = GapFiller(config.db, self.client, self.clock, config.province, config.mqtt_client_id())
-        self.links = CentralLinks(config.db, self.clock, self.client.ack)
+        self.links = CentralLinks(store_of(config), self.clock, self.client.ack)
+        self.gap_filler = GapFiller(store_of(config), self.client, self.clock, config.province,
+                                    config.mqtt_client_id(), link_up=self.links.up.get)
         self.client.subscribe(topics.province_links_filter(), self.links.on_message)
 
     def _subscribe(self) -> None:
@@ -100,7 +110,7 @@ class CentralIngest(Ingest):
         for flt in (topics.status_filter(None), topics.device_states_filter(None), topics.site_states_filter(None)):
             self.client.subscribe(flt, self._on_message)
 
-    def _make_store(self, conn: sqlite3.Connection) -> Store:
+    def _make_store(self, conn: Any) -> Store:
         return CentralStore(conn, self.config.timezone)
 
     def _on_message(self, msg: Message) -> None:
@@ -136,6 +146,7 @@ class CentralLinks:
         self.db, self.clock, self.ack = db, clock or SystemClock(), ack
         self._watch: dict[str, LinkWatch] = {}
         self._lock = threading.Lock()
+        self.up: dict[str, bool] = {}  # the sites' bridges as last heard (for the gap filler)
 
     def on_message(self, msg: Message) -> None:
         site = msg.topic.rsplit("/", 1)[-1]
@@ -148,3 +159,6 @@ class CentralLinks:
         with self._lock:
             watch = self._watch.setdefault(site, LinkWatch(self.db, site, expected, self.clock, self.ack))
         watch.on_message(msg)
+        raw = bytes(msg.payload).strip()
+        if raw in (b"0", b"1"):
+            self.up[site] = raw == b"1"

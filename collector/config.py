@@ -6,6 +6,11 @@ Example ``config/collector.toml``::
     db = "/var/lib/motcua/collector.db"
     http = "0.0.0.0:8080"
     site = "camau-hcc"          # or "+" for every site on the broker
+
+A province's central collector keeps its store in PostgreSQL (``db`` then only names the folder
+of the collector's own outbox file)::
+
+    store = "postgresql://collector:secret@127.0.0.1:5432/motcua"
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from common.config import STRICT, load_config
 from mqtt import topics
 from mqtt.client import BrokerConfig
 
+from .backend import SQLITE, check_store, kind, sqlite_path
 from .errors import BadHttpAddress
 from .manager_config import AlertThresholds, MailConfig, ReportMailConfig, WebhookConfig
 from .periods import zone
@@ -64,7 +70,10 @@ class CollectorConfig(BaseModel):
 
     model_config = STRICT
     broker: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port")
-    db: str = Field("/var/lib/motcua/collector.db", description="SQLite file (created if missing)")
+    db: str = Field("/var/lib/motcua/collector.db", description="SQLite file (created if missing); with a "
+                    "PostgreSQL `store`, the collector's own outbox is kept beside it")
+    store: str | None = Field(None, description="where the data is kept: a SQLite file (sqlite:///path or a path; "
+                              "default: `db`) or PostgreSQL, postgresql://user:password@host:port/database")
     http: str = Field("127.0.0.1:8080", description="HOST:PORT the dashboard listens on")
     site: str = Field("+", description="one site id, or '+' for every site")
     client_id: str | None = Field(None, description="MQTT client id; stable, so the broker keeps the session")
@@ -109,6 +118,25 @@ class CollectorConfig(BaseModel):
     @classmethod
     def _site(cls, v: str) -> str:
         return v if v == "+" else topics.check_id(v, "site (or '+' for every site / hoặc '+' cho mọi đơn vị)")
+
+    @field_validator("db", "store")
+    @classmethod
+    def _store(cls, v: str | None) -> str | None:
+        return None if v is None else check_store(v)
+
+    @property
+    def store_location(self) -> str:
+        """The store: ``store`` when set, else the SQLite file ``db``."""
+        return self.store or self.db
+
+    def outbox_path(self) -> Path:
+        """The collector's own outbox (its storage faults): beside the SQLite store, or beside
+        ``db`` when the store is PostgreSQL."""
+        loc = self.store_location if kind(self.store_location) == SQLITE else self.db
+        if kind(loc) != SQLITE:
+            loc = CollectorConfig.model_fields["db"].default
+        p = Path(sqlite_path(loc))
+        return p.with_name(p.stem + "-outbox.db")
 
     @field_validator("timezone")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import uuid
 from datetime import date, datetime, time as dtime, timedelta
 from typing import Any, Iterable
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 from mqtt import topics
 from mqtt.schemas import SiteState
 
+from .backend import Conn
 from .staff import Department, Officer, Staff
 from .store import TYPED_COLUMNS
 
@@ -154,7 +154,7 @@ def _typed(e: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     return "desk_sessions", head + (d["desk"], d["action"], d["officer"], None, ts, ep)
 
 
-def bulk_load(conn: sqlite3.Connection, sites: list[str], first: date, days: int, *, tickets: int = 40,
+def bulk_load(conn: Conn, sites: list[str], first: date, days: int, *, tickets: int = 40,
               seed: int = 0, received: datetime | None = None) -> int:
     """Fill the store with ``days`` days of every site from ``first``: the retained ``state/site`` (and
     its history), the devices, and every event in ``events`` and its typed table. One transaction per

@@ -14,11 +14,11 @@ no officer, so by department ``issued`` is not shown either.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .backend import Conn
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
 from .rollups import FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, pending_days
@@ -62,14 +62,14 @@ class ProvinceReport:
                 "total": self.total.as_dict()}
 
 
-def known_sites(conn: sqlite3.Connection) -> list[str]:
+def known_sites(conn: Conn) -> list[str]:
     """Every site the store has heard of (a device, a rollup or a retained state)."""
     rows = conn.execute("SELECT site FROM devices UNION SELECT site FROM retained_state WHERE site IS NOT NULL "
                         "UNION SELECT site FROM rollup_day WHERE grain='site'").fetchall()
     return sorted({r[0] for r in rows if r[0]})
 
 
-def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[str, str]]:
+def site_names(conn: Conn, sites: list[str]) -> dict[str, tuple[str, str]]:
     """(Vietnamese, English) name of each site from its retained ``state/site`` (the id when none)."""
     out = {s: (s, s) for s in sites}
     for r in conn.execute("SELECT site, payload FROM retained_state WHERE name='site' AND device IS NULL"):
@@ -82,7 +82,7 @@ def site_names(conn: sqlite3.Connection, sites: list[str]) -> dict[str, tuple[st
     return out
 
 
-def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
+def _stored(conn: Conn, grain: str, lo: str, hi: str,
             sites: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
     marks = ",".join("?" * len(sites))
     sql = (f"SELECT site, key, {_AGG} FROM rollup_day r WHERE grain=? AND day >= ? AND day < ? "
@@ -94,20 +94,20 @@ def _stored(conn: sqlite3.Connection, grain: str, lo: str, hi: str,
     return out
 
 
-def _counts(conn: sqlite3.Connection, lo: str, hi: str, sites: list[str]) -> dict[str, int]:
+def _counts(conn: Conn, lo: str, hi: str, sites: list[str]) -> dict[str, int]:
     marks = ",".join("?" * len(sites))
     return {r[0]: int(r[1]) for r in conn.execute(
         f"SELECT site, count(*) FROM rollup_day WHERE grain='site' AND day >= ? AND day < ? AND site IN ({marks}) "
         "GROUP BY site", [lo, hi, *sites])}
 
 
-def _dirty(conn: sqlite3.Connection, lo: str, hi: str, sites: list[str]) -> set[str]:
+def _dirty(conn: Conn, lo: str, hi: str, sites: list[str]) -> set[str]:
     marks = ",".join("?" * len(sites))
     return {r[0] for r in conn.execute(f"SELECT DISTINCT site FROM rollup_dirty WHERE day >= ? AND day < ? "
                                        f"AND site IN ({marks})", [lo, hi, *sites])}
 
 
-def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", satisfaction_levels: int = 2,
+def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_levels: int = 2,
                     tz: str = "Asia/Ho_Chi_Minh", *, sites: list[str] | None = None, staff: Staff | None = None,
                     now: float | None = None) -> ProvinceReport:
     """Rows per site, department or service (``by``) over ``sites`` (None: every known site)."""
@@ -148,7 +148,7 @@ def province_report(conn: sqlite3.Connection, period: Period, by: str = "site", 
                      sites[0] if sites and len(sites) == 1 else None)
 
 
-def _assemble(conn: sqlite3.Connection, period: Period, by: str, levels: int, tz: str, start: datetime,
+def _assemble(conn: Conn, period: Period, by: str, levels: int, tz: str, start: datetime,
               end: datetime, figures: dict[tuple[str, str], dict[str, Any]], staff: Staff, live: int,
               site: str | None) -> ProvinceReport:
     groups: dict[str, dict[str, Any]] = {}
@@ -176,7 +176,7 @@ def _assemble(conn: sqlite3.Connection, period: Period, by: str, levels: int, tz
     return ProvinceReport(period, by, tz, levels, start, end, rows, tot, site=site, live_days=live)
 
 
-def _service_name(conn: sqlite3.Connection, sites: list[str], code: str) -> tuple[str, str]:
+def _service_name(conn: Conn, sites: list[str], code: str) -> tuple[str, str]:
     if not code:
         return ("Không rõ dịch vụ", "Unknown service")
     for s in sites:

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from common.clock import Clock
 from mqtt import topics
@@ -82,8 +82,10 @@ class SiteState:
 class GapFiller:
     """``GapFiller(db, client, clock, config, me).start()`` in each central instance."""
 
-    def __init__(self, db: str | Path, client: DeviceClient, clock: Clock, config: ProvinceConfig, me: str):
+    def __init__(self, db: str | Path, client: DeviceClient, clock: Clock, config: ProvinceConfig, me: str,
+                 link_up: Callable[[str], bool | None] = lambda site: None):
         self.db, self.client, self.clock, self.config, self.me = str(db), client, clock, config, me
+        self.link_up = link_up  # a site whose bridge is down is not asked (its requests would only pile up)
         self.sites: dict[str, SiteState] = {}
         self.requests = 0  # replay requests this instance sent (health, tests)
         self.asked = 0  # seqs asked for
@@ -199,7 +201,7 @@ class GapFiller:
             now = time.monotonic()
             with self._lock:
                 st = self.sites[site]
-                if now < st.until or not st.devices:
+                if now < st.until or not st.devices or self.link_up(site) is False:
                     continue
                 devices = {d: g for d, g in st.devices.items()}
             want = self._missing(site, devices, now)
@@ -247,7 +249,8 @@ class GapFiller:
     def _ask(self, site: str, want: dict[str, Runs]) -> bool:
         req = ReplayRequest(id=uuid7(), want=want, by=self.me, ts=self.clock.now())
         try:
-            self.client.publish(topics.replay_request(site), req.dumps(), qos=1)
+            # expires unasked when it waited the retry time (a link that went down meanwhile)
+            self.client.publish(topics.replay_request(site), req.dumps(), qos=1, expiry_s=int(self.config.fill_retry_s))
         except NotConnected:
             return False
         n = sum(count(r) for r in want.values())

@@ -25,7 +25,6 @@ department code); ``""`` stands for none (a ticket without officer, an officer n
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from .backend import Conn
 from .periods import zone
 from .reports import (OpenClock, _Acc, _add_rating, _add_ticket, _ticket_figures, is_satisfied, rating_rows,
                       ticket_rows)
@@ -115,7 +115,7 @@ def _none(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def day_figures(conn: sqlite3.Connection, site: str, day: date, tz: str, staff: Staff,
+def day_figures(conn: Conn, site: str, day: date, tz: str, staff: Staff,
                 now: float | None = None, first: date | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """The figures of ``site`` on the local ``day``, per (grain, key), computed from the events as a
     site's report computes them; ``now`` stops today's presence at the present moment; ``first`` is
@@ -176,7 +176,7 @@ def _local_day(epoch: float, z: ZoneInfo) -> date:
     return datetime.fromtimestamp(epoch, z).date()
 
 
-def mark_dirty(conn: sqlite3.Connection, items: Iterable[tuple[str, str, float]], tz: ZoneInfo,
+def mark_dirty(conn: Conn, items: Iterable[tuple[str, str, float]], tz: ZoneInfo,
                now: float) -> int:
     """Inside the writer's transaction: the (site, type, ts_epoch) of events just stored. Days already
     over are marked dirty (with the following days up to yesterday for state that carries over);
@@ -196,7 +196,7 @@ def mark_dirty(conn: sqlite3.Connection, items: Iterable[tuple[str, str, float]]
     return mark_days(conn, days)
 
 
-def mark_days(conn: sqlite3.Connection, days: Iterable[tuple[str, date]]) -> int:
+def mark_days(conn: Conn, days: Iterable[tuple[str, date]]) -> int:
     rows = [(s, d.isoformat()) for s, d in sorted(days)]
     if rows:
         conn.executemany("INSERT INTO rollup_dirty (site, day, gen) VALUES (?, ?, 1) ON CONFLICT (site, day) "
@@ -204,13 +204,13 @@ def mark_days(conn: sqlite3.Connection, days: Iterable[tuple[str, date]]) -> int
     return len(rows)
 
 
-def mark_from(conn: sqlite3.Connection, site: str, since: float, tz: ZoneInfo, now: float) -> int:
+def mark_from(conn: Conn, site: str, since: float, tz: ZoneInfo, now: float) -> int:
     """Every day over from the one of ``since`` (a site config version in force from then)."""
     d, today = _local_day(since, tz), _local_day(now, tz)
     return mark_days(conn, [(site, d + timedelta(days=i)) for i in range(max(0, (today - d).days))])
 
 
-def write_day(conn: sqlite3.Connection, site: str, day: date, figures: dict[tuple[str, str], dict[str, Any]],
+def write_day(conn: Conn, site: str, day: date, figures: dict[tuple[str, str], dict[str, Any]],
               computed: float) -> None:
     """Replace the rows of (site, day) (inside the caller's transaction)."""
     conn.execute("DELETE FROM rollup_day WHERE site=? AND day=?", (site, day.isoformat()))
@@ -226,11 +226,11 @@ class RefreshResult:
     days: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _sites(conn: sqlite3.Connection) -> list[str]:
+def _sites(conn: Conn) -> list[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT site FROM devices ORDER BY site")]
 
 
-def pending_days(conn: sqlite3.Connection, site: str, first: date, end: date) -> dict[date, int | None]:
+def pending_days(conn: Conn, site: str, first: date, end: date) -> dict[date, int | None]:
     """Days in ``[first, end)`` without a computed rollup (None) or marked dirty (their mark's gen)."""
     lo, hi = first.isoformat(), end.isoformat()
     done = {r[0] for r in conn.execute("SELECT day FROM rollup_day WHERE site=? AND grain='site' AND day >= ? "
@@ -243,10 +243,10 @@ def pending_days(conn: sqlite3.Connection, site: str, first: date, end: date) ->
 
 
 class _Tx:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Conn):
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Conn:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
@@ -254,11 +254,11 @@ class _Tx:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def transaction(conn: sqlite3.Connection) -> _Tx:
+def transaction(conn: Conn) -> _Tx:
     return _Tx(conn)
 
 
-def check_fingerprint(conn: sqlite3.Connection, staff: Staff) -> bool:
+def check_fingerprint(conn: Conn, staff: Staff) -> bool:
     """Drop every rollup when the directory's departments or the roster changed; True when dropped."""
     fp = staff.fingerprint()
     row = conn.execute("SELECT value FROM meta WHERE key=?", (FINGERPRINT_KEY,)).fetchone()
@@ -273,7 +273,7 @@ def check_fingerprint(conn: sqlite3.Connection, staff: Staff) -> bool:
     return row is not None
 
 
-def refresh(conn: sqlite3.Connection, staff: Staff, tz: str, now: float, *, sites: list[str] | None = None,
+def refresh(conn: Conn, staff: Staff, tz: str, now: float, *, sites: list[str] | None = None,
             limit: int | None = None) -> RefreshResult:
     """Compute every day that is over and has no rollup yet or is dirty (at most ``limit`` days), each
     in its own transaction; a dirty mark is removed only when its gen did not move meanwhile."""
@@ -303,7 +303,7 @@ def refresh(conn: sqlite3.Connection, staff: Staff, tz: str, now: float, *, site
 class RollupJob:
     """Runs :func:`refresh` every ``interval_s`` on its own connection (a thread of the collector)."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], staff: Staff, tz: str,
+    def __init__(self, connect: Callable[[], Conn], staff: Staff, tz: str,
                  clock: Callable[[], float], interval_s: float = 60.0, batch: int = 200):
         self.connect, self.staff, self.tz, self.clock = connect, staff, tz, clock
         self.interval_s, self.batch = interval_s, batch
@@ -336,6 +336,6 @@ class RollupJob:
             conn.close()
 
 
-def db_connector(path: str | Path) -> Callable[[], sqlite3.Connection]:
+def db_connector(path: str | Path) -> Callable[[], Conn]:
     from .db import connect
     return lambda: connect(path)

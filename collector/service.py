@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 import uvicorn
@@ -11,15 +10,16 @@ from common.clock import Clock, SystemClock
 from common.systemd import Notifier
 from common.web.app import WebSettings
 
+from . import backend
 from .alerts import AlertEngine, channels_from
 from .busy_hours import BusyHours
 from .config import CollectorConfig
 from mqtt import topics
-from mqtt.errors import OutboxStorageError, storage_kind
+from mqtt.errors import OutboxStorageError
 
 from .db import open_db
 from .errors import StorageUnavailable
-from .central import CentralIngest
+from .central import CentralIngest, store_of
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink
@@ -39,24 +39,26 @@ class Collector:
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.notifier = notifier or Notifier()
+        store = config.store_location
         try:
-            open_db(config.db).close()  # create and migrate before anyone reads
-        except sqlite3.Error as exc:
+            open_db(store).close()  # create and migrate before anyone reads
+        except backend.Error as exc:
+            where = backend.redact(store)
             raise StorageUnavailable(
-                f"không ghi được cơ sở dữ liệu {config.db} ({storage_kind(exc)}) / cannot write the database "
-                f"{config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
-        self.reader = Reader(config.db, self.clock, config.timezone)
+                f"không ghi được cơ sở dữ liệu {where} ({backend.store_error_kind(exc)}) / cannot write the "
+                f"database {where}: {getattr(exc, 'sqlite_errorname', '')}: {exc}") from None
+        self.reader = Reader(store, self.clock, config.timezone)
         self.hub = LiveHub(self.reader, config.site_or_none)
         staff = config.staff()  # one directory and roster for the mailer, the alerts and the reports
-        mailer = (ReportMailer(config.db, config.report_mail, config.mail, staff=staff,
+        mailer = (ReportMailer(store, config.report_mail, config.mail, staff=staff,
                                tz=config.timezone, site=config.site_or_none)
                   if config.report_mail is not None and config.mail is not None else None)
-        self.alerts = AlertEngine(config.db, config.alerts, staff=staff, clock=self.clock,
+        self.alerts = AlertEngine(store, config.alerts, staff=staff, clock=self.clock,
                                   channels=channels_from(config.mail, config.webhooks), tz=config.timezone,
                                   site=config.site_or_none, ticks=[mailer.tick] if mailer else [],
                                   province_link=config.province_link and config.site_or_none is not None)
         # the daily figures the province reports read (collector/rollups.py), computed once a day is over
-        self.rollups = RollupJob(db_connector(config.db), staff, config.timezone,
+        self.rollups = RollupJob(db_connector(store), staff, config.timezone,
                                  lambda: self.clock.now().timestamp())
         self.reader.alert_source = lambda: self.alerts.last_conditions
         self.reader.staff = staff
@@ -68,21 +70,21 @@ class Collector:
         except OutboxStorageError as exc:
             raise StorageUnavailable(f"không ghi được hộp thư sự kiện của collector / {exc}") from None
         self.busy: BusyHours | None = None
-        if config.site_or_none:  # the portal's busy-hours chart (retained state/busy-hours), on the alerts thread
-            self.busy = BusyHours(config.db, config.site, config.timezone, self.ingest.client.publish_state)
+        if config.site_or_none and not self.central:  # the site's own: the portal's busy-hours chart, on the alerts thread
+            self.busy = BusyHours(store, config.site, config.timezone, self.ingest.client.publish_state)
             self.alerts.ticks.append(self.busy.tick)
             self.ingest.client.on_connected.append(self._republish)
         if config.province_link and config.site_or_none:  # the bridge's retained 1/0 (docs/province.md)
-            link = LinkWatch(config.db, config.site, topics.province_link(config.site), self.clock,
+            link = LinkWatch(store, config.site, topics.province_link(config.site), self.clock,
                              self.ingest.client.ack)
             self.ingest.client.subscribe(link.topic, link.on_message)
         self.replay: ReplayServer | None = None  # the site's store answers the province's gap filling
         if config.province_link and config.site_or_none and not self.central:
-            self.replay = ReplayServer(config.db, config.site, self.ingest.client, self.clock, config.province)
+            self.replay = ReplayServer(store, config.site, self.ingest.client, self.clock, config.province)
         self.console: ConsoleLink | None = None
         if config.console_device and config.site_or_none:
             self.console = ConsoleLink(config.site, config.console_device, config.broker_config())
-        self.app = create_app(config.db, self.reader, self.hub, health=self.health, tz=config.timezone,
+        self.app = create_app(store, self.reader, self.hub, health=self.health, tz=config.timezone,
                               on_ready=self._ready, settings=WebSettings(secure_cookies=config.secure_cookies),
                               alerts=self.alerts, staff=staff, console_link=self.console,
                               fleet_publish=None if self.central else self._publish_command, releases=config.releases)

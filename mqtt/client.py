@@ -247,11 +247,15 @@ class DeviceClient:
         self._mqtt.message_callback_add(topic_filter, deliver)
 
     def publish(self, topic: str, payload: bytes | Model | str, *, qos: int = 1, retain: bool = False,
-                properties: Properties | None = None) -> paho.MQTTMessageInfo:
+                properties: Properties | None = None, expiry_s: int | None = None) -> paho.MQTTMessageInfo:
         """Publish now, outside the outbox: for retained state and answers, which are rebuilt
-        from their source of truth on reconnect. Raises NotConnected when offline."""
+        from their source of truth on reconnect. Raises NotConnected when offline. ``expiry_s``:
+        brokers drop the message when it waited longer than that for a subscriber (MQTT 5)."""
         if not self.connected:
             raise NotConnected(f"not connected to {self.broker.url}")
+        if expiry_s is not None:
+            properties = properties or _properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = expiry_s
         data = payload.dumps() if isinstance(payload, BaseModel) else payload
         return self._mqtt.publish(topic, data, qos=qos, retain=retain, properties=properties)
 

@@ -186,7 +186,7 @@ def _view(request: Request, desk: int) -> dict[str, Any]:
     if state.get("status") == "serving" and state.get("ticket"):
         history = [dict(r) for r in conn.execute(
             "SELECT action, ts, desk, officer, service, to_service FROM ticket_events WHERE day=? AND ticket=? "
-            "ORDER BY ts_epoch", (state.get("day"), state["ticket"]))]
+            "ORDER BY ts_epoch, id", (state.get("day"), state["ticket"]))]
     services = _site_desks(request).get(desk, [])
     return {"desk": desk, "state": state, "history": history, "waiting": waiting_list(conn, day, services)}
 
@@ -196,7 +196,7 @@ def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[s
     where it is (issued or transferred into one of ``services`` and not called since)."""
     last: dict[str, dict[str, Any]] = {}
     for r in conn.execute("SELECT action, ticket, service, to_service, priority, issued_at FROM ticket_events "
-                          "WHERE day=? ORDER BY ts_epoch", (day,)):
+                          "WHERE day=? ORDER BY ts_epoch, id", (day,)):
         t = dict(r)
         prev = last.get(t["ticket"])
         if t["action"] == "issued" and prev is not None:

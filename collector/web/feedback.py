@@ -50,7 +50,7 @@ def feedback_rows(conn: Any, type_: str, site: str | None, state: str | None = N
     elif state:
         sql += " AND s.state = ?"
         args.append(state)
-    sql += " ORDER BY e.ts_epoch DESC LIMIT ?"
+    sql += " ORDER BY e.ts_epoch DESC, e.id DESC LIMIT ?"
     args.append(LIMIT)
     out = []
     for r in conn.execute(sql, args):

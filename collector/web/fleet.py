@@ -6,7 +6,6 @@ devices page shows where it stands."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -21,6 +20,7 @@ from common.web.auth import requires
 from mqtt import topics
 from mqtt.schemas import UpdateCommand, UpdateState
 
+from ..backend import Conn
 from ..db import connect
 from .state import own_site, web
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
 
 
-def update_states(conn: sqlite3.Connection, site: str | None) -> dict[str, UpdateState]:
+def update_states(conn: Conn, site: str | None) -> dict[str, UpdateState]:
     """Each device's retained ``state/update`` (a payload naming another device is ignored:
     identity is the topic)."""
     w, a = (" AND site=?", [site]) if site else ("", [])

@@ -17,7 +17,6 @@ or JSON for /api and Bearer clients); not logged in / a missing scope: the web l
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from ..exports import report_xlsx, satisfaction_xlsx, sheet_pdf, sheet_xlsx, she
 from ..periods import BadReportQuery, Period, zone
 from ..reports import Filters, build_report
 from ..site_config import site_history
+from ..backend import Conn
 from .state import WebState, site_param, web
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -43,7 +43,7 @@ CITIZEN_FIELDS = ("comment", "phone", "citizen_phone")  # dropped without ``citi
 class Ask(NamedTuple):
     """One manager's query: the shared state, the reader's connection, the period and now (epoch s)."""
     w: WebState
-    conn: sqlite3.Connection
+    conn: Conn
     period: Period
     now: float
     site: str | None  # the site asked (a login bound to one site: that one)

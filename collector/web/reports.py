@@ -4,7 +4,6 @@
 The figures come from collector/reports.py and report_series.py, called as they are."""
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -18,11 +17,12 @@ from common.web.i18n import request_lang
 from common.web.pages import wants_json
 from ..report_web import COLUMNS, charts_svg, key_label, report_csv, row_cells, t
 from ..reports import GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, build_report, zone
+from ..backend import Conn
 from .state import site_param, web
 
 
 class Built(NamedTuple):
-    conn: sqlite3.Connection
+    conn: Conn
     period: Period
     report: Report
     now: float

@@ -1,7 +1,6 @@
 """What every router of the collector's web app shares, kept on ``app.state.web``."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -15,6 +14,7 @@ from ..alerts import AlertEngine
 from ..db import connect
 from ..queries import BadQuery, Reader
 from ..staff import Staff
+from ..backend import Conn
 
 if TYPE_CHECKING:  # live.py takes its site from here
     from .live import LiveHub
@@ -36,7 +36,7 @@ class AuthWriter:
         self._conn.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Conn:
         return self._conn
 
 

@@ -15,7 +15,7 @@ from collector.store import Store
 from mqtt import topics
 from mqtt.schemas import BusyHoursState, parse_model
 from tests.collector.wire import SITE
-from tests.portal.history import TODAY, VN, at, rating, seed_history
+from tests.portal.history import TODAY, VN, at, rating, seed_history, ticket
 
 
 @pytest.fixture
@@ -52,9 +52,11 @@ def test_busy_hours_publish_when_due_and_again_after_a_reconnect(store) -> None:
     db = conn.execute("PRAGMA database_list").fetchone()[2]
     b = BusyHours(db, SITE, "Asia/Ho_Chi_Minh", publish, every_s=3600)
     b.tick(at(TODAY, 7))  # offline: nothing sent, tried again next tick
+    s.write_batch([ticket("issued", "1500", at(TODAY - timedelta(days=7), 10), "kiosk-1")])  # while offline
     online[0] = True
-    b.tick(at(TODAY, 7, 1))
+    b.tick(at(TODAY, 7, 1))  # the summary computed while offline, not computed again
     assert [t for t, _ in sent] == [topics.state(SITE, "busy-hours")]
+    assert (0, 10) not in {(c.weekday, c.hour) for c in sent[0][1].hours}
     b.tick(at(TODAY, 7, 30))  # not due
     assert len(sent) == 1
     b.republish()  # a reconnect
@@ -62,7 +64,17 @@ def test_busy_hours_publish_when_due_and_again_after_a_reconnect(store) -> None:
     b.tick(at(TODAY, 8, 40))  # an hour later
     b.tick(at(TODAY + timedelta(days=1), 0, 1))  # a new day: yesterday (Monday) joins the window
     assert len(sent) == 4
+    assert (0, 10) in {(c.weekday, c.hour) for c in sent[1][1].hours}  # recomputed after the reconnect
     assert sent[-1][1].last_day == TODAY.isoformat() and sent[-1][1].days[0] == 3
+    # a computation that fails (the store unreadable) is tried again a minute later, not at every tick
+    b.db = str(Path(db).with_name("missing") / "collector.db")
+    b.republish()
+    with pytest.raises(sqlite3.Error):
+        b.tick(at(TODAY + timedelta(days=1), 1))
+    b.tick(at(TODAY + timedelta(days=1), 1, 0) + timedelta(seconds=30))  # not yet
+    with pytest.raises(sqlite3.Error):
+        b.tick(at(TODAY + timedelta(days=1), 1, 1) + timedelta(seconds=5))
+    assert len(sent) == 4
 
 
 def stored_ratings(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:

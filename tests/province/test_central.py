@@ -6,18 +6,20 @@ with durable outboxes; two central collector processes on one shared store.
 ``MOTCUA_PROVINCE_LONG=1`` keeps the link cut for minutes instead of seconds."""
 from __future__ import annotations
 
+import importlib.util
 import os
-import sqlite3
 import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from collector.db import connect
 from mqtt import topics
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
@@ -26,8 +28,10 @@ from tests.collector.wire import CollectorProcess, rating
 from tests.ops.support import run_ops
 from tests.province.conftest import OTHER, SITE, BridgedSite, CentralBroker, Sub, toml
 from tests.province.proxy import Link
+from tests.support.pg import fresh_database, pg_cluster  # noqa: F401 (the session's PostgreSQL cluster)
 from tests.support.wait import wait_for
 
+PG_STORE = importlib.util.find_spec("collector.backend") is not None  # the PostgreSQL store (pgstore, #17.2)
 LONG = os.environ.get("MOTCUA_PROVINCE_LONG") == "1"
 CUT_S = 180.0 if LONG else 8.0
 SITES = (SITE, OTHER)
@@ -49,8 +53,18 @@ fill_retry_s = 5
 """
 
 
-def _ids(db: Path, site: str | None = None) -> set[str]:
-    with sqlite3.connect(db, timeout=10) as c:
+@contextmanager
+def _store(where: str | Path) -> Iterator[Any]:
+    """A connection to a collector's store: a site's SQLite file or the province's store."""
+    conn = connect(str(where))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _ids(where: str | Path, site: str | None = None) -> set[str]:
+    with _store(where) as c:
         if site is None:
             return {r[0] for r in c.execute("SELECT id FROM events")}
         return {r[0] for r in c.execute("SELECT id FROM events WHERE site=?", (site,))}
@@ -106,7 +120,7 @@ class Site:
     def start(self) -> None:
         self.broker.start()
         self.collector.broker_url = self.broker.url
-        self.collector.start()
+        self.collector.start(timeout=60)
         self.devices = [Device(self, d, i) for i, d in enumerate(DEVICES, 1)]
 
     def kill(self) -> None:
@@ -118,7 +132,7 @@ class Site:
 
     def restart(self) -> None:
         self.broker.start()
-        self.collector.start()
+        self.collector.start(timeout=60)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Every device's events are in the site's store (confirmed: the outboxes are empty)."""
@@ -136,7 +150,7 @@ class Site:
 
 
 class Province:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, store: str | None = None):
         self.root = tmp / "central"
         run_ops("province-bridge", "central-init", "--root", str(self.root),
                 "--server-name", "localhost", "--server-name", "127.0.0.1")
@@ -145,10 +159,13 @@ class Province:
             run_ops("province-bridge", "add-site", "--root", str(self.root), "--site", site,
                     "--province", f"mqtts://127.0.0.1:{self.central.tls_port}")
         self.sites = dict(zip(SITES, _parallel(lambda name: Site(name, tmp, self), SITES)))
-        self.db = tmp / "province.db"
+        # ONE store for both central collectors: PostgreSQL (each keeps only its SQLite `db` beside)
+        self.db: str | Path = store or tmp / "province.db"
         conf = tmp / "central.toml"
-        conf.write_text((self.root / "etc/motcua/province/province-collector.toml").read_text() + CENTRAL_PROVINCE)
-        self.collectors = [CollectorProcess("", self.db, site="+", client_id=f"province-collector-{i}",
+        conf.write_text((f'store = "{store}"\n' if store else "") + CENTRAL_PROVINCE +
+                        (self.root / "etc/motcua/province/province-collector.toml").read_text())
+        self.collectors = [CollectorProcess("", tmp / f"central-{i}.db" if store else tmp / "province.db", site="+",
+                                            client_id=f"province-collector-{i}",
                                             log=tmp / f"central-{i}.log", extra=["--config", str(conf)])
                            for i in (1, 2)]
 
@@ -159,7 +176,7 @@ class Province:
         self.central.start()
         for c in self.collectors:
             c.broker_url = self.central.url
-        _parallel(lambda c: c.start(), self.collectors)
+        _parallel(lambda c: c.start(timeout=60), self.collectors)
         _parallel(lambda s: s.start(), list(self.sites.values()))
 
     def stop(self) -> None:
@@ -172,7 +189,7 @@ class Province:
     def ids(self, site: str) -> set[str]:
         return _ids(self.db, site)
 
-    def converged(self, site: str, timeout: float = 40.0) -> bool:
+    def converged(self, site: str, timeout: float = 60.0) -> bool:
         s = self.sites[site]
         return wait_for(lambda: self.ids(site) == s.ids(), timeout)
 
@@ -190,8 +207,9 @@ def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
-    p = Province(tmp_path_factory.mktemp("central"))
+def province(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Province]:
+    store = fresh_database(request.getfixturevalue("pg_cluster")) if PG_STORE else None
+    p = Province(tmp_path_factory.mktemp("central"), store)
     p.start()
     try:
         yield p
@@ -219,7 +237,7 @@ def test_two_sites_stored_once_by_two_central_collectors(province: Province) -> 
     health = province.health()
     assert all(h["province"]["events_in"] > 0 for h in health), f"both central instances share the stream: {health}"
     assert all(h["ingest"]["confirmations"] == 0 for h in health), "a central collector never confirms to devices"
-    with sqlite3.connect(province.db) as c:  # once each: typed rows too
+    with _store(province.db) as c:  # once each: typed rows too
         for site in SITES:
             n_ev = c.execute("SELECT count(*) FROM events WHERE site=? AND type='rating'", (site,)).fetchone()[0]
             n_r = c.execute("SELECT count(*) FROM ratings WHERE site=?", (site,)).fetchone()[0]
@@ -230,7 +248,7 @@ def test_two_sites_stored_once_by_two_central_collectors(province: Province) -> 
 
 def _own(db: Path) -> int:
     """The site collector's own events (its faults), not ratings."""
-    with sqlite3.connect(db) as c:
+    with _store(db) as c:
         return int(c.execute("SELECT count(*) FROM events WHERE type!='rating'").fetchone()[0])
 
 
@@ -238,11 +256,11 @@ def test_bridge_cut_while_devices_produce_then_restored(province: Province) -> N
     a = province.sites[SITE]
     a.link.cut()
     before = len(province.ids(SITE))
-    _produce([a], 40, CUT_S)
-    a.settle()
+    _produce([a], int(5 * CUT_S), CUT_S)
+    a.settle(60)
     assert len(province.ids(SITE)) == before, "nothing crosses a cut link"
     a.link.restore()
-    assert province.converged(SITE), f"{len(province.ids(SITE))} of {len(a.ids())}\n{province.logs()}"
+    assert province.converged(SITE, 40 + CUT_S / 2), f"{len(province.ids(SITE))} of {len(a.ids())}\n{province.logs()}"
 
 
 def test_site_killed_with_its_broker_during_the_cut_converges_by_replay(province: Province) -> None:
@@ -277,13 +295,13 @@ def test_central_collector_killed_mid_stream(province: Province) -> None:
     time.sleep(1.5)
     province.collectors[0].kill()
     time.sleep(1.5)
-    province.collectors[0].start()  # Restart=always: its session (and its share) comes back
+    province.collectors[0].start(timeout=60)  # Restart=always: its session (and its share) comes back
     time.sleep(1.0)
     stop.set()
     t.join()
     b.settle()
     assert province.converged(OTHER), f"{len(province.ids(OTHER))} of {len(b.ids())}\n{province.logs()}"
-    with sqlite3.connect(province.db) as c:
+    with _store(province.db) as c:
         n_r = c.execute("SELECT count(*) FROM ratings WHERE site=?", (OTHER,)).fetchone()[0]
     assert n_r == len(b.ids()) - _own(b.db), "nothing doubled"
 
@@ -299,7 +317,7 @@ def test_central_collector_dead_for_good_its_share_is_filled_from_the_site(provi
     b.settle()
     assert province.converged(OTHER, 40), f"{len(province.ids(OTHER))} of {len(b.ids())}\n{province.logs()}"
     assert survivor.health()["province"]["replayed_in"] > before, "the dead session's share came by replay"
-    province.collectors[1].start()
+    province.collectors[1].start(timeout=60)
 
 
 def test_a_site_cannot_publish_as_another_site(province: Province) -> None:
@@ -315,7 +333,7 @@ def test_a_site_cannot_publish_as_another_site(province: Province) -> None:
     forger.publish(topics.event(SITE, "rt-01", "rating"), p2)
     # a replay of its own collector carrying the other site's event: a dead letter too
     forger.publish(topics.replay(SITE, "rt-01", "rating"), p2)
-    with sqlite3.connect(province.db) as c:
+    with _store(province.db) as c:
         assert wait_for(lambda: c.execute("SELECT count(*) FROM dead_letters WHERE reason='site_mismatch'")
                         .fetchone()[0] >= 2, 15)
         assert not c.execute("SELECT id FROM events WHERE seq IN (900001, 900002)").fetchall()

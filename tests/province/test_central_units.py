@@ -136,3 +136,20 @@ def test_gap_filler_wants_what_the_manifest_claims_and_the_store_lacks(tmp_path:
     _write(Store(conn), rating(seq=11), rating(seq=12))
     assert "rt-01" not in filler._missing(SITE, st.devices, now)
     assert st.devices["rt-01"].verified == 12
+
+
+def test_gap_filler_does_not_ask_a_site_whose_link_is_down(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "central.db")
+    links: dict[str, bool] = {SITE: False}
+    client = DeviceClient(None, "collector", "collector", BrokerConfig())
+    filler = GapFiller(tmp_path / "central.db", client, SystemClock(), ProvinceConfig(fill_grace_s=0), "c1",
+                       link_up=links.get)
+    filler.on_manifest(Message(topics.manifest(SITE), Manifest(site=SITE, devices={"rt-01": [(1, 3)]}).dumps(), True))
+    filler._conn = conn
+    looked: list[str] = []
+    filler._missing = lambda site, devices, now: looked.append(site) or {}  # type: ignore[method-assign]
+    filler.round()
+    assert looked == [], "the bridge is down: nothing asked"
+    links[SITE] = True
+    filler.round()
+    assert looked == [SITE]
