@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -69,22 +68,17 @@ def stop_cluster(central: Path) -> None:
 
 def central_ids(central: Path) -> dict[str, list[str]]:
     """Every event id in the province store, per site (the cluster the demo kept, started again)."""
-    rows: list[Any]
-    pg = existing_cluster_dir(central)
-    if pg is not None:
-        import psycopg
+    import psycopg
 
-        from ops.pgcluster import PgCluster
-        cluster = PgCluster(pg, dbname="province").start()
-        try:
-            with psycopg.connect(cluster.url) as conn:
-                rows = conn.execute("SELECT site, id FROM events").fetchall()
-        finally:
-            cluster.stop()
-    else:  # the interim SQLite province store
-        lite = sqlite3.connect(central / "central.db")
-        rows = lite.execute("SELECT site, id FROM events").fetchall()
-        lite.close()
+    from ops.pgcluster import PgCluster
+    pg = existing_cluster_dir(central)
+    assert pg is not None, f"no PostgreSQL cluster under {central}"
+    cluster = PgCluster(pg, dbname="province").start()
+    try:
+        with psycopg.connect(cluster.url) as conn:
+            rows = conn.execute("SELECT site, id FROM events").fetchall()
+    finally:
+        cluster.stop()
     out: dict[str, list[str]] = {}
     for site, eid in rows:
         out.setdefault(site, []).append(eid)
