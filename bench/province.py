@@ -116,6 +116,22 @@ class Rig:
                     continue
                 self.rss[p.pid] = max(self.rss.get(p.pid, 0.0), mb)
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the central collectors and the PostgreSQL server's processes."""
+        assert self.store is not None
+        procs = [psutil.Process(p.pid) for p in self.collectors]
+        pid_file = self.store.cluster.data / "postmaster.pid"
+        master = psutil.Process(int(pid_file.read_text().split()[0]))
+        procs += [master, *master.children(recursive=True)]
+        total = 0.0
+        for pr in procs:
+            try:
+                t = pr.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+        return total
+
     def stored(self) -> int:
         assert self.store is not None
         return sum(self.store.events_by_site().values())
@@ -182,14 +198,18 @@ def bench_ingest(work: Path, sites: int, events: int, out: dict[str, float]) -> 
         rig.start_collectors()
         time.sleep(1.0)
         base = rig.stored()
+        cpu0 = rig.cpu_s()
         t0 = time.perf_counter()
         rig.publish(per_site, "coll")
         assert wait_for(lambda: rig.stored() - base >= total, 300, 0.1), f"stored {rig.stored() - base} of {total}"
         stored = total / (time.perf_counter() - t0)
+        per_cpu = total / (rig.cpu_s() - cpu0)
         print(f"a. central ingest, {sites} bridged sites, {total} events: two central collectors stored "
               f"{stored:,.0f} ev/s into PostgreSQL; bare paho subscriber received {bare:,.0f} ev/s of the same "
-              f"stream -> ratio {stored / bare:.2f} (target >= 0.8)")
-        out.update(ingest_events=total, ingest_sites=sites, ingest_stored_per_s=round(stored),
+              f"stream -> ratio {stored / bare:.2f} (target >= 0.8); the collectors and PostgreSQL used one CPU "
+              f"second per {per_cpu:,.0f} events (on {os.cpu_count()} idle cores: at most about "
+              f"{per_cpu * (os.cpu_count() or 1):,.0f} ev/s)")
+        out.update(ingest_per_cpu_s=round(per_cpu), ingest_events=total, ingest_sites=sites, ingest_stored_per_s=round(stored),
                    ingest_bare_per_s=round(bare), ingest_ratio=round(stored / bare, 3))
         return list(rig.rss.values())
     finally:
@@ -212,6 +232,7 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
         pub_s = time.perf_counter() - t_pub
         time.sleep(1.0)
         assert rig.stored() == 0, "the link was cut: nothing may arrive"
+        cpu0 = rig.cpu_s()
         t0 = time.perf_counter()
         rig.link.restore()
         first = [0.0]
@@ -224,6 +245,7 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
         assert wait_for(done, 900, 0.2), f"stored {rig.stored()} of {total}"
         el = time.perf_counter() - t0
         rate = total / el
+        per_cpu = total / (rig.cpu_s() - cpu0)
         drain = total / (time.perf_counter() - first[0]) if first[0] else float("nan")
         assert wait_for(lambda: bare.got >= total, 120, 0.1), f"the bare subscriber got {bare.got} of {total}"
         bare_rate = total / (bare.last - t0)
@@ -232,8 +254,9 @@ def bench_catchup(work: Path, sites: int, backlog: int, out: dict[str, float]) -
               f"{pub_s:.0f} s), links restored: all stored in {el:.1f} s -> {rate:,.0f} ev/s (target >= 5,000/s); "
               f"{drain:,.0f} ev/s from the first arrival (bridges reconnect within restart_timeout '1 2'); "
               f"peer: a bare paho subscriber on the central broker had the whole backlog {bare.last - t0:.1f} s after "
-              f"the restore ({bare_rate:,.0f} ev/s) -> ratio {rate / bare_rate:.2f}")
-        out.update(catchup_events=total, catchup_sites=sites, catchup_s=round(el, 2), catchup_per_s=round(rate),
+              f"the restore ({bare_rate:,.0f} ev/s) -> ratio {rate / bare_rate:.2f}; collectors and PostgreSQL: "
+              f"{per_cpu:,.0f} events per CPU second")
+        out.update(catchup_per_cpu_s=round(per_cpu), catchup_events=total, catchup_sites=sites, catchup_s=round(el, 2), catchup_per_s=round(rate),
                    catchup_drain_per_s=round(drain), catchup_bare_per_s=round(bare_rate),
                    catchup_ratio=round(rate / bare_rate, 3))
         return list(rig.rss.values())
