@@ -260,7 +260,8 @@ class ProvinceDemo:
 
 def main(args: argparse.Namespace) -> int:
     if args.display or args.portal:
-        print("motcua demo --sites: --display and --portal are for one centre (motcua demo)", file=sys.stderr)
+        print("motcua demo --sites: --display và --portal chỉ dành cho một trung tâm / are for one centre "
+              "(motcua demo)", file=sys.stderr)
         return 2
     missing = CentralStore.missing_requirement()
     if missing:
