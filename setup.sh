@@ -408,7 +408,8 @@ install_package() {
 # --mock-hardware: a drop-in beside the role's unit (mock pins, an off-screen window, no tty).
 mock_dropin() {
     case "$ROLE" in
-        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n' ;;
+        # keys written to /run/motcua-rating-terminal/pins press the mock pins (rating_terminal/mockpins.py)
+        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock MOTCUA_MOCK_PINS=/run/motcua-rating-terminal/pins\nRuntimeDirectory=motcua-rating-terminal\nRuntimeDirectoryMode=0750\n' ;;
         kiosk) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock SDL_VIDEODRIVER=offscreen\nTTYPath=\nStandardInput=null\n' ;;
         display) printf '[Service]\nEnvironment=SDL_VIDEODRIVER=offscreen SDL_AUDIODRIVER=dummy\nTTYPath=\nStandardInput=null\n' ;;
     esac
