@@ -502,22 +502,16 @@ write_configs() {
 }
 
 # A replacement device (motcua replace-device on the server put continue.toml in the bundle):
-# its new, empty outbox starts at the seq after the collector's last one from this device id.
+# the role's new, empty outbox starts at the seq after the collector's last one from this device
+# id (every role with an outbox: ops/roles.py Role.outbox; the display has none).
 seed_outbox() {
-    [[ -n $BUNDLE && -f $BUNDLE/continue.toml && $ROLE == rating-terminal ]] || return 0
-    local py outbox line
-    py="$(helper_py)"
-    outbox="$("$py" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("outbox", ""))' \
-        "$ROOT$ETC/rating-terminal.toml" 2>/dev/null || true)"
-    [[ -n $outbox ]] || { say "note: no outbox in $ETC/rating-terminal.toml: continue.toml not applied"; return 0; }
-    say "+ $py -m ops.replace seed --outbox $ROOT$outbox --site $SITE --device $DEVICE --continue-file $BUNDLE/continue.toml"
-    [[ $DRY_RUN == 0 ]] || return 0
-    while IFS= read -r line; do
-        case "$line" in changed:*) CHANGES+=("${line#changed: }") ;; esac
-        say "$line"
-    done <<< "$(PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$py" -m ops.replace seed --outbox "$ROOT$outbox" \
-        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml")"
-    run_system chown -R motcua:motcua "$(dirname "$outbox")"
+    [[ -n $BUNDLE && -f $BUNDLE/continue.toml ]] || return 0
+    case "$ROLE" in server|display) say "note: $ROLE keeps no outbox: continue.toml not needed"; return 0 ;; esac
+    local cfg owner=()
+    cfg="$(role_configs | cut -d' ' -f1)"
+    [[ -n $ROOT ]] || owner=(--owner motcua)
+    ops_helper seed-outbox --role "$ROLE" --config "$ROOT$ETC/$cfg" --root "${ROOT:-/}" "${owner[@]}" \
+        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml"
 }
 
 mosquitto_include() {

@@ -377,8 +377,13 @@ def province_bridge(argv: list[str] | None = None) -> int:
     return bridge_main(argv)
 
 
+def _seed_outbox(argv: list[str]) -> int:
+    from .replace import seed
+    return seed(argv)
+
+
 HELPERS = {"province-bridge": province_bridge, "check-config": check_config, "doctor": doctor, "provision-device": provision_device,
-           "server-init": server_init, "write-config": write_config}
+           "server-init": server_init, "write-config": write_config, "seed-outbox": _seed_outbox}
 
 
 def main(argv: list[str] | None = None) -> int:
