@@ -32,7 +32,8 @@ ETC=/etc/motcua
 CHANGES=()
 # Development and CI: the broker, a screen for Kivy, a pty pair, voice, the browser, systemd-analyze.
 # fonts-dejavu-core: Vietnamese glyphs for the server's PDF reports where there is no Kivy.
-DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd fonts-dejavu-core"
+# postgresql: the PostgreSQL 15 server binaries for private clusters (ops/pgcluster.py: tests, demo).
+DEV_PACKAGES="python3-venv mosquitto mosquitto-clients xvfb socat espeak-ng chromium sox systemd fonts-dejavu-core postgresql"
 APT_UPDATED=0
 
 usage() {
@@ -167,7 +168,7 @@ role_packages() {
     [[ $ROLE == server ]] || base+=" python3-cryptography"
     local kivy="libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0 libmtdev1 libgl1 libgles2 libegl1 libgbm1 fonts-noto-core"
     case "$ROLE" in
-        server) echo "$base mosquitto mosquitto-clients sqlite3 fonts-dejavu-core" ;;
+        server) echo "$base mosquitto mosquitto-clients sqlite3 fonts-dejavu-core postgresql" ;;
         rating-terminal) echo "$base" ;;
         kiosk) echo "$base $kivy" ;;
         display) echo "$base $kivy espeak-ng alsa-utils" ;;
