@@ -47,6 +47,11 @@ check() {  # check NAME DETAIL command...: a row from a command's exit code (its
     local name="$1" detail="$2" log="${LOG:-$WORK/log}"; shift 2
     if "$@" >>"$log" 2>&1; then row "$name" ok "$detail"; else row "$name" FAIL "$detail (see $log)"; fi
 }
+# Parallel jobs: bg starts one, join waits for those started (never a bare wait: the
+# containers' systemd-nspawn processes are children of this shell too).
+JOBS=()
+bg() { "$@" & JOBS+=($!); }
+join() { local j; for j in "${JOBS[@]}"; do wait "$j"; done; JOBS=(); }
 P0=$SECONDS
 phase() {  # phase NAME: how long the phase that ends here took (the table's time section)
     PHASES+=("$(printf '%-50s %4d s' "$1" $((SECONDS - P0)))")
@@ -54,7 +59,8 @@ phase() {  # phase NAME: how long the phase that ends here took (the table's tim
 }
 finish() {
     local rc=$? n fails
-    wait   # jobs still running (a timeout)
+    local j
+    for j in "${JOBS[@]}"; do kill "$j" 2>/dev/null; done   # jobs still running (a timeout)
     n="$(wc -l < "$ROWS" 2>/dev/null || echo 0)"
     fails="$(cat "$WORK/fails" 2>/dev/null | wc -l)"
     echo
@@ -133,11 +139,11 @@ ip_of() { local spec d ip; for spec in "${DEVICES[@]}"; do IFS=: read -r d _ ip 
 # the devices boot (and refuse to install without hardware) while the server is set up
 for spec in "${DEVICES[@]}"; do
     IFS=: read -r dev role ip extra <<< "$spec"
-    LOG="$WORK/$dev.log" refused "$dev" "$role" "$extra" &
+    LOG="$WORK/$dev.log" bg refused "$dev" "$role" "$extra"
 done
 check "server: setup.sh --role server" "site $SITE" setup_role srv --role server --site "$SITE"
 check "server: units active (running)" "$SERVER_UNITS" active srv $SERVER_UNITS
-wait
+join
 phase "server set-up (devices booting meanwhile)"
 
 # ------------------------------------------------------------------------ every device role, in parallel
@@ -161,9 +167,9 @@ for spec in "${DEVICES[@]}"; do   # provisioning writes the server's password fi
 done
 for spec in "${DEVICES[@]}"; do
     IFS=: read -r dev role ip extra <<< "$spec"
-    LOG="$WORK/$dev.log" device_setup "$dev" "$role" "$extra" &
+    LOG="$WORK/$dev.log" bg device_setup "$dev" "$role" "$extra"
 done
-wait
+join
 phase "device set-ups (in parallel)"
 
 # ------------------------------------------------------------------------ a rating reaches the collector
@@ -194,11 +200,11 @@ for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; cexec "$de
 cexec srv systemctl restart --no-block motcua-ticketing motcua-collector
 check "every unit survives systemctl restart" "server + ${#DEVICES[@]} devices" all_active
 phase "rating, restarts"
-for c in srv $(for spec in "${DEVICES[@]}"; do echo "${spec%%:*}"; done); do stop_container "$c" & done
-wait
-start_container srv "$SRV_IP" >>"$WORK/log" 2>&1 &
-for spec in "${DEVICES[@]}"; do IFS=: read -r dev role ip _ <<< "$spec"; start_container "$dev" "$ip" >>"$WORK/$dev.log" 2>&1 & done
-wait
+for c in srv $(for spec in "${DEVICES[@]}"; do echo "${spec%%:*}"; done); do bg stop_container "$c"; done
+join
+bg start_container srv "$SRV_IP" >>"$WORK/log" 2>&1
+for spec in "${DEVICES[@]}"; do IFS=: read -r dev role ip _ <<< "$spec"; bg start_container "$dev" "$ip" >>"$WORK/$dev.log" 2>&1; done
+join
 check "every unit active after a container reboot" "$(( ${#DEVICES[@]} + 1 )) containers rebooted" all_active
 phase "reboots (in parallel)"
 second() {
@@ -206,14 +212,14 @@ second() {
     out="$(setup_role "$1" "${@:2}")" || return 1
     grep -q "nothing changed" <<< "$out"
 }
-LOG="$WORK/srv.log" check "server: second setup.sh changes nothing" "" second srv --role server --site "$SITE" &
-LOG="$WORK/rt-05.log" check "rt-05: second setup.sh changes nothing" "" second rt-05 --role rating-terminal --site "$SITE" --device rt-05 --desk 5 --bundle /root/bundle --mock-hardware &
-wait
+LOG="$WORK/srv.log" bg check "server: second setup.sh changes nothing" "" second srv --role server --site "$SITE"
+LOG="$WORK/rt-05.log" bg check "rt-05: second setup.sh changes nothing" "" second rt-05 --role rating-terminal --site "$SITE" --device rt-05 --desk 5 --bundle /root/bundle --mock-hardware
+join
 phase "second setup.sh (in parallel)"
 
 # ------------------------------------------------------------------------ updates
 # the replacement Pi's SD card is written (a container from the clean root) while the old one still runs
-CHOST=rt-05 start_container rt-05b "$NET.7" >>"$WORK/rt-05b.log" 2>&1 &
+CHOST=rt-05 bg start_container rt-05b "$NET.7" >>"$WORK/rt-05b.log" 2>&1
 version_of() { cexec "$1" /opt/motcua/venv/bin/motcua --version; }
 waves() { in_c srv "/opt/motcua/venv/bin/motcua update-devices --site $SITE --devices $1 --wave 1 --timeout 400"; }
 in_c srv "/opt/motcua/venv/bin/motcua release build --repo /root/motcua --version 0.1.0+sys2" >>"$WORK/log" 2>&1
@@ -239,7 +245,7 @@ cexec srv systemctl stop mosquitto
 check "doctor: broker down" "Mosquitto is not running" doctor_says rt-05 /etc/motcua/rating-terminal.toml "Mosquitto is not running"
 cexec srv systemctl start mosquitto
 in_c rt-05 "sed 's/^password = .*/password = \"wrong\"/' /etc/motcua/rating-terminal.toml > /root/wrong-rating-terminal.toml"
-LOG="$WORK/rt-05.log" check "doctor: wrong password" "refused user 'rt-05'" doctor_says rt-05 /root/wrong-rating-terminal.toml "refused user" &
+LOG="$WORK/rt-05.log" bg check "doctor: wrong password" "refused user 'rt-05'" doctor_says rt-05 /root/wrong-rating-terminal.toml "refused user"
 clock() {  # the time service breaks: chrony (tests/system/fake-chronyc) first synchronised, then not
     in_c rt-05 "install -m 0755 /src/tests/system/fake-chronyc /usr/local/bin/chronyc && mkdir -p /run/fake-chrony && printf 'Reference ID    : 0A4D0002 (srv)\nSystem time     : 0.000021 seconds slow of NTP time\nLeap status     : Normal\n' > /run/fake-chrony/tracking"
     doctor_says rt-05 /etc/motcua/rating-terminal.toml "ok  *synchronised by chrony" || { echo "the doctor did not take chrony's word"; return 1; }
@@ -249,12 +255,12 @@ clock() {  # the time service breaks: chrony (tests/system/fake-chronyc) first s
     in_c rt-05 "rm -rf /usr/local/bin/chronyc /run/fake-chrony"
     return $rc
 }
-LOG="$WORK/rt-05-clock.log" check "doctor: clock not synced (chrony's leap status)" "synchronised, then 'Not synchronised'" clock &
+LOG="$WORK/rt-05-clock.log" bg check "doctor: clock not synced (chrony's leap status)" "synchronised, then 'Not synchronised'" clock
 if [[ -d $WORK/kiosk-1 ]]; then
     in_c kiosk-1 "sed 's|^port = .*|port = \"/dev/ttyUSB7\"|' /etc/motcua/kiosk.toml > /root/nothere-kiosk.toml"
-    LOG="$WORK/kiosk-1.log" check "doctor: printer device missing" "/dev/ttyUSB7: no such device" doctor_says kiosk-1 /root/nothere-kiosk.toml "ttyUSB7: no such device" &
+    LOG="$WORK/kiosk-1.log" bg check "doctor: printer device missing" "/dev/ttyUSB7: no such device" doctor_says kiosk-1 /root/nothere-kiosk.toml "ttyUSB7: no such device"
 fi
-wait
+join
 phase "doctor"
 
 # ------------------------------------------------------------------------ a desk Pi replaced
