@@ -122,6 +122,23 @@ apt_install() {
     changed "apt packages installed: $missing"
 }
 
+# The server's postgresql package brings the binaries for motcua's own private clusters
+# (ops/pgcluster.py); Debian's default "main" cluster would be one more server running unused
+# (and a minute of initdb on a Pi): postgresql-common reads this before it would make one.
+pg_no_main_cluster() {
+    [[ $ROLE == server ]] || return 0
+    local f="$ROOT/etc/postgresql-common/createcluster.d/motcua.conf"
+    local text="# motcua (setup.sh): no default cluster; motcua runs its own (ops/pgcluster.py)
+create_main_cluster = false"
+    if [[ -f $f && "$(cat "$f")" == "$text" ]]; then
+        say "ok: $f"
+        return 0
+    fi
+    run install -d -m 0755 "$(dirname "$f")"
+    if [[ $DRY_RUN == 0 ]]; then printf '%s\n' "$text" > "$f"; fi
+    changed "$f (no default PostgreSQL cluster)"
+}
+
 # ----------------------------------------------------------------------------- development
 dev_setup() {
     say "== motcua development set-up in $REPO"
@@ -629,6 +646,7 @@ main() {
     check_hardware
     trap on_error ERR
     resolve_os_packages
+    pg_no_main_cluster
     # shellcheck disable=SC2046
     apt_install $(role_packages) $OS_APT
     ensure_user
