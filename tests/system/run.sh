@@ -52,10 +52,21 @@ check() {  # check NAME DETAIL command...: a row from a command's exit code (its
 JOBS=()
 bg() { "$@" & JOBS+=($!); }
 join() { local j; for j in "${JOBS[@]}"; do wait "$j"; done; JOBS=(); }
-P0=$SECONDS
-phase() {  # phase NAME: how long the phase that ends here took (the table's time section)
-    PHASES+=("$(printf '%-50s %4d s' "$1" $((SECONDS - P0)))")
-    P0=$SECONDS
+# CPU time of everything this test starts, containers included (a cpuacct cgroup of its own, on
+# cgroup v1 hosts): unlike the wall time it does not depend on what else the machine runs.
+CG=""
+if [[ -d /sys/fs/cgroup/cpuacct && ! -e /sys/fs/cgroup/cpuacct/cgroup.subtree_control ]] \
+    && mkdir "/sys/fs/cgroup/cpuacct/motcua-system.$$" 2>/dev/null; then
+    CG="/sys/fs/cgroup/cpuacct/motcua-system.$$"
+    echo $$ > "$CG/cgroup.procs" || CG=""
+fi
+cpu_s() { if [[ -n $CG ]]; then echo $(( $(cat "$CG/cpuacct.usage") / 1000000000 )); else echo 0; fi; }
+P0=$SECONDS C0=$(cpu_s)
+phase() {  # phase NAME: the wall and CPU time of the phase that ends here (the table's time section)
+    local c
+    c=$(cpu_s)
+    PHASES+=("$(printf '%-50s %5d s wall %6d s CPU' "$1" $((SECONDS - P0)) $((c - C0)))")
+    P0=$SECONDS C0=$c
 }
 finish() {
     local rc=$? n fails
@@ -69,9 +80,14 @@ finish() {
     cat "$ROWS" 2>/dev/null
     echo "$((n - fails)) of $n passed"
     echo
-    echo "where the time went:"
+    echo "where the time went (CPU: user + system of every process, both cores; load average now $(cut -d' ' -f1-3 /proc/loadavg)):"
     printf '%s\n' "${PHASES[@]}"
+    printf '%-50s %5d s wall %6d s CPU\n' "in all" $((SECONDS - T0)) "$(cpu_s)"
     if [[ ${MOTCUA_SYSTEM_KEEP:-} == 1 ]]; then echo "kept: $WORK (containers still running)"; else cleanup_containers; fi
+    if [[ -n $CG ]]; then
+        echo $$ > /sys/fs/cgroup/cpuacct/cgroup.procs
+        rmdir "$CG" 2>/dev/null || echo "note: $CG not removed yet (processes left in it)" >&2
+    fi
     [[ $fails == 0 && $n -gt 0 && $rc == 0 ]] || exit 1
 }
 trap finish EXIT
