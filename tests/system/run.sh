@@ -3,13 +3,17 @@
 # in containers (systemd-nspawn) on a private network of their own, the site server in one of
 # them. See docs/provisioning.md ("The system test").
 #
-#   sudo MOTCUA_SYSTEM=1 tests/system/run.sh                 (x86_64, about 5 min once the root is cached)
+#   sudo MOTCUA_SYSTEM=1 tests/system/run.sh                 (x86_64)
 #   sudo MOTCUA_SYSTEM=1 MOTCUA_SYSTEM_ARCH=arm64 tests/system/run.sh     (arm64 under qemu-user-static)
 #
 # Needs root, debootstrap, systemd-container, iproute2 (arm64 also qemu-user-static and
 # binfmt-support). The clean root is cached in $MOTCUA_SYSTEM_CACHE (default
 # /var/cache/motcua-system); containers, overlays and the bridge are removed at the end.
 # Exit code 0 when every row of the table passed.
+#
+# The whole script is one { ... } block: bash reads it all before running any of it, so editing
+# this file while a run is under way (it takes a while) cannot change what that run does.
+{
 set -Euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [[ ${MOTCUA_SYSTEM:-} == 1 ]] || { echo "system test skipped: set MOTCUA_SYSTEM=1 to run it (see docs/provisioning.md)"; exit 0; }
@@ -300,3 +304,5 @@ replaced() {
 }
 check "rt-05 replaced: history continues" "next seq = last + 1, no clash, no gap" replaced
 phase "replacement"
+exit 0
+}
