@@ -254,7 +254,26 @@ rolled_back() {
 check "rt-05: broken release rolled back by itself" "back on 0.1.0+sys2, unit running" rolled_back
 phase "update, broken update rolled back"
 
-# ------------------------------------------------------------------------ the doctor names faults
+# ------------------------------------------------------------------------ the doctor on every role, then faults
+doctor_all() {  # doctor_all CONTAINER: motcua doctor for every role config there: broker ok, each failure with its fix
+    local out
+    out="$(cexec "$1" /opt/motcua/venv/bin/motcua doctor --json --timeout 3)"
+    echo "$out"
+    cexec "$1" /opt/motcua/venv/bin/python /src/tests/system/doctor-summary.py <<< "$out" > "$WORK/$1/doctor-summary"
+    local rc=$?
+    cat "$WORK/$1/doctor-summary"
+    return $rc
+}
+doctor_row() {
+    local c="$1"
+    if LOG="$WORK/$c-doctor.log" doctor_all "$c" >>"$WORK/$c-doctor.log" 2>&1; then
+        row "doctor on $c: broker ok, every failure with its fix" ok "$(paste -sd';' "$WORK/$c/doctor-summary")"
+    else
+        row "doctor on $c: broker ok, every failure with its fix" FAIL "$(paste -sd';' "$WORK/$c/doctor-summary" 2>/dev/null) (see $WORK/$c-doctor.log)"
+    fi
+}
+for c in srv $(for spec in "${DEVICES[@]}"; do echo "${spec%%:*}"; done); do bg doctor_row "$c"; done
+join
 doctor_says() {  # doctor_says CONTAINER CONFIG TEXT
     local out
     out="$(cexec "$1" /opt/motcua/venv/bin/motcua doctor --config "$2" --timeout 2)"
