@@ -5,6 +5,9 @@ WORK="${WORK:-/tmp/motcua-system.$$}"
 ZONE="${ZONE:-motcua$$}"
 ZONE="${ZONE:0:12}"
 NET="${NET:-10.77.0}"
+# machine names carry the run's number: nspawn names its veth vb-<machine> and keeps state under
+# /run/systemd/nspawn/*/<machine>, so two runs at once (x86_64 and arm64) must not share names
+RUN="${RUN:-$(( $$ % 1000 ))}"
 
 # start_container NAME IP [BASE]: overlay upper dir kept in $WORK/NAME (a reboot keeps it);
 # its host name is NAME, or $CHOST (a replacement Pi takes the old one's name)
@@ -26,11 +29,11 @@ start_container() {
     grep -q " $host\$" "$m/etc/hosts" 2>/dev/null || printf '%s %s\n' "$ip" "$host" >> "$m/etc/hosts"
     local extra=()
     [[ -z ${QEMU_ARCH:-} ]] || extra+=(--bind-ro="/usr/bin/qemu-$QEMU_ARCH-static")
-    setsid systemd-nspawn --quiet --boot --register=no --keep-unit -D "$m" -M "$name" \
+    setsid systemd-nspawn --quiet --boot --register=no --keep-unit -D "$m" -M "$name-$RUN" \
         --network-zone="$ZONE" --bind-ro="$SRC:/src" "${extra[@]}" \
         > "$d/console.log" 2>&1 < /dev/null &
     echo $! > "$d/nspawn.pid"
-    wait_booted "$name"
+    wait_booted "$name" || return 1
     bridge_up
 }
 

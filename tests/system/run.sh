@@ -125,7 +125,8 @@ active() {  # active CONTAINER UNIT...: each active (running) within 180 s (a un
     done
 }
 SRV_IP="$NET.2"
-DEVICES=("rt-05:rating-terminal:$NET.3:--desk 5" "kiosk-1:kiosk:$NET.4:" "display-1:display:$NET.5:" "cam-01:camera:$NET.6:")
+# name:role:address:setup.sh and provision-device options:provision-device only (a camera's desks)
+DEVICES=("rt-05:rating-terminal:$NET.3:--desk 5:" "kiosk-1:kiosk:$NET.4::" "display-1:display:$NET.5::" "cam-01:camera:$NET.6::--desks 5")
 # MOTCUA_SYSTEM_ROLES="rating-terminal camera" limits the device roles (default: every one; the
 # rating terminal is always in: the rating, update and replacement checks use it)
 if [[ -n ${MOTCUA_SYSTEM_ROLES+set} ]]; then   # set, even empty: only these (empty: the rating terminal)
@@ -158,7 +159,7 @@ refused() {  # refused DEV ROLE EXTRA: boots the device, whose setup.sh without 
 ip_of() { local spec d ip; for spec in "${DEVICES[@]}"; do IFS=: read -r d _ ip _ <<< "$spec"; [[ $d == "$1" ]] && echo "$ip"; done; }
 # the devices boot (and refuse to install without hardware) while the server is set up
 for spec in "${DEVICES[@]}"; do
-    IFS=: read -r dev role ip extra <<< "$spec"
+    IFS=: read -r dev role ip extra _ <<< "$spec"
     LOG="$WORK/$dev.log" bg refused "$dev" "$role" "$extra"
 done
 check "server: setup.sh --role server" "site $SITE" setup_role srv --role server --site "$SITE"
@@ -181,12 +182,12 @@ device_setup() {  # device_setup DEV ROLE EXTRA
     check "$dev: $(unit_of "$role") active (running)" "+ motcua-update.service" active "$dev" "$(unit_of "$role")" motcua-update.service
 }
 for spec in "${DEVICES[@]}"; do   # provisioning writes the server's password file: one at a time
-    IFS=: read -r dev role ip extra <<< "$spec"
-    in_c srv "/opt/motcua/venv/bin/motcua provision-device --site $SITE --device $dev --role $role $extra --broker mqtt://$SRV_IP:1883" >>"$WORK/log" 2>&1 \
+    IFS=: read -r dev role ip extra only <<< "$spec"
+    in_c srv "/opt/motcua/venv/bin/motcua provision-device --site $SITE --device $dev --role $role $extra $only --broker mqtt://$SRV_IP:1883" >>"$WORK/log" 2>&1 \
         || row "$dev: provision-device on the server" FAIL "see $WORK/log"
 done
 for spec in "${DEVICES[@]}"; do
-    IFS=: read -r dev role ip extra <<< "$spec"
+    IFS=: read -r dev role ip extra _ <<< "$spec"
     LOG="$WORK/$dev.log" bg device_setup "$dev" "$role" "$extra"
 done
 join
