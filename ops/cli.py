@@ -312,8 +312,9 @@ def _server_users(pw: "PasswordFile", cfg_dir: Path, port: int) -> bool:
 
 
 def _probe_user(pw: "PasswordFile", user: str, password: str) -> bool:
-    """ticketing's start-up twin probe logs in as '<user>-probe' with ticketing's password (the
-    broker binds client ids to user names: as 'ticketing' it would take the live session over)."""
+    """A server user's second login with its password (mq.PROBE_USERS: ticketing's start-up twin
+    probe, update-devices' waves): the broker binds client ids to user names, so as 'ticketing' or
+    'collector' it would take the live session over."""
     from . import mosquitto as mq
     probe = mq.PROBE_USERS.get(user)
     if probe is None or pw.verify(probe, password):

@@ -4,9 +4,11 @@ asks devices in waves of N and starts the next wave only when every device of th
 on the new version (a failed or rolled-back device stops the rollout).
 
 The agent logs in with the device's own broker credentials (client id ``<device>-update``), so
-the ACL already limits it to the device's own ``cmd/`` and ``state/`` topics; the waves log in
-as ``collector``, the user the ACL lets write devices' ``cmd/`` (the dashboard's button does the
-same).
+the ACL already limits it to the device's own ``cmd/`` and ``state/`` topics; ``update-devices``'
+waves log in as ``collector-waves`` with the collector's password, a user the ACL lets write
+devices' ``cmd/update`` and read their ``state/update`` (as ``collector`` they would take the
+running collector's client id: the broker binds client ids to user names). The dashboard's
+button sends through the collector's own connection.
 """
 from __future__ import annotations
 

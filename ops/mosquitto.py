@@ -23,7 +23,10 @@ from .errors import ProvisionError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
 SERVER_USERS = ("ticketing", "collector")
-PROBE_USERS = {"ticketing": "ticketing-probe"}  # ticketing's twin probe (ticketing/single.py)
+# Second logins with a server user's password (the broker binds client ids to user names: a second
+# connection as "ticketing" or "collector" would take the live one's session over): ticketing's
+# twin probe (ticketing/single.py) and `motcua update-devices` (ops/fleet.py Waves).
+PROBE_USERS = {"ticketing": "ticketing-probe", "collector": "collector-waves"}
 _ITERATIONS = 101
 
 

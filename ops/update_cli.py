@@ -144,6 +144,7 @@ def update_devices(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
     from mqtt.schemas import UpdateState
     from .fleet import Waves
+    from .mosquitto import PROBE_USERS
     from .release import RELEASES, Manifest
     ap = argparse.ArgumentParser(prog="motcua update-devices", description="Cập nhật thiết bị theo đợt / update "
                                  "devices in waves", epilog=EPILOG_WAVES,
@@ -160,6 +161,8 @@ def update_devices(argv: list[str] | None = None) -> int:
         table = dict(raw.get("mqtt") or {})
         if isinstance(raw.get("broker"), str):
             table["url"] = raw["broker"]
+        # the collector's password under the waves' own login (ops/mosquitto.py PROBE_USERS)
+        table["username"] = PROBE_USERS.get(str(table.get("username")), table.get("username"))
         broker = BrokerConfig.model_validate(table)
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
         print(f"Lỗi / error: không đọc được / cannot read {args.config}: {exc}", file=sys.stderr)

@@ -142,3 +142,33 @@ def test_provision_refuses_other_site_and_server_names(site) -> None:
     srv = run_ops("provision-device", "--site", SITE, "--device", "ticketing", "--role", "kiosk",
                   "--root", str(root), check=False)
     assert srv.returncode == 2
+
+
+def test_update_devices_waves_log_in_beside_the_running_collector(site) -> None:
+    """update-devices' waves use the collector's password as 'collector-waves': the live collector
+    keeps its connection (client ids are bound to user names), and the waves may only ask devices
+    to update and read their update state."""
+    root, b = site
+    password = server_password(root, "collector")
+    collector = Probe(b.port, "collector", password)
+    assert collector.connect()
+    collector.subscribe(f"{T}/dev/+/status")
+    waves = Probe(b.port, "collector-waves", password)
+    assert waves.connect()
+    waves.subscribe(f"{T}/dev/+/state/update/#")
+    waves.subscribe(f"{T}/dev/+/status")                      # denied: not its business
+    dev = Probe(b.port, "rt-01", creds(root, "rt-01"))
+    assert dev.connect()
+    dev.subscribe(f"{T}/dev/rt-01/cmd/#")
+    waves.publish(f"{T}/dev/rt-01/cmd/update", b"u")
+    waves.publish(f"{T}/dev/rt-01/cmd/reboot", b"r")          # denied: only update
+    dev.publish(f"{T}/dev/rt-01/state/update", b"s", retain=True)
+    dev.publish(f"{T}/dev/rt-01/status", b"online")
+    assert wait_for(lambda: len(dev.got) >= 1 and len(waves.got) >= 1 and len(collector.got) >= 1)
+    time.sleep(0.3)
+    assert [t for t, _ in dev.got] == [f"{T}/dev/rt-01/cmd/update"]
+    assert [t for t, _ in waves.got] == [f"{T}/dev/rt-01/state/update"]
+    assert collector.c.is_connected(), "the collector's own login was not taken over"
+    assert [t for t, _ in collector.got] == [f"{T}/dev/rt-01/status"]
+    for p in (dev, waves, collector):
+        p.close()
