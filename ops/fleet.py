@@ -3,8 +3,10 @@ keeps ``dev/{device}/state/update`` (retained) current; the server's ``motcua up
 asks devices in waves of N and starts the next wave only when every device of this one is healthy
 on the new version (a failed or rolled-back device stops the rollout).
 
-The agent logs in with the device's own broker credentials (client id ``<device>-update``), so
-the ACL already limits it to the device's own ``cmd/`` and ``state/`` topics; ``update-devices``'
+The agent logs in with the device's password as ``<device>-update`` (ops/mosquitto.py
+update_user: as the device itself it would take the role unit's session over, client ids being
+bound to user names), a user the ACL limits to the device's own ``cmd/update`` and
+``state/update``; ``update-devices``'
 waves log in as ``collector-waves`` with the collector's password, a user the ACL lets write
 devices' ``cmd/update`` and read their ``state/update`` (as ``collector`` they would take the
 running collector's client id: the broker binds client ids to user names). The dashboard's

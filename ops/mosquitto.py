@@ -129,8 +129,28 @@ def render(name: str, templates: Path = TEMPLATES, **values: object) -> str:
     return Template((templates / name).read_text()).substitute({k: str(v) for k, v in values.items()})
 
 
-def acl_text(site: str, templates: Path = TEMPLATES) -> str:
-    return render("acl.in", templates, site=check_id(site, "site"))
+# Roles whose devices run the update agent (motcua-update.service) beside the role's own unit.
+UPDATE_ROLES = ("rating-terminal", "kiosk", "display", "camera")
+
+
+def update_user(device: str) -> str:
+    """The broker user of a device's update agent: the device's password under a login of its
+    own, since a second login as the device would take the role unit's session over (the broker
+    binds client ids to user names)."""
+    return f"{device}-update"
+
+
+def acl_text(site: str, templates: Path = TEMPLATES, devices: tuple[str, ...] = ()) -> str:
+    """The site's ACL; ``devices``: the devices whose update agents get their two topics."""
+    site = check_id(site, "site")
+    text = render("acl.in", templates, site=site)
+    if devices:
+        text += ("\n# --- each device's update agent (written from the device registry by server-init and\n"
+                 "# provision-device): its own cmd/update and its retained state/update, nothing else\n")
+        for d in sorted(devices):
+            text += (f"user {update_user(d)}\ntopic read motcua/v1/{site}/dev/{d}/cmd/update\n"
+                     f"topic write motcua/v1/{site}/dev/{d}/state/update\n")
+    return text
 
 
 def acl_site(acl_file: Path) -> str | None:

@@ -79,6 +79,7 @@ def _listen(config: Path, up: object) -> int:
     from mqtt.transport import BrokerConfig
     from .doctor import lookup
     from .fleet import Agent
+    from .mosquitto import update_user
     from .roles import role_of_file
     role = role_of_file(config)
     raw = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -88,6 +89,8 @@ def _listen(config: Path, up: object) -> int:
         table["url"] = url
     site = lookup(raw, role.keys.get("site", "site"))
     device = lookup(raw, role.keys.get("device", "device")) or table.get("username")
+    if table.get("username"):  # the device's password under the agent's own login (ops/mosquitto.py update_user)
+        table["username"] = update_user(str(table["username"]))
     agent = Agent(BrokerConfig.model_validate(table), str(site), str(device), up)  # type: ignore[arg-type]
     agent.serve()
     return 0

@@ -172,3 +172,33 @@ def test_update_devices_waves_log_in_beside_the_running_collector(site) -> None:
     assert [t for t, _ in collector.got] == [f"{T}/dev/rt-01/status"]
     for p in (dev, waves, collector):
         p.close()
+
+
+def test_a_devices_update_agent_logs_in_beside_its_unit(site) -> None:
+    """The agent (rt-01-update, the device's password) and the role unit (rt-01) stay connected
+    side by side; the agent reads only its own cmd/update and writes only its own state/update."""
+    root, b = site
+    password = creds(root, "rt-01")
+    unit = Probe(b.port, "rt-01", password)
+    assert unit.connect()
+    agent = Probe(b.port, "rt-01-update", password)
+    assert agent.connect()
+    agent.subscribe(f"{T}/dev/rt-01/cmd/#")
+    agent.subscribe(f"{T}/dev/rt-02/cmd/update")              # denied: another device's
+    watcher = Probe(b.port, "collector", server_password(root, "collector"))
+    assert watcher.connect()
+    watcher.subscribe(f"{T}/dev/+/state/#")
+    watcher.subscribe(f"{T}/dev/+/evt/#")
+    for dev in ("rt-01", "rt-02"):
+        watcher.publish(f"{T}/dev/{dev}/cmd/update", b"u")
+        watcher.publish(f"{T}/dev/{dev}/cmd/reboot", b"r")
+    agent.publish(f"{T}/dev/rt-01/state/update", b"from-agent")
+    agent.publish(f"{T}/dev/rt-02/state/update", b"x")        # denied
+    agent.publish(f"{T}/dev/rt-01/evt/rating", b"x")          # denied: the unit's business
+    assert wait_for(lambda: len(agent.got) >= 1 and (f"{T}/dev/rt-01/state/update", b"from-agent") in watcher.got)
+    time.sleep(0.3)
+    assert [t for t, _ in agent.got] == [f"{T}/dev/rt-01/cmd/update"]
+    assert [m for m in watcher.got if m[1] != b"s"] == [(f"{T}/dev/rt-01/state/update", b"from-agent")]
+    assert unit.c.is_connected() and agent.c.is_connected(), "neither took the other's session over"
+    for p in (unit, agent, watcher):
+        p.close()
