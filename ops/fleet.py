@@ -51,8 +51,11 @@ class Agent:
     """One device's update agent. ``run_update`` is the updater (injected in tests)."""
 
     def __init__(self, broker: Any, site: str, device: str, updater: Updater,
-                 run_update: Callable[[UpdateCommand, Callable[[str, str], None]], Result] | None = None):
+                 run_update: Callable[[UpdateCommand, Callable[[str, str], None]], Result] | None = None,
+                 fallback_username: str | None = None):
         self.broker, self.site, self.device, self.updater = broker, site, device, updater
+        # a device provisioned before update users existed: its own login (sharing the unit's session)
+        self.fallback_username = fallback_username
         self.run_update = run_update or (lambda cmd, say: updater.run(force=cmd.force, progress=say))
         self.jobs: queue.Queue[UpdateCommand | None] = queue.Queue()
         self.client = _client(broker, f"{device}-update")
@@ -72,6 +75,13 @@ class Agent:
 
     def _on_connect(self, c: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         if rc.is_failure:
+            if self.fallback_username and self.broker.username != self.fallback_username:
+                log.warning("broker refused the update agent as %s (%s): logging in as %s instead; provision "
+                            "the device again (motcua provision-device --replace) to give the agent its own login",
+                            self.broker.username, rc, self.fallback_username)
+                self.broker = self.broker.model_copy(update={"username": self.fallback_username})
+                c.username_pw_set(self.broker.username, self.broker.password)
+                return
             log.error("broker refused the update agent: %s", rc)
             return
         c.subscribe(topics.command(self.site, self.device, "update"), qos=1)

@@ -89,9 +89,11 @@ def _listen(config: Path, up: object) -> int:
         table["url"] = url
     site = lookup(raw, role.keys.get("site", "site"))
     device = lookup(raw, role.keys.get("device", "device")) or table.get("username")
-    if table.get("username"):  # the device's password under the agent's own login (ops/mosquitto.py update_user)
-        table["username"] = update_user(str(table["username"]))
-    agent = Agent(BrokerConfig.model_validate(table), str(site), str(device), up)  # type: ignore[arg-type]
+    own = table.get("username")
+    if own:  # the device's password under the agent's own login (ops/mosquitto.py update_user)
+        table["username"] = update_user(str(own))
+    agent = Agent(BrokerConfig.model_validate(table), str(site), str(device), up,  # type: ignore[arg-type]
+                  fallback_username=str(own) if own else None)
     agent.serve()
     return 0
 

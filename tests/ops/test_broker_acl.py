@@ -202,3 +202,38 @@ def test_a_devices_update_agent_logs_in_beside_its_unit(site) -> None:
     assert unit.c.is_connected() and agent.c.is_connected(), "neither took the other's session over"
     for p in (unit, agent, watcher):
         p.close()
+
+
+def test_an_agent_without_its_own_login_falls_back_to_the_devices(site) -> None:
+    """A device provisioned before update users existed: the broker refuses '<id>-update', the
+    agent logs in as the device (as before) and still answers."""
+    import threading
+
+    from mqtt.transport import BrokerConfig
+    from ops.fleet import Agent
+    root, b = site
+
+    class NoVenv:
+        def current(self) -> None:
+            return None
+
+    watcher = Probe(b.port, "collector", server_password(root, "collector"))
+    assert watcher.connect()
+    watcher.subscribe(f"{T}/dev/rt-02/state/update")
+    broker = BrokerConfig(url=f"mqtt://127.0.0.1:{b.port}", username="rt-02-update", password=creds(root, "rt-02"))
+    pw = root / "etc/mosquitto/motcua/passwd"
+    before = pw.read_text()
+    pw.write_text("".join(l for l in before.splitlines(True) if not l.startswith("rt-02-update:")))
+    b.reload()
+    try:
+        agent = Agent(broker, SITE, "rt-02", NoVenv(), fallback_username="rt-02")  # type: ignore[arg-type]
+        t = threading.Thread(target=agent.serve, daemon=True)
+        t.start()
+        assert wait_for(lambda: any(b'"idle"' in p for _, p in watcher.got), 20), "the agent never got in"
+        assert agent.broker.username == "rt-02"
+        agent.stop()
+        t.join(10)
+    finally:
+        pw.write_text(before)
+        b.reload()
+        watcher.close()
