@@ -72,8 +72,10 @@ phase() {  # phase NAME: the wall and CPU time of the phase that ends here (the 
     PHASES+=("$(printf '%-50s %5d s wall %6d s CPU' "$1" $((SECONDS - P0)) $((c - C0)))")
     P0=$SECONDS C0=$c
 }
+exec 3>&1 4>&2   # the table goes here even when a timeout stops a check whose output goes to a log
 finish() {
     local rc=$? n fails
+    exec 1>&3 2>&4
     local j
     for j in "${JOBS[@]}"; do kill "$j" 2>/dev/null; done   # jobs still running (a timeout)
     n="$(wc -l < "$ROWS" 2>/dev/null || echo 0)"
