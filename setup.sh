@@ -299,7 +299,7 @@ role_extra() {
 
 role_units() {
     case "$ROLE" in
-        server) echo "motcua-ticketing.service motcua-collector.service" ;;
+        server) echo "motcua-ticketing.service motcua-collector.service motcua-portal.service" ;;  # portal: docs/portal.md
         rating-terminal) echo "motcua-rating-terminal.service" ;;
         kiosk) echo "motcua-kiosk.service" ;;
         display) echo "motcua-display.service" ;;
@@ -314,7 +314,7 @@ helper_units() {
 
 role_configs() {
     case "$ROLE" in
-        server) echo "ticketing.toml collector.toml site.toml" ;;
+        server) echo "ticketing.toml collector.toml site.toml portal.toml" ;;
         rating-terminal) echo "rating-terminal.toml" ;;
         kiosk) echo "kiosk.toml" ;;
         display) echo "display.toml" ;;
@@ -376,7 +376,7 @@ ensure_user() {
 }
 
 source_hash() {
-    (cd "$REPO" && find pyproject.toml mqtt common ops rating_terminal kiosk camera_agent ticketing collector \
+    (cd "$REPO" && find pyproject.toml mqtt common ops rating_terminal kiosk camera_agent ticketing collector portal \
         -type f \( -name '*.py' -o -name '*.toml' -o -name '*.kv' -o -name '*.html' -o -name '*.css' -o -name '*.js' \) \
         2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
@@ -505,6 +505,8 @@ write_configs() {
         local tls=()
         [[ $TLS == 0 ]] || tls=(--tls)
         ops_helper server-init --site "$SITE" --root "${ROOT:-/}" "${tls[@]}"
+        # the citizen portal: device "portal" (its login, registry entry, ticket-token secret; docs/portal.md)
+        ops_helper portal-init --site "$SITE" --root "${ROOT:-/}"
         # Mosquitto reads its password file after dropping to the mosquitto user (found by the
         # system test: "Unable to open pwfile" when it was root:root 0640)
         local f
@@ -627,6 +629,7 @@ summary_role() {
     if [[ $ROLE == server ]]; then
         say "  sudo $PREFIX/venv/bin/motcua provision-device --site $SITE --device rt-01 --role rating-terminal --desk 1"
         say "  dashboard: http://$(hostname).local:8080/"
+        say "  citizen portal: http://127.0.0.1:8070/ (a TLS reverse proxy in front; ticket_secret in kiosk.toml = $ETC/portal.secret; docs/portal.md)"
     else
         say "  the device should appear online in the dashboard within a minute"
     fi

@@ -1,7 +1,9 @@
 """Portal bench: N open ticket pages (real SSE connections to a `python -m portal` process), the
 time from a desk's call to the update reaching every page (p95), page weight, portal RSS. The
 peer in the same run: the same call's retained state reaching a plain MQTT subscriber (the wire's
-own latency, a lower bound for any page). Last line: one JSON object.
+own latency, a lower bound for any page). Also the busy hours: the collector's summary
+(collector/busy_hours.compute) over a store seeded with 8 weeks of tickets, published retained as
+the collector does, and the weight of the site page that draws it. Last line: one JSON object.
 
     .venv/bin/python bench/portal.py [--pages 300] [--calls 10]
 """
@@ -17,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from _util import ROOT, pct, rss_mb  # noqa: I001  (puts the repo on sys.path)
 
@@ -28,6 +31,8 @@ from mqtt import topics  # noqa: E402
 from mqtt.client import BrokerConfig, DeviceClient  # noqa: E402
 from mqtt.outbox import Outbox  # noqa: E402
 from mqtt.schemas import Request, TicketData, uuid7  # noqa: E402
+
+BUSY_WEEKS, BUSY_PER_DAY = 8, 300  # tickets a day, Monday to Saturday, 07:00-17:00
 
 SITE = "bench-hcc"
 SECRET = "bench-portal-secret-0123456789"
@@ -110,6 +115,53 @@ async def run(args: argparse.Namespace, base: str, tickets: list[TicketData], de
     return lat, wires
 
 
+def busy_hours(tmp: Path) -> tuple[Any, float, int]:
+    """A collector store with BUSY_WEEKS of tickets (issued + called, through the real Store); the
+    summary computed from it, the time it took (ms) and the events stored."""
+    import random
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from collector.busy_hours import compute
+    from collector.db import connect, open_db
+    from collector.store import Incoming, Store
+    from mqtt.schemas import Envelope
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime.now(tz)
+    rnd = random.Random(18)
+    store = Store(open_db(tmp / "collector.db"))
+    batch: list[Incoming] = []
+    events = 0
+    seqs = {"kiosk-1": 0, "ticketing": 0}  # each device its own counter (no seq gaps)
+    for back in range(1, 7 * BUSY_WEEKS + 1):
+        day = (now - timedelta(days=back)).date()
+        if day.weekday() == 6:
+            continue
+        for n in range(BUSY_PER_DAY):
+            minute = int(rnd.triangular(0, 600, 120))  # a morning peak
+            issued = datetime(day.year, day.month, day.day, 7, tzinfo=tz) + timedelta(minutes=minute)
+            for action, dev, at in (("issued", "kiosk-1", issued),
+                                    ("called", "ticketing", issued + timedelta(minutes=rnd.uniform(2, 40)))):
+                seqs[dev] += 1
+                env = Envelope(v=1, id=uuid7(), seq=seqs[dev], ts=at, clock_synced=True, site=SITE, device=dev, type="ticket",
+                               data=TicketData(action=action, ticket=str(1000 + n), number=1000 + n,  # type: ignore[arg-type]
+                                               day=day.isoformat(), service="HT").model_dump(mode="json"))
+                batch.append(Incoming(topics.event(SITE, dev, "ticket"), env.dumps(), False, now))
+                events += 1
+            if len(batch) >= 2000:
+                store.write_batch(batch)
+                batch = []
+    store.write_batch(batch)
+    store.conn.close()
+    conn = connect(tmp / "collector.db", readonly=True)
+    t0 = time.perf_counter()
+    state = compute(conn, SITE, now.date(), tz, now, BUSY_WEEKS)
+    ms = (time.perf_counter() - t0) * 1000
+    conn.close()
+    return state, ms, events
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=300)
@@ -144,10 +196,16 @@ def main() -> int:
         tickets = [TicketData(action="issued", ticket=str(n), number=n, day=resp.lease.day, service="HT", kiosk="kiosk-1")
                    for n in range(resp.lease.start, resp.lease.start + args.pages)]
         kiosk_box.enqueue_many([("ticket", t) for t in tickets])
+        busy, busy_ms, busy_events = busy_hours(tmp)
+        watcher.publish(topics.state(SITE, "busy-hours"), busy, retain=True)  # as the collector does
         time.sleep(3)
         tok = make_token(SECRET.encode(), SITE, tickets[0].day, tickets[0].ticket)
         weight = sum(len(httpx.get(base + p).content) for p in
                      (f"/ve/{tok}", "/static/motcua.css", "/static/portal.css", "/static/ticket.js"))
+        site_page = httpx.get(base + "/").text
+        assert 'id="busy"' in site_page, "the site page shows no busy hours"
+        site_weight = len(site_page.encode()) + sum(len(httpx.get(base + p).content) for p in
+                                                    ("/static/motcua.css", "/static/portal.css"))
         lat, wires = asyncio.run(run(args, base, tickets, desk, wire))
         rss = rss_mb(procs[1].pid)
     finally:
@@ -164,9 +222,12 @@ def main() -> int:
     print(f"peer: call->retained state at a plain MQTT subscriber p95 {wire_p95:.0f} ms; "
           f"ratio page/wire {p95 / wire_p95:.1f}")
     print(f"ticket page weight {weight / 1024:.1f} KB (limit 60 KB); portal RSS {rss:.0f} MB")
+    print(f"busy hours: summary of {busy_events} ticket events ({BUSY_WEEKS} weeks) in {busy_ms:.0f} ms; "
+          f"site page with its chart {site_weight / 1024:.1f} KB (limit 60 KB)")
     print(json.dumps({"pages": args.pages, "call_to_pages_p95_ms": round(p95, 1), "call_to_pages_p50_ms":
                       round(pct(lat, 50), 1), "wire_p95_ms": round(wire_p95, 1), "page_kb": round(weight / 1024, 1),
-                      "portal_rss_mb": round(rss, 1)}))
+                      "portal_rss_mb": round(rss, 1), "site_page_kb": round(site_weight / 1024, 1),
+                      "busy_hours_compute_ms": round(busy_ms, 1), "busy_hours_events": busy_events}))
     return 0
 
 

@@ -27,12 +27,12 @@ Rules (thresholds from ``[alerts]`` in collector.toml, :class:`collector.manager
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Literal
 from zoneinfo import ZoneInfo
 
+from .backend import Conn
 from .manager_config import AlertThresholds
 from .province_link import link_state
 from .reports import OpenClock
@@ -73,7 +73,7 @@ def _mins(s: float) -> str:
     return f"{int(s // 60)}"
 
 
-def _sites(conn: sqlite3.Connection, site: str | None) -> list[str]:
+def _sites(conn: Conn, site: str | None) -> list[str]:
     if site:
         return [site]
     rows = conn.execute("SELECT site FROM retained_state WHERE name='site' UNION SELECT site FROM devices").fetchall()
@@ -91,7 +91,7 @@ class Rules:
         self.staff = staff or Staff()
         self.tz = ZoneInfo(tz)
 
-    def conditions(self, conn: sqlite3.Connection, now: datetime, site: str | None = None) -> list[Condition]:
+    def conditions(self, conn: Conn, now: datetime, site: str | None = None) -> list[Condition]:
         out: list[Condition] = []
         for s in _sites(conn, site):
             hist = site_history(conn, s)
@@ -104,7 +104,7 @@ class Rules:
                 out += self._link(conn, s, now)
         return out
 
-    def _link(self, conn: sqlite3.Connection, site: str, now: datetime) -> list[Condition]:
+    def _link(self, conn: Conn, site: str, now: datetime) -> list[Condition]:
         st = link_state(conn, site)
         if st is not None and st["up"]:
             return []
@@ -124,7 +124,7 @@ class Rules:
 
     # -- the queue and the desks ----------------------------------------------------------------
 
-    def _waiting(self, conn: sqlite3.Connection, site: str, now: datetime,
+    def _waiting(self, conn: Conn, site: str, now: datetime,
                  hist: SiteHistory) -> dict[str, tuple[int, float]]:
         """service -> (people waiting, longest wait in open seconds) from the retained state/service."""
         clock = OpenClock(hist, self.tz)
@@ -149,15 +149,16 @@ class Rules:
         iv = facts.day_opening(local.date(), self.tz)
         return iv is None or any(s <= now.timestamp() < e for s, e in iv)
 
-    def _desks(self, conn: sqlite3.Connection, site: str, now: datetime, hist: SiteHistory,
+    def _desks(self, conn: Conn, site: str, now: datetime, hist: SiteHistory,
                waiting: dict[str, tuple[int, float]]) -> list[Condition]:
         if not self._open_now(hist, now):
             return []
         facts = hist.current
-        # the latest session event per desk (SQLite takes the bare columns from the max(ts_epoch) row)
+        # the latest session event per desk
         signed = {int(r["desk"]): r["officer"] for r in conn.execute(
-            "SELECT desk, officer, action, max(ts_epoch) FROM desk_sessions WHERE site=? GROUP BY desk", (site,))
-                  if r["action"] == "sign_in"}
+            "SELECT d.desk, d.officer, d.action FROM desk_sessions d JOIN (SELECT desk, max(ts_epoch) m FROM "
+            "desk_sessions WHERE site=? GROUP BY desk) l ON d.desk=l.desk AND d.ts_epoch=l.m WHERE d.site=?",
+            (site, site)) if r["action"] == "sign_in"}
         away = {int(r["desk"]): r["since"] for r in conn.execute(
             "SELECT desk, since FROM desk_presence WHERE site=? AND zone='officer' AND present=0", (site,))}
         out = []
@@ -210,14 +211,14 @@ class Rules:
                                         "waiting": n, "desks": [d for d, s in facts.desk_services.items() if sv in s]}))
         return out
 
-    def _ratings(self, conn: sqlite3.Connection, site: str, hist: SiteHistory) -> list[Condition]:
+    def _ratings(self, conn: Conn, site: str, hist: SiteHistory) -> list[Condition]:
         k, n = self.t.low_rating_run
         out = []
         desks = set(hist.all_desks()) | {int(r[0]) for r in conn.execute(
             "SELECT DISTINCT desk FROM desk_presence WHERE site=?", (site,))}
         for desk in sorted(desks):
             rows = conn.execute("SELECT score, scale FROM ratings WHERE desk=? AND site=? AND misuse=0 "
-                                "ORDER BY ts_epoch DESC LIMIT ?", (desk, site, n)).fetchall()
+                                "ORDER BY ts_epoch DESC, id DESC LIMIT ?", (desk, site, n)).fetchall()
             low = sum(1 for r in rows if r["score"] <= self.t.low_levels)
             if low >= k:
                 out.append(Condition(site, "low_ratings", f"desk:{desk}", "red",
@@ -228,7 +229,7 @@ class Rules:
 
     # -- devices --------------------------------------------------------------------------------
 
-    def _devices(self, conn: sqlite3.Connection, site: str, now: datetime) -> Iterator[Condition]:
+    def _devices(self, conn: Conn, site: str, now: datetime) -> Iterator[Condition]:
         t = self.t
         for r in conn.execute("SELECT * FROM devices WHERE site=? ORDER BY device", (site,)):
             dev, desk = r["device"], r["desk"]
@@ -254,7 +255,7 @@ class Rules:
                                 f"Device {r['device']}: {r['missing']} events missing", None,
                                 {"device": r["device"], "missing": r["missing"], "since": r["since"]})
 
-    def _forbidden(self, site: str, r: sqlite3.Row, now: datetime) -> Iterator[Condition]:
+    def _forbidden(self, site: str, r: Any, now: datetime) -> Iterator[Condition]:
         keys = r.keys()
         if "forbidden" not in keys or not r["forbidden"] or not r["forbidden_at"]:
             return
@@ -270,7 +271,7 @@ class Rules:
                         {"device": dev, "forbidden": r["forbidden"], "last_at": r["forbidden_at"],
                          "reason": r["forbidden_reason"]})
 
-    def _faults(self, conn: sqlite3.Connection, site: str) -> Iterator[Condition]:
+    def _faults(self, conn: Conn, site: str) -> Iterator[Condition]:
         for r in conn.execute(
                 "SELECT f.device, f.code, f.message_vi, f.message_en, f.ts, d.desk FROM faults f JOIN "
                 "(SELECT device, code, max(ts_epoch) m FROM faults WHERE site=? GROUP BY device, code) l "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, Callable
 
 from common.clock import Clock, SystemClock, iso
 
+from .backend import Conn
 from .alert_delivery import Channel, MailChannel, WebhookChannel
 from .alert_rules import Condition, Rules
 from .db import connect
@@ -65,7 +65,7 @@ def channels_from(mail: MailConfig | None, webhooks: list[WebhookConfig]) -> lis
     return out + [WebhookChannel(w) for w in webhooks]
 
 
-def _row(r: sqlite3.Row) -> dict[str, Any]:
+def _row(r: Any) -> dict[str, Any]:
     d = {k: r[k] for k in COLUMNS}
     d["detail"] = json.loads(r["detail"] or "{}")
     d["delivered"] = json.loads(r["delivered"] or "{}")
@@ -118,7 +118,7 @@ class AlertEngine:
         self.last_eval_ms = (time.perf_counter() - t0) * 1000
         return changes
 
-    def _apply(self, conn: sqlite3.Connection, now: datetime) -> Changes:
+    def _apply(self, conn: Conn, now: datetime) -> Changes:
         conds = self.rules.conditions(conn, now, self.site)
         red = {c.key: c for c in conds if c.severity == "red"}
         out = Changes(conditions=conds)
@@ -130,12 +130,13 @@ class AlertEngine:
             for key, c in red.items():
                 if key in open_:
                     continue
-                cur = conn.execute(
+                new_id = conn.execute(
                     "INSERT INTO alerts (site, kind, subject, severity, message_vi, message_en, detail, raised_at, "
-                    "raised_epoch, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
+                    "raised_epoch, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}') RETURNING id",
                     (c.site, c.kind, c.subject, c.severity, c.message_vi, c.message_en,
-                     json.dumps(c.detail | {"desk": c.desk}, ensure_ascii=False), iso(now), now.timestamp()))
-                out.raised.append(_row(conn.execute("SELECT * FROM alerts WHERE id=?", (cur.lastrowid,)).fetchone()))
+                     json.dumps(c.detail | {"desk": c.desk}, ensure_ascii=False), iso(now), now.timestamp())
+                ).fetchone()[0]
+                out.raised.append(_row(conn.execute("SELECT * FROM alerts WHERE id=?", (new_id,)).fetchone()))
             for key, r in open_.items():
                 if key not in red:
                     conn.execute("UPDATE alerts SET cleared_at=?, cleared_epoch=? WHERE id=?",
@@ -143,7 +144,8 @@ class AlertEngine:
                     out.cleared.append(_row(conn.execute("SELECT * FROM alerts WHERE id=?", (r["id"],)).fetchone()))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         for a_ in out.raised:
             log.warning("alert raised: %s %s: %s", a_["kind"], a_["subject"], a_["message_en"])
@@ -260,17 +262,17 @@ class AlertEngine:
                     log.exception("periodic task %s failed", getattr(tick, "__qualname__", tick))
 
 
-def open_alerts(conn: sqlite3.Connection, site: str | None = None) -> list[dict[str, Any]]:
+def open_alerts(conn: Conn, site: str | None = None) -> list[dict[str, Any]]:
     """Open alerts, newest first (the dashboard's list, with since-when)."""
     w, a = (" AND site=?", [site]) if site else ("", [])
     return [_row(r) for r in conn.execute(f"SELECT * FROM alerts WHERE cleared_epoch IS NULL{w} "
-                                          "ORDER BY raised_epoch DESC", a)]
+                                          "ORDER BY raised_epoch DESC, id DESC", a)]
 
 
-def alert_history(conn: sqlite3.Connection, start: float, end: float, site: str | None = None) -> list[dict[str, Any]]:
+def alert_history(conn: Conn, start: float, end: float, site: str | None = None) -> list[dict[str, Any]]:
     w, a = (" AND site=?", [site]) if site else ("", [])
     return [_row(r) for r in conn.execute(f"SELECT * FROM alerts WHERE raised_epoch >= ? AND raised_epoch < ?{w} "
-                                          "ORDER BY raised_epoch", [start, end, *a])]
+                                          "ORDER BY raised_epoch, id", [start, end, *a])]
 
 
 def desk_cards(conditions: list[Condition], desk_services: dict[int, list[str]]) -> dict[int, dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import sqlite3
 import sys
 from typing import Callable, TypeVar
 
@@ -16,6 +15,7 @@ from common.errors import ConfigError
 from common.logs import setup_logging
 from common.web.auth import ROLES
 
+from .backend import Conn, redact
 from .config import CollectorConfig, build_config
 from .errors import CollectorError
 
@@ -28,7 +28,7 @@ RUN_EXAMPLE = """examples:
   motcua collector --config /etc/motcua/collector.toml --check-config
 
 other commands (each also takes --config to read db from):
-  motcua collector add-user NAME --db PATH [--role manager|officer|technician|viewer]
+  motcua collector add-user NAME --db PATH [--role manager|officer|technician|viewer] [--site SITE|+]
                                                  (password read from standard input)
   motcua collector disable-user NAME --db PATH   (ends the user's sessions; enable-user undoes it)
   motcua collector delete-user NAME --db PATH    (ends the sessions, revokes the user's tokens)
@@ -40,11 +40,13 @@ other commands (each also takes --config to read db from):
 def _run_parser() -> argparse.ArgumentParser:
     p = role_parser(
         "motcua collector", "Máy chủ thu thập / site server collector: lưu mọi sự kiện đúng một lần và phục vụ "
-        "bảng điều khiển cho quản lý / stores every event exactly once in SQLite and serves the manager "
+        "bảng điều khiển cho quản lý / stores every event exactly once (SQLite, or PostgreSQL for a province) and serves the manager "
         "dashboard and JSON API.", RUN_EXAMPLE,
         config_help="TOML config file with the same keys (broker, db, http, site)", config_required=False,
         check_help="validate the config and options, then exit")
     p.add_argument("--db", help="SQLite database file, e.g. /var/lib/motcua/collector.db")
+    p.add_argument("--store", help="the store instead of --db: postgresql://user:password@host:port/database "
+                   "(a province's central collector) or a SQLite path")
     p.add_argument("--http", help="HOST:PORT for the dashboard, e.g. 0.0.0.0:8080")
     p.add_argument("--site", help="site id, or + for every site on the broker")
     p.add_argument("--client-id", dest="client_id", help="MQTT client id (keep it stable: the broker keeps "
@@ -58,6 +60,7 @@ def _db_parser(name: str, description: str, example: str, arg: str | None = "NAM
     if arg:
         p.add_argument("name", metavar=arg)
     p.add_argument("--db", help="SQLite database file (default: the config's db)")
+    p.add_argument("--store", help="postgresql://... or a SQLite path (default: the config's store, else db)")
     p.add_argument("--config", help="TOML config file to take db from")
     return p
 
@@ -76,8 +79,10 @@ def _add_user(argv: list[str]) -> int:
                    "echo 'mat-khau-du-dai' | motcua collector add-user quanly --db /var/lib/motcua/collector.db")
     p.add_argument("--role", choices=ROLES, help="what the user may see (new users: manager); setting a "
                    "password ends the user's sessions")
+    p.add_argument("--site", help="bind the user to one site (sees that site only, everywhere); '+' unbinds "
+                   "(the whole store: a province-wide login at a central collector)")
     args = p.parse_args(argv)
-    cfg = _load(args, ("db",))
+    cfg = _load(args, ("db", "store"))
     if sys.stdin.isatty():
         pw = getpass.getpass("Mật khẩu / Password: ")
         if getpass.getpass("Nhập lại / Repeat: ") != pw:
@@ -87,18 +92,18 @@ def _add_user(argv: list[str]) -> int:
         pw = sys.stdin.readline().rstrip("\r\n")
     from . import auth
     from .db import open_db
-    conn = open_db(cfg.db)
+    conn = open_db(cfg.store_location)
     try:
-        auth.add_user(conn, args.name, pw, role=args.role)
+        auth.add_user(conn, args.name, pw, role=args.role, site=args.site)
     finally:
         conn.close()
     print(f"Đã lưu người dùng / user saved: {args.name}", file=sys.stderr)
     return 0
 
 
-def _with_db(args: argparse.Namespace, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _with_db(args: argparse.Namespace, fn: Callable[[Conn], T]) -> T:
     from .db import open_db
-    conn = open_db(_load(args, ("db",)).db)
+    conn = open_db(_load(args, ("db", "store")).store_location)
     try:
         return fn(conn)
     finally:
@@ -141,7 +146,7 @@ def _revoke_token(argv: list[str]) -> int:
     return 0
 
 
-def _user_command(name: str, what: str, example: str, fn: Callable[[sqlite3.Connection, str], object],
+def _user_command(name: str, what: str, example: str, fn: Callable[[Conn, str], object],
                   done: str) -> Callable[[list[str]], int]:
     def command(argv: list[str]) -> int:
         args = _db_parser(name, what, example).parse_args(argv)
@@ -174,9 +179,9 @@ def _user_commands() -> dict[str, Callable[[list[str]], int]]:
 def _run(argv: list[str]) -> int:
     args = _run_parser().parse_args(argv)
     setup_logging(args.log_level)
-    cfg = _load(args, ("broker", "db", "http", "site", "client_id"))
+    cfg = _load(args, ("broker", "db", "store", "http", "site", "client_id"))
     if args.check_config:
-        print(f"OK: broker {cfg.broker}, db {cfg.db}, http {cfg.http}, site {cfg.site}, "
+        print(f"OK: broker {cfg.broker}, db {redact(cfg.store_location)}, http {cfg.http}, site {cfg.site}, "
               f"client id {cfg.mqtt_client_id()}")
         return 0
     from .service import Collector

@@ -11,14 +11,14 @@ Custom ranges are ``Period.between(from, to)``; filters are :class:`collector.re
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .backend import Conn
 from .periods import DEFAULT_TZ, BadReportQuery, Period, zone
-from .reports import (CHANNEL_SQL, NO_FILTERS, Filters, OpenClock, Report, ReportRow, _issued_epoch, build_report,
-                      channel_of)
+from .reports import (NO_FILTERS, Filters, OpenClock, Report, ReportRow, _issued_epoch, build_report,
+                      channel_of, channel_sql)
 from .site_config import site_history
 from .staff import Staff
 
@@ -82,7 +82,7 @@ class Compared:
         return a - b if a is not None and b is not None else None
 
 
-def compare(conn: sqlite3.Connection, period: Period, by: str = "overall", **kw: Any) -> list[Compared]:
+def compare(conn: Conn, period: Period, by: str = "overall", **kw: Any) -> list[Compared]:
     """Rows of ``period`` beside the previous period's and last year's (keys of any of the three; the total
     row last, keyed ``"total"``). ``kw`` goes to :func:`build_report` (levels, tz, site, now, staff, filters)."""
     reps = [build_report(conn, p, by, **kw) for p in (period, period.previous(), period.last_year())]
@@ -93,7 +93,7 @@ def compare(conn: sqlite3.Connection, period: Period, by: str = "overall", **kw:
     return out + [Compared("total", reps[0].total, reps[1].total, reps[2].total)]
 
 
-def trend(conn: sqlite3.Connection, period: Period, figure: str, n: int = 12, by: str = "overall",
+def trend(conn: Conn, period: Period, figure: str, n: int = 12, by: str = "overall",
           key: Any = "total", **kw: Any) -> list[tuple[str, float | None]]:
     """``figure`` of row ``key`` (``"total"`` = the whole site) over the ``n`` periods ending with ``period``,
     oldest first: ``[("2025-12", 0.81), ..., ("2026-11", 0.86)]``."""
@@ -119,7 +119,7 @@ def ranking(report: Report, figure: str, best_first: bool = True) -> list[tuple[
     return out + [(0, r) for r in report.rows if r not in have]
 
 
-def tickets_behind(conn: sqlite3.Connection, period: Period, filters: Filters = NO_FILTERS, *,
+def tickets_behind(conn: Conn, period: Period, filters: Filters = NO_FILTERS, *,
                    actions: tuple[str, ...] = ("finished", "no_show"), tz: str = DEFAULT_TZ, site: str | None = None,
                    staff: Staff | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """The ticket events behind served / no-show / wait / service figures, oldest first, with the open wait
@@ -133,7 +133,7 @@ def tickets_behind(conn: sqlite3.Connection, period: Period, filters: Filters = 
     marks = ",".join("?" * len(actions))
     rows = conn.execute(f"SELECT id, site, action, ticket, day, service, priority, desk, officer, issued_at, wait_s, "
                         f"service_s, ts, ts_epoch FROM ticket_events WHERE ts_epoch >= ? AND ts_epoch < ? AND action IN "
-                        f"({marks}){w}{fw} ORDER BY ts_epoch LIMIT ?",
+                        f"({marks}){w}{fw} ORDER BY ts_epoch, id LIMIT ?",
                         [start, end, *actions, *a, *fa, limit]).fetchall()
     out = []
     for r in rows:
@@ -149,7 +149,7 @@ def tickets_behind(conn: sqlite3.Connection, period: Period, filters: Filters = 
     return out
 
 
-def ratings_behind(conn: sqlite3.Connection, period: Period, filters: Filters = NO_FILTERS, *,
+def ratings_behind(conn: Conn, period: Period, filters: Filters = NO_FILTERS, *,
                    tz: str = DEFAULT_TZ, site: str | None = None, staff: Staff | None = None,
                    limit: int = 1000) -> list[dict[str, Any]]:
     """The ratings behind the satisfaction / levels / misuse figures, oldest first (misuse included, flagged)."""
@@ -159,8 +159,8 @@ def ratings_behind(conn: sqlite3.Connection, period: Period, filters: Filters = 
     w, a = (" AND site=?", [site]) if site else ("", [])
     fw, fa = filters.sql("ratings")
     rows = conn.execute(f"SELECT id, site, device, desk, score, scale, ticket, service, officer, misuse, misuse_reason, "
-                        f"day, ts, ts_epoch, {CHANNEL_SQL} FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} "
-                        "ORDER BY ts_epoch LIMIT ?", [start, end, *a, *fa, limit]).fetchall()
+                        f"day, ts, ts_epoch, {channel_sql(conn)} FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} "
+                        "ORDER BY ts_epoch, id LIMIT ?", [start, end, *a, *fa, limit]).fetchall()
     return [dict(r) | {"misuse": bool(r["misuse"]), "channel": channel_of(r["device"], r["channel"]),
                        "officer_name": staff.name(r["officer"]),
                        "local_time": datetime.fromtimestamp(r["ts_epoch"], z).strftime("%H:%M %d/%m/%Y")}

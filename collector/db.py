@@ -1,29 +1,31 @@
-"""The collector's SQLite database: schema, migrations and connections (WAL).
+"""The collector's store: schema, migrations and connections, on SQLite (a site's file, WAL) or
+PostgreSQL (the province; collector/backend.py).
 
 Every table keeps times twice: as ISO 8601 text with the offset the device or the collector used
 (``ts``, ``received_at``) and as a UTC epoch in seconds (``ts_epoch``, ``received_epoch``) for
 range queries. Migrations run in order, all inside one transaction (a failing one leaves the file
 as it was), and each is recorded in ``schema_version``; a newer collector upgrades an older file in place, an older collector refuses
 a newer file (:class:`SchemaTooNew`).
+
+A migration gets a :class:`collector.backend.Schema` and uses only ``db.table(t).create(...)``,
+``.create_index(...)``, ``.add_column(...)`` and ``db.execute(portable SQL)``: the same function
+runs on both engines.
 """
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import sqlite_utils
-
-from common.sqlite import connect as sqlite_connect
-
+from . import backend
+from .backend import Conn, Schema
 from .errors import SchemaTooNew
 
 log = logging.getLogger(__name__)
 
 
-def _v1_events(db: sqlite_utils.Database) -> None:
+def _v1_events(db: Schema) -> None:
     """Events by id, one table per event type, devices, gaps, dead letters, retained state."""
     common = {"id": str, "site": str, "device": str}
     db.table("events").create({**common, "type": str, "seq": int, "ts": str, "ts_epoch": float,
@@ -71,7 +73,7 @@ def _v1_events(db: sqlite_utils.Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
-def _v2_auth(db: sqlite_utils.Database) -> None:
+def _v2_auth(db: Schema) -> None:
     """Dashboard users (argon2 hashes) and API tokens (sha256 of the token, never the token)."""
     db.table("users").create({"name": str, "password_hash": str, "created_at": str}, pk="name")
     db.table("tokens").create({"id": int, "name": str, "token_sha256": str, "created_at": str,
@@ -79,7 +81,7 @@ def _v2_auth(db: sqlite_utils.Database) -> None:
     db.table("tokens").create_index(["token_sha256"], unique=True)
 
 
-def _v3_report_indexes(db: sqlite_utils.Database) -> None:
+def _v3_report_indexes(db: Schema) -> None:
     """Indexes for the reports and the dead-letters page (collector/reports.py, /dead-letters):
     officer-zone presence ``change`` events by time (``WHERE zone=? AND kind=? AND ts_epoch ...``),
     ticket events by action and time (``WHERE action IN (...) AND ts_epoch ...``) and dead letters by
@@ -89,7 +91,7 @@ def _v3_report_indexes(db: sqlite_utils.Database) -> None:
     db.table("dead_letters").create_index(["reason", "id"], if_not_exists=True)
 
 
-def _v4_sessions(db: sqlite_utils.Database) -> None:
+def _v4_sessions(db: Schema) -> None:
     """Web sessions that end (collector/sessions.py): one row per login, removed at logout, at a
     password change and when the user is disabled or deleted; users get a role and a disabled flag;
     tokens a role, an expiry and a revocation time (a revoked token stays listed)."""
@@ -103,7 +105,7 @@ def _v4_sessions(db: sqlite_utils.Database) -> None:
     db.table("sessions").create_index(["name"])
 
 
-def _v5_forbidden(db: sqlite_utils.Database) -> None:
+def _v5_forbidden(db: Schema) -> None:
     """Per device: how many of its messages were refused as ``forbidden`` (collector/authz.py),
     when the last was and why: the figure a device alert is raised on."""
     db.table("devices").add_column("forbidden", int)
@@ -111,15 +113,15 @@ def _v5_forbidden(db: sqlite_utils.Database) -> None:
     db.table("devices").add_column("forbidden_reason", str)
 
 
-def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
+def _v6_site_history_alerts(db: Schema) -> None:
     """Reports and alerts (collector/site_config.py, collector/alerts.py): every version of the
     retained ``state/site`` with the time it came in force (seeded from the current one), and
     alerts with their times (raised, acknowledged, cleared)."""
     db.table("site_config_history").create({"site": str, "valid_from_epoch": float, "valid_from": str, "payload": str},
                                      pk=("site", "valid_from_epoch"))
-    db.execute("INSERT OR IGNORE INTO site_config_history (site, valid_from_epoch, valid_from, payload) "
+    db.execute("INSERT INTO site_config_history (site, valid_from_epoch, valid_from, payload) "
                "SELECT site, received_epoch, received_at, payload FROM retained_state "
-               "WHERE name='site' AND device IS NULL")
+               "WHERE name='site' AND device IS NULL ON CONFLICT (site, valid_from_epoch) DO NOTHING")
     db.table("alerts").create({"id": int, "site": str, "kind": str, "subject": str, "severity": str,
                          "message_vi": str, "message_en": str, "detail": str, "raised_at": str,
                          "raised_epoch": float, "cleared_at": str, "cleared_epoch": float,
@@ -128,33 +130,59 @@ def _v6_site_history_alerts(db: sqlite_utils.Database) -> None:
     db.table("alerts").create_index(["raised_epoch"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
-                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts]
+def _v7_feedback_handling(db: Schema) -> None:
+    """Citizens' feedback handled by managers (collector/web/feedback.py): every change of an item's
+    state (``new``, ``in_progress``, ``done``) with who made it, when and an optional note; the latest
+    is the item's state. Ratings by (site, day, ticket), for one rating per ticket across desk and
+    phone (collector/store.py)."""
+    db.table("feedback_history").create({"event_id": str, "changed_epoch": float, "site": str, "state": str,
+                                         "note": str, "changed_by": str, "changed_at": str},
+                                        pk=("event_id", "changed_epoch"), not_null={"state", "changed_by"})
+    db.table("ratings").create_index(["site", "day", "ticket"], if_not_exists=True)
+
+
+def _v8_province(db: Schema) -> None:
+    """The province (collector/rollups.py, collector/province_reports.py): daily figures per site, day,
+    grain (site, service, desk, officer, department) and key, the days whose figures must be computed
+    again (``gen`` counts the marks), and users bound to one site (NULL: the whole store, e.g. province-wide)."""
+    figures = {"issued": int, "served": int, "no_shows": int, "wait_n": int, "wait_sum": float, "wait_max": float,
+               "service_n": int, "service_sum": float, "in_target": int, "with_target": int,
+               **{f"r{i}": int for i in range(1, 6)}, **{f"sat{i}": int for i in range(1, 6)}, "misuse": int,
+               "portal": int, "terminal": int, "present_s": float, "expected_s": float}
+    db.table("rollup_day").create({"site": str, "day": str, "grain": str, "key": str, **figures,
+                                   "computed_epoch": float}, pk=("site", "day", "grain", "key"))
+    db.table("rollup_day").create_index(["grain", "day", "site"], if_not_exists=True)
+    db.table("rollup_dirty").create({"site": str, "day": str, "gen": int}, pk=("site", "day"))
+    db.table("users").add_column("site", str)
+
+
+MIGRATIONS: list[Callable[[Schema], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
+                                                              _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
+                                                              _v7_feedback_handling, _v8_province]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection from :func:`common.sqlite.connect` (WAL, ``synchronous=FULL`` on every
-    connection: a stored event survives a power cut; 30 s busy timeout), with foreign keys on and
-    rows as ``sqlite3.Row``."""
-    conn = sqlite_connect(path, readonly=readonly, rows=True)
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+def connect(target: str | Path, *, readonly: bool = False) -> Conn:
+    """A connection to the store: for a SQLite path, :func:`common.sqlite.connect`'s (WAL,
+    ``synchronous=FULL`` on every connection: a stored event survives a power cut; 30 s busy
+    timeout) with foreign keys on and rows as ``sqlite3.Row``; for a ``postgresql://`` URL, a
+    :class:`collector.backend.PgConnection` taking the same calls."""
+    return backend.connect(target, readonly=readonly)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
-    if row is None:
+def schema_version(conn: Conn) -> int:
+    if not backend.has_table(conn, "schema_version"):
         return 0
     v = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
     return int(v or 0)
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+def migrate(conn: Conn, target: int = SCHEMA_VERSION) -> int:
     """Bring the database to ``target``; return the version it had before."""
-    db = sqlite_utils.Database(conn)
+    db = backend.schema(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
+        backend.lock_schema(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
         before = schema_version(conn)
         if before > SCHEMA_VERSION:
@@ -167,20 +195,20 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
                          (version, datetime.now(timezone.utc).isoformat(timespec="seconds")))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return before
 
 
-def refresh_stats(conn: sqlite3.Connection) -> None:
-    """Approximate planner statistics (ANALYZE limited to 400 rows per index: fast on any size), so
-    the query planner picks the time-ordered index for ratings pages."""
-    conn.execute("PRAGMA analysis_limit=400")
-    conn.execute("ANALYZE")
+def refresh_stats(conn: Conn) -> None:
+    """Approximate planner statistics (SQLite: ANALYZE limited to 400 rows per index, fast on any
+    size; PostgreSQL: ANALYZE), so the query planner picks the time-ordered index for ratings pages."""
+    backend.refresh_stats(conn)
 
 
-def open_db(path: str | Path) -> sqlite3.Connection:
+def open_db(target: str | Path) -> Conn:
     """Open (creating if needed) and migrate; the connection is the writer's."""
-    conn = connect(path)
+    conn = connect(target)
     migrate(conn)
     return conn

@@ -10,6 +10,10 @@ class SchemaTooNew(CollectorError):
     """The database was written by a newer collector than this one."""
 
 
+class CentralNeedsClientId(CollectorError, ValueError):
+    """A central collector (``[province] central = true``) started without its own stable client id."""
+
+
 class BadUserName(CollectorError, ValueError):
     """A user or token name that is empty or holds characters other than letters, digits, '.', '_', '-'."""
 
@@ -36,3 +40,7 @@ class BadHttpAddress(CollectorError, ValueError):
 
 class StorageUnavailable(CollectorError):
     """The database (or the collector's own outbox) cannot be written: read-only, full, missing."""
+
+
+class BadStore(CollectorError, ValueError):
+    """A store setting that is neither a SQLite path nor a ``postgresql://`` URL (the message says why)."""

@@ -8,11 +8,11 @@ activity in the period; for shares and times the whole site's figure (the report
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from .backend import Conn
 from .periods import DEFAULT_TZ, Period, zone
 from .reports import Report, ReportRow, build_report, channel_of, is_satisfied, rating_rows
 from .site_config import site_history
@@ -135,7 +135,7 @@ def _averages(rep: Report) -> dict[str, float | None]:
     return out
 
 
-def evaluation_sheets(conn: sqlite3.Connection, period: Period, staff: Staff | None = None, *,
+def evaluation_sheets(conn: Conn, period: Period, staff: Staff | None = None, *,
                       tz: str = DEFAULT_TZ, site: str | None = None, now: float | None = None,
                       levels: int = 2, officers: list[str] | None = None) -> list[EvaluationSheet]:
     """One sheet per officer (the directory's and every officer seen in the period), sorted by name."""
@@ -154,10 +154,10 @@ def evaluation_sheets(conn: sqlite3.Connection, period: Period, staff: Staff | N
     return sorted(sheets, key=lambda s: (s.name is None, s.name or s.officer))
 
 
-def _site_name(conn: sqlite3.Connection, site: str | None) -> tuple[str, str]:
+def _site_name(conn: Conn, site: str | None) -> tuple[str, str]:
     w, a = (" AND site=?", [site]) if site else ("", [])
     row = conn.execute(f"SELECT payload FROM retained_state WHERE name='site' AND device IS NULL{w} "
-                       "ORDER BY received_epoch DESC LIMIT 1", a).fetchone()
+                       "ORDER BY received_epoch DESC, topic LIMIT 1", a).fetchone()
     try:
         d = json.loads(row[0]) if row else {}
         return str(d.get("name_vi") or site or ""), str(d.get("name_en") or site or "")
@@ -202,7 +202,7 @@ class SatisfactionSummary:
     site_name: tuple[str, str]
 
 
-def satisfaction_summary(conn: sqlite3.Connection, period: Period, *, tz: str = DEFAULT_TZ,
+def satisfaction_summary(conn: Conn, period: Period, *, tz: str = DEFAULT_TZ,
                          site: str | None = None, levels: int = 2, now: float | None = None) -> SatisfactionSummary:
     rep = build_report(conn, period, "service", levels, tz, site=site, now=now)
 

@@ -22,6 +22,7 @@ from common.fonts import vietnamese_font
 
 from . import formats as fmt
 from .evaluation import EvaluationSheet, Figure, SatisfactionSummary, period_title
+from .province_reports import ProvinceReport
 from .reports import Report, ReportRow
 from .staff import Staff
 
@@ -84,7 +85,10 @@ def report_table(report: Report, staff: Staff | None = None) -> tuple[list[str],
 
 def report_csv(report: Report, staff: Staff | None = None) -> bytes:
     """UTF-8 with BOM (Excel shows Vietnamese); shares in %, minutes with one decimal; '-' when unknown."""
-    head, rows = report_table(report, staff)
+    return _table_csv(*report_table(report, staff))
+
+
+def _table_csv(head: list[str], rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(head)
@@ -99,14 +103,20 @@ def report_csv(report: Report, staff: Staff | None = None) -> bytes:
 
 def report_xlsx(report: Report, staff: Staff | None = None) -> bytes:
     head, rows = report_table(report, staff)
+    return _table_xlsx(f"Báo cáo / Report {report.period.label} · {fmt.day(report.start)} - "
+                       f"{fmt.day(report.end.fromordinal(report.end.toordinal() - 1))}",
+                       f"Tính từ / measured from: {fmt.day(report.measured_from)}" if report.measured_from else "",
+                       head, rows)
+
+
+def _table_xlsx(title: str, subtitle: str, head: list[str], rows: list[list[Any]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = "Báo cáo"
-    ws.append([f"Báo cáo / Report {report.period.label} · {fmt.day(report.start)} - "
-               f"{fmt.day(report.end.fromordinal(report.end.toordinal() - 1))}"])
+    ws.append([title])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append([f"Tính từ / measured from: {fmt.day(report.measured_from)}" if report.measured_from else ""])
+    ws.append([subtitle])
     ws.append(head)
     for c in ws[3]:
         c.font, c.alignment = BOLD, Alignment(wrap_text=True, vertical="top")
@@ -120,6 +130,32 @@ def report_xlsx(report: Report, staff: Staff | None = None) -> bytes:
     _widths(ws, [10, 30] + [14] * (len(head) - 2))
     ws.freeze_panes = "C4"
     return _save(wb)
+
+
+PROVINCE_GROUPS = {"site": ("Đơn vị", "Site"), "department": ("Sở, ngành", "Department"),
+                   "service": ("Lĩnh vực", "Service")}
+
+
+def province_table(report: ProvinceReport) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of a province report (collector/province_reports.py): sites, departments or services."""
+    vi, en = PROVINCE_GROUPS[report.by]
+    head = ["Kỳ / Period", f"Mã / Code", f"{vi} / {en}"] + [f"{a} / {b}" for a, b, _, _ in COLUMNS]
+    rows = [[report.period.label, r.key or "-", f"{r.name_vi} / {r.name_en}" if r.name_en != r.name_vi else r.name_vi]
+            + [f(r.row) for _, _, f, _ in COLUMNS] for r in report.rows]
+    rows.append([report.period.label, "", "Tổng cộng / Total"] + [f(report.total) for _, _, f, _ in COLUMNS])
+    return head, rows
+
+
+def province_csv(report: ProvinceReport) -> bytes:
+    return _table_csv(*province_table(report))
+
+
+def province_xlsx(report: ProvinceReport) -> bytes:
+    head, rows = province_table(report)
+    vi, en = PROVINCE_GROUPS[report.by]
+    return _table_xlsx(f"Báo cáo toàn tỉnh / Province report {report.period.label} · {fmt.day(report.start)} - "
+                       f"{fmt.day(report.end.fromordinal(report.end.toordinal() - 1))}",
+                       f"Theo / by: {vi} / {en}", head, rows)
 
 
 def _widths(ws: Worksheet, widths: list[int]) -> None:

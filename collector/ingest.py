@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from common.clock import Clock, SystemClock
@@ -31,11 +29,13 @@ from common.registry import load_registry
 from common.systemd import Notifier
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
-from mqtt.errors import NotConnected, OutboxStorageError, storage_kind
+from mqtt.errors import NotConnected, OutboxStorageError
 from mqtt.outbox import Outbox, seq_runs
 from mqtt.schemas import FaultData, Stored
 
+from . import backend
 from .authz import Authz
+from .backend import Conn
 from .config import CollectorConfig
 from .db import open_db, refresh_stats
 from .store import BatchResult, Incoming, Store
@@ -78,13 +78,13 @@ class Ingest:
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Conn | None = None
         self.authz = Authz(load_registry(config.devices))  # a bad registry refuses to start (file and line)
         self.broker = config.broker_config()
         self._site = config.site_or_none
         # the collector's own events (its storage faults) go the way every event goes: its own
         # outbox, the broker, this ingest, a confirmation (one site only: events need a site)
-        self.outbox = (Outbox(Path(config.db).with_name(Path(config.db).stem + "-outbox.db"), self._site,
+        self.outbox = (Outbox(config.outbox_path(), self._site,
                               COLLECTOR_DEVICE, clock=self.clock) if self._site is not None else None)
         self._faults_pending: list[tuple[str, bool, str]] = []  # (code, active, detail) to record
         self.client = DeviceClient(
@@ -93,14 +93,21 @@ class Ingest:
             manual_ack=True, receive_maximum=min(65535, max(1000, config.batch_max * 4)),
             reconnect_min_s=0.2, reconnect_max_s=10.0,
             telemetry_extra=lambda: {"queue_depth": self.queue_depth, **self.stats.as_dict()})
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        """Everything of the site (a central collector subscribes otherwise: collector/central.py)."""
         self.client.subscribe(topics.site_filter(self._site), self._on_message)
+
+    def _make_store(self, conn: Conn) -> Store:
+        return Store(conn, self.config.timezone)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._conn = open_db(self.config.db)
+        self._conn = open_db(self.config.store_location)
         refresh_stats(self._conn)
-        self.store = Store(self._conn, self.config.timezone)
+        self.store = self._make_store(self._conn)
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
         self._writer.start()
         self.client.start()
@@ -230,10 +237,10 @@ class Ingest:
                 self.stats.storage, self.stats.storage_error = "ok", None
                 self._own_fault()
                 break
-            except sqlite3.OperationalError as exc:
+            except backend.OperationalError as exc:
                 self.stats.write_errors += 1
-                kind = "busy" if "locked" in str(exc) or "busy" in str(exc) else storage_kind(exc)
-                message = f"{self.config.db}: {getattr(exc, 'sqlite_errorname', '')}: {exc}"
+                kind = "busy" if backend.is_busy(exc) else backend.store_error_kind(exc)
+                message = f"{backend.redact(self.config.store_location)}: {getattr(exc, 'sqlite_errorname', '')}: {exc}"
                 if kind != "busy":
                     if self.stats.storage != kind:
                         log.error("database write failed, %s (%s); the broker keeps the batch, retrying "
@@ -281,5 +288,6 @@ class Ingest:
 
 def _fault_code(kind: str) -> str:
     """The collector's own fault for a database that takes no writes: ``database_full``,
-    ``database_read_only``, ``database_io`` (its outbox's own disk raises ``storage_*``)."""
+    ``database_read_only``, ``database_io``, ``database_unavailable`` (a PostgreSQL server that does not
+    answer; its outbox's own disk raises ``storage_*``)."""
     return "database_" + kind.replace("disk_", "")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
 from common.clock import Clock, iso
 
+from .backend import Conn
 from .db import connect
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 NAME = "province_link"
 
 
-def link_state(conn: sqlite3.Connection, site: str) -> dict[str, Any] | None:
+def link_state(conn: Conn, site: str) -> dict[str, Any] | None:
     """``{"up": bool, "since": iso}`` or None when no bridge notification was ever received."""
     r = conn.execute("SELECT payload FROM retained_state WHERE site=? AND name=? AND device IS NULL",
                      (site, NAME)).fetchone()
@@ -56,11 +56,13 @@ class LinkWatch:
         try:
             old = link_state(conn, self.site)
             since = old["since"] if old is not None and old["up"] == up else iso(now)
-            conn.execute("INSERT OR REPLACE INTO retained_state (topic, site, device, name, key, payload, received_at, "
-                         "received_epoch) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?)",
+            conn.execute("INSERT INTO retained_state (topic, site, device, name, key, payload, received_at, "
+                         "received_epoch) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET "
+                         "site=excluded.site, device=excluded.device, name=excluded.name, key=excluded.key, "
+                         "payload=excluded.payload, received_at=excluded.received_at, "
+                         "received_epoch=excluded.received_epoch",
                          (self.topic, self.site, NAME, json.dumps({"up": up, "since": since}), iso(now),
                           now.timestamp()))
-            conn.commit()
         finally:
             conn.close()
         if old is None or old["up"] != up:

@@ -1,11 +1,12 @@
-"""The read side: what the dashboard and the JSON API show, straight from the database.
+"""The read side: what the dashboard and the JSON API show, straight from the store.
 
-Each thread gets its own read connection (WAL readers never block the writer).
+Each thread gets its own read connection (SQLite: WAL readers never block the writer); on
+PostgreSQL the threads share a few read-only connections (psycopg serialises each one).
 """
 from __future__ import annotations
 
+import itertools
 import json
-import sqlite3
 import threading
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
@@ -17,13 +18,16 @@ from pydantic import ValidationError
 from common.clock import Clock, SystemClock, iso
 from mqtt.schemas import DeskState, ServiceState, SiteState
 
+from . import backend
 from .alerts import desk_cards, open_alerts
+from .backend import Conn
 from .db import connect
 from .site_config import site_history
 from .staff import Staff
 from .errors import CollectorError
 
 MAX_LIMIT = 1000
+PG_READERS = 4  # read connections one Reader keeps on a PostgreSQL store
 
 
 class BadQuery(CollectorError, ValueError):
@@ -31,6 +35,8 @@ class BadQuery(CollectorError, ValueError):
 
 
 class Reader:
+    """Reads the store ``path``: a SQLite file or a ``postgresql://`` URL."""
+
     def __init__(self, path: str | Path, clock: Clock | None = None, tz: str = "Asia/Ho_Chi_Minh"):
         self.path = str(path)
         # the alerts engine's latest conditions (red and amber), for the desk cards; set by the service
@@ -39,14 +45,27 @@ class Reader:
         self.tz = ZoneInfo(tz)
         self.clock = clock or SystemClock(tz)
         self._local = threading.local()
+        self._shared: list[Conn] = []
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
+    def conn(self) -> Conn:
+        c: Conn | None = getattr(self._local, "conn", None)
         if c is None:
-            c = connect(self.path, readonly=True)
-            c.execute("PRAGMA query_only=ON")
+            c = self._open()
             self._local.conn = c
+        return c
+
+    def _open(self) -> Conn:
+        if backend.kind(self.path) == backend.POSTGRESQL:
+            with self._lock:
+                if len(self._shared) < PG_READERS:
+                    self._shared.append(connect(self.path, readonly=True))
+                    return self._shared[-1]
+                return self._shared[next(self._turn) % len(self._shared)]
+        c = connect(self.path, readonly=True)
+        backend.query_only(c)
         return c
 
     def _day_start(self, d: date) -> float:
@@ -55,7 +74,7 @@ class Reader:
     def _where_site(self, site: str | None, col: str = "site") -> tuple[str, list[Any]]:
         return (f" AND {col}=?", [site]) if site else ("", [])
 
-    def _states(self, name: str, site: str | None, devstate: bool = False) -> list[sqlite3.Row]:
+    def _states(self, name: str, site: str | None, devstate: bool = False) -> list[Any]:
         w, a = self._where_site(site)
         dev = "device IS NOT NULL" if devstate else "device IS NULL"
         return self.conn.execute(f"SELECT site, device, key, payload, received_at FROM retained_state "

@@ -72,7 +72,7 @@ class ReportMailer:
         self.channel.deliver(msg)
         conn = connect(self.db)
         try:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
                          (f"report_mail:{month.label}", iso(now)))
         finally:
             conn.close()

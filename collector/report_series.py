@@ -2,12 +2,12 @@
 satisfaction over time. Same definitions as :mod:`collector.reports`, which builds the tables."""
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, time as dtime
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from .backend import Conn
 from .reports import (DEFAULT_TZ, Interval, Period, _issued_epoch, intersect, is_satisfied, rating_rows,
                       ticket_rows, zone)
 from .site_config import first_data_day, site_history
@@ -31,7 +31,7 @@ def _local(t: float, z: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(t, z)
 
 
-def arrivals_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ,
+def arrivals_by_hour(conn: Conn, period: Period, tz: str = DEFAULT_TZ,
                      site: str | None = None) -> dict[int, int]:
     """Tickets issued per local hour of day (summed over the days of the period)."""
     z = zone(tz)
@@ -47,14 +47,14 @@ def arrivals_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT
     return out
 
 
-def waits_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ,
+def waits_by_hour(conn: Conn, period: Period, tz: str = DEFAULT_TZ,
                   site: str | None = None) -> dict[int, tuple[float, int]]:
     """Average wait (seconds) of the tickets called in the period, by local hour of issue: ``{h: (avg, n)}``.
 
     Only a ticket's first call counts (a recall or a call after a transfer is not a new wait)."""
     z = zone(tz)
     start, end = period.epochs(z)
-    first: dict[tuple[str, str], sqlite3.Row] = {}
+    first: dict[tuple[str, str], Any] = {}
     for r in ticket_rows(conn, start, end, site, ("called",), "day, ticket, issued_at, wait_s, ts_epoch"):
         if r["wait_s"] is not None:
             first.setdefault((r["day"], r["ticket"]), r)
@@ -64,7 +64,7 @@ def waits_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ
     return {h: (sum(v) / len(v), len(v)) for h, v in sorted(sums.items())}
 
 
-def satisfaction_over_time(conn: sqlite3.Connection, period: Period, levels: int = 2, tz: str = DEFAULT_TZ,
+def satisfaction_over_time(conn: Conn, period: Period, levels: int = 2, tz: str = DEFAULT_TZ,
                            site: str | None = None) -> list[TimePoint]:
     """Per local hour for a day, per local day for a month, quarter or year (empty buckets included)."""
     z = zone(tz)
@@ -100,7 +100,7 @@ def _seconds_by_hour(iv: Iterable[Interval], z: ZoneInfo) -> dict[int, float]:
     return out
 
 
-def occupancy_by_hour(conn: sqlite3.Connection, period: Period, tz: str = DEFAULT_TZ, site: str | None = None,
+def occupancy_by_hour(conn: Conn, period: Period, tz: str = DEFAULT_TZ, site: str | None = None,
                       now: float | None = None) -> dict[int, dict[int, float]]:
     """Per desk, per local opening hour of day: share of that hour's opening time with the officer present.
 

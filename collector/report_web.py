@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Any, Callable
 
+from .backend import Conn
 from .report_series import arrivals_by_hour, occupancy_by_hour, satisfaction_over_time, waits_by_hour
 from .reports import Period, Report, ReportRow, site_facts
 
@@ -259,7 +259,7 @@ def _hour_range(*hour_sets: set[int], opening: dict[str, list[tuple[str, str]]] 
     return list(range(min(hs), max(hs) + 1))
 
 
-def charts_svg(conn: sqlite3.Connection, period: Period, report: Report, tz: str, site: str | None,
+def charts_svg(conn: Conn, period: Period, report: Report, tz: str, site: str | None,
                now: float | None, lang: str) -> tuple[str, dict[str, Any]]:
     """The four figures (HTML) and their data (for the JSON API)."""
     arrivals = arrivals_by_hour(conn, period, tz, site)

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import bisect
 import logging
-import sqlite3
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from .backend import Conn, json_text
 from .periods import DEFAULT_TZ, PERIOD_KINDS, BadReportQuery, Period, PeriodKind, zone
 from .site_config import (WEEKDAYS, Interval, SiteFacts, SiteHistory, first_data_day, intersect, site_facts,
                           site_history, total_s, union)
@@ -130,13 +130,17 @@ class Report:
         return next((r for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": {"kind": self.period.kind, "date": self.period.anchor.isoformat(),
-                           "label": self.period.label, "start": self.start.isoformat(),
-                           "end": self.end.isoformat()},
+        return {"period": period_dict(self.period, self.start, self.end),
                 "measured_from": self.measured_from.isoformat() if self.measured_from else None,
                 "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
                 "filters": asdict(self.filters),
                 "rows": [r.as_dict() for r in self.rows], "total": self.total.as_dict()}
+
+
+def period_dict(period: Period, start: datetime, end: datetime) -> dict[str, Any]:
+    """A report's period as JSON: kind, anchor date, label and the local start and end."""
+    return {"kind": period.kind, "date": period.anchor.isoformat(), "label": period.label,
+            "start": start.isoformat(), "end": end.isoformat()}
 
 
 @dataclass
@@ -144,8 +148,11 @@ class _Acc:
     issued: int = 0
     served: int = 0
     no_shows: int = 0
-    waits: list[float] = field(default_factory=list)
-    services: list[float] = field(default_factory=list)
+    wait_n: int = 0  # waits and service times as count, sum and max: additive, so the province's
+    wait_sum: float = 0.0  # daily rollups (collector/rollups.py) give the same figures
+    wait_max: float | None = None
+    service_n: int = 0
+    service_sum: float = 0.0
     in_target: int = 0
     with_target: int = 0
     levels: dict[int, int] = field(default_factory=lambda: {i: 0 for i in range(1, 6)})
@@ -160,24 +167,23 @@ def _site_clause(site: str | None) -> tuple[str, list[Any]]:
     return (" AND site=?", [site]) if site else ("", [])
 
 
-def ticket_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None, actions: tuple[str, ...],
-                columns: str = ("action, service, desk, officer, wait_s, service_s, ts_epoch, "
-                                "(julianday(issued_at) - 2440587.5) * 86400.0 AS issued_epoch"),
-                filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
+def ticket_rows(conn: Conn, start: float, end: float, site: str | None, actions: tuple[str, ...],
+                columns: str = "action, service, desk, officer, wait_s, service_s, ts_epoch, issued_at",
+                filters: Filters = NO_FILTERS) -> list[Any]:
     w, a = _site_clause(site)
     fw, fa = filters.sql()
     marks = ",".join("?" * len(actions))
     return conn.execute(f"SELECT {columns} FROM ticket_events WHERE ts_epoch >= ? AND ts_epoch < ? "
-                        f"AND action IN ({marks}){w}{fw} ORDER BY ts_epoch",
+                        f"AND action IN ({marks}){w}{fw} ORDER BY ts_epoch, id",
                         [start, end, *actions, *a, *fa]).fetchall()
 
 
-def rating_rows(conn: sqlite3.Connection, start: float, end: float, site: str | None,
-                filters: Filters = NO_FILTERS) -> list[sqlite3.Row]:
+def rating_rows(conn: Conn, start: float, end: float, site: str | None,
+                filters: Filters = NO_FILTERS) -> list[Any]:
     w, a = _site_clause(site)
     fw, fa = filters.sql("ratings")
-    return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch, {CHANNEL_SQL} "
-                        f"FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch",
+    return conn.execute(f"SELECT device, desk, officer, service, score, scale, misuse, ts_epoch, {channel_sql(conn)} "
+                        f"FROM ratings WHERE ts_epoch >= ? AND ts_epoch < ?{w}{fw} ORDER BY ts_epoch, id",
                         [start, end, *a, *fa]).fetchall()
 
 
@@ -185,8 +191,11 @@ def is_satisfied(score: int, scale: int, levels: int) -> bool:
     return score > (scale or 5) - levels
 
 
-# the rating's ``channel`` as its device sent it (NULL for events from before the field existed)
-CHANNEL_SQL = "(SELECT json_extract(e.payload, '$.data.channel') FROM events e WHERE e.id = ratings.id) AS channel"
+def channel_sql(conn: Conn) -> str:
+    """The rating's ``channel`` as its device sent it (NULL for events from before the field existed)."""
+    return f"(SELECT {json_text(conn, 'e.payload', 'data', 'channel')} FROM events e WHERE e.id = ratings.id) AS channel"
+
+
 CHANNELS_SENT = {"phone": "portal", "desk": "terminal"}
 
 
@@ -262,10 +271,13 @@ class OpenClock:
         return total_s(intersect(union(iv), [(issued, called)]))
 
 
-def _issued_epoch(r: sqlite3.Row) -> float:
+def _issued_epoch(r: Any) -> float:
+    """When the ticket was issued: its ``issued_at`` (a time without offset is UTC), else the
+    event's time less the wait."""
     if r["issued_at"]:
         try:
-            return datetime.fromisoformat(r["issued_at"]).timestamp()
+            t = datetime.fromisoformat(r["issued_at"])
+            return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
         except ValueError:
             pass
     return float(r["ts_epoch"]) - float(r["wait_s"] or 0)
@@ -280,7 +292,7 @@ def _check(by: str, satisfaction_levels: int) -> None:
                              "must be between 1 and 5")
 
 
-def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", satisfaction_levels: int = 2,
+def build_report(conn: Conn, period: Period, by: str = "service", satisfaction_levels: int = 2,
                  tz: str = DEFAULT_TZ, *, site: str | None = None, now: float | None = None,
                  staff: Staff | None = None, filters: Filters = NO_FILTERS) -> Report:
     """The figures of ``period`` grouped ``by`` service, desk, officer or overall, plus a total row.
@@ -297,7 +309,7 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
     groups: dict[Any, _Acc] = {}
     total = _Acc()
 
-    def accs(row: sqlite3.Row) -> tuple[_Acc, _Acc]:
+    def accs(row: Any) -> tuple[_Acc, _Acc]:
         k = "all" if by == "overall" else row[by]
         return (groups.setdefault(k, _Acc()), total)
 
@@ -328,14 +340,12 @@ def build_report(conn: sqlite3.Connection, period: Period, by: str = "service", 
 TicketFigures = tuple[bool, float | None, bool | None, float | None]  # served, open wait, in target, service
 
 
-def _ticket_figures(r: sqlite3.Row, clock: OpenClock, history: SiteHistory) -> TicketFigures:
+def _ticket_figures(r: Any, clock: OpenClock, history: SiteHistory) -> TicketFigures:
     if r["action"] == "no_show":
         return (False, None, None, None)
     wait = in_target = None
     if r["wait_s"] is not None:
-        issued = r["issued_epoch"]
-        if issued is None:
-            issued = float(r["ts_epoch"]) - float(r["wait_s"])
+        issued = _issued_epoch(r)
         wait = clock.open_wait(issued, issued + float(r["wait_s"]))
         target = history.target_s(r["service"], issued)
         in_target = None if target is None else wait <= target
@@ -349,15 +359,18 @@ def _add_ticket(acc: _Acc, fig: TicketFigures) -> None:
         return
     acc.served += 1
     if wait is not None:
-        acc.waits.append(wait)
+        acc.wait_n += 1
+        acc.wait_sum += wait
+        acc.wait_max = wait if acc.wait_max is None else max(acc.wait_max, wait)
     if in_target is not None:
         acc.with_target += 1
         acc.in_target += in_target
     if service_s is not None:
-        acc.services.append(service_s)
+        acc.service_n += 1
+        acc.service_sum += service_s
 
 
-def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:
+def _add_rating(acc: _Acc, r: Any, levels: int) -> None:
     if r["misuse"]:
         acc.misuse += 1
         return
@@ -367,7 +380,7 @@ def _add_rating(acc: _Acc, r: sqlite3.Row, levels: int) -> None:
     acc.satisfied += is_satisfied(r["score"], r["scale"], levels)
 
 
-def _add_presence(conn: sqlite3.Connection, period: Period, z: ZoneInfo, history: SiteHistory, staff: Staff,
+def _add_presence(conn: Conn, period: Period, z: ZoneInfo, history: SiteHistory, staff: Staff,
                   by: str, groups: dict[Any, _Acc], total: _Acc, start: float, end: float, now: float | None,
                   site: str | None, filters: Filters) -> date | None:
     """Fair presence into the groups and the total; returns the first day measured (None: no data)."""
@@ -418,9 +431,9 @@ def _row(key: Any, a: _Acc, by: str, staff: Staff) -> ReportRow:
     return ReportRow(
         key=key, issued=a.issued if by in ("service", "overall", "total") else None, served=a.served,
         no_shows=a.no_shows,
-        avg_wait_s=sum(a.waits) / len(a.waits) if a.waits and charged else None,
-        max_wait_s=max(a.waits, default=None) if charged else None,
-        avg_service_s=sum(a.services) / len(a.services) if a.services else None,
+        avg_wait_s=a.wait_sum / a.wait_n if a.wait_n and charged else None,
+        max_wait_s=a.wait_max if charged else None,
+        avg_service_s=a.service_sum / a.service_n if a.service_n else None,
         service_level=a.in_target / a.with_target if a.with_target and charged else None,
         ratings_by_level=dict(a.levels), ratings=rated,
         satisfaction_rate=a.satisfied / rated if rated else None, misuse_count=a.misuse,

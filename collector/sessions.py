@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 
 from common.web.auth import Principal
+from .backend import Conn
 
 SESSION_MAX_AGE_S = 12 * 3600
 
@@ -18,7 +18,7 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def start_session(conn: sqlite3.Connection, name: str, address: str | None,
+def start_session(conn: Conn, name: str, address: str | None,
                   max_age_s: float = SESSION_MAX_AGE_S, now: float | None = None) -> str:
     """A new session for ``name``; returns the cookie value (shown to nobody else, never stored)."""
     now = time.time() if now is None else now
@@ -29,20 +29,20 @@ def start_session(conn: sqlite3.Connection, name: str, address: str | None,
     return cookie
 
 
-def session_principal(conn: sqlite3.Connection, cookie: str, now: float | None = None) -> Principal | None:
+def session_principal(conn: Conn, cookie: str, now: float | None = None) -> Principal | None:
     now = time.time() if now is None else now
-    row = conn.execute("SELECT s.id_sha256, u.name, u.role FROM sessions s JOIN users u ON u.name = s.name "
+    row = conn.execute("SELECT s.id_sha256, u.name, u.role, u.site FROM sessions s JOIN users u ON u.name = s.name "
                        "WHERE s.id_sha256=? AND s.expires_epoch > ? AND u.disabled = 0",
                        (_sha(cookie), now)).fetchone()
     if row is None:
         return None
-    return Principal(name=row[1], role=row[2], via="session", session=row[0])
+    return Principal(name=row[1], role=row[2], via="session", session=row[0], site=row[3])
 
 
-def end_session(conn: sqlite3.Connection, session_id_sha256: str) -> None:
+def end_session(conn: Conn, session_id_sha256: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_sha256=?", (session_id_sha256,))
 
 
-def end_sessions(conn: sqlite3.Connection, name: str) -> int:
+def end_sessions(conn: Conn, name: str) -> int:
     """End every session of ``name``; how many there were."""
     return conn.execute("DELETE FROM sessions WHERE name=?", (name,)).rowcount

@@ -15,11 +15,11 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
+from .backend import Conn, has_table
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +161,12 @@ class SiteHistory:
         return t * 60 if t is not None else None
 
 
-def site_history(conn: sqlite3.Connection, site: str | None = None) -> SiteHistory:
+def site_history(conn: Conn, site: str | None = None) -> SiteHistory:
     """Every stored version of the site's config; without a history table or rows, the current
     retained ``state/site`` as the only version."""
     w, a = (" AND site=?", [site]) if site else ("", [])
     rows: list[Any] = []
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='site_config_history'").fetchone():
+    if has_table(conn, "site_config_history"):
         rows = conn.execute(f"SELECT site, payload, valid_from_epoch FROM site_config_history WHERE 1=1{w} "
                             "ORDER BY valid_from_epoch", a).fetchall()
         if rows and not site:  # several sites and no site asked: the one seen last
@@ -174,12 +174,12 @@ def site_history(conn: sqlite3.Connection, site: str | None = None) -> SiteHisto
             rows = [r for r in rows if r[0] == last]
     if not rows:
         rows = conn.execute("SELECT site, payload, received_epoch FROM retained_state WHERE name='site' AND "
-                            f"device IS NULL{w} ORDER BY received_epoch DESC LIMIT 1", a).fetchall()
+                            f"device IS NULL{w} ORDER BY received_epoch DESC, topic LIMIT 1", a).fetchall()
     versions = [(float(r[2]), SiteFacts.from_payload(r[0], r[1])) for r in rows]
     return SiteHistory(versions, site=versions[-1][1].site if versions else site)
 
 
-def site_facts(conn: sqlite3.Connection, site: str | None = None) -> SiteFacts:
+def site_facts(conn: Conn, site: str | None = None) -> SiteFacts:
     """The site's current config (the latest version)."""
     return site_history(conn, site).current
 
@@ -189,17 +189,17 @@ FIRST_DATA_SQL = (
     "SELECT min(ts_epoch) FROM ticket_events WHERE 1=1{w} UNION ALL "
     "SELECT min(ts_epoch) FROM ratings WHERE 1=1{w} UNION ALL "
     "SELECT min(ts_epoch) FROM presence WHERE zone='officer' AND kind='change'{w} UNION ALL "
-    "SELECT min(ts_epoch) FROM desk_sessions WHERE 1=1{w})")
+    "SELECT min(ts_epoch) FROM desk_sessions WHERE 1=1{w}) AS firsts")
 
 
-def first_data_day(conn: sqlite3.Connection, tz: ZoneInfo, site: str | None = None) -> date | None:
+def first_data_day(conn: Conn, tz: ZoneInfo, site: str | None = None) -> date | None:
     """The local day of the site's first stored event (None when nothing is stored yet)."""
     w, a = (" AND site=?", [site]) if site else ("", [])
     m = conn.execute(FIRST_DATA_SQL.format(w=w), a * 5).fetchone()[0]
     return datetime.fromtimestamp(m, tz).date() if m is not None else None
 
 
-def record_version(conn: sqlite3.Connection, site: str, payload: str, valid_from: datetime) -> bool:
+def record_version(conn: Conn, site: str, payload: str, valid_from: datetime) -> bool:
     """Keep ``payload`` as a new version when it differs from the one in force (its ``ts`` aside);
     True when stored. Called by the writer inside its transaction."""
     def norm(text: str) -> str:
@@ -213,6 +213,7 @@ def record_version(conn: sqlite3.Connection, site: str, payload: str, valid_from
                         "ORDER BY valid_from_epoch DESC LIMIT 1", (site, ep)).fetchone()
     if prev is not None and norm(prev[0]) == new:
         return False
-    conn.execute("INSERT OR REPLACE INTO site_config_history (site, valid_from_epoch, valid_from, payload) "
-                 "VALUES (?, ?, ?, ?)", (site, ep, valid_from.isoformat(), payload))
+    conn.execute("INSERT INTO site_config_history (site, valid_from_epoch, valid_from, payload) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (site, valid_from_epoch) DO UPDATE SET "
+                 "valid_from=excluded.valid_from, payload=excluded.payload", (site, ep, valid_from.isoformat(), payload))
     return True

@@ -2,11 +2,17 @@
 
 ``config/collector.toml``::
 
+    [[departments]]            # optional: the provincial departments officers are seconded from
+    code = "stp"               # (province reports compare them); with departments listed, every
+    name_vi = "Sở Tư pháp"     # officer's ``department`` must be one of their codes
+    name_en = "Department of Justice"
+
     [[officers]]
     id = "nv-0101"
     name = "Nguyễn Thị Lan"
-    department = "Phòng Tư pháp"
+    department = "stp"         # a code of [[departments]] (free text when none are listed)
     badge = "B-0101"
+    # site = "camau-hcc"       # the site the officer works at (a province-wide directory)
 
     [[roster]]                 # optional: when an officer has roster entries, their presence share is
     officer = "nv-0101"        # measured against the rostered time (within opening hours) instead of
@@ -34,14 +40,30 @@ from .site_config import WEEKDAYS, Interval, local_days, union
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+class Department(BaseModel):
+    """A provincial department (sở, ban, ngành) officers are seconded from."""
+
+    model_config = STRICT
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                      description="short code, lower-case letters, digits, '-', '_', e.g. stp")
+    name_vi: str = Field(min_length=1, max_length=120, description="Vietnamese name, e.g. Sở Tư pháp")
+    name_en: str = Field(min_length=1, max_length=120, description="English name, e.g. Department of Justice")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name_vi} / {self.name_en}"
+
+
 class Officer(BaseModel):
     """One officer (cán bộ, công chức) of the site."""
 
     model_config = STRICT
     id: str = Field(min_length=1, max_length=64, description="the id desks sign in with, e.g. nv-0101")
     name: str = Field(min_length=1, max_length=120, description="full name, e.g. Nguyễn Thị Lan")
-    department: str | None = Field(None, max_length=120, description="phòng/ban, e.g. Phòng Tư pháp")
+    department: str | None = Field(None, max_length=120, description="the code of a [[departments]] entry "
+                                   "(free text, e.g. Phòng Tư pháp, when no departments are listed)")
     badge: str | None = Field(None, max_length=64, description="badge number")
+    site: str | None = Field(None, max_length=64, description="the site the officer works at (optional)")
 
 
 class RosterEntry(BaseModel):
@@ -98,17 +120,45 @@ class RosterEntry(BaseModel):
 class Staff:
     """The directory and the roster together; ``Staff()`` is an empty one (ids shown as they are)."""
 
-    def __init__(self, officers: list[Officer] | None = None, roster: list[RosterEntry] | None = None):
+    def __init__(self, officers: list[Officer] | None = None, roster: list[RosterEntry] | None = None,
+                 departments: list[Department] | None = None):
         self.officers = {o.id: o for o in officers or []}
         self.roster = list(roster or [])
+        self.departments = {d.code: d for d in departments or []}
 
     def name(self, officer: str | None) -> str | None:
         o = self.officers.get(officer or "")
         return o.name if o else None
 
     def department(self, officer: str | None) -> str | None:
+        """The officer's department as shown: its Vietnamese name when it is a listed code, else the text."""
         o = self.officers.get(officer or "")
-        return o.department if o else None
+        if o is None or o.department is None:
+            return None
+        d = self.departments.get(o.department)
+        return d.name_vi if d else o.department
+
+    def department_code(self, officer: str | None) -> str:
+        """The key the province reports group by: the officer's department code (or text); ``""`` unknown."""
+        o = self.officers.get(officer or "")
+        return (o.department or "") if o else ""
+
+    def department_names(self, code: str) -> tuple[str, str]:
+        """(Vietnamese, English) of a department code; the code itself when not listed, and
+        'Không rõ / Unknown' for ``""`` (officers missing from the directory)."""
+        if not code:
+            return ("Không rõ phòng ban", "Unknown department")
+        d = self.departments.get(code)
+        return (d.name_vi, d.name_en) if d else (code, code)
+
+    def fingerprint(self) -> str:
+        """A hash of everything the rollups depend on (departments of officers, roster): when it
+        changes, the rollups are computed again (collector/rollups.py)."""
+        import hashlib
+        import json
+        data = {"o": sorted((o.id, o.department or "") for o in self.officers.values()),
+                "r": [r.model_dump(mode="json") for r in self.roster]}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def badge(self, officer: str | None) -> str | None:
         o = self.officers.get(officer or "")

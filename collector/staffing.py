@@ -10,12 +10,12 @@
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from .backend import Conn
 from .site_config import Interval, intersect, total_s, union
 from .staff import Staff
 
@@ -76,24 +76,24 @@ def subtract(a: list[Interval], b: list[Interval]) -> list[Interval]:
     return out
 
 
-def _officer_changes(conn: sqlite3.Connection, start: float, site: str | None, end: float) -> list[Any]:
+def _officer_changes(conn: Conn, start: float, site: str | None, end: float) -> list[Any]:
     w, a = _site_clause(site)
     rows: list[Any] = []
     # the state at the start: the last change before it, per desk, walking the (site, desk, ts_epoch) index
     # backwards from the start instead of reading every earlier change
     for s_, d_ in conn.execute(f"SELECT DISTINCT site, desk FROM presence WHERE 1=1{w}", a).fetchall():
         last = conn.execute("SELECT desk, present, since, ts_epoch FROM presence WHERE site=? AND desk=? AND "
-                            "ts_epoch < ? AND zone='officer' AND kind='change' ORDER BY ts_epoch DESC LIMIT 1",
+                            "ts_epoch < ? AND zone='officer' AND kind='change' ORDER BY ts_epoch DESC, id DESC LIMIT 1",
                             (s_, d_, start)).fetchone()
         if last is not None:
             rows.append(last)
     rows += conn.execute(f"SELECT desk, present, since, ts_epoch FROM presence WHERE zone='officer' AND "
-                         f"kind='change'{w} AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch",
+                         f"kind='change'{w} AND ts_epoch >= ? AND ts_epoch < ? ORDER BY ts_epoch, id",
                          [*a, start, end + CHANGE_SLACK_S]).fetchall()
     return rows
 
 
-def officer_zone(conn: sqlite3.Connection, start: float, end: float,
+def officer_zone(conn: Conn, start: float, end: float,
                  site: str | None = None) -> tuple[dict[int, list[Interval]], dict[int, list[Interval]]]:
     """Per desk, the intervals in ``[start, end)`` when the officer zone was occupied, and those when
     its state was unknown (``present: null``: view blocked, dark, camera frozen): neither present nor absent."""
@@ -111,20 +111,23 @@ def officer_zone(conn: sqlite3.Connection, start: float, end: float,
     return present, unknown
 
 
-def officer_presence(conn: sqlite3.Connection, start: float, end: float,
+def officer_presence(conn: Conn, start: float, end: float,
                      site: str | None = None) -> dict[int, list[Interval]]:
     """Per desk, the intervals in ``[start, end)`` during which the officer zone was occupied."""
     return officer_zone(conn, start, end, site)[0]
 
 
-def desk_officers(conn: sqlite3.Connection, start: float, end: float,
+def desk_officers(conn: Conn, start: float, end: float,
                   site: str | None = None) -> dict[int, list[tuple[float, float, str | None]]]:
     """Per desk, who was signed in when: pieces ``(s, e, officer or None)`` covering ``[start, end)``."""
     w, a = _site_clause(site)
-    rows = conn.execute(f"SELECT desk, action, officer, max(ts_epoch) AS ts_epoch FROM desk_sessions "
-                        f"WHERE ts_epoch < ?{w} GROUP BY desk", [start, *a]).fetchall()
+    # the state at the start: each desk's last session event before it
+    rows = conn.execute(f"SELECT d.desk, d.action, d.officer, d.ts_epoch FROM desk_sessions d JOIN "
+                        f"(SELECT desk, max(ts_epoch) m FROM desk_sessions WHERE ts_epoch < ?{w} GROUP BY desk) l "
+                        f"ON d.desk=l.desk AND d.ts_epoch=l.m WHERE 1=1{w.replace('site', 'd.site')} "
+                        "ORDER BY d.desk, d.id", [start, *a, *a]).fetchall()
     rows += conn.execute(f"SELECT desk, action, officer, ts_epoch FROM desk_sessions WHERE ts_epoch >= ? "
-                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch", [start, end, *a]).fetchall()
+                         f"AND ts_epoch < ?{w} ORDER BY ts_epoch, id", [start, end, *a]).fetchall()
     changes: dict[int, list[tuple[float, Any]]] = {}
     for r in rows:
         who = r["officer"] if r["action"] == "sign_in" else None
@@ -159,7 +162,7 @@ def _blind(at: dict[int, list[Interval]], unknown: dict[int, list[Interval]], ro
     return union(blind)
 
 
-def measure_presence(conn: sqlite3.Connection, opening: list[Interval], by_day: dict[date, list[Interval]],
+def measure_presence(conn: Conn, opening: list[Interval], by_day: dict[date, list[Interval]],
                      first: date, end: date, tz: ZoneInfo, desks: list[int], staff: Staff,
                      site: str | None) -> Presence:
     """Presence within ``opening`` (already cut to the first data day and to now)."""

@@ -1,15 +1,19 @@
-"""The writer side: one batch of incoming MQTT messages -> one SQLite transaction.
+"""The writer side: one batch of incoming MQTT messages -> one transaction (SQLite or PostgreSQL).
 
 Every message ends up in exactly one place: an event row (plus its typed row), a device row
 (status, telemetry), retained state, or a dead letter with the reason it was refused. Events are
 stored exactly once by ``id`` (ids already stored, or repeated inside the batch, are counted as
 duplicates). Per-device ``seq`` gaps are kept in ``seq_gaps`` and shrink when late events fill them.
+
+Several writers may share one PostgreSQL store (central collectors on a shared subscription): an
+id is stored once (``ON CONFLICT (id) DO NOTHING RETURNING id`` says which were new), and a
+device's ``last_seq`` and gaps are read and written only while its ``devices`` row is locked by
+this transaction, so two writers never both open or fill the same gap.
 """
 from __future__ import annotations
 
 import base64
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, NamedTuple
@@ -18,16 +22,22 @@ from zoneinfo import ZoneInfo
 from common.clock import iso
 from mqtt import topics
 from mqtt.errors import BadId, BadTopic, ProtocolError
-from mqtt.schemas import (CallsState, DeskState, Envelope, HoursState, Model, PresenceState, ServiceState,
-                          SiteState, Status, Telemetry, load_json, parse_event, parse_model)
+from mqtt.schemas import (BusyHoursState, CallsState, DeskState, Envelope, HoursState, Model, PresenceState,
+                          ServiceState, SiteState, Status, Telemetry, load_json, parse_event, parse_model)
 
+from . import backend, rollups
+from .backend import Conn
 from .site_config import record_version
 
 log = logging.getLogger(__name__)
 
 STATE_MODELS: dict[str, type[Model]] = {"site": SiteState, "desk": DeskState, "service": ServiceState,
-                                        "calls": CallsState, "presence": PresenceState, "hours": HoursState}
+                                        "calls": CallsState, "presence": PresenceState, "hours": HoursState,
+                                        "busy-hours": BusyHoursState}
 
+
+EVENT_COLUMNS = ("id", "site", "device", "type", "seq", "ts", "ts_epoch", "clock_synced", "topic", "payload",
+                 "received_at", "received_epoch")
 
 _HEAD = ("id", "site", "device")
 TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -79,12 +89,12 @@ def _epoch(dt: datetime | None) -> float | None:
 
 
 class Store:
-    """Writes batches on the writer's own connection (single writer)."""
+    """Writes batches on the writer's own connection (one per process; several processes may share
+    a PostgreSQL store)."""
 
-    def __init__(self, conn: sqlite3.Connection, tz: str = "Asia/Ho_Chi_Minh"):
+    def __init__(self, conn: Conn, tz: str = "Asia/Ho_Chi_Minh"):
         self.conn = conn
         self.tz = ZoneInfo(tz)
-        self._last_seq: dict[tuple[str, str], int | None] = {}
 
     # -- the batch ------------------------------------------------------------------------------
 
@@ -103,7 +113,6 @@ class Store:
             self.conn.execute("COMMIT")
         except BaseException:
             self._rollback()
-            self._last_seq.clear()  # the cache may hold values of the rolled-back batch
             raise
         return res
 
@@ -113,7 +122,7 @@ class Store:
         if self.conn.in_transaction:
             try:
                 self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except backend.Error:
                 log.exception("rollback failed")
 
     def _route(self, msg: Incoming, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
@@ -152,12 +161,27 @@ class Store:
     # -- device status, telemetry, retained state -----------------------------------------------
 
     def _seen(self, site: str, device: str, msg: Incoming) -> None:
-        self.conn.execute(
-            "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(site, device) DO UPDATE SET last_seen=excluded.last_seen, "
-            "last_seen_epoch=excluded.last_seen_epoch WHERE excluded.last_seen_epoch >= "
-            "coalesce(devices.last_seen_epoch, 0)",
-            (site, device, iso(msg.received), msg.received.timestamp()))
+        self._seen_many({(site, device): msg})
+
+    def _seen_many(self, latest: dict[tuple[str, str], Incoming]) -> dict[tuple[str, str], int | None]:
+        """Each device was heard from at its message's ``received`` (a later time than the stored
+        one wins); their ``last_seq``. One statement, devices in sorted order: on PostgreSQL the
+        upsert locks each row until the commit, in the same order in every writer."""
+        newer = "excluded.last_seen_epoch >= coalesce(devices.last_seen_epoch, 0)"
+        keys = sorted(latest)
+        out: dict[tuple[str, str], int | None] = {}
+        per = backend.SQLITE_MAX_PARAMS // 4
+        for i in range(0, len(keys), per):
+            chunk = keys[i:i + per]
+            args = [v for k in chunk for v in (k[0], k[1], iso(latest[k].received), latest[k].received.timestamp())]
+            rows = self.conn.execute(
+                "INSERT INTO devices (site, device, last_seen, last_seen_epoch) VALUES "
+                f"{', '.join(['(?, ?, ?, ?)'] * len(chunk))} ON CONFLICT(site, device) DO UPDATE SET "
+                f"last_seen=CASE WHEN {newer} THEN excluded.last_seen ELSE devices.last_seen END, "
+                f"last_seen_epoch=CASE WHEN {newer} THEN excluded.last_seen_epoch ELSE devices.last_seen_epoch END "
+                "RETURNING site, device, last_seq", args).fetchall()
+            out.update({(r[0], r[1]): None if r[2] is None else int(r[2]) for r in rows})
+        return out
 
     def _status(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if not msg.payload:  # a cleared retained status
@@ -214,22 +238,20 @@ class Store:
                                         "AND to_seq>=?", (site, device, a, b)).fetchone()
             if covered:
                 continue
-            self.conn.execute("INSERT OR REPLACE INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
-                              "VALUES (?, ?, ?, ?, ?)", (site, device, a, b, at))
+            self._put_gap(site, device, a, b, at)
             log.warning("device %s/%s lost seq %d..%d (it holds them no more and they were never stored)",
                         site, device, a, b)
         if found and found[-1][1] == end:  # a later arrival inside the tail fills the gap
-            key = (site, device)
-            last = self._last_seq.get(key)
-            self._last_seq[key] = max(end, last or 0)
-            self.conn.execute("UPDATE devices SET last_seq=max(coalesce(last_seq, 0), ?) WHERE site=? AND device=?",
-                              (end, site, device))
+            self.conn.execute("UPDATE devices SET last_seq=? WHERE site=? AND device=? "
+                              "AND (last_seq IS NULL OR last_seq < ?)", (end, site, device, end))
 
     def _state(self, t: topics.Topic, msg: Incoming, res: BatchResult) -> None:
         if msg.payload:
             model = parse_model(STATE_MODELS[t.name or ""], msg.payload)
             if isinstance(model, SiteState):  # reports measure each past period with the version in force
-                record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received)
+                if record_version(self.conn, t.site, msg.payload.decode("utf-8"), model.ts or msg.received):
+                    rollups.mark_from(self.conn, t.site, (model.ts or msg.received).timestamp(), self.tz,
+                                      msg.received.timestamp())
             if isinstance(model, PresenceState):
                 at = (model.ts or msg.received).timestamp()
                 for zone, present, since in (("officer", model.officer, model.officer_since),
@@ -244,8 +266,10 @@ class Store:
             self.conn.execute("DELETE FROM retained_state WHERE topic=?", (msg.topic,))
         else:
             self.conn.execute(
-                "INSERT OR REPLACE INTO retained_state (topic, site, device, name, key, payload, received_at, "
-                "received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO retained_state (topic, site, device, name, key, payload, received_at, "
+                "received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET "
+                "site=excluded.site, device=excluded.device, name=excluded.name, key=excluded.key, "
+                "payload=excluded.payload, received_at=excluded.received_at, received_epoch=excluded.received_epoch",
                 (msg.topic, t.site, t.device, t.name, t.key, msg.payload.decode("utf-8"), iso(msg.received),
                  msg.received.timestamp()))
         res.stored += 1
@@ -261,46 +285,50 @@ class Store:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _known_ids(self, ids: list[str]) -> set[str]:
-        known: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
-            known.update(r[0] for r in self.conn.execute(q, chunk))
-        return known
+    def _insert_events(self, rows: list[tuple[Any, ...]]) -> set[str]:
+        """INSERT the event rows (in id order: two writers lock ids in one order), skipping ids
+        already stored; the ids that were new. Another writer's uncommitted same id makes this one
+        wait for its commit (PostgreSQL's unique index; SQLite has one writer), so every id is
+        stored once however many collectors write."""
+        return set(backend.insert_rows(self.conn, "events", EVENT_COLUMNS, sorted(rows, key=lambda r: r[0]),
+                                       returning="id"))
 
     def _store_events(self, events: list[tuple[Incoming, Envelope]], res: BatchResult) -> None:
-        known = self._known_ids([e.id for _, e in events])
-        fresh: list[tuple[Incoming, Envelope]] = []
+        unique: dict[str, tuple[Incoming, Envelope]] = {}
         for msg, env in events:
             res.confirm.setdefault((env.site, env.device), []).append(env.seq)
-            if env.id in known:
+            if env.id in unique:  # repeated inside the batch
                 res.duplicates += 1
                 continue
-            known.add(env.id)
-            fresh.append((msg, env))
+            unique[env.id] = (msg, env)
+        if not unique:
+            return
+        new = self._insert_events([(e.id, e.site, e.device, e.type, e.seq, iso(e.ts), e.ts.timestamp(),
+                                    int(e.clock_synced), m.topic, m.payload.decode("utf-8"), iso(m.received),
+                                    m.received.timestamp()) for m, e in unique.values()])
+        fresh = [(m, e) for m, e in unique.values() if e.id in new]  # in arrival order
+        res.duplicates += len(unique) - len(fresh)
         if not fresh:
             return
-        rows = [(e.id, e.site, e.device, e.type, e.seq, iso(e.ts), e.ts.timestamp(), int(e.clock_synced),
-                 m.topic, m.payload.decode("utf-8"), iso(m.received), m.received.timestamp()) for m, e in fresh]
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO events (id, site, device, type, seq, ts, ts_epoch, clock_synced, topic, payload, "
-            "received_at, received_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         by_type: dict[str, list[tuple[Any, ...]]] = {}
+        by_device: dict[tuple[str, str], list[tuple[Incoming, Envelope]]] = {}
         for m, e in fresh:
             self._typed_row(e, by_type, res)
-            self._track_seq(e, m)
+            by_device.setdefault((e.site, e.device), []).append((m, e))
         for table, rows_ in by_type.items():
-            cols = TYPED_COLUMNS[table]
-            self.conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) "
-                                  f"VALUES ({', '.join('?' * len(cols))})", rows_)
-        latest: dict[tuple[str, str], Incoming] = {}
-        for m, e in fresh:
-            latest[(e.site, e.device)] = m
-        for (site, device), m in latest.items():
-            self._seen(site, device, m)
-            self.conn.execute("UPDATE devices SET last_seq=? WHERE site=? AND device=?",
-                              (self._last_seq.get((site, device)), site, device))
+            backend.insert_rows(self.conn, table, TYPED_COLUMNS[table], rows_)
+        # days already over whose daily figures change (the province's rollups, collector/rollups.py)
+        rollups.mark_dirty(self.conn, [(e.site, e.type, e.ts.timestamp()) for _, e in fresh], self.tz,
+                           max(m.received.timestamp() for m, _ in fresh))
+        moved: list[tuple[int, str, str]] = []
+        # last_seq read under the row locks: a second writer waits for the first's commit
+        before = self._seen_many({k: evs[-1][0] for k, evs in by_device.items()})
+        for (site, device) in sorted(by_device):
+            first = before[(site, device)]
+            last = self._track_seqs(site, device, first, by_device[(site, device)])
+            if last != first and last is not None:
+                moved.append((last, site, device))
+        self.conn.executemany("UPDATE devices SET last_seq=? WHERE site=? AND device=?", moved)
         res.stored += len(fresh)
 
     def _typed_row(self, e: Envelope, out: dict[str, list[tuple[Any, ...]]], res: BatchResult) -> None:
@@ -309,8 +337,12 @@ class Store:
         head = (e.id, e.site, e.device)
         if e.type == "rating":
             day = e.ts.astimezone(self.tz).date().isoformat()
-            out.setdefault("ratings", []).append(head + (d.desk, d.score, d.scale, d.ticket, d.service, d.officer,
-                                                         int(d.misuse), d.misuse_reason, day, ts, ep))
+            rows = out.setdefault("ratings", [])
+            misuse, reason = d.misuse, d.misuse_reason
+            if not misuse and d.ticket and self._rated(e.site, day, d.ticket, rows):
+                misuse, reason = True, "same_ticket"  # one rating per ticket across desk and phone
+            rows.append(head + (d.desk, d.score, d.scale, d.ticket, d.service, d.officer, int(misuse), reason,
+                                day, ts, ep))
             res.changed.update(("ratings", "desks"))
         elif e.type == "ticket":
             out.setdefault("ticket_events", []).append(head + (
@@ -331,38 +363,53 @@ class Store:
             out.setdefault("desk_sessions", []).append(head + (d.desk, d.action, d.officer, d.badge, ts, ep))
             res.changed.add("desks")
 
+    def _rated(self, site: str, day: str, ticket: str, batch: list[tuple[Any, ...]]) -> bool:
+        """Has this ticket of that day a counted rating, stored or earlier in this batch? (A desk
+        terminal knows only its own presses, the portal only what it saw: a desk rating after a phone
+        one is caught here, where the data lands.)"""
+        cols = TYPED_COLUMNS["ratings"]
+        i_site, i_day, i_ticket, i_misuse = (cols.index(c) for c in ("site", "day", "ticket", "misuse"))
+        if any(r[i_site] == site and r[i_day] == day and r[i_ticket] == ticket and not r[i_misuse] for r in batch):
+            return True
+        return self.conn.execute("SELECT 1 FROM ratings WHERE site = ? AND day = ? AND ticket = ? AND misuse = 0 "
+                                 "LIMIT 1", (site, day, ticket)).fetchone() is not None
+
     # -- seq gaps -------------------------------------------------------------------------------
 
-    def _track_seq(self, e: Envelope, m: Incoming) -> None:
-        key = (e.site, e.device)
-        if key not in self._last_seq:
-            row = self.conn.execute("SELECT last_seq FROM devices WHERE site=? AND device=?", key).fetchone()
-            self._last_seq[key] = row[0] if row else None
-        last = self._last_seq[key]
-        s = e.seq
-        if last is None:  # the first event we ever see from this device is the baseline
-            self._last_seq[key] = s
-            return
-        if s > last + 1:
-            self.conn.execute("INSERT OR REPLACE INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
-                              "VALUES (?, ?, ?, ?, ?)", (e.site, e.device, last + 1, s - 1, iso(m.received)))
-            log.warning("device %s/%s skipped seq %d..%d", e.site, e.device, last + 1, s - 1)
-        if s > last:
-            self._last_seq[key] = s
-            return
-        gap = self.conn.execute("SELECT from_seq, to_seq, detected_at FROM seq_gaps WHERE site=? AND device=? "
-                                "AND from_seq<=? AND to_seq>=?", (e.site, e.device, s, s)).fetchone()
-        if gap is None:
-            return
-        lo, hi, at = gap
-        self.conn.execute("DELETE FROM seq_gaps WHERE site=? AND device=? AND from_seq=?", (e.site, e.device, lo))
-        for a, b in ((lo, s - 1), (s + 1, hi)):
-            if a <= b:
-                self.conn.execute("INSERT INTO seq_gaps (site, device, from_seq, to_seq, detected_at) "
-                                  "VALUES (?, ?, ?, ?, ?)", (e.site, e.device, a, b, at))
+    def _track_seqs(self, site: str, device: str, last: int | None,
+                    events: list[tuple[Incoming, Envelope]]) -> int | None:
+        """Gaps from one device's new events after ``last`` (its last_seq, read under its row lock):
+        a seq past ``last + 1`` opens one, a late seq fills (splits) the one it falls in; the first
+        event ever seen is the baseline. Returns the new last_seq."""
+        for m, e in events:
+            s = e.seq
+            if last is None:
+                last = s
+                continue
+            if s > last + 1:
+                self._put_gap(site, device, last + 1, s - 1, iso(m.received))
+                log.warning("device %s/%s skipped seq %d..%d", site, device, last + 1, s - 1)
+            if s > last:
+                last = s
+                continue
+            gap = self.conn.execute("SELECT from_seq, to_seq, detected_at FROM seq_gaps WHERE site=? AND device=? "
+                                    "AND from_seq<=? AND to_seq>=?", (site, device, s, s)).fetchone()
+            if gap is None:
+                continue
+            lo, hi, at = gap
+            self.conn.execute("DELETE FROM seq_gaps WHERE site=? AND device=? AND from_seq=?", (site, device, lo))
+            for a, b in ((lo, s - 1), (s + 1, hi)):
+                if a <= b:
+                    self._put_gap(site, device, a, b, at)
+        return last
+
+    def _put_gap(self, site: str, device: str, a: int, b: int, at: str) -> None:
+        self.conn.execute("INSERT INTO seq_gaps (site, device, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?) "
+                          "ON CONFLICT (site, device, from_seq) DO UPDATE SET to_seq=excluded.to_seq, "
+                          "detected_at=excluded.detected_at", (site, device, a, b, at))
 
     def write_dead_many(self, items: list[tuple[Incoming, str, str]],
-                        also: Callable[[sqlite3.Connection], None] | None = None) -> BatchResult:
+                        also: Callable[[Conn], None] | None = None) -> BatchResult:
         """Store (message, reason, message text) dead letters in one transaction, with `also`
         (e.g. collector/authz.py counting them per device) in the same transaction."""
         res = BatchResult()

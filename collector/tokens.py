@@ -5,13 +5,13 @@ same name is disabled."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import secrets
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 from common.web.auth import Principal
+from .backend import Conn
 from .auth import check_name, check_role, now_iso
 from .errors import UnknownToken
 
@@ -20,7 +20,7 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: sqlite3.Connection, name: str, *, role: str = "manager",
+def create_token(conn: Conn, name: str, *, role: str = "manager",
                  expires_in_s: float | None = None, now: float | None = None) -> str:
     check_name(name)
     check_role(role)
@@ -31,15 +31,15 @@ def create_token(conn: sqlite3.Connection, name: str, *, role: str = "manager",
     return token
 
 
-def token_principal(conn: sqlite3.Connection, token: str, now: float | None = None) -> Principal | None:
+def token_principal(conn: Conn, token: str, now: float | None = None) -> Principal | None:
     now = time.time() if now is None else now
-    row = conn.execute("SELECT t.name, t.role FROM tokens t LEFT JOIN users u ON u.name = t.name "
+    row = conn.execute("SELECT t.name, t.role, u.site FROM tokens t LEFT JOIN users u ON u.name = t.name "
                        "WHERE t.token_sha256=? AND t.revoked_at IS NULL AND (t.expires_epoch IS NULL OR "
                        "t.expires_epoch > ?) AND coalesce(u.disabled, 0) = 0", (_sha(token), now)).fetchone()
-    return None if row is None else Principal(name=row[0], role=row[1], via="token")
+    return None if row is None else Principal(name=row[0], role=row[1], via="token", site=row[2])
 
 
-def token_owner(conn: sqlite3.Connection, token: str) -> str | None:
+def token_owner(conn: Conn, token: str) -> str | None:
     who = token_principal(conn, token)
     return None if who is None else who.name
 
@@ -48,7 +48,7 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
 
 
-def list_tokens(conn: sqlite3.Connection, now: float | None = None) -> list[dict[str, Any]]:
+def list_tokens(conn: Conn, now: float | None = None) -> list[dict[str, Any]]:
     """Every token (never the token itself): id, name, role, created, expires, revoked, state."""
     now = time.time() if now is None else now
     out = []
@@ -60,7 +60,7 @@ def list_tokens(conn: sqlite3.Connection, now: float | None = None) -> list[dict
     return out
 
 
-def revoke_token(conn: sqlite3.Connection, token_or_id: str) -> int:
+def revoke_token(conn: Conn, token_or_id: str) -> int:
     """Revoke by the token itself (``mct_...``) or by the id ``list-tokens`` shows; returns the id."""
     if token_or_id.isdigit():
         row = conn.execute("SELECT id FROM tokens WHERE id=?", (int(token_or_id),)).fetchone()

@@ -219,28 +219,43 @@ class DeviceClient:
 
     # -- publishing and subscribing --------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, *, no_local: bool = False) -> None:
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, *, no_local: bool = False,
+                  share: str | None = None) -> None:
         """Subscribe now (if connected) and again on every reconnect. ``no_local``: the broker
-        does not send this client its own publications (MQTT 5)."""
+        does not send this client its own publications (MQTT 5). ``share``: an MQTT 5 shared
+        subscription of that group (``$share/{group}/{filter}``): the broker gives each message to
+        one member of the group."""
+        # paho's topic tree finds the handlers of a message, whatever the number of filters; a
+        # shared subscription's messages carry the plain topic, so the handler goes on the plain filter
+        self.handle(topic_filter, handler)
+        wire = topics.shared(share, topic_filter) if share else topic_filter
+        with self._subs_lock:
+            opts = SubscribeOptions(qos=qos, noLocal=no_local)
+            self._subs[wire] = opts
+            if self._session_live:
+                self._mqtt.subscribe(wire, options=opts)
+
+    def handle(self, topic_filter: str, handler: Handler) -> None:
+        """Also call ``handler`` for messages of ``topic_filter`` that another of this client's
+        subscriptions brings (no subscription of its own: Mosquitto sends a message once per
+        matching subscription, and each copy reaches every matching handler)."""
         guarded = self._guard(handler)
 
         def deliver(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
             guarded(self._message(msg))
 
-        # paho's topic tree finds the handlers of a message, whatever the number of filters
         self._mqtt.message_callback_add(topic_filter, deliver)
-        with self._subs_lock:
-            opts = SubscribeOptions(qos=qos, noLocal=no_local)
-            self._subs[topic_filter] = opts
-            if self._session_live:
-                self._mqtt.subscribe(topic_filter, options=opts)
 
     def publish(self, topic: str, payload: bytes | Model | str, *, qos: int = 1, retain: bool = False,
-                properties: Properties | None = None) -> paho.MQTTMessageInfo:
+                properties: Properties | None = None, expiry_s: int | None = None) -> paho.MQTTMessageInfo:
         """Publish now, outside the outbox: for retained state and answers, which are rebuilt
-        from their source of truth on reconnect. Raises NotConnected when offline."""
+        from their source of truth on reconnect. Raises NotConnected when offline. ``expiry_s``:
+        brokers drop the message when it waited longer than that for a subscriber (MQTT 5)."""
         if not self.connected:
             raise NotConnected(f"not connected to {self.broker.url}")
+        if expiry_s is not None:
+            properties = properties or _properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = expiry_s
         data = payload.dumps() if isinstance(payload, BaseModel) else payload
         return self._mqtt.publish(topic, data, qos=qos, retain=retain, properties=properties)
 

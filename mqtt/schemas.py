@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from . import topics
 
@@ -257,6 +257,58 @@ class Stored(Model):
     ts: AwareTime | None = None
 
 
+# -- the province: manifests and replays (docs/protocol.md, "Province") -----------------------------
+
+Runs = list[tuple[int, int]]  # inclusive seq ranges [first, last], ascending, not overlapping
+
+
+def _check_runs(value: dict[str, Runs]) -> dict[str, Runs]:
+    for device, runs in value.items():
+        topics.check_id(device, "device")
+        last = -1
+        for a, b in runs:
+            if a < 0 or b < a or a <= last:
+                raise ValueError(f"device {device}: runs must be ascending, non-overlapping [first, last] "
+                                 f"ranges of seqs >= 0 (got [{a}, {b}] after {last})")
+            last = b
+    return value
+
+
+DeviceRuns = Annotated[dict[str, Runs], AfterValidator(_check_runs)]
+
+
+class Manifest(Model):
+    """The site collector's retained ``dev/collector/state/manifest``: per device, the seq runs of
+    the events its store holds (what it can replay; dead letters and lost seqs are not in it)."""
+
+    v: Literal[1] = 1
+    site: Id
+    devices: DeviceRuns = Field(description="device -> inclusive seq runs held in the site store")
+    ts: AwareTime | None = None
+
+
+class ReplayRequest(Model):
+    """A central collector's ``dev/collector/cmd/replay`` to a site: send these stored events again."""
+
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    want: DeviceRuns = Field(description="device -> inclusive seq runs wanted")
+    by: str = Field(max_length=64, description="the asking central collector (its MQTT client id)")
+    ts: AwareTime | None = None
+
+
+class Replayed(Model):
+    """The site collector's ``dev/collector/replayed``, after the replayed events of one request:
+    how many it sent, and the wanted runs its store does not hold (never asked for again)."""
+
+    v: Literal[1] = 1
+    request_id: str = Field(min_length=1, max_length=64)
+    sent: int = Field(ge=0)
+    absent: DeviceRuns = Field(default_factory=dict)
+    more: bool = Field(False, description="the request was larger than one answer: ask again for the rest")
+    ts: AwareTime | None = None
+
+
 # -- requests and responses to ticketing ----------------------------------------------------------
 
 class Request(Model):
@@ -441,6 +493,31 @@ class HoursState(Model):
     message_vi: str = ""
     message_en: str = ""
     ts: AwareTime | None = None
+
+
+class BusyHour(Model):
+    """One weekday and hour of :class:`BusyHoursState`: the mean over the weeks it covers."""
+
+    weekday: int = Field(ge=0, le=6, description="0 Monday .. 6 Sunday (local time)")
+    hour: int = Field(ge=0, le=23, description="local hour: arrivals from HH:00 to HH:59")
+    arrivals: float = Field(ge=0, description="tickets issued in that hour, mean per open day of that weekday")
+    wait_min: float | None = Field(default=None, ge=0, description="mean wait (issue to first call) of those "
+                                   "tickets, minutes; None when none was called")
+
+
+class BusyHoursState(Model):
+    """Retained ``state/busy-hours`` from the collector (collector/busy_hours.py): when the centre is
+    busy, by weekday and hour over the last ``weeks`` weeks of ticket history, so the citizen portal
+    can draw it without reading the collector's database. Only hours with arrivals are listed."""
+
+    v: Literal[1] = 1
+    weeks: int = Field(ge=1, le=52)
+    first_day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="first local day counted")
+    last_day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="last local day counted (yesterday)")
+    days: list[int] = Field(default_factory=lambda: [0] * 7, min_length=7, max_length=7,
+                            description="open days counted per weekday (days with any ticket), Monday first")
+    hours: list[BusyHour] = Field(default_factory=list, max_length=7 * 24)
+    ts: AwareTime
 
 
 class PresenceState(Model):

@@ -9,6 +9,10 @@
     motcua/v1/{site}/dev/{device}/state/{name}        retained state a device owns (presence)
     motcua/v1/{site}/dev/{device}/req/{op}            this device's requests to ticketing (answered on resp)
     motcua/v1/{site}/state/{name}[/{key}]             retained site state (ticketing, collector)
+    motcua/v1/{site}/dev/collector/state/manifest     retained: the seq runs the site's store holds (province)
+    motcua/v1/{site}/dev/collector/cmd/replay         the province asks the site collector for stored events
+    motcua/v1/{site}/dev/collector/replay/{device}/{type}  a stored event of {device}, replayed (exact payload)
+    motcua/v1/{site}/dev/collector/replayed           the site collector's account of one replay request
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ EventType = Literal["rating", "ticket", "presence", "fault", "desk", "feedback",
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 REQUEST_OPS = ("lease", "number", "call-next", "recall", "no-show", "transfer", "finish", "sign-in", "sign-out",
                "book", "cancel", "check-in", "slots")
-STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours")
+STATE_NAMES = ("site", "desk", "service", "calls", "presence", "hours", "busy-hours")
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -103,6 +107,56 @@ def state(site: str, name: str, key: str | int | None = None) -> str:
     return t if key is None else f"{t}/{_key(key, 'state key')}"
 
 
+# -- the province: manifests and replays (docs/protocol.md, "Province") ----------------------------
+
+SITE_COLLECTOR = "collector"  # the site collector's broker login: only it writes dev/collector/ at a site
+
+
+def manifest(site: str) -> str:
+    """The site collector's retained manifest of the seq runs its store holds, per device."""
+    return device_state(site, SITE_COLLECTOR, "manifest")
+
+
+def replay_request(site: str) -> str:
+    """The province's replay requests to the site's collector (the one topic the bridge carries in)."""
+    return command(site, SITE_COLLECTOR, "replay")
+
+
+def replay(site: str, device: str, type_: str) -> str:
+    """A stored event of ``device`` re-published by the site collector (its exact original payload)."""
+    if type_ not in EVENT_TYPES:
+        raise BadTopic(f"unknown event type {type_!r}; known: {', '.join(EVENT_TYPES)}")
+    return f"{device_root(site, SITE_COLLECTOR)}/replay/{check_id(device, 'device')}/{type_}"
+
+
+def replayed(site: str) -> str:
+    """The site collector's account of a replay request: what it sent, what it does not hold."""
+    return f"{device_root(site, SITE_COLLECTOR)}/replayed"
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """An MQTT 5 shared subscription: each message to one member of ``group`` (central collectors)."""
+    return f"$share/{check_id(group, 'share group')}/{topic_filter}"
+
+
+def replay_requests_filter() -> str:
+    """Every site's replay requests (central collectors see each other's, to ask only once)."""
+    return f"{ROOT}/+/dev/{SITE_COLLECTOR}/cmd/replay"
+
+
+def replayed_filter() -> str:
+    return f"{ROOT}/+/dev/{SITE_COLLECTOR}/replayed"
+
+
+def province_links_filter() -> str:
+    """Every site's bridge link state at the central broker."""
+    return "motcua/link/+"
+
+
+def replay_filter(site: str | None = None) -> str:
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/{SITE_COLLECTOR}/replay/+/+"
+
+
 # -- subscription filters ---------------------------------------------------------------------
 
 def province_link(site: str) -> str:
@@ -134,6 +188,19 @@ def status_filter(site: str | None) -> str:
     return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/+/status"
 
 
+def telemetry_filter(site: str | None) -> str:
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/+/telemetry"
+
+
+def device_states_filter(site: str | None) -> str:
+    """Every device's retained state (presence, numbering, updates, the collector's manifest)."""
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/dev/+/state/#"
+
+
+def site_states_filter(site: str | None) -> str:
+    return f"{ROOT}/{check_id(site, 'site') if site else '+'}/state/#"
+
+
 def requests_filter(site: str, op: str | None = None) -> str:
     """Every device's requests (of one op, or all): what ticketing subscribes to."""
     if op is not None and op not in REQUEST_OPS:
@@ -144,7 +211,8 @@ def requests_filter(site: str, op: str | None = None) -> str:
 # -- parsing ----------------------------------------------------------------------------------
 
 class Topic(NamedTuple):
-    """A parsed topic. kind: status, telemetry, evt, cmd, resp, stored, devstate, req, state."""
+    """A parsed topic. kind: status, telemetry, evt, cmd, resp, stored, devstate, req, state,
+    replay (``key`` the replayed event's device, ``name`` its type), replayed."""
 
     site: str
     kind: str
@@ -162,11 +230,15 @@ def parse(topic: str) -> Topic:
     rest = parts[3:]
     if rest[0] == "dev":
         if len(rest) < 3:
-            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|req|stored|state>")
+            raise BadTopic(f"topic {topic!r}: expected dev/{{device}}/<status|telemetry|evt|cmd|resp|req|stored|state|replay|replayed>")
         device = check_id(rest[1], "device")
         kind, tail = rest[2], rest[3:]
-        if kind in ("status", "telemetry", "resp", "stored") and not tail:
+        if kind in ("status", "telemetry", "resp", "stored", "replayed") and not tail:
             return Topic(site, kind, device)
+        if kind == "replay" and len(tail) == 2:  # key: the device whose event it is; name: its type
+            if tail[1] not in EVENT_TYPES:
+                raise BadTopic(f"topic {topic!r}: unknown event type {tail[1]!r}; known: {', '.join(EVENT_TYPES)}")
+            return Topic(site, "replay", device, tail[1], check_id(tail[0], "device"))
         if kind == "evt" and len(tail) == 1:
             if tail[0] not in EVENT_TYPES:
                 raise BadTopic(f"topic {topic!r}: unknown event type {tail[0]!r}; known: {', '.join(EVENT_TYPES)}")

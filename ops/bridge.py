@@ -10,7 +10,10 @@ Three steps, each idempotent (prints ``changed:``/``ok:`` per file)::
     sudo motcua province-bridge join --bundle ~/camau-hcc-province --province mqtts://province.example.vn:8883
 
 The site's bridge carries ``motcua/v1/{site}/#`` out at QoS 1 (events, retained status and
-state); the central ACL lets a site's login (its site id) write only under its own tree.
+state, the collector's manifest and replays) and one topic in, the province's replay requests to
+the site's collector (``motcua/v1/{site}/dev/collector/cmd/replay``); the central ACL lets a site's
+login (its site id) write only under its own tree, and the central collectors write nothing into a
+site but those requests.
 """
 from __future__ import annotations
 
@@ -96,7 +99,7 @@ def site_conf_text(site: str, address: str, password: str, cafile: Path, *, prot
     return mq.render("bridge-site.in", templates, site=check_site(site), address=address, password=password,
                      cafile=cafile, protocol=protocol, restart_timeout=restart_timeout,
                      max_queued_messages=max_queued_messages, max_queued_bytes=max_queued_bytes,
-                     link_topic=link)
+                     link_topic=link, replay_topic=topics.replay_request(site))
 
 
 def central_conf_text(files: CentralFiles, real: "RealPath", *, port: int, tls_port: int, bind: str,
@@ -199,8 +202,26 @@ def join(args: argparse.Namespace) -> int:
                           max_queued_messages=args.max_queued_messages, max_queued_bytes=args.max_queued_bytes,
                           templates=Path(args.templates))
     _changed(site_bridge_conf(root), text, mode=0o640)
+    collector_toml = root / "etc/motcua/collector.toml"
+    if collector_toml.exists():  # the collector follows the link and answers the province's replays
+        _changed(collector_toml, with_province_link(collector_toml.read_text()), mode=0o640)
     _say("Khởi động lại Mosquitto / restart Mosquitto to start the bridge: sudo systemctl restart mosquitto")
     return 0
+
+
+def with_province_link(text: str) -> str:
+    """collector.toml with ``province_link = true`` (a top-level key: before the first table)."""
+    if re.search(r"^province_link\s*=\s*true\s*$", text, re.M):
+        return text
+    if re.search(r"^province_link\s*=", text, re.M):
+        return re.sub(r"^province_link\s*=.*$", "province_link = true", text, count=1, flags=re.M)
+    line = ("# the site has a bridge to the province (motcua province-bridge join): alert when the link is\n"
+            "# down, publish the manifest and answer replay requests (docs/protocol.md, \"Province\")\n"
+            "province_link = true\n")
+    m = re.search(r"^\[", text, re.M)
+    if m is None:
+        return text + ("" if text.endswith("\n") or not text else "\n") + line
+    return text[:m.start()] + line + "\n" + text[m.start():]
 
 
 def parser() -> argparse.ArgumentParser:

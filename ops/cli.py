@@ -398,8 +398,14 @@ def _seed_outbox(argv: list[str]) -> int:
     return seed(argv)
 
 
+def portal_init(argv: list[str] | None = None) -> int:
+    from .portal_init import main as portal_main
+    return portal_main(argv)
+
+
 HELPERS = {"province-bridge": province_bridge, "check-config": check_config, "doctor": doctor, "provision-device": provision_device,
-           "server-init": server_init, "write-config": write_config, "seed-outbox": _seed_outbox}
+           "server-init": server_init, "write-config": write_config, "seed-outbox": _seed_outbox,
+           "portal-init": portal_init}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,6 +106,8 @@ class Doctor:
             steps.append(self.check_camera)
         if "printer" in self.raw:
             steps.append(self.check_printer)
+        if self.role.name == "portal":
+            steps.append(self.check_ticket_secret)
         if self.role.unit:
             steps.append(self.check_watchdog)
         for step in steps:
@@ -291,6 +293,23 @@ class Doctor:
         except OSError as exc:
             return Check("state dir", FAIL, f"{where} not writable: {exc.strerror}", *fix)
         return Check("state dir", OK, f"{where} writable")
+
+    def check_ticket_secret(self) -> Check:
+        """The portal's ticket-token secret (the kiosks' ticket_secret): without it no QR link opens."""
+        if self.raw.get("secret"):
+            return Check("ticket secret", OK, "secret in the config file")
+        where = Path(str(self.raw.get("secret_file") or ""))
+        fix = ("Tạo lại bằng sudo ./setup.sh --role server ... (portal-init), rồi đặt cùng giá trị vào ticket_secret "
+               "của mọi kiosk.toml", "Make it with sudo ./setup.sh --role server ... (portal-init), then set the "
+               "same value as ticket_secret in every kiosk.toml")
+        try:
+            lines = where.read_text().splitlines() if where.is_file() else []
+        except OSError as exc:
+            return Check("ticket secret", FAIL, f"{where} not readable: {exc}", *fix)
+        first = lines[0].strip() if lines else ""
+        if len(first) < 16:
+            return Check("ticket secret", FAIL, f"{where}: missing or shorter than 16 characters", *fix)
+        return Check("ticket secret", OK, f"{where} ({len(first)} characters)")
 
     def check_gpio(self) -> Check:
         pins = self.pins()

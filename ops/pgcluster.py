@@ -36,8 +36,10 @@ from common.mosquitto import free_port
 PG_HINT = ("PostgreSQL 15 chưa được cài / is not installed: sudo apt-get install -y postgresql "
            "(setup.sh installs it on a server or development machine)")
 SUPERUSER = "motcua"
-#: settings for a throw-away cluster (tests, the demo); ``durable=True`` keeps PostgreSQL's defaults
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+#: settings for a throw-away cluster (tests, the demo): no fsync, so a power cut of the machine may
+#: lose it, but a killed server loses no commit (commits still wait for their WAL write);
+#: ``durable=True`` keeps PostgreSQL's defaults (benches of the real thing)
+FAST_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
 
 
 def find_bindir() -> Path:

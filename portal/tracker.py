@@ -1,7 +1,8 @@
 """What the portal knows of the site, from the wire only (never the collector's database).
 
 - retained ``state/site``, ``state/service/{CODE}`` (waiting, estimate, the queue in call order),
-  ``state/desk/{N}`` (who is served where), ``state/calls`` (recalls);
+  ``state/desk/{N}`` (who is served where), ``state/calls`` (recalls), ``state/busy-hours`` (the
+  collector's summary of past weeks, for the site page's chart);
 - ticket events of every device (issued by kiosks; called, recalled, no-show, transferred,
   finished by ticketing) for each ticket's outcome, kept in ``portal.db`` so a restart keeps them;
 - rating events of the desks, so a phone rating after a desk rating is ``misuse`` ``same_ticket``.
@@ -24,8 +25,8 @@ from common.clock import DEFAULT_TZ, Clock, SystemClock
 from mqtt import topics
 from mqtt.client import Message
 from mqtt.errors import MqttCoreError, ProtocolError
-from mqtt.schemas import (DeskState, RatingData, ServiceState, SiteState, TicketData, parse_event,
-                          parse_model)
+from mqtt.schemas import (BusyHoursState, DeskState, RatingData, ServiceState, SiteState, TicketData,
+                          parse_event, parse_model)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Tracker:
         self.site: SiteState | None = None
         self.services: dict[str, ServiceState] = {}
         self.desks: dict[int, DeskState] = {}
+        self.busy: BusyHoursState | None = None
         self.listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._db = _connect(Path(db_path))
@@ -120,6 +122,11 @@ class Tracker:
                 svc = parse_model(ServiceState, msg.payload)
                 assert isinstance(svc, ServiceState)
                 self.services[svc.service] = svc
+            elif t.name == "busy-hours" and t.key is None:
+                busy = parse_model(BusyHoursState, msg.payload)
+                assert isinstance(busy, BusyHoursState)
+                self.busy = busy
+                return  # no ticket page shows it: no live page needs waking
             elif t.name == "desk" and t.key:
                 desk = parse_model(DeskState, msg.payload)
                 assert isinstance(desk, DeskState)

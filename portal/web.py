@@ -33,11 +33,12 @@ from mqtt.scale import RATING_LABELS
 from mqtt.schemas import FeedbackData, RatingData
 
 from .booking import ROUTES as BOOKING_ROUTES
+from .busy import WEEKDAYS, Chart, chart
 from .booking import Ask
 from .config import PortalConfig
 from .labels import LABELS
 from .limits import Limiter
-from .tracker import Tracker, View
+from .tracker import Tracker, View, now_local
 
 log = logging.getLogger(__name__)
 
@@ -291,17 +292,23 @@ def site_summary(p: Portal) -> dict[str, Any]:
                          "waiting": cur.waiting if cur else 0,
                          "est_wait_min": round(cur.est_wait_s / 60) if cur and cur.est_wait_s is not None else None,
                          "finished_for_today": cur.finished_for_today if cur else False})
+    busy = _busy(p)
     return {"site": site.site, "ready": True, "name_vi": site.name_vi, "name_en": site.name_en, "day": today,
             "closed_today": today in site.closed_days, "hours": site.hours,
-            "closed_days": [d for d in site.closed_days if d >= today][:10], "services": services}
+            "closed_days": [d for d in site.closed_days if d >= today][:10], "services": services,
+            "busy_hours": busy.feed() if busy else None}
+
+
+def _busy(p: Portal) -> Chart | None:
+    weekday = WEEKDAYS[now_local(p.tracker.clock, p.tracker.tz).weekday()]
+    return chart(p.tracker.busy, p.tracker.site, weekday)
 
 
 async def site_page(request: Request) -> Response:
     if (r := _limited(request)) is not None:
         return r
     p = portal(request)
-    return p.pages.render(request, "site.html", {"s": site_summary(p),
-                                                 "weekdays": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+    return p.pages.render(request, "site.html", {"s": site_summary(p), "weekdays": WEEKDAYS, "busy": _busy(p)})
 
 
 async def site_json(request: Request) -> Response:

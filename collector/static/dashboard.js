@@ -166,7 +166,7 @@ ${reasons ? `<div class="reasons">${reasons}</div>` : ""}
 
   function connect() {
     const live = document.getElementById("live");
-    const es = new EventSource("/events");
+    const es = new EventSource(boot.site ? "/events?site=" + encodeURIComponent(boot.site) : "/events");
     es.addEventListener("snapshot", ev => render(JSON.parse(ev.data)));
     es.onopen = () => { live.className = "live on"; live.textContent = L.live; };
     es.onerror = () => { live.className = "live off"; live.textContent = L.reconnecting; };

@@ -46,7 +46,7 @@ def ratings(request: Request) -> Response:
     q = request.query_params
     return JSONResponse(web(request).reader.ratings(
         from_=q.get("from"), to=q.get("to"), desk=int_param(request, "desk"), officer=q.get("officer") or None,
-        service=q.get("service") or None, site=q.get("site") or None, limit=int_param(request, "limit"),
+        service=q.get("service") or None, site=site_param(request), limit=int_param(request, "limit"),
         offset=int_param(request, "offset")))
 
 

@@ -21,7 +21,7 @@ from ..staff import Staff
 from ..i18n import LABELS
 from ..queries import Reader
 from ..console_link import ConsoleLink
-from . import api, console, dashboard, dead_letters, devices, feedback, live, login, manager, reports
+from . import api, console, dashboard, dead_letters, devices, feedback, live, login, manager, province, reports
 from .fleet import Fleet, Publish
 from .live import LiveHub
 from .state import AuthWriter, WebState
@@ -34,6 +34,7 @@ NAV = [
     NavLink("/dead-letters", "dead_letters", "dead_letters", id="dead-letters-link"),
     NavLink("/console", "console", "officer", id="console-link"),
     NavLink("/feedback", "feedback_page", "citizen_data", id="feedback-link"),
+    NavLink("/tinh", "province_page", "province", id="province-link"),
 ]
 
 
@@ -53,9 +54,10 @@ class CollectorBackend(CookieOrTokenBackend):
 def collector_routes() -> list[BaseRoute]:
     """Every route of the collector; add a new area's ``routes`` here and its ``api_routes`` in the mount."""
     api_mount = Mount("/api", routes=[*api.routes, *devices.api_routes, *dead_letters.api_routes,
-                                      *reports.api_routes, *manager.api_routes, *console.api_routes], name="api")
+                                      *reports.api_routes, *manager.api_routes, *console.api_routes,
+                                      *province.api_routes], name="api")
     return [*login.routes, *dashboard.routes, *live.routes, *reports.routes, *manager.routes,
-            *dead_letters.routes, *devices.routes, *console.routes, *feedback.routes, api_mount]
+            *dead_letters.routes, *devices.routes, *console.routes, *feedback.routes, *province.routes, api_mount]
 
 
 def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[], dict[str, Any]],
@@ -68,7 +70,7 @@ def create_app(db_path: str, reader: Reader, hub: LiveHub, *, health: Callable[[
     ``settings.secure_cookies`` for a site served over TLS; ``fleet_publish(topic, payload)``
     sends devices' update commands (None: the update form answers 503); ``releases``: the
     directory of the site server's ``latest.json``."""
-    pages = Pages([TEMPLATES], {**LABELS, **console.LABELS}, nav=NAV)
+    pages = Pages([TEMPLATES], {**LABELS, **console.LABELS, **province.LABELS}, nav=NAV)
     writer = AuthWriter(db_path)
     backend = CollectorBackend(reader)
     state = WebState(reader=reader, hub=hub, pages=pages, writer=writer,

@@ -29,7 +29,7 @@ from common.clock import local_day
 from common.web.auth import current, requires
 from mqtt.schemas import uuid7
 from ..console_link import ConsoleLink
-from .state import web
+from .state import own_site, web
 
 OPS = ("call-next", "recall", "no-show", "transfer", "finish")
 REUSE_MS = 1500  # read by static/console.js through data-reuse-ms
@@ -89,7 +89,7 @@ def _bound_desk(request: Request) -> int | None:
 def _site_desks(request: Request) -> dict[int, list[str]]:
     w = web(request)
     out: dict[int, list[str]] = {}
-    for st in w.reader.site_states(w.site).values():
+    for st in w.reader.site_states(own_site(request)).values():
         for d in st.desks:
             out[d.number] = list(d.services)
     return out
@@ -107,7 +107,7 @@ async def console_page(request: Request) -> Response:
 def _desks_and_services(request: Request) -> tuple[list[int], list[dict[str, str]]]:
     """The site's desk numbers and services, from one read of its retained state."""
     w = web(request)
-    states = w.reader.site_states(w.site).values()
+    states = w.reader.site_states(own_site(request)).values()
     desks = sorted({d.number for st in states for d in st.desks})
     return desks, [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en} for st in states for s in st.services]
 
@@ -179,14 +179,14 @@ def _view(request: Request, desk: int) -> dict[str, Any]:
     w = web(request)
     conn = w.reader.conn
     row = conn.execute("SELECT payload FROM retained_state WHERE name='desk' AND device IS NULL AND key=? "
-                       "AND site=?", (str(desk), w.site)).fetchone()
+                       "AND site=?", (str(desk), own_site(request))).fetchone()
     state = json.loads(row[0]) if row else {"desk": desk, "status": "idle"}
     day = local_day(w.reader.clock.now(), w.reader.tz).isoformat()
     history: list[dict[str, Any]] = []
     if state.get("status") == "serving" and state.get("ticket"):
         history = [dict(r) for r in conn.execute(
             "SELECT action, ts, desk, officer, service, to_service FROM ticket_events WHERE day=? AND ticket=? "
-            "ORDER BY ts_epoch", (state.get("day"), state["ticket"]))]
+            "ORDER BY ts_epoch, id", (state.get("day"), state["ticket"]))]
     services = _site_desks(request).get(desk, [])
     return {"desk": desk, "state": state, "history": history, "waiting": waiting_list(conn, day, services)}
 
@@ -196,7 +196,7 @@ def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[s
     where it is (issued or transferred into one of ``services`` and not called since)."""
     last: dict[str, dict[str, Any]] = {}
     for r in conn.execute("SELECT action, ticket, service, to_service, priority, issued_at FROM ticket_events "
-                          "WHERE day=? ORDER BY ts_epoch", (day,)):
+                          "WHERE day=? ORDER BY ts_epoch, id", (day,)):
         t = dict(r)
         prev = last.get(t["ticket"])
         if t["action"] == "issued" and prev is not None:

@@ -8,14 +8,15 @@ from starlette.routing import Route
 
 from common.web.auth import requires
 from common.web.i18n import request_lang
-from .state import web
+from .state import site_param, web
 
 
 @requires("dashboard", page=True)
 def dashboard(request: Request) -> Response:
     w = web(request)
     lang = request_lang(request)
-    boot = {"lang": lang, "labels": w.pages.t(lang), "tz": w.tz, "snapshot": w.reader.snapshot(w.site)}
+    site = site_param(request)
+    boot = {"lang": lang, "labels": w.pages.t(lang), "tz": w.tz, "site": site, "snapshot": w.reader.snapshot(site)}
     return w.pages.render(request, "dashboard.html", {"boot": boot})
 
 

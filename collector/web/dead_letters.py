@@ -15,7 +15,7 @@ from common.web.auth import requires
 from common.web.i18n import request_lang
 from ..comparisons import DEAD_LETTER_REASONS
 from ..queries import BadQuery
-from .state import int_param, web
+from .state import int_param, web, whole_store
 
 PAGE_SIZE = 50
 PAYLOAD_PREVIEW_CHARS = 300
@@ -43,6 +43,7 @@ def reason_text(code: str) -> str:
 
 @requires("dead_letters", page=True)
 def dead_letters_page(request: Request) -> Response:
+    whole_store(request)
     w = web(request)
     reason = request.query_params.get("reason") or None
     try:
@@ -70,6 +71,7 @@ def dead_letters_page(request: Request) -> Response:
 
 @requires("dead_letters")
 def dead_letters_api(request: Request) -> Response:
+    whole_store(request)
     return JSONResponse(web(request).reader.dead_letters(
         reason=request.query_params.get("reason") or None, limit=int_param(request, "limit"),
         offset=int_param(request, "offset")))

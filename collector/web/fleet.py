@@ -6,7 +6,6 @@ devices page shows where it stands."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -21,14 +20,15 @@ from common.web.auth import requires
 from mqtt import topics
 from mqtt.schemas import UpdateCommand, UpdateState
 
+from ..backend import Conn
 from ..db import connect
-from .state import web
+from .state import own_site, web
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
 
 
-def update_states(conn: sqlite3.Connection, site: str | None) -> dict[str, UpdateState]:
+def update_states(conn: Conn, site: str | None) -> dict[str, UpdateState]:
     """Each device's retained ``state/update`` (a payload naming another device is ignored:
     identity is the topic)."""
     w, a = (" AND site=?", [site]) if site else ("", [])
@@ -106,6 +106,7 @@ def fleet_of(request: Request) -> Fleet:
 @requires("fleet", page=True)
 async def ask_update(request: Request) -> Response:
     w, fleet = web(request), fleet_of(request)
+    own_site(request)  # a login bound to another site updates nothing here
     form = await request.form()
     devices = [str(d) for d in form.getlist("device") if str(d)]
     try:

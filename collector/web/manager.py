@@ -17,7 +17,6 @@ or JSON for /api and Bearer clients); not logged in / a missing scope: the web l
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
@@ -33,7 +32,8 @@ from ..exports import report_xlsx, satisfaction_xlsx, sheet_pdf, sheet_xlsx, she
 from ..periods import BadReportQuery, Period, zone
 from ..reports import Filters, build_report
 from ..site_config import site_history
-from .state import WebState, web
+from ..backend import Conn
+from .state import WebState, site_param, web
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACK_SCOPE = "reports"  # held by managers only (common/web/auth.py ROLE_SCOPES)
@@ -43,9 +43,10 @@ CITIZEN_FIELDS = ("comment", "phone", "citizen_phone")  # dropped without ``citi
 class Ask(NamedTuple):
     """One manager's query: the shared state, the reader's connection, the period and now (epoch s)."""
     w: WebState
-    conn: sqlite3.Connection
+    conn: Conn
     period: Period
     now: float
+    site: str | None  # the site asked (a login bound to one site: that one)
 
 
 def _period(request: Request, today: Any) -> Period:
@@ -58,7 +59,8 @@ def _period(request: Request, today: Any) -> Period:
 def _ask(request: Request) -> Ask:
     w = web(request)
     now = w.reader.clock.now()
-    return Ask(w, w.reader.conn, _period(request, now.astimezone(zone(w.tz)).date()), now.timestamp())
+    return Ask(w, w.reader.conn, _period(request, now.astimezone(zone(w.tz)).date()), now.timestamp(),
+               site_param(request))
 
 
 def _filters(request: Request) -> Filters:
@@ -83,7 +85,7 @@ def _file(data: bytes, name: str, media: str) -> Response:
 
 
 def _sheets(request: Request, a: Ask, officer: str | None = None) -> list[Any]:
-    return evaluation_sheets(a.conn, a.period, a.w.staff, tz=a.w.tz, site=a.w.site, now=a.now,
+    return evaluation_sheets(a.conn, a.period, a.w.staff, tz=a.w.tz, site=a.site, now=a.now,
                              levels=_levels(request), officers=[officer] if officer else None)
 
 
@@ -98,7 +100,7 @@ def _private(request: Request, items: list[dict[str, Any]]) -> list[dict[str, An
 def report_file(request: Request) -> Response:
     a = _ask(request)
     rep = build_report(a.conn, a.period, request.query_params.get("by") or "service", _levels(request), a.w.tz,
-                       site=a.w.site, now=a.now, staff=a.w.staff, filters=_filters(request))
+                       site=a.site, now=a.now, staff=a.w.staff, filters=_filters(request))
     return _file(report_xlsx(rep, a.w.staff), f"bao-cao-{a.period.label}-{rep.by}.xlsx", XLSX)
 
 
@@ -126,7 +128,7 @@ def one_sheet(request: Request) -> Response:
 @requires("reports")
 def satisfaction(request: Request) -> Response:
     a = _ask(request)
-    s = satisfaction_summary(a.conn, a.period, tz=a.w.tz, site=a.w.site, levels=_levels(request), now=a.now)
+    s = satisfaction_summary(a.conn, a.period, tz=a.w.tz, site=a.site, levels=_levels(request), now=a.now)
     return _file(satisfaction_xlsx(s), f"hai-long-qd766-{a.period.label}.xlsx", XLSX)
 
 
@@ -135,7 +137,7 @@ def compared(request: Request) -> Response:
     a = _ask(request)
     p = a.period
     rows = compare(a.conn, p, request.query_params.get("by") or "overall", satisfaction_levels=_levels(request),
-                   tz=a.w.tz, site=a.w.site, now=a.now, staff=a.w.staff, filters=_filters(request))
+                   tz=a.w.tz, site=a.site, now=a.now, staff=a.w.staff, filters=_filters(request))
     return JSONResponse({"period": p.label, "previous": p.previous().label, "last_year": p.last_year().label,
                          "rows": [{"key": c.key, **{k: (getattr(c, k).as_dict() if getattr(c, k) else None)
                                                     for k in ("now", "previous", "last_year")}} for c in rows]})
@@ -145,7 +147,7 @@ def compared(request: Request) -> Response:
 def trended(request: Request) -> Response:
     a = _ask(request)
     figure = request.query_params.get("figure") or "satisfaction_rate"
-    pts = trend(a.conn, a.period, figure, 12, satisfaction_levels=_levels(request), tz=a.w.tz, site=a.w.site,
+    pts = trend(a.conn, a.period, figure, 12, satisfaction_levels=_levels(request), tz=a.w.tz, site=a.site,
                 now=a.now, staff=a.w.staff, filters=_filters(request))
     return JSONResponse({"figure": figure, "points": [{"period": lbl, "value": v} for lbl, v in pts]})
 
@@ -153,14 +155,14 @@ def trended(request: Request) -> Response:
 @requires("reports")
 def tickets(request: Request) -> Response:
     a = _ask(request)
-    items = tickets_behind(a.conn, a.period, _filters(request), tz=a.w.tz, site=a.w.site, staff=a.w.staff)
+    items = tickets_behind(a.conn, a.period, _filters(request), tz=a.w.tz, site=a.site, staff=a.w.staff)
     return JSONResponse({"items": _private(request, items)})
 
 
 @requires("reports")
 def ratings(request: Request) -> Response:
     a = _ask(request)
-    items = ratings_behind(a.conn, a.period, _filters(request), tz=a.w.tz, site=a.w.site, staff=a.w.staff)
+    items = ratings_behind(a.conn, a.period, _filters(request), tz=a.w.tz, site=a.site, staff=a.w.staff)
     return JSONResponse({"items": _private(request, items)})
 
 
@@ -168,9 +170,10 @@ def ratings(request: Request) -> Response:
 def alerts(request: Request) -> Response:
     w = web(request)
     conn = w.reader.conn
-    conds = w.alerts.last_conditions if w.alerts is not None else []
-    cards = desk_cards(conds, site_history(conn, w.site).current.desk_services)
-    return JSONResponse({"open": open_alerts(conn, w.site), "conditions": [asdict(c) for c in conds],
+    site = site_param(request)
+    conds = [c for c in (w.alerts.last_conditions if w.alerts is not None else []) if site in (None, c.site)]
+    cards = desk_cards(conds, site_history(conn, site).current.desk_services)
+    return JSONResponse({"open": open_alerts(conn, site), "conditions": [asdict(c) for c in conds],
                          "desks": {str(k): v for k, v in cards.items()}})
 
 
@@ -178,6 +181,10 @@ def alerts(request: Request) -> Response:
 def ack(request: Request) -> Response:
     w = web(request)
     raw = str(request.path_params["id"])
+    site = site_param(request)
+    if site is not None and raw.isdigit() and w.reader.conn.execute(
+            "SELECT 1 FROM alerts WHERE id=? AND site=?", (int(raw), site)).fetchone() is None:
+        raw = "-"  # another site's alert is not this login's to see: answered as unknown
     if w.alerts is None:
         return w.pages.error(request, 404, "not_found", detail="Không có cảnh báo nào / alerts are off here")
     got = w.alerts.acknowledge(int(raw), current(request).display_name) if raw.isdigit() else None

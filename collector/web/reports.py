@@ -4,7 +4,6 @@
 The figures come from collector/reports.py and report_series.py, called as they are."""
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -18,11 +17,12 @@ from common.web.i18n import request_lang
 from common.web.pages import wants_json
 from ..report_web import COLUMNS, charts_svg, key_label, report_csv, row_cells, t
 from ..reports import GROUPS, PERIOD_KINDS, BadReportQuery, Period, Report, build_report, zone
-from .state import web
+from ..backend import Conn
+from .state import site_param, web
 
 
 class Built(NamedTuple):
-    conn: sqlite3.Connection
+    conn: Conn
     period: Period
     report: Report
     now: float
@@ -39,7 +39,7 @@ def _build(request: Request) -> Built:
         raise BadReportQuery(f"Số mức phải là số nguyên 1-5 / levels={qp.get('levels')!r} is not a whole "
                              "number (1-5)") from None
     conn = w.reader.conn
-    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=w.site, now=now.timestamp(),
+    report = build_report(conn, period, qp.get("by") or "service", levels, w.tz, site=site_param(request), now=now.timestamp(),
                           staff=w.staff)
     return Built(conn, period, report, now.timestamp())
 
@@ -58,7 +58,7 @@ def report_page(request: Request) -> Response:
     w = web(request)
     lang = request_lang(request)
     conn, period, report, now = _build(request)
-    charts, _ = charts_svg(conn, period, report, w.tz, w.site, now, lang)
+    charts, _ = charts_svg(conn, period, report, w.tz, report.site, now, lang)
     q = {k: v for k, v in request.query_params.items() if k != "lang"}
     rows = [{"key": key_label(report, row, lang), "total": row.key == "total", "cells": row_cells(row)}
             for row in [*report.rows, report.total]]
@@ -84,7 +84,7 @@ def report_file(request: Request) -> Response:
 def report_api(request: Request) -> Response:
     w = web(request)
     conn, period, report, now = _build(request)
-    _, data = charts_svg(conn, period, report, w.tz, w.site, now, request_lang(request))
+    _, data = charts_svg(conn, period, report, w.tz, report.site, now, request_lang(request))
     return JSONResponse({**report.as_dict(), "charts": data})
 
 

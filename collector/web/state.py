@@ -1,20 +1,23 @@
 """What every router of the collector's web app shares, kept on ``app.state.web``."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from starlette.requests import Request
 
+from common.web.errors import Forbidden
 from common.web.pages import Pages
 from common.web.throttle import LoginThrottle
 from ..alerts import AlertEngine
 from ..db import connect
 from ..queries import BadQuery, Reader
 from ..staff import Staff
-from .live import LiveHub
+from ..backend import Conn
+
+if TYPE_CHECKING:  # live.py takes its site from here
+    from .live import LiveHub
 
 
 class AuthWriter:
@@ -33,7 +36,7 @@ class AuthWriter:
         self._conn.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Conn:
         return self._conn
 
 
@@ -62,9 +65,39 @@ def web(request: Request) -> WebState:
     return state
 
 
+def bound_site(request: Request) -> str | None:
+    """The one site the login is bound to (None: a login of the whole store)."""
+    return getattr(request.scope.get("user"), "site", None)
+
+
 def site_param(request: Request) -> str | None:
-    """``?site=`` or the collector's own site (None: every site)."""
-    return request.query_params.get("site") or web(request).site
+    """The site a request concerns: ``?site=``, else the collector's own site (None: every site). A
+    login bound to one site gets that site and nothing else: asking for another, or asking a collector
+    of another site, is refused (403) here, where every area's queries take their site from."""
+    asked = request.query_params.get("site") or None
+    return _allowed(request, asked or web(request).site)
+
+
+def own_site(request: Request) -> str | None:
+    """The collector's own site (the console's, the fleet's), refused to a login bound elsewhere."""
+    return _allowed(request, web(request).site)
+
+
+def _allowed(request: Request, site: str | None) -> str | None:
+    bound = bound_site(request)
+    if bound is None:
+        return site
+    if site is not None and site != bound:
+        raise Forbidden([f"site {site}"])
+    return bound
+
+
+def whole_store(request: Request) -> None:
+    """Refuse a login bound to one site what holds every site's data (the dead letters of a central
+    collector), unless the collector is that very site's."""
+    bound = bound_site(request)
+    if bound is not None and web(request).site != bound:
+        raise Forbidden([f"site {bound}: every site's data"])
 
 
 def int_param(request: Request, name: str) -> int | None:

@@ -3,7 +3,8 @@
 
 A role is what a person is (``manager``, ``officer``, ``technician``, ``viewer``); a scope is what
 an endpoint needs. ``requires("reports")`` on an endpoint lets in exactly the roles whose
-``ROLE_SCOPES`` hold ``"reports"``. To add a scope, add it to the roles that get it here, then
+``ROLE_SCOPES`` hold ``"reports"``. A principal may also be bound to one site (``Principal.site``): the
+``province`` scope (every site at once) is then withheld, and each role's pages check the site asked. To add a scope, add it to the roles that get it here, then
 name it in ``requires`` on the endpoints.
 """
 from __future__ import annotations
@@ -22,13 +23,13 @@ ROLES = ("manager", "officer", "technician", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     # everything, including citizens' comments and phone numbers
     "manager": frozenset({"authenticated", "dashboard", "reports", "ratings", "dead_letters", "devices",
-                          "citizen_data", "fleet"}),
+                          "citizen_data", "fleet", "province"}),
     # the devices, their faults and the messages that were refused; asking devices to update (fleet)
     "technician": frozenset({"authenticated", "dashboard", "devices", "dead_letters", "fleet"}),
     # an officer at a desk (the officer console)
     "officer": frozenset({"authenticated", "dashboard", "officer"}),
-    # a wall screen or a visitor: the live dashboard only
-    "viewer": frozenset({"authenticated", "dashboard"}),
+    # a wall screen or a visitor: the live dashboard (and the province page, when not bound to a site)
+    "viewer": frozenset({"authenticated", "dashboard", "province"}),
 }
 SESSION_COOKIE = "motcua_session"
 
@@ -46,6 +47,7 @@ class Principal(BaseUser):
     role: str
     via: str = "session"
     session: str | None = None  # the session's id (its hash) for logout
+    site: str | None = None  # bound to one site: sees that site only, everywhere (None: the whole store)
 
     @property
     def is_authenticated(self) -> bool:
@@ -88,7 +90,10 @@ class CookieOrTokenBackend(AuthenticationBackend):
             who = self.session_principal(cookie) if cookie else None
         if who is None:
             return None
-        return AuthCredentials(scopes_for(who.role)), who
+        scopes = scopes_for(who.role)
+        if who.site is not None:  # a login of one site never sees the province
+            scopes = [s for s in scopes if s != "province"]
+        return AuthCredentials(scopes), who
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,11 +18,13 @@ from playwright.sync_api import expect
 
 from common.mosquitto import free_port
 from common.ticket_token import make_token, read_token
-from mqtt.client import BrokerConfig
+from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.outbox import Outbox
+from mqtt.schemas import RatingData
 from portal.config import PortalConfig
 from portal.service import PortalService
 from tests.collector.wire import CollectorProcess
+from tests.portal.history import VN, seed_history
 from tests.ticketing.helpers import SITE, Desk, Kiosk, write_configs
 from ticketing.config import load_ticketing
 from ticketing.queue import Queue
@@ -67,6 +69,11 @@ class Site:
             '[devices.kiosk-1]\nrole = "kiosk"\n[devices.kiosk-9]\nrole = "kiosk"\n'
             + "".join(f'[devices.rt-0{n}]\nrole = "rating-terminal"\ndesk = {n}\n' for n in (1, 2, 3)), encoding="utf-8")
         (tmp / "collector.toml").write_text('devices = "devices.toml"\n', encoding="utf-8")
+        from collector.db import open_db
+        from collector.store import Store
+        conn = open_db(tmp / "collector.db")  # past weeks of tickets: the busy hours come from them
+        seed_history(Store(conn), datetime.now(VN).date(), SITE)
+        conn.close()
         self.collector = CollectorProcess(url, tmp / "collector.db", site=SITE,
                                           extra=["--config", str(tmp / "collector.toml")]).start()
         pc = PortalConfig(site=SITE, secret=SECRET, port=self.port, state_dir=str(tmp / "portal"),
@@ -90,6 +97,15 @@ class Site:
         finally:
             db.close()
         return [json.loads(r[0]) for r in rows]
+
+    def rating_rows(self, device: str) -> list[tuple[Any, ...]]:
+        """The collector's typed ratings of ``device`` (what reports count), oldest first."""
+        db = sqlite3.connect(self.collector.db)
+        try:
+            return [tuple(r) for r in db.execute("SELECT ticket, score, misuse, misuse_reason FROM ratings "
+                                                 "WHERE device=? ORDER BY ts_epoch", (device,))]
+        finally:
+            db.close()
 
 
 def _up(url: str) -> bool:
@@ -182,6 +198,20 @@ def test_the_phone_follows_the_ticket_live_and_rates_it(site: Site, module_broke
         two = wait(lambda: (r := site.stored("rating")) and len(r) >= 2 and r, what="the second rating")
         assert (two[1]["data"]["misuse"], two[1]["data"]["misuse_reason"], two[1]["data"]["score"]) == \
             (True, "same_ticket", 1)
+        # the desk's terminal knows nothing of the phone: its rating of the same ticket lands as misuse
+        ob = Outbox(tmp_path / "rt-03-outbox.db", SITE, "rt-03")
+        rt = DeviceClient(SITE, "rt-03", "rating-terminal", BrokerConfig(url=module_broker.url), outbox=ob, desk=3,
+                          client_id="rt-03-buttons", telemetry_interval_s=0)
+        rt.start()
+        ob.enqueue("rating", RatingData(desk=3, score=2, scale=5, ticket=mine.ticket, service="HT",
+                                        officer="nv-0003", misuse=False))
+        try:
+            desk_row = wait(lambda: site.rating_rows("rt-03"), what="the desk rating in the collector")
+        finally:
+            rt.stop()
+            ob.close()
+        assert desk_row == [(mine.ticket, 2, 1, "same_ticket")]
+        assert site.rating_rows("portal") == [(mine.ticket, 5, 0, None), (mine.ticket, 1, 1, "same_ticket")]
         # English switch
         page.click("#lang")
         assert "Finished" in page.locator("#status").inner_text()
@@ -297,6 +327,51 @@ def test_forms_without_csrf_are_refused_and_feedback_reaches_the_collector(site:
             assert "quá nóng" in col.locator("#feedback-table").inner_text()
             assert "0912345678" in col.locator("#feedback-table").inner_text()
         col.context.clear_cookies()
+    # a manager handles it: in progress with a note, then done; who and when are kept
+    viewer = _collector_client(site, "xem", "mat-khau-nguoi-xem")
+    fid = fb[-1]["id"]
+    assert viewer.post(f"/feedback/{fid}/state", data={"state": "done", "csrf_token": viewer.cookies["motcua_csrf"]},
+                       headers={"Accept": "text/html"}).status_code == 403
+    viewer.close()
+    _login(col, site, "quanly", "mat-khau-rat-dai")
+    col.goto(site.collector.url + "/feedback")
+    row = col.locator(f"#fb-{fid}")
+    assert row.get_attribute("data-state") == "new" and "Mới" in row.locator(".fb-state").inner_text()
+    row.locator("select[name=state]").select_option("in_progress")
+    row.locator("input[name=note]").fill("Đã gọi lại <b>công dân</b>")
+    row.locator("button[type=submit]").click()
+    col.wait_for_load_state()
+    row = col.locator(f"#fb-{fid}")
+    assert row.get_attribute("data-state") == "in_progress"
+    text = row.locator(".fb-state").inner_text()
+    assert "Đang xử lý" in text and "quanly" in text and "+07:00" in text
+    assert row.locator(".note").inner_text() == "Đã gọi lại <b>công dân</b>"  # escaped, as typed
+    row.locator("select[name=state]").select_option("done")
+    row.locator("button[type=submit]").click()
+    col.wait_for_load_state()
+    assert col.locator(f"#fb-{fid}").get_attribute("data-state") == "done"
+    assert col.locator(f"#fb-{fid} details li").count() == 2  # the history: both changes
+    assert col.evaluate("document.documentElement.scrollWidth") <= 390
+    col.goto(site.collector.url + "/feedback?state=new")
+    assert col.locator(f"#fb-{fid}").count() == 0
+    col.goto(site.collector.url + "/feedback?state=done")
+    assert col.locator(f"#fb-{fid}").count() == 1
+    # a form without its CSRF token, a state that does not exist, an item that does not exist
+    mgr = _collector_client(site, "quanly", "mat-khau-rat-dai")
+    tok = mgr.cookies["motcua_csrf"]
+    assert mgr.post(f"/feedback/{fid}/state", data={"state": "new"}).status_code == 403
+    assert mgr.post(f"/feedback/{fid}/state", data={"state": "closed", "csrf_token": tok}).status_code == 400
+    r = mgr.post("/feedback/0193a4c2-0000-7000-8000-000000000000/state", data={"state": "done", "csrf_token": tok},
+                 headers={"Accept": "text/html"})
+    assert r.status_code == 404 and "Không tìm thấy" in r.text
+    mgr.close()
+    db = sqlite3.connect(site.collector.db)
+    try:
+        assert [tuple(r) for r in db.execute("SELECT state, note, changed_by FROM feedback_history "
+                                             "WHERE event_id=? ORDER BY changed_epoch", (fid,))] == \
+            [("in_progress", "Đã gọi lại <b>công dân</b>", "quanly"), ("done", None, "quanly")]
+    finally:
+        db.close()
     col.context.close()
     # the public site page and its feed
     page.goto(site.url + "/")
@@ -309,6 +384,23 @@ def test_forms_without_csrf_are_refused_and_feedback_reaches_the_collector(site:
     ctx.close()
 
 
+def _login(page: playwright.Page, site: Site, user: str, password: str) -> None:
+    page.goto(site.collector.url + "/login")
+    page.fill("input[name=user]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _collector_client(site: Site, user: str, password: str) -> httpx.Client:
+    """The collector's dashboard as a logged-in browser would speak to it (cookies, CSRF, Origin)."""
+    c = httpx.Client(base_url=site.collector.url, headers={"Origin": site.collector.url})
+    c.get("/login")
+    r = c.post("/login", data={"user": user, "password": password, "csrf_token": c.cookies["motcua_csrf"]})
+    assert r.status_code == 303, r.text
+    return c
+
+
 def test_page_weight_is_under_60_kb(site: Site) -> None:
     tok = make_token(SECRET.encode(), SITE, site.portal.tracker.today(), "1001")
     total = 0
@@ -316,6 +408,42 @@ def test_page_weight_is_under_60_kb(site: Site) -> None:
         r = httpx.get(site.url + path)
         assert r.status_code == 200, path
         total += len(r.content)
+    assert total <= 60 * 1024, total
+
+
+def test_the_site_page_draws_the_busy_hours_the_collector_publishes(site: Site, browser: playwright.Browser,
+                                                                     artifacts: Path) -> None:
+    # the collector summarised its ticket history (seeded: this weekday of the last two weeks, 08:xx
+    # three tickets waiting 10/20/30 min, 14:xx one; tomorrow's weekday 09:xx two) into state/busy-hours
+    wait(lambda: site.portal.tracker.busy, what="the retained state/busy-hours from the collector")
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[datetime.now(VN).weekday()]
+    feed = httpx.get(site.url + "/site.json").json()["busy_hours"]
+    assert feed["weeks"] == 8
+    days = {d["weekday"]: d["hours"] for d in feed["days"]}
+    counted = [h for h in days[weekday] if h["arrivals"]]
+    assert counted == [{"hour": 8, "arrivals": 3.0, "wait_min": 20.0}, {"hour": 14, "arrivals": 1.0, "wait_min": None}]
+    assert [h["hour"] for h in days[weekday]] == list(range(8, 15))
+    for width, height in ((360, 640), (390, 844)):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        page = ctx.new_page()
+        page.goto(site.url + "/")
+        assert page.locator("#busy-title").inner_text() == "Giờ đông người"
+        today = page.locator(f"#busy-{weekday}")
+        assert today.get_attribute("open") is not None  # today's weekday comes first, open
+        assert page.locator("#busy details").first.get_attribute("id") == f"busy-{weekday}"
+        bars = today.locator("svg g")
+        assert bars.count() == 7 and bars.nth(0).get_attribute("class") == "lv4"
+        assert [bars.nth(i).get_attribute("class") for i in range(1, 6)] == ["lv0"] * 5
+        assert "Đông nhất: 8h–9h" in today.locator(".busy-sum").inner_text()
+        assert "20 phút" in today.locator(".busy-sum").inner_text()
+        box = today.locator("svg").bounding_box()
+        assert box is not None and box["width"] <= width and box["height"] >= 60  # big enough to read
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts / f"portal/site-busy-{width}.png"), full_page=True)
+        ctx.close()
+    en = httpx.get(site.url + "/?lang=en").text
+    assert "Busy hours" in en and "Busiest" in en
+    total = sum(len(httpx.get(site.url + p).content) for p in ("/", "/static/motcua.css", "/static/portal.css"))
     assert total <= 60 * 1024, total
 
 

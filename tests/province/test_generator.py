@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ def test_central_files(central: Path) -> None:
     files = bridge.CentralFiles.under(central)
     acl = files.acl_file.read_text()
     assert re.search(r"^pattern write motcua/v1/%u/#$", acl, re.M)
-    assert not re.search(r"^topic (write|readwrite)", acl, re.M), "no login may write beyond its own tree"
+    writes = re.findall(r"^topic (?:write|readwrite) (\S+)$", acl, re.M)
+    assert writes == ["motcua/v1/+/dev/collector/cmd/replay"], \
+        "no login may write beyond its own tree, but the central collectors' replay requests"
     conf = files.conf.read_text()
     assert "allow_anonymous false" in conf and "listener 8883\n" in conf and "listener 1883 127.0.0.1\n" in conf
     assert "certfile /etc/motcua/province-tls/server.crt" in conf
@@ -42,8 +45,16 @@ def test_join_writes_the_bridge(central: Path, tmp_path: Path) -> None:
     text = bridge.site_bridge_conf(tmp_path).read_text()
     for line in ("address province.example.vn:8883", "topic motcua/v1/camau-hcc/# out 1", "cleansession false",
                  "remote_username camau-hcc", "bridge_cafile /etc/motcua/province/ca.crt",
-                 "bridge_protocol_version mqttv50", "max_queued_messages 0", "notification_topic motcua/link/camau-hcc"):
+                 "bridge_protocol_version mqttv50", "max_queued_messages 0", "notification_topic motcua/link/camau-hcc",
+                 "topic motcua/v1/camau-hcc/dev/collector/cmd/replay in 1"):
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
+    assert re.findall(r"^topic (\S+) in ", text, re.M) == ["motcua/v1/camau-hcc/dev/collector/cmd/replay"], \
+        "the province writes nothing into a site but replay requests to its collector"
+    collector = tomllib.loads((tmp_path / "etc/motcua/collector.toml").read_text())
+    assert collector["province_link"] is True and collector["mqtt"]["username"] == "collector", \
+        "join switches the site collector's link alert and replay service on, keeping its other keys"
+    again = run_ops("province-bridge", "join", "--root", str(tmp_path), "--bundle", str(bundle))
+    assert f"ok: {tmp_path}/etc/motcua/collector.toml" in again.stdout, again.stdout
     assert sorted(p.name for p in bridge.site_bridge_conf(tmp_path).parent.iterdir())[-1] == "motcua_province.conf", \
         "the bridge snippet must be read after motcua.conf (its queue limits win)"
 

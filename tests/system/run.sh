@@ -140,7 +140,7 @@ if [[ -n ${MOTCUA_SYSTEM_ROLES+set} ]]; then   # set, even empty: only these (em
     DEVICES=("${kept[@]}")
 fi
 unit_of() { case "$1" in camera) echo motcua-camera-agent.service ;; *) echo "motcua-$1.service" ;; esac; }
-SERVER_UNITS="mosquitto motcua-ticketing motcua-collector motcua-release"
+SERVER_UNITS="mosquitto motcua-ticketing motcua-collector motcua-portal motcua-release"
 
 # ------------------------------------------------------------------------ boot; the site server
 phase "the clean root"
@@ -220,7 +220,7 @@ all_active() {
     for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; active "$dev" "$(unit_of "$role")" || return 1; done
 }
 for spec in "${DEVICES[@]}"; do IFS=: read -r dev role _ <<< "$spec"; cexec "$dev" systemctl restart --no-block "$(unit_of "$role")"; done
-cexec srv systemctl restart --no-block motcua-ticketing motcua-collector
+cexec srv systemctl restart --no-block motcua-ticketing motcua-collector motcua-portal
 check "every unit survives systemctl restart" "server + ${#DEVICES[@]} devices" all_active
 phase "rating, restarts"
 for c in srv $(for spec in "${DEVICES[@]}"; do echo "${spec%%:*}"; done); do bg stop_container "$c"; done
