@@ -170,7 +170,7 @@ def _provision(args: argparse.Namespace) -> int:
     device = mq.check_id(args.device, "device")
     if device in mq.SERVER_USERS or device in mq.PROBE_USERS.values():
         raise ProvisionError(f"{device!r} is the server's own user; choose another device id")
-    if device.endswith("-update") or len(mq.update_user(device)) > 32:
+    if device.endswith("-update") or (args.role in mq.UPDATE_ROLES and len(mq.update_user(device)) > 32):
         raise ProvisionError(f"{device!r}: a device id may not end in '-update' nor be longer than 25 characters "
                              "(its update agent logs in as '<id>-update')")
     files = mq.BrokerFiles.under(args.root)
