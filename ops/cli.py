@@ -195,8 +195,8 @@ def _provision(args: argparse.Namespace) -> int:
     pw.set(device, password)
     if args.role in mq.UPDATE_ROLES:  # its update agent: the same password, a login of its own
         pw.set(mq.update_user(device), password)
-        mq.write_if_changed(files.acl_file, mq.acl_text(site, mq.TEMPLATES,
-                                                        _updating_devices(reg.registry_path(args.root))))
+        mq.write_if_changed(files.acl_file, mq.with_update_users(files.acl_file.read_text(), site,
+                                                                 _updating_devices(reg.registry_path(args.root))))
     pw.save()
     host = socket.gethostname()
     url = args.broker or (f"mqtts://{host}.local:8883" if args.tls else f"mqtt://{host}.local:1883")

@@ -140,12 +140,21 @@ def update_user(device: str) -> str:
     return f"{device}-update"
 
 
+UPDATE_SECTION = "# --- each device's update agent"
+
+
 def acl_text(site: str, templates: Path = TEMPLATES, devices: tuple[str, ...] = ()) -> str:
     """The site's ACL; ``devices``: the devices whose update agents get their two topics."""
+    return with_update_users(render("acl.in", templates, site=check_id(site, "site")), site, devices)
+
+
+def with_update_users(acl: str, site: str, devices: tuple[str, ...]) -> str:
+    """An ACL text with its update agents' section (the last one) made for ``devices``: what
+    provision-device rewrites in the installed ACL (no templates in an installed venv)."""
     site = check_id(site, "site")
-    text = render("acl.in", templates, site=site)
+    text = acl.split("\n" + UPDATE_SECTION)[0].rstrip("\n") + "\n"
     if devices:
-        text += ("\n# --- each device's update agent (written from the device registry by server-init and\n"
+        text += (f"\n{UPDATE_SECTION} (written from the device registry by server-init and\n"
                  "# provision-device): its own cmd/update and its retained state/update, nothing else\n")
         for d in sorted(devices):
             text += (f"user {update_user(d)}\ntopic read motcua/v1/{site}/dev/{d}/cmd/update\n"

@@ -237,3 +237,22 @@ def test_an_agent_without_its_own_login_falls_back_to_the_devices(site) -> None:
         pw.write_text(before)
         b.reload()
         watcher.close()
+
+
+def test_provisioning_needs_no_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """provision-device runs from the installed venv, which has no config/mosquitto templates: it
+    edits the ACL's update-agent section in place (found by the system test)."""
+    from ops import cli, mosquitto as mq
+    run_ops("server-init", "--site", SITE, "--root", str(tmp_path))
+    monkeypatch.setattr(mq, "TEMPLATES", tmp_path / "no-templates-here")
+    for dev in ("kiosk-1", "rt-03"):
+        extra = ["--desk", "3"] if dev == "rt-03" else []
+        assert cli.provision_device(["--site", SITE, "--device", dev, "--role", dev.startswith("rt") and
+                                     "rating-terminal" or "kiosk", *extra, "--root", str(tmp_path)]) == 0
+    acl = (tmp_path / "etc/mosquitto/motcua/acl").read_text()
+    assert acl.count("# --- each device's update agent") == 1
+    assert "user kiosk-1-update\n" in acl and f"topic write {T}/dev/rt-03/state/update\n" in acl
+    assert acl.startswith(mq.acl_text(SITE).split("\n# --- each device's update agent")[0])
+    # server-init (setup.sh run again) writes the same file: nothing changes
+    assert "ok: " + str(tmp_path / "etc/mosquitto/motcua/acl") in run_ops("server-init", "--site", SITE, "--root",
+                                                                          str(tmp_path)).stdout

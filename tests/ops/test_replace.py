@@ -112,8 +112,8 @@ def test_a_replaced_device_continues_its_history(role: str, site: dict[str, Any]
 
 def test_the_portal_on_a_rebuilt_server_continues_too(site: dict[str, Any], tmp_path: Path) -> None:
     """The portal publishes under its own login; on a rebuilt server its new outbox is seeded the same way."""
-    run_ops("provision-device", "--site", SITE, "--device", "portal", "--role", "portal",
-            "--root", str(site["srv"]), "--broker", site["url"])
+    # setup.sh --role server provisioned the portal (portal-init): its login and registry entry
+    assert "portal" in (site["srv"] / "etc/motcua/devices.toml").read_text()
     old = publish_faults(site["url"], tmp_path / "old-portal.db", "portal", "portal", 2)
     bundle = replace(site, "portal", "portal", [])
     config = tmp_path / "portal.toml"
