@@ -35,10 +35,11 @@ class ConsoleLink:
         return self.client.connected
 
     def ask(self, op: str, *, request_id: str, desk: int, officer: str, to_service: str | None = None,
-            keep_place: bool | None = None) -> Response:
-        """Send one desk request and wait for the answer; a lost line answers ``unavailable``."""
+            keep_place: bool | None = None, appointment: str | None = None) -> Response:
+        """Send one desk request and wait for the answer; a lost line answers ``unavailable``.
+        ``appointment``: the code of a ``check-in`` at this desk."""
         req = Request(id=request_id, device=self.device, desk=desk, officer=officer, to_service=to_service,
-                      keep_place=keep_place)
+                      keep_place=keep_place, appointment=appointment)
         try:
             return self.client.request(op, req, timeout=TIMEOUT_S)
         except MqttCoreError as exc:

@@ -156,9 +156,21 @@ def _v8_province(db: Schema) -> None:
     db.table("users").add_column("site", str)
 
 
+def _v9_none(db: Schema) -> None:
+    """Number 9 was assigned to the province replay, which needed no table: nothing (the numbers
+    stay those of the assignment, so the console's is 10)."""
+
+
+def _v10_console_desks(db: Schema) -> None:
+    """The officer console (collector/web/console.py): the desk a login session is bound to, kept
+    with the session so a collector restart leaves the officer at their desk (NULL: no desk)."""
+    db.table("sessions").add_column("desk", int)
+
+
 MIGRATIONS: list[Callable[[Schema], None]] = [_v1_events, _v2_auth, _v3_report_indexes,
                                                               _v4_sessions, _v5_forbidden, _v6_site_history_alerts,
-                                                              _v7_feedback_handling, _v8_province]
+                                                              _v7_feedback_handling, _v8_province,
+                                                              _v9_none, _v10_console_desks]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

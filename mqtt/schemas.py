@@ -81,7 +81,8 @@ class RatingData(Model):
         return self
 
 
-TicketAction = Literal["issued", "called", "recalled", "no_show", "transferred", "finished", "cancelled"]
+TicketAction = Literal["issued", "called", "recalled", "no_show", "transferred", "finished", "cancelled",
+                       "expired", "carried"]
 Priority = Literal["elderly", "disabled", "pregnant", "appointment"]
 
 
@@ -104,6 +105,9 @@ class TicketData(Model):
     offline: bool = False
     print_failed: bool = Field(default=False, description="issued: the kiosk could not print this number; "
                                "ticketing does not queue it")
+    queue_day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                  description="the day whose queue the ticket waits in when it is not `day`: "
+                                  "kept for the next working day at closing (action carried)")
 
 
 AppointmentAction = Literal["booked", "cancelled", "checked_in", "missed"]
@@ -436,6 +440,8 @@ class DeskState(Model):
     priority: Priority | None = None
     called_at: AwareTime | None = None
     status: Literal["idle", "serving", "closed"] = "idle"
+    carried_from: str | None = Field(None, description="the ticket's own day when it was kept from an earlier "
+                                     "day's closing (its printed number is of that day)")
     ts: AwareTime | None = None
 
 
@@ -472,6 +478,8 @@ class Call(Model):
     service: ServiceCode
     at: AwareTime
     recall: bool = False
+    carried_from: str | None = Field(None, description="the ticket's own day when it was kept from an earlier "
+                                     "day's closing (its printed number is of that day)")
 
 
 class CallsState(Model):

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 CALLED_FOR = timedelta(seconds=90)  # "called to desk N" this long after the call, then "being served"
 _STATUS = {"issued": "waiting", "called": "called", "recalled": "recalled", "no_show": "no_show",
-           "transferred": "transferred", "finished": "finished", "cancelled": "cancelled"}
+           "transferred": "transferred", "finished": "finished", "cancelled": "cancelled", "expired": "cancelled",
+           "carried": "waiting"}
 
 
 @dataclass

@@ -223,9 +223,10 @@ class Appointments:
         """Checked in at a desk: no print, ticketing queues the priority ticket itself."""
         from .queue import Outcome
         db, svc = self.queue._db, row["service"]
-        cur = db.execute("INSERT INTO tickets (day, origin, number, label, service, priority, prank, order_key, "
-                         "issued_at, issued_ts, kiosk, offline, status) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,0,'waiting')",
-                         (today, svc, number, label, svc, "appointment", self.site.priority_rank("appointment"),
+        cur = db.execute("INSERT INTO tickets (day, queue_day, origin, number, label, service, priority, prank, "
+                         "order_key, issued_at, issued_ts, kiosk, offline, status) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,0,'waiting')",
+                         (today, today, svc, number, label, svc, "appointment", self.site.priority_rank("appointment"),
                           now.timestamp(), iso(now), now.timestamp()))
         t = db.execute("SELECT * FROM tickets WHERE id=?", (cur.lastrowid,)).fetchone()
         self.queue._event(t, "issued", appointment=row["code"])

@@ -81,10 +81,11 @@ class SiteConfig(BaseModel):
     recall_max: int = Field(20, ge=0, le=20, description="most recalls of one ticket (then recall_limit)")
     no_show_after_calls: int = Field(1, ge=1, le=20, description="calls (first call + recalls) before a "
                                      "ticket may be marked no-show (sooner: no_show_too_soon)")
-    closing_policy: Literal["expire", "midnight"] = Field(
+    closing_policy: Literal["expire", "keep", "midnight"] = Field(
         "expire", description="at the day's last closing time: 'expire' closes the tickets still waiting "
-        "or being served (a `cancelled` event each, status expired); 'midnight': they stay callable until "
-        "the local day ends (then they expire)")
+        "or being served (an `expired` event each); 'keep': the waiting ones are kept for the next working "
+        "day's queue, in order, with their own numbers (a `carried` event each; ticketing/closing.py); "
+        "'midnight': they stay callable until the local day ends (then they expire)")
     portal_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
                                    description="citizen portal's public address, e.g. https://ve.camau-hcc.vn")
     appointment_capacity: int = Field(0, ge=0, le=100, description="bookings per slot and service; 0: "

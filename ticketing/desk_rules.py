@@ -46,8 +46,10 @@ def _refuse(code: str, **fmt: object) -> RuleRefused:
     return RuleRefused(code, vi.format(**fmt), en.format(**fmt))
 
 
-def last_call_ts(db: sqlite3.Connection, day: str, label: str) -> float | None:
-    row = db.execute("SELECT at FROM calls WHERE day=? AND label=? ORDER BY id DESC LIMIT 1", (day, label)).fetchone()
+def last_call_ts(db: sqlite3.Connection, ticket_id: int) -> float | None:
+    """When the ticket was last called or recalled (its own calls: a ticket kept from an earlier day
+    may share its label with one of today's)."""
+    row = db.execute("SELECT at FROM calls WHERE ticket_id=? ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
     return datetime.fromisoformat(row[0]).timestamp() if row else None
 
 
@@ -56,7 +58,7 @@ def check_recall(site: SiteConfig, db: sqlite3.Connection, t: sqlite3.Row, now: 
     recalls = int(t["calls"]) - 1
     if recalls >= site.recall_max:
         raise _refuse("recall_limit", n=recalls)
-    last = last_call_ts(db, t["day"], t["label"])
+    last = last_call_ts(db, t["id"])
     if last is not None:
         left = site.recall_cooldown_s - (now.timestamp() - last)
         if left > 0:

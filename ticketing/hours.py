@@ -83,7 +83,7 @@ def is_day_closed(site: SiteConfig, now: datetime) -> bool:
 
 class HoursWatcher:
     """From the server's tick: republish ``state/hours`` when it changes; at the day's last
-    closing run ``close_day`` once (closing_policy 'expire')."""
+    closing run ``close_day`` once (closing_policy 'expire' or 'keep': ticketing/closing.py)."""
 
     def __init__(self, site: SiteConfig, publish: Callable[[HoursState], None], close_day: Callable[[], None]):
         self.site, self._publish, self._close_day = site, publish, close_day
@@ -103,7 +103,7 @@ class HoursWatcher:
             log.info("hours: %s (%s)", st.status, st.message_en or "open")
             self.last = st
             self._publish(st)
-        if (self.site.closing_policy == "expire" and is_day_closed(self.site, now)
+        if (self.site.closing_policy != "midnight" and is_day_closed(self.site, now)
                 and self._closed_day != now.date()):
             self._closed_day = now.date()
             self._close_day()
@@ -117,7 +117,7 @@ def hours_watcher(server: Any) -> HoursWatcher:
 
     def close_day() -> None:
         out = server.queue.close_day()
-        log.info("closing time: tickets still waiting closed as expired (closing_policy = 'expire')")
+        log.info("closing time: the tickets left are settled (closing_policy = %r)", server.queue.site.closing_policy)
         server.publish(out)
         server._wake.set()
     return HoursWatcher(server.queue.site, publish, close_day)

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
     id INTEGER PRIMARY KEY,
-    day TEXT NOT NULL,
+    day TEXT NOT NULL,                -- the day the number belongs to (never changes)
+    queue_day TEXT,                   -- the day whose queue it waits in: day, or later when kept (closing.py)
     origin TEXT NOT NULL,             -- service the number was issued for (never changes)
     number INTEGER NOT NULL,
     label TEXT NOT NULL,
@@ -55,9 +56,6 @@ CREATE TABLE IF NOT EXISTS tickets (
     calls INTEGER NOT NULL DEFAULT 0,
     UNIQUE (day, origin, number)
 );
-CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (day, service, prank, order_key, id)
-    WHERE status = 'waiting';
-CREATE INDEX IF NOT EXISTS tickets_oldest ON tickets (day, service, order_key) WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS tickets_kiosk ON tickets (kiosk, day, origin);
 CREATE INDEX IF NOT EXISTS tickets_finished ON tickets (service, finished_ts)
     WHERE status = 'finished';
@@ -75,7 +73,7 @@ CREATE TABLE IF NOT EXISTS lease_log (
 );
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, label TEXT NOT NULL, desk INTEGER NOT NULL,
-    service TEXT NOT NULL, at TEXT NOT NULL, recall INTEGER NOT NULL
+    service TEXT NOT NULL, at TEXT NOT NULL, recall INTEGER NOT NULL, ticket_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS answers (
     request_id TEXT PRIMARY KEY, op TEXT NOT NULL, body TEXT NOT NULL, day TEXT NOT NULL
@@ -97,6 +95,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 ANSWERS_KEPT_DAYS = 2
+
+# after _SCHEMA: columns a file from before issue 19.4 lacks, then the indexes over them
+_UPGRADES = (("tickets", "queue_day", "ALTER TABLE tickets ADD COLUMN queue_day TEXT",
+              "UPDATE tickets SET queue_day=day WHERE queue_day IS NULL"),
+             ("calls", "ticket_id", "ALTER TABLE calls ADD COLUMN ticket_id INTEGER", None))
+_INDEXES = """
+DROP INDEX IF EXISTS tickets_waiting;
+DROP INDEX IF EXISTS tickets_oldest;
+CREATE INDEX IF NOT EXISTS tickets_queue ON tickets (queue_day, service, prank, order_key, id, label, priority, status)
+    WHERE status = 'waiting';  -- covering: the waiting counts and list read no table rows
+CREATE INDEX IF NOT EXISTS tickets_queue_oldest ON tickets (queue_day, service, order_key) WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS calls_ticket ON calls (ticket_id);
+"""
 
 
 class Outcome(NamedTuple):
@@ -137,6 +148,12 @@ class Queue(QueueStates):
         self._lock = threading.RLock()
         self._db = connect(self.path, rows=True)
         self._db.executescript(_SCHEMA)
+        for table, column, alter, fill in _UPGRADES:
+            if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(alter)
+                if fill:
+                    self._db.execute(fill)
+        self._db.executescript(_INDEXES)
         with self._tx():
             for d in site.desks:
                 self._db.execute("INSERT OR IGNORE INTO desks (desk) VALUES (?)", (d.number,))
@@ -276,7 +293,7 @@ class Queue(QueueStates):
         best = None
         for code in services:
             row = self._db.execute(
-                "SELECT id, prank, order_key FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "SELECT id, prank, order_key FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                 "ORDER BY prank, order_key, id LIMIT 1", (today, code)).fetchone()
             if row is not None and (best is None or (row[1], row[2], row[0]) < (best[1], best[2], best[0])):
                 best = row
@@ -293,8 +310,8 @@ class Queue(QueueStates):
             (desk, officer, iso(now), ts, ts, best["id"]))
         self._db.execute("UPDATE desks SET ticket_id=? WHERE desk=?", (best["id"], desk))
         t = self._db.execute("SELECT * FROM tickets WHERE id=?", (best["id"],)).fetchone()
-        self._db.execute("INSERT INTO calls (day, label, desk, service, at, recall) VALUES (?,?,?,?,?,0)",
-                         (today, t["label"], desk, t["service"], iso(now)))
+        self._db.execute("INSERT INTO calls (day, label, desk, service, at, recall, ticket_id) VALUES (?,?,?,?,?,0,?)",
+                         (today, t["label"], desk, t["service"], iso(now), t["id"]))
         wait_s = max(0.0, ts - t["issued_ts"])
         self._event(t, "called", wait_s=round(wait_s, 3))
         touched.add(t["service"])
@@ -313,8 +330,8 @@ class Queue(QueueStates):
         desk, t = self._serving(req)
         check_recall(self.site, self._db, t, now)
         self._db.execute("UPDATE tickets SET calls=calls+1 WHERE id=?", (t["id"],))
-        self._db.execute("INSERT INTO calls (day, label, desk, service, at, recall) VALUES (?,?,?,?,?,1)",
-                         (today, t["label"], desk, t["service"], iso(now)))
+        self._db.execute("INSERT INTO calls (day, label, desk, service, at, recall, ticket_id) VALUES (?,?,?,?,?,1,?)",
+                         (today, t["label"], desk, t["service"], iso(now), t["id"]))
         self._event(t, "recalled")
         return Outcome(Response(request_id=req.id, ok=True, ticket=_info(t, _wait(t))),
                        desks=frozenset({desk}), calls=True)
@@ -395,9 +412,9 @@ class Queue(QueueStates):
             status = "expired" if data.day < today else "not_printed" if data.print_failed else "waiting"
             with self._tx() as db:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO tickets (day, origin, number, label, service, priority, prank, "
-                    "order_key, issued_at, issued_ts, kiosk, offline, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (data.day, svc.code, data.number, data.ticket, svc.code, data.priority,
+                    "INSERT OR IGNORE INTO tickets (day, queue_day, origin, number, label, service, priority, prank, "
+                    "order_key, issued_at, issued_ts, kiosk, offline, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (data.day, data.day, svc.code, data.number, data.ticket, svc.code, data.priority,
                      self.site.priority_rank(data.priority), issued.timestamp(), iso(issued),
                      issued.timestamp(), data.kiosk, int(data.offline), status))
                 if cur.rowcount and status in ("expired", "not_printed"):
@@ -424,47 +441,36 @@ class Queue(QueueStates):
     # -- the day --------------------------------------------------------------------------------
 
     def rollover(self) -> Outcome | None:
-        """At the first step of a new local day: yesterday's waiting and serving tickets expire
-        (a ``cancelled`` event each), desks are cleared, old answers pruned. None if same day."""
+        """At the first step of a new local day: tickets of earlier queue days still waiting or
+        serving are settled per the closing policy (closing.py: kept, else ``expired``), desks are
+        cleared, old answers pruned. None if same day."""
+        from .closing import settle_earlier_days
         with self._lock:
             today = self.today()
             row = self._db.execute("SELECT value FROM kv WHERE key='day'").fetchone()
             if row is not None and row["value"] >= today:
                 return None
             with self._tx() as db:
-                stale = db.execute("SELECT * FROM tickets WHERE status IN ('waiting', 'serving') AND day < ?",
-                                   (today,)).fetchall()
-                for t in stale:
-                    self._event(t, "cancelled")
-                db.execute("UPDATE tickets SET status='expired' WHERE status IN ('waiting', 'serving') AND day < ?",
-                           (today,))
+                settled = settle_earlier_days(self, db, today)
                 desks = [r[0] for r in db.execute("SELECT desk FROM desks WHERE ticket_id IS NOT NULL")]
                 db.execute("UPDATE desks SET ticket_id=NULL")
                 db.execute("DELETE FROM answers WHERE day < date(?, ?)", (today, f"-{ANSWERS_KEPT_DAYS} days"))
                 db.execute("INSERT INTO kv (key, value) VALUES ('day', ?) "
                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (today,))
             if row is not None:
-                log.info("new local day %s: %d ticket(s) of earlier days expired", today, len(stale))
+                log.info("new local day %s: %d ticket(s) of earlier days settled", today, settled)
             return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
 
     def close_day(self) -> Outcome:
-        """Closing time (closing_policy 'expire'): today's waiting and serving tickets expire, a
-        ``cancelled`` event each; the desks are cleared."""
-        with self._lock:
-            today = self.today()
-            with self._tx() as db:
-                for t in db.execute("SELECT * FROM tickets WHERE status IN ('waiting', 'serving') AND day=?",
-                                    (today,)).fetchall():
-                    self._event(t, "cancelled")
-                db.execute("UPDATE tickets SET status='expired' WHERE status IN ('waiting', 'serving') AND day=?",
-                           (today,))
-                desks = [r[0] for r in db.execute("SELECT desk FROM desks WHERE ticket_id IS NOT NULL")]
-                db.execute("UPDATE desks SET ticket_id=NULL")
-            return Outcome(None, frozenset(desks), frozenset(s.code for s in self.site.services), True)
+        """The day's last closing (closing.py): ``expire`` or ``keep`` the tickets left."""
+        from .closing import close_day
+        return close_day(self)
 
     # -- events for the collector -------------------------------------------------------------------
 
     def _event(self, t: sqlite3.Row, action: str, **extra: Any) -> None:
+        if t["queue_day"] != t["day"]:
+            extra.setdefault("queue_day", t["queue_day"])
         data = TicketData(action=action, ticket=t["label"], number=t["number"], day=t["day"],  # type: ignore[arg-type]
                           service=t["service"], priority=t["priority"], desk=t["desk"], officer=t["officer"],
                           kiosk=t["kiosk"], issued_at=datetime.fromisoformat(t["issued_at"]),

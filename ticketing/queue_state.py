@@ -28,7 +28,7 @@ class QueueStates:
         raise NotImplementedError
 
     def _waiting(self, day: str, service: str) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM tickets WHERE status='waiting' AND day=? AND service=?",
+        return self._db.execute("SELECT COUNT(*) FROM tickets WHERE status='waiting' AND queue_day=? AND service=?",
                                 (day, service)).fetchone()[0]
 
     def desk_state(self, desk: int) -> DeskState:
@@ -40,7 +40,8 @@ class QueueStates:
             return DeskState(desk=desk, officer=row["officer"] if row else None, status="idle", ts=now)
         return DeskState(desk=desk, officer=row["officer"], ticket=t["label"], number=t["number"], day=t["day"],
                          service=t["service"], priority=t["priority"],
-                         called_at=datetime.fromisoformat(t["called_at"]), status="serving", ts=now)
+                         called_at=datetime.fromisoformat(t["called_at"]), status="serving",
+                         carried_from=t["day"] if t["queue_day"] != t["day"] else None, ts=now)
 
     def service_state(self, code: str) -> ServiceState:
         svc = self.site.service(code)
@@ -49,15 +50,15 @@ class QueueStates:
         today = self.today()
         with self._lock:
             db = self._db
-            waiting = self._waiting(today, code)
             by_priority = {p or "": n for p, n in db.execute(
-                "SELECT priority, COUNT(*) FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "SELECT priority, COUNT(*) FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                 "GROUP BY priority", (today, code))}
+            waiting = sum(by_priority.values())
             issued = db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND origin=?", (today, code)).fetchone()[0]
-            oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND day=? AND service=? "
+            oldest = db.execute("SELECT issued_at FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                                 "ORDER BY order_key LIMIT 1", (today, code)).fetchone()
             order = [r[0] for r in db.execute(
-                "SELECT label FROM tickets WHERE status='waiting' AND day=? AND service=? "
+                "SELECT label FROM tickets WHERE status='waiting' AND queue_day=? AND service=? "
                 "ORDER BY prank, order_key, id LIMIT 1000", (today, code))]
             last = db.execute("SELECT label FROM calls WHERE day=? AND service=? AND recall=0 "
                               "ORDER BY id DESC LIMIT 1", (today, code)).fetchone()
@@ -79,8 +80,12 @@ class QueueStates:
 
     def calls_state(self) -> CallsState:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM calls WHERE day=? ORDER BY id DESC LIMIT ?",
-                                    (self.today(), CALLS_KEPT)).fetchall()
+            rows = self._db.execute(
+                "SELECT c.label, c.desk, c.service, c.at, c.recall, t.day AS tday FROM calls c "
+                "LEFT JOIN tickets t ON t.id = c.ticket_id WHERE c.day=? ORDER BY c.id DESC LIMIT ?",
+                (self.today(), CALLS_KEPT)).fetchall()
         return CallsState(calls=[Call(ticket=r["label"], desk=r["desk"], service=r["service"],
-                                      at=datetime.fromisoformat(r["at"]), recall=bool(r["recall"])) for r in rows],
+                                      at=datetime.fromisoformat(r["at"]), recall=bool(r["recall"]),
+                                      carried_from=r["tday"] if r["tday"] and r["tday"] < self.today() else None)
+                                 for r in rows],
                           ts=self.clock.now())

@@ -2,9 +2,12 @@
 
 Handlers run one at a time on the MQTT network thread, so requests are serialised (the Queue's
 lock makes that hold for any other caller too). After every change the affected retained
-states are republished; on every (re)connect all of them are. Ticket events go from the
-Queue's ``events`` table to ticketing's own durable Outbox on a worker thread, keeping the
-handlers fast.
+states are republished, on a state thread of their own (:class:`StatePublisher`): the answer
+to the asker does not wait for them (a service's state with its waiting list costs several ms),
+steps arriving while it publishes are merged into one round, and the calls list goes first, as
+the hall display follows it. On every (re)connect all of them are published. Ticket events go
+from the Queue's ``events`` table to ticketing's own durable Outbox on a worker thread, keeping
+the handlers fast.
 """
 from __future__ import annotations
 
@@ -40,6 +43,67 @@ def persistent_client(site: str, device: str, role: str, broker: Any, **kwargs: 
     return DeviceClient(site, device, role, broker, clean_start=False, session_expiry_s=SESSION_EXPIRY_S, **kwargs)
 
 
+class StatePublisher:
+    """Publishes the retained states that steps changed, off the request path: ``add(outcome)``
+    merges what changed, a thread publishes it (calls, then desks, then services) from the queue's
+    database as it is then, so a round always shows the latest state."""
+
+    def __init__(self, publish: Callable[[Outcome], None]):
+        self._publish = publish
+        self._cond = threading.Condition()
+        self._desks: set[int] = set()
+        self._services: set[str] = set()
+        self._calls = False
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="ticketing-state", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, out: Outcome) -> None:
+        if not (out.desks or out.services or out.calls):
+            return
+        with self._cond:
+            self._desks |= out.desks
+            self._services |= out.services
+            self._calls = self._calls or out.calls
+            self._cond.notify_all()
+
+    def _pending(self) -> bool:
+        return bool(self._desks or self._services or self._calls)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending() or self._stop)
+                if not self._pending():
+                    return
+                out = Outcome(None, frozenset(self._desks), frozenset(self._services), self._calls)
+                self._desks, self._services, self._calls, self._busy = set(), set(), False, True
+            try:
+                self._publish(out)
+            except Exception:  # noqa: BLE001 - keep publishing; the next change or reconnect republishes
+                log.exception("publishing the retained state failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything added so far is published."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending() and not self._busy, timeout)
+
+    def stop(self) -> None:
+        self.flush()
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
 class Server:
     """Wires a :class:`Queue` to a DeviceClient.
 
@@ -61,6 +125,7 @@ class Server:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._mover: threading.Thread | None = None
+        self.states = StatePublisher(self.publish_now)
         self.requests_served = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -73,6 +138,7 @@ class Server:
         self.client.on_connected.append(self.publish_all)
         self._mover = threading.Thread(target=self._move_events, name="ticketing-events", daemon=True)
         self._mover.start()
+        self.states.start()
         self.queue.rollover()
         self.client.start()
 
@@ -81,6 +147,7 @@ class Server:
         self._wake.set()
         if self._mover is not None:
             self._mover.join(5)
+        self.states.stop()
         self._move_once()
         self.client.flush(2.0)
         self.client.stop()
@@ -158,13 +225,17 @@ class Server:
     # -- retained state --------------------------------------------------------------------------------
 
     def publish(self, out: Outcome) -> None:
+        """Republish what ``out`` changed, soon, on the state thread (:class:`StatePublisher`)."""
+        self.states.add(out)
+
+    def publish_now(self, out: Outcome) -> None:
         c, q = self.client, self.queue
+        if out.calls:
+            c.publish_state(topics.state(self.site, "calls"), q.calls_state())
         for d in sorted(out.desks):
             c.publish_state(topics.state(self.site, "desk", d), q.desk_state(d))
         for s in sorted(out.services):
             c.publish_state(topics.state(self.site, "service", s), q.service_state(s))
-        if out.calls:
-            c.publish_state(topics.state(self.site, "calls"), q.calls_state())
 
     def publish_all(self) -> None:
         """Every retained state, rebuilt from the database (on every connect)."""

@@ -7,7 +7,7 @@
   if (!root) return;
   const reuseMs = Number(root.dataset.reuseMs || 1500);
   const en = root.dataset.lang === "en";
-  const last = {};  // op -> {id, at, pending}
+  const last = {};  // op|target -> {id, at, pending}
   window.motcuaConsole = { sent: [] };
 
   function newId() {
@@ -17,21 +17,29 @@
   }
   function say(r) {
     const m = document.getElementById("message");
-    m.textContent = r.ok ? "" : (en ? r.message_en : r.message_vi) || r.error || "";
-    m.className = r.ok ? "" : "error";
+    const text = (en ? r.message_en : r.message_vi) || "";
+    m.textContent = r.ok ? text : text || r.error || "";
+    m.className = r.ok ? (text ? "ok" : "") : "error";
+  }
+  function carried(day) {  // a ticket kept from an earlier day's closing: its own day, dd/mm
+    return day ? " (" + day.slice(8, 10) + "/" + day.slice(5, 7) + ")" : "";
   }
   function showCurrent(state) {
     const cur = document.getElementById("current");
-    cur.textContent = state && state.status === "serving" && state.ticket ? state.ticket + " · " + state.service : cur.dataset.none || cur.textContent;
+    cur.textContent = state && state.status === "serving" && state.ticket ? state.ticket + carried(state.carried_from) + " · " + state.service : cur.dataset.none || cur.textContent;
   }
   async function act(op) {
     const now = Date.now();
-    const p = last[op];
+    const body = { op: op };
+    if (op === "transfer") body.to_service = document.getElementById("to-service").value;
+    if (op === "check-in") body.appointment = document.getElementById("checkin-code").value.trim();
+    // the same press again: same op and the same target (another code or service is a new request)
+    const key = op + "|" + (body.to_service || body.appointment || "");
+    const p = last[key];
     if (p && p.pending) return;  // the first press is still on its way
     const id = p && now - p.at < reuseMs ? p.id : newId();
-    last[op] = { id: id, at: now, pending: true };
-    const body = { op: op, id: id };
-    if (op === "transfer") body.to_service = document.getElementById("to-service").value;
+    last[key] = { id: id, at: now, pending: true };
+    body.id = id;
     window.motcuaConsole.sent.push(id);
     try {
       const resp = await window.motcua.post("/api/console/act", body);
@@ -41,8 +49,8 @@
         document.getElementById("current").textContent = r.ticket.ticket + " · " + r.ticket.service;
       }
     } finally {
-      last[op].pending = false;
-      last[op].at = Date.now();
+      last[key].pending = false;
+      last[key].at = Date.now();
       refresh();
     }
   }
@@ -70,7 +78,7 @@
     if (v.state.status === "serving") showCurrent(v.state);
     else cur.textContent = cur.dataset.none;
     fill("history", v.history, (h) => h.ts.slice(11, 19) + " " + h.action + (h.to_service ? " → " + h.to_service : "") + (h.desk ? " · " + h.desk : ""));
-    fill("waiting", v.waiting, (w) => w.ticket + " · " + w.service + (w.priority ? " · " + w.priority : ""));
+    fill("waiting", v.waiting, (w) => w.ticket + carried(w.carried_from) + " · " + w.service + (w.priority ? " · " + w.priority : ""));
     root.dataset.rendered = String(Date.now());
   }
   for (const b of root.querySelectorAll("button[data-op]")) {

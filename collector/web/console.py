@@ -18,6 +18,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,10 +32,12 @@ from mqtt.schemas import uuid7
 from ..console_link import ConsoleLink
 from .state import own_site, web
 
-OPS = ("call-next", "recall", "no-show", "transfer", "finish")
+OPS = ("call-next", "recall", "no-show", "transfer", "finish", "check-in")
+_CODE = re.compile(r"^[0-9]{6}$")  # an appointment code (ticketing/appointments.py)
 REUSE_MS = 1500  # read by static/console.js through data-reuse-ms
 _ID = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 GONE = ("finished", "no_show", "cancelled", "expired")
+CARRIED_DAYS = 14  # how far back the waiting list looks for tickets kept at a closing (ticketing/closing.py)
 
 LABELS: dict[str, tuple[str, str]] = {
     "console": ("Bàn làm việc cán bộ", "Officer console"),
@@ -58,14 +61,18 @@ LABELS: dict[str, tuple[str, str]] = {
                   "Shortcuts: N next · R recall · V no-show · T transfer · F finish"),
     "to_service": ("Chuyển sang", "Move to"),
     "issued_at": ("Giờ lấy số", "Issued at"),
+    "check_in": ("Nhận lịch hẹn", "Check in"),
+    "appointment_code": ("Mã lịch hẹn (6 số)", "Appointment code (6 digits)"),
     "nobody_waiting": ("Không có ai chờ", "No one is waiting"),
 }
 
 
 @dataclass
 class ConsoleState:
-    """The console's link and which desk each login session is bound to (in memory: after a
-    collector restart the officer picks the desk again)."""
+    """The console's link and which desk each login is bound to. A session's desk is kept in its
+    row of the ``sessions`` table (``desk``, migration v10), so a collector restart leaves the
+    officer at the desk; ``desks`` caches it (and holds the binding of a token login, which has no
+    session row, in memory only)."""
 
     link: ConsoleLink | None
     desks: dict[str, int] = field(default_factory=dict)
@@ -83,7 +90,32 @@ def _session_key(request: Request) -> str:
 
 
 def _bound_desk(request: Request) -> int | None:
-    return console_state(request).desks.get(_session_key(request))
+    """The desk of this login: the cache, else the session's row (after a restart)."""
+    st, key = console_state(request), _session_key(request)
+    with st.lock:
+        desk = st.desks.get(key)
+    session = current(request).session
+    if desk is None and session:
+        row = web(request).writer.run(
+            lambda conn: conn.execute("SELECT desk FROM sessions WHERE id_sha256=?", (session,)).fetchone())
+        if row is not None and row[0] is not None:
+            desk = int(row[0])
+            with st.lock:
+                st.desks[key] = desk
+    return desk
+
+
+def _keep_desk(request: Request, desk: int | None) -> None:
+    """Bind (``desk``) or unbind (None) this login, in the cache and the session's row."""
+    st, key, session = console_state(request), _session_key(request), current(request).session
+    with st.lock:
+        if desk is None:
+            st.desks.pop(key, None)
+        else:
+            st.desks[key] = desk
+    if session:
+        web(request).writer.run(lambda conn: conn.execute("UPDATE sessions SET desk=? WHERE id_sha256=?",
+                                                          (desk, session)))
 
 
 def _site_desks(request: Request) -> dict[int, list[str]]:
@@ -133,16 +165,15 @@ async def bind_desk(request: Request) -> Response:
         "sign-in", request_id=f"si-{desk}-{uuid7()}", desk=desk, officer=who.name))
     if not resp.ok:
         return web(request).pages.error(request, 409, "sign_in_refused", f"{resp.message_vi} / {resp.message_en}")
-    with st.lock:
-        st.desks[_session_key(request)] = desk
+    await run_in_threadpool(_keep_desk, request, desk)
     return RedirectResponse("/console", status_code=303)
 
 
 @requires("officer", page=True)
 async def leave_desk(request: Request) -> Response:
     st = console_state(request)
-    with st.lock:
-        desk = st.desks.pop(_session_key(request), None)
+    desk = await run_in_threadpool(_bound_desk, request)
+    await run_in_threadpool(_keep_desk, request, None)
     if desk is not None and st.link is not None:
         who = current(request)
         await run_in_threadpool(lambda: st.link.ask(  # type: ignore[union-attr]
@@ -169,10 +200,19 @@ async def act(request: Request) -> Response:
     if op not in OPS or not _ID.match(rid):
         return _bad(f"Thao tác {op!r} hoặc mã {rid!r} không hợp lệ", f"Unknown op {op!r} or bad id {rid!r}")
     to_service = body.get("to_service") if op == "transfer" else None
+    code = str(body.get("appointment") or "").strip() if op == "check-in" else None
+    if code is not None and not _CODE.match(code):
+        return _bad(f"Mã lịch hẹn {code!r} không hợp lệ: cần 6 chữ số",
+                    f"Appointment code {code!r} is not valid: 6 digits are needed")
     who = current(request)
     resp = await run_in_threadpool(lambda: st.link.ask(  # type: ignore[union-attr]
-        op, request_id=f"c{desk}-{rid}", desk=desk, officer=who.name, to_service=to_service or None))
-    return JSONResponse(json.loads(resp.model_dump_json()))
+        op, request_id=f"c{desk}-{rid}", desk=desk, officer=who.name, to_service=to_service or None,
+        appointment=code))
+    out = json.loads(resp.model_dump_json())
+    if op == "check-in" and resp.ok and resp.ticket is not None:  # the priority ticket it became
+        out["message_vi"] = f"Đã nhận lịch hẹn {code}: số ưu tiên {resp.ticket.ticket}"
+        out["message_en"] = f"Appointment {code} checked in: priority ticket {resp.ticket.ticket}"
+    return JSONResponse(out)
 
 
 def _view(request: Request, desk: int) -> dict[str, Any]:
@@ -193,20 +233,31 @@ def _view(request: Request, desk: int) -> dict[str, Any]:
 
 def waiting_list(conn: Any, day: str | None, services: list[str]) -> list[dict[str, Any]]:
     """The desk's waiting tickets from the record: the last event of each ticket of ``day`` says
-    where it is (issued or transferred into one of ``services`` and not called since)."""
-    last: dict[str, dict[str, Any]] = {}
-    for r in conn.execute("SELECT action, ticket, service, to_service, priority, issued_at FROM ticket_events "
-                          "WHERE day=? ORDER BY ts_epoch, id", (day,)):
+    where it is (issued or transferred into one of ``services`` and not called since). Tickets an
+    earlier closing kept for this day (last event ``carried``, closing_policy 'keep') come first
+    with their own day as ``carried_from``."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    cols = "action, ticket, day, service, to_service, priority, issued_at"
+    rows = list(conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? ORDER BY ts_epoch, id", (day,)))
+    if day:
+        since = (date.fromisoformat(day) - timedelta(days=CARRIED_DAYS)).isoformat()
+        for d, ticket in list(conn.execute("SELECT DISTINCT day, ticket FROM ticket_events WHERE action='carried' "
+                                           "AND day >= ? AND day < ?", (since, day))):
+            rows += conn.execute(f"SELECT {cols} FROM ticket_events WHERE day=? AND ticket=? ORDER BY ts_epoch, id",
+                                 (d, ticket)).fetchall()
+    for r in rows:
         t = dict(r)
-        prev = last.get(t["ticket"])
-        if t["action"] == "issued" and prev is not None:
+        key = (t["day"], t["ticket"])
+        if t["action"] == "issued" and key in last:
             continue  # a kiosk event arriving after ticketing's own
-        last[t["ticket"]] = t
+        last[key] = t
     out = []
     for t in last.values():
         where = t["to_service"] if t["action"] == "transferred" else t["service"]
-        if t["action"] in ("issued", "transferred") and where in services:
-            out.append({"ticket": t["ticket"], "service": where, "priority": t["priority"], "issued_at": t["issued_at"]})
+        kept_away = t["action"] == "carried" and t["day"] == day  # kept at this day's closing for a later one
+        if t["action"] in ("issued", "transferred", "carried") and where in services and not kept_away:
+            out.append({"ticket": t["ticket"], "service": where, "priority": t["priority"], "issued_at": t["issued_at"],
+                        "carried_from": t["day"] if t["day"] != day else None})
     out.sort(key=lambda x: (x["priority"] is None, x["issued_at"] or ""))
     return out
 

@@ -94,12 +94,12 @@ class HallScreen(BoxLayout):
         self.hours_vi = view.hours_vi or ("Tạm dừng phục vụ" if self.closed else "")
         self.hours_en = view.hours_en or ("Service paused" if self.closed else "")
         cur = view.current
-        self.ticket = cur.ticket if cur else ""
+        self.ticket = cur.shown if cur else ""
         self.desk = str(cur.desk) if cur else ""
         self.service_vi = cur.service_vi if cur else ""
         self.service_en = cur.service_en if cur else ""
         self.recall = bool(cur and cur.recall)
-        self.recent = [(c.ticket, str(c.desk), c.recall) for c in view.recent]
+        self.recent = [(c.shown, str(c.desk), c.recall) for c in view.recent]
         self.waiting = [w._asdict() for w in view.waiting]
 
     def on_recent(self, *_: Any) -> None:

@@ -39,6 +39,14 @@ class CallView(NamedTuple):
     service_en: str
     at: datetime
     recall: bool = False
+    carried_from: str | None = None  # a ticket kept from an earlier day's closing: its own day
+
+    @property
+    def shown(self) -> str:
+        """The number as the board shows it: a kept ticket with its own day, '1023 (23/11)'
+        (the voice says the number only)."""
+        d = self.carried_from
+        return f"{self.ticket} ({d[8:10]}/{d[5:7]})" if d else self.ticket
 
 
 class ServiceWaiting(NamedTuple):
@@ -215,7 +223,7 @@ class HallModel:
 
     def _call_view(self, c: Call) -> CallView:
         vi, en = self._names(c.service)
-        return CallView(c.ticket, c.desk, c.service, vi, en, c.at, c.recall)
+        return CallView(c.ticket, c.desk, c.service, vi, en, c.at, c.recall, c.carried_from)
 
     def view(self) -> HallView:
         """A snapshot of what the hall shows now."""

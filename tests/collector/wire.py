@@ -88,7 +88,9 @@ class CollectorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "CollectorProcess":
+    def start(self, timeout: float = 60.0) -> "CollectorProcess":
+        """Start and wait until its health says MQTT is connected: a ceiling, not a figure (60 s: a loaded CI
+        machine runs three test workers, each with its own brokers and browsers)."""
         env = dict(os.environ, PYTHONPATH=str(ROOT), MOTCUA_LOG="INFO")
         env.pop("NOTIFY_SOCKET", None)
         self.proc = subprocess.Popen(

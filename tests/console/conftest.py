@@ -19,7 +19,11 @@ from ticketing.config import load_ticketing
 from ticketing.queue import Queue
 from ticketing.server import ROLE, Server, persistent_client
 
-RULES = "recall_cooldown_s = 3\nrecall_max = 2\nno_show_after_calls = 2\n"
+RULES = ("recall_cooldown_s = 3\nrecall_max = 2\nno_show_after_calls = 2\n"
+         "appointment_capacity = 1\nappointment_slot_min = 5\nappointment_early_min = 60\n"
+         "appointment_late_min = 10\nappointment_services = [\"HT\"]\n")
+# open all day, every day: the console tests run on the real clock, whenever they run
+ALL_DAY = "".join(f'{d} = [["00:00", "23:59"]]\n' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
 DEVICES = f"""site = "{SITE}"
 [devices.ticketing]
 role = "ticketing"
@@ -42,8 +46,8 @@ class Ticketing:
         cfg_path = write_configs(tmp, url)
         site_toml = tmp / "site.toml"
         text = site_toml.read_text(encoding="utf-8")
-        site_toml.write_text(text.replace("transfer_keeps_place = true\n", "transfer_keeps_place = true\n" + RULES),
-                             encoding="utf-8")
+        text = text.replace("transfer_keeps_place = true\n", "transfer_keeps_place = true\n" + RULES)
+        site_toml.write_text(text.replace('mon = [["07:00", "11:30"], ["13:30", "17:00"]]\n', ALL_DAY), encoding="utf-8")
         (tmp / "devices.toml").write_text(DEVICES, encoding="utf-8")
         cfg, site = load_ticketing(cfg_path)
         self.queue = Queue(cfg.db, site, device=cfg.device)

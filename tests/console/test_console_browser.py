@@ -9,60 +9,28 @@ import pytest
 
 from mqtt.client import BrokerConfig, DeviceClient
 from mqtt.schemas import Request, uuid7
+from tests.support.wait import wait_for
 from tests.ticketing.helpers import SITE, Kiosk
 
-from .conftest import OFFICER, PASSWORD
+from .browser import clear_message, launch, message, page_wait, serving, take_desk
+from .conftest import OFFICER
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-def wait_for(pred, timeout: float = 15.0, what: str = "condition"):  # noqa: ANN001, ANN201
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def serving(tk, desk: int = 1) -> str | None:  # noqa: ANN001
-    st = tk.queue.desk_state(desk)
-    return st.ticket if st.status == "serving" else None
-
-
-def page_wait(page, expr: str, timeout: float = 20.0) -> None:  # noqa: ANN001
-    """Poll a JS expression with evaluate (the page's CSP forbids wait_for_function's eval)."""
-    wait_for(lambda: page.evaluate(f"() => !!({expr})"), timeout, expr)
-
-
-def message(page) -> str:  # noqa: ANN001
-    page_wait(page, "document.getElementById('message').textContent.length > 0")
-    return page.locator("#message").inner_text()
 
 
 def test_console_calls_recalls_no_show_transfer_finish(tmp_path, broker, ticketing, console_collector,
                                                        artifacts) -> None:  # noqa: ANN001
     kiosk = Kiosk(broker.url, "kiosk-1", tmp_path)
     tickets = [kiosk.issue("HT").ticket for _ in range(3)] + [kiosk.issue("DD").ticket]
-    wait_for(lambda: ticketing.queue.service_state("HT").waiting == 3 and ticketing.queue.service_state("DD").waiting == 1,
-             what="tickets queued")
+    assert wait_for(lambda: ticketing.queue.service_state("HT").waiting == 3
+                    and ticketing.queue.service_state("DD").waiting == 1), "tickets queued"
     shots = artifacts / "console"
     shots.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(console_collector.url + "/login?next=/console")
-        page.fill("#user", OFFICER)
-        page.fill("#password", PASSWORD)
-        page.click("#login")
-        page.goto(console_collector.url + "/console")
-        page.wait_for_selector("#desk-select")
-        page.select_option("#desk-select", "1")
-        page.click("#desk-start")
-        page.wait_for_selector("#console")
-        wait_for(lambda: ticketing.queue.desk_state(1).officer == OFFICER, what="officer signed in")
+        take_desk(page, console_collector.url, 1)
+        assert wait_for(lambda: ticketing.queue.desk_state(1).officer == OFFICER), "officer signed in"
         page_wait(page, "document.querySelectorAll('#waiting li[data-ticket]').length === 4")
 
         # a double click calls ONE ticket
@@ -81,19 +49,19 @@ def test_console_calls_recalls_no_show_transfer_finish(tmp_path, broker, ticketi
         assert "giây" in message(page)
         assert len(ticketing.queue.calls_state().calls) == calls_before
         time.sleep(3.2)
-        page.evaluate("document.getElementById('message').textContent = ''")
+        clear_message(page)
         page.click("#act-recall")
-        wait_for(lambda: len(ticketing.queue.calls_state().calls) == calls_before + 1, what="recall")
+        assert wait_for(lambda: len(ticketing.queue.calls_state().calls) == calls_before + 1), "recall"
         assert ticketing.queue.calls_state().calls[0].recall
 
         # no-show after 2 calls: accepted
         page.keyboard.press("v")
-        wait_for(lambda: serving(ticketing) is None, what="no-show")
+        assert wait_for(lambda: serving(ticketing) is None), "no-show"
 
         # shortcut N calls the next; no-show after only one call is refused
         page.keyboard.press("n")
-        wait_for(lambda: serving(ticketing) == tickets[1], what="second call")
-        page.evaluate("document.getElementById('message').textContent = ''")
+        assert wait_for(lambda: serving(ticketing) == tickets[1]), "second call"
+        clear_message(page)
         page.wait_for_timeout(1600)  # past the double-click window
         page.click("#act-no-show")
         assert "vắng mặt" in message(page)
@@ -102,22 +70,22 @@ def test_console_calls_recalls_no_show_transfer_finish(tmp_path, broker, ticketi
         # transfer to XD (not this desk's service): it leaves the desk and waits in XD
         page.select_option("#to-service", "XD")
         page.click("#act-transfer")
-        wait_for(lambda: ticketing.queue.service_state("XD").waiting == 1, what="transfer")
+        assert wait_for(lambda: ticketing.queue.service_state("XD").waiting == 1), "transfer"
         assert serving(ticketing) is None
 
         # call and finish
         page.click("#act-call-next")
-        wait_for(lambda: serving(ticketing) == tickets[2], what="third call")
+        assert wait_for(lambda: serving(ticketing) == tickets[2]), "third call"
         page.wait_for_timeout(300)
         page.keyboard.press("f")
-        wait_for(lambda: serving(ticketing) is None and ticketing.queue.service_state("HT").waiting == 0,
-                 what="finish")
+        assert wait_for(lambda: serving(ticketing) is None
+                        and ticketing.queue.service_state("HT").waiting == 0), "finish"
         page_wait(page, "document.querySelectorAll('#waiting li[data-ticket]').length === 1")
         assert page.locator("#waiting li[data-ticket]").get_attribute("data-ticket") == tickets[3]
         page.screenshot(path=str(shots / "console_after.png"), full_page=True)
 
         page.click("#desk-leave")
-        wait_for(lambda: ticketing.queue.desk_state(1).officer is None, what="sign-out")
+        assert wait_for(lambda: ticketing.queue.desk_state(1).officer is None), "sign-out"
         browser.close()
     kiosk.close()
 

@@ -130,3 +130,13 @@ def test_acknowledging_an_alert(clients):
 def test_the_report_is_the_day_it_says(clients):
     rep = same(clients, "/api/reports?period=day&date=2026-11-23&by=service")
     assert rep["total"]["served"] == 5 and date.fromisoformat(rep["period"]["start"][:10]) == date(2026, 11, 23)
+
+
+def test_the_dashboard_snapshot_and_counts(clients):
+    """What the dashboard's live page starts from (Reader.snapshot) and the store's counts."""
+    readers = {k: c.app.state.web.reader for k, c in clients.items()}
+    snaps = {k: _strip(r.snapshot()) for k, r in readers.items()}
+    assert snaps["postgresql"] == snaps["sqlite"]
+    assert snaps["sqlite"]["dead_letters"] == len(malformed()) and snaps["sqlite"]["desks"]
+    assert {k: r.counts() for k, r in readers.items()}["postgresql"] == readers["sqlite"].counts()
+    assert readers["sqlite"].counts()["ratings"] == 6

