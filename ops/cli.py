@@ -210,6 +210,10 @@ def _provision(args: argparse.Namespace) -> int:
     if release_pub.exists():
         shutil.copyfile(release_pub, out / "release.pub")
     lines = ["[mqtt]"] + [f"{k} = {toml_value(v)}" for k, v in mqtt.items()]
+    portal_secret = Path(args.root) / "etc/motcua/portal.secret"  # written by portal-init (setup.sh --role server)
+    if args.role == "kiosk" and portal_secret.exists():  # its tickets' QR open the citizen portal (docs/portal.md)
+        kiosk = {"qr_template": "{portal}/ve/{token}", "ticket_secret": portal_secret.read_text().strip()}
+        lines += ["", "[kiosk]"] + [f"{k} = {toml_value(v)}" for k, v in kiosk.items()]
     (out / "mqtt.toml").write_text("\n".join(lines) + "\n")
     os.chmod(out / "mqtt.toml", 0o600)
     reloaded = _reload_mosquitto(args)
@@ -370,7 +374,8 @@ def write_config(argv: list[str] | None = None) -> int:
         text = f"# {out.name}: written by setup.sh (no template config/{out.name} in this version)\n"
     values: dict[str, object] = {}
     try:
-        bundle = tomllib.loads(Path(args.mqtt_file).read_text()).get("mqtt", {}) if args.mqtt_file else {}
+        tables = tomllib.loads(Path(args.mqtt_file).read_text()) if args.mqtt_file else {}
+        bundle = tables.get("mqtt", {})
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"Lỗi / error: --mqtt-file {args.mqtt_file}: {exc}", file=sys.stderr)
         return 2
@@ -383,6 +388,10 @@ def write_config(argv: list[str] | None = None) -> int:
         values.update({"mqtt.username": args.device, "mqtt.password": args.password})
     for k, v in bundle.items():
         values.setdefault(f"mqtt.{k}", v)
+    if role.name == "kiosk":  # the portal's ticket secret and QR template, when the server has a portal
+        for k, v in tables.get("kiosk", {}).items():
+            if k in ("qr_template", "ticket_secret"):
+                values[f"kiosk.{k}"] = v
     new = set_keys(text, values)
     _say(f"{'changed' if write_if_changed(out, new, mode=0o640) else 'ok'}: {out}")
     return 0

@@ -54,7 +54,7 @@ def ensure_portal(root: Path, site: str, cfg_dir: Path, port: int = 1883) -> boo
         _say(f"ok: ticket-token secret {secret}")
     else:
         mq.write_if_changed(secret, secrets.token_urlsafe(32) + "\n", mode=0o640)
-        _say(f"changed: ticket-token secret {secret} (set the same value as ticket_secret in every kiosk.toml)")
+        _say(f"changed: ticket-token secret {secret} (kiosks provisioned from now on get it in their bundle; set it by hand as ticket_secret in a kiosk.toml made before)")
         changed = True
     keys: dict[str, object] = {"site": site}
     if "secret" not in tomllib.loads(text):  # a secret written in the file itself stays the one

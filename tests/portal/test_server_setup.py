@@ -143,3 +143,23 @@ def test_setup_sh_server_installs_and_enables_the_portal_unit(tmp_path: Path) ->
     text = (ROOT / "systemd" / unit).read_text()
     assert "ExecStart=/opt/motcua/venv/bin/motcua portal --config /etc/motcua/portal.toml" in text
     assert "Type=notify" in text and "WatchdogSec=" in text and "User=motcua" in text
+
+
+def test_a_kiosk_provisioned_on_this_server_gets_the_portals_secret_and_qr_template(server: Path,
+                                                                                     tmp_path: Path) -> None:
+    """provision-device --role kiosk puts the portal's ticket secret in the bundle; setup.sh's
+    write-config copies it into kiosk.toml, so the kiosk's QR codes open the portal with no hand edit."""
+    run_ops("provision-device", "--site", SITE, "--device", "kiosk-7", "--role", "kiosk", "--root", str(server))
+    bundle = server / "etc/motcua/provision/kiosk-7/mqtt.toml"
+    secret = (server / "etc/motcua/portal.secret").read_text().strip()
+    assert tomllib.loads(bundle.read_text())["kiosk"]["ticket_secret"] == secret
+    out = tmp_path / "kiosk.toml"
+    run_ops("write-config", "--role", "kiosk", "--template", str(ROOT / "config/kiosk.toml"), "--out", str(out),
+            "--site", SITE, "--device", "kiosk-7", "--mqtt-file", str(bundle))
+    cfg = tomllib.loads(out.read_text())
+    assert cfg["kiosk"]["ticket_secret"] == secret and cfg["kiosk"]["qr_template"] == "{portal}/ve/{token}"
+    assert cfg["mqtt"]["username"] == "kiosk-7"
+    assert run_ops("check-config", str(out)).returncode == 0  # the kiosk's own model takes it
+    # a rating terminal's bundle carries no secret, and its config gets none
+    rt = tomllib.loads((server / "etc/motcua/provision/rt-01/mqtt.toml").read_text())
+    assert "kiosk" not in rt and "ticket_secret" not in (server / "etc/motcua/provision/rt-01/mqtt.toml").read_text()
