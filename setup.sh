@@ -122,6 +122,23 @@ apt_install() {
     changed "apt packages installed: $missing"
 }
 
+# The server's postgresql package brings the binaries for motcua's own private clusters
+# (ops/pgcluster.py); Debian's default "main" cluster would be one more server running unused
+# (and a minute of initdb on a Pi): postgresql-common reads this before it would make one.
+pg_no_main_cluster() {
+    [[ $ROLE == server ]] || return 0
+    local f="$ROOT/etc/postgresql-common/createcluster.d/motcua.conf"
+    local text="# motcua (setup.sh): no default cluster; motcua runs its own (ops/pgcluster.py)
+create_main_cluster = false"
+    if [[ -f $f && "$(cat "$f")" == "$text" ]]; then
+        say "ok: $f"
+        return 0
+    fi
+    run install -d -m 0755 "$(dirname "$f")"
+    if [[ $DRY_RUN == 0 ]]; then printf '%s\n' "$text" > "$f"; fi
+    changed "$f (no default PostgreSQL cluster)"
+}
+
 # ----------------------------------------------------------------------------- development
 dev_setup() {
     say "== motcua development set-up in $REPO"
@@ -376,8 +393,8 @@ install_package() {
     id="$(release_version)-$(echo "$want" | sha256sum | cut -c1-12)"
     venv="$PREFIX/venvs/$id"
     if [[ -n $ROOT ]]; then
-        say "skipped (root prefix): python3 -m venv --system-site-packages $venv"
-        say "skipped (root prefix): $venv/bin/pip install '$REPO[$extra]'$OS_PIP"
+        say "skipped (root prefix): python3 -m venv --system-site-packages --without-pip $venv"
+        say "skipped (root prefix): $venv/bin/python -m pip install --no-build-isolation '$REPO[$extra]'$OS_PIP"
         say "skipped (root prefix): ln -sfn $venv $link"
         return 0
     fi
@@ -387,9 +404,12 @@ install_package() {
         if [[ -e $venv ]]; then run rm -rf "$venv"; fi   # an earlier, unfinished attempt
         run install -d -m 0755 "$PREFIX/venvs"
         FAILED_VENV="$venv"
-        run python3 -m venv --system-site-packages "$venv"
+        # the system's pip, setuptools and wheel (python3-pip) build and install into the venv: no
+        # pip of its own (ensurepip) and no isolated build env, each a minute and more on a slow Pi
+        # (under qemu, measured for a rating terminal: 94 s for ensurepip, 90 s for the build env, of 260)
+        run python3 -m venv --system-site-packages --without-pip "$venv"
         # shellcheck disable=SC2086
-        run "$venv/bin/pip" install --quiet "$REPO[$extra]" $OS_PIP
+        run "$venv/bin/python" -m pip install --quiet --no-build-isolation "$REPO[$extra]" $OS_PIP
         if [[ $DRY_RUN == 0 ]]; then echo "$want" > "$venv/.motcua-stamp"; fi
         FAILED_VENV=""
         changed "pip install motcua[$extra]$OS_PIP into $venv"
@@ -409,7 +429,8 @@ install_package() {
 # --mock-hardware: a drop-in beside the role's unit (mock pins, an off-screen window, no tty).
 mock_dropin() {
     case "$ROLE" in
-        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n' ;;
+        # keys written to /run/motcua-rating-terminal/pins press the mock pins (rating_terminal/mockpins.py)
+        rating-terminal) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock MOTCUA_MOCK_PINS=/run/motcua-rating-terminal/pins\nRuntimeDirectory=motcua-rating-terminal\nRuntimeDirectoryMode=0750\n' ;;
         kiosk) printf '[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock SDL_VIDEODRIVER=offscreen\nTTYPath=\nStandardInput=null\n' ;;
         display) printf '[Service]\nEnvironment=SDL_VIDEODRIVER=offscreen SDL_AUDIODRIVER=dummy\nTTYPath=\nStandardInput=null\n' ;;
     esac
@@ -504,22 +525,16 @@ write_configs() {
 }
 
 # A replacement device (motcua replace-device on the server put continue.toml in the bundle):
-# its new, empty outbox starts at the seq after the collector's last one from this device id.
+# the role's new, empty outbox starts at the seq after the collector's last one from this device
+# id (every role with an outbox: ops/roles.py Role.outbox; the display has none).
 seed_outbox() {
-    [[ -n $BUNDLE && -f $BUNDLE/continue.toml && $ROLE == rating-terminal ]] || return 0
-    local py outbox line
-    py="$(helper_py)"
-    outbox="$("$py" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("outbox", ""))' \
-        "$ROOT$ETC/rating-terminal.toml" 2>/dev/null || true)"
-    [[ -n $outbox ]] || { say "note: no outbox in $ETC/rating-terminal.toml: continue.toml not applied"; return 0; }
-    say "+ $py -m ops.replace seed --outbox $ROOT$outbox --site $SITE --device $DEVICE --continue-file $BUNDLE/continue.toml"
-    [[ $DRY_RUN == 0 ]] || return 0
-    while IFS= read -r line; do
-        case "$line" in changed:*) CHANGES+=("${line#changed: }") ;; esac
-        say "$line"
-    done <<< "$(PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$py" -m ops.replace seed --outbox "$ROOT$outbox" \
-        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml")"
-    run_system chown -R motcua:motcua "$(dirname "$outbox")"
+    [[ -n $BUNDLE && -f $BUNDLE/continue.toml ]] || return 0
+    case "$ROLE" in server|display) say "note: $ROLE keeps no outbox: continue.toml not needed"; return 0 ;; esac
+    local cfg owner=()
+    cfg="$(role_configs | cut -d' ' -f1)"
+    [[ -n $ROOT ]] || owner=(--owner motcua)
+    ops_helper seed-outbox --role "$ROLE" --config "$ROOT$ETC/$cfg" --root "${ROOT:-/}" "${owner[@]}" \
+        --site "$SITE" --device "$DEVICE" --continue-file "$BUNDLE/continue.toml"
 }
 
 mosquitto_include() {
@@ -634,6 +649,7 @@ main() {
     check_hardware
     trap on_error ERR
     resolve_os_packages
+    pg_no_main_cluster
     # shellcheck disable=SC2046
     apt_install $(role_packages) $OS_APT
     ensure_user

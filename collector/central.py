@@ -30,6 +30,7 @@ from mqtt import topics
 from mqtt.client import Message
 from mqtt.errors import BadId, BadTopic
 
+from .backend import Conn
 from .config import CollectorConfig
 from .errors import CentralNeedsClientId
 from .ingest import Ingest
@@ -39,35 +40,19 @@ from .store import BatchResult, Incoming, Store
 
 log = logging.getLogger(__name__)
 
-MANIFEST_TAIL = topics.manifest("x")[len(topics.site_root("x")):]  # "/dev/collector/state/manifest"
 
 
 class CentralStore(Store):
-    """The shared store's writer: no incremental gap tracking; ``devices.last_seq`` is the highest
-    seq stored, read from the store in the batch's transaction (two instances write it)."""
-
-    def _store_events(self, events: list[tuple[Incoming, Any]], res: BatchResult) -> None:
-        super()._store_events(events, res)
-        for site, device in sorted({(e.site, e.device) for _, e in events}):
-            self.conn.execute("UPDATE devices SET last_seq=(SELECT max(seq) FROM events WHERE site=? AND device=?) "
-                              "WHERE site=? AND device=?", (site, device, site, device))
-
-    def _track_seq(self, e: Any, m: Incoming) -> None:
-        """Each instance sees only part of a device's stream: gaps are found in the store
-        (collector/replay_fill.py), never as events arrive."""
+    """The shared store's writer: no seq gaps kept as events arrive (each instance sees only part of
+    a device's stream: collector/replay_fill.py finds gaps in the store); ``devices.last_seq`` is the
+    highest seq stored (read and written under the device row's lock, as the store does)."""
 
     def _track_seqs(self, site: str, device: str, last: int | None, events: list[tuple[Incoming, Any]]) -> int | None:
-        """(The store's per-device form of the same: no gaps, the highest seq.)"""
         top = max(e.seq for _, e in events)
         return top if last is None else max(last, top)
 
     def _edge_gaps(self, *args: Any) -> None:
         """A device's outbox figures say what the SITE store must hold, not the province's."""
-
-
-def store_of(config: CollectorConfig) -> str:
-    """Where the collector's data is: the PostgreSQL ``store`` when the config has one, else ``db``."""
-    return str(getattr(config, "store_location", config.db))
 
 
 def replayed_as_event(topic: str) -> str | None:
@@ -97,8 +82,8 @@ class CentralIngest(Ingest):
         self.events_in = 0  # events this instance got from the shared subscription
         super().__init__(config.model_copy(update={"session_expiry_s": config.province.session_expiry_s}),
                          clock=clock, on_batch=on_batch, notifier=notifier)
-        self.links = CentralLinks(store_of(config), self.clock, self.client.ack)
-        self.gap_filler = GapFiller(store_of(config), self.client, self.clock, config.province,
+        self.links = CentralLinks(config.store_location, self.clock, self.client.ack)
+        self.gap_filler = GapFiller(config.store_location, self.client, self.clock, config.province,
                                     config.mqtt_client_id(), link_up=self.links.up.get)
         self.client.subscribe(topics.province_links_filter(), self.links.on_message)
 
@@ -110,18 +95,23 @@ class CentralIngest(Ingest):
         for flt in (topics.status_filter(None), topics.device_states_filter(None), topics.site_states_filter(None)):
             self.client.subscribe(flt, self._on_message)
 
-    def _make_store(self, conn: Any) -> Store:
+    def _make_store(self, conn: Conn) -> Store:
         return CentralStore(conn, self.config.timezone)
 
     def _on_message(self, msg: Message) -> None:
-        if f"/dev/{topics.SITE_COLLECTOR}/replay/" in msg.topic:
+        try:
+            t: topics.Topic | None = topics.parse(msg.topic)
+        except (BadTopic, BadId):
+            t = None  # the store dead-letters it
+        if t is not None and t.kind == "replay":
             original = replayed_as_event(msg.topic)
             if original is not None:  # stored as that device's event at that site, by its own topic
                 self.replayed_in += 1
                 msg = msg._replace(topic=original)
-        elif "/evt/" in msg.topic:
+        elif t is not None and t.kind == "evt":
             self.events_in += 1
-        elif msg.topic.endswith(MANIFEST_TAIL) and self.gap_filler is not None:
+        elif (t is not None and t.kind == "devstate" and t.device == topics.SITE_COLLECTOR and t.name == "manifest"
+              and self.gap_filler is not None):
             self.gap_filler.on_manifest(msg)  # and stored as the site collector's retained state
         super()._on_message(msg)
 

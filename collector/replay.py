@@ -28,7 +28,8 @@ from common.clock import Clock
 from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import NotConnected, ProtocolError
-from mqtt.schemas import MAX_PAYLOAD, Manifest, Replayed, ReplayRequest, Runs, parse_model
+from mqtt.province import Manifest, Replayed, ReplayRequest, Runs
+from mqtt.schemas import MAX_PAYLOAD, parse_model
 
 from .config import ProvinceConfig
 from .db import connect

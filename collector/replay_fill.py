@@ -35,7 +35,8 @@ from mqtt import topics
 from mqtt.client import DeviceClient, Message
 from mqtt.errors import BadId, BadTopic, NotConnected, ProtocolError
 from mqtt.outbox import seq_runs
-from mqtt.schemas import Manifest, Replayed, ReplayRequest, Runs, parse_model, uuid7
+from mqtt.province import Manifest, Replayed, ReplayRequest, Runs
+from mqtt.schemas import parse_model, uuid7
 
 from .config import ProvinceConfig
 from .db import connect

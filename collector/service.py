@@ -19,7 +19,7 @@ from mqtt.errors import OutboxStorageError
 
 from .db import open_db
 from .errors import StorageUnavailable
-from .central import CentralIngest, store_of
+from .central import CentralIngest
 from .ingest import Ingest
 from .queries import Reader
 from .console_link import ConsoleLink

@@ -24,7 +24,7 @@ from collections import Counter
 import tomllib
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -46,6 +46,8 @@ EPILOG = """examples:
   motcua demo --portal 192.168.1.20    # the portal on this machine's LAN address: scan a
                                        # ticket's QR with a phone on the same network
   motcua demo --display                # and the hall display, calling tickets aloud
+  motcua demo --sites 3                # a province: three sites bridged to a central broker,
+                                       # PostgreSQL, two central collectors, the province dashboard
 
 Dừng bằng Ctrl-C / stop with Ctrl-C."""
 
@@ -62,16 +64,23 @@ def open_day(site: dict[str, Any], day: date) -> date:
 
 
 class Demo:
-    def __init__(self, args: argparse.Namespace):
+    """One simulated centre. ``site_text`` (a site.toml) and ``work`` let ``motcua demo --sites N``
+    (demo/province.py) run several, each in its own directory; the hooks below are what differs."""
+
+    with_portal = True  # the citizen portal (the province demo's sites leave it out: 2 cores)
+
+    def __init__(self, args: argparse.Namespace, *, site_text: str | None = None, work: Path | None = None):
         self.args = args
-        self.work = Path(args.workdir or tempfile.mkdtemp(prefix="motcua-demo-"))
+        self.site_text = site_text if site_text is not None else SITE_TOML.read_text(encoding="utf-8")
+        self.work = work or Path(args.workdir or tempfile.mkdtemp(prefix="motcua-demo-"))
         self.work.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.broker: Mosquitto | None = None
+        self.watcher: paho.Client | None = None
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        site = tomllib.loads(SITE_TOML.read_text(encoding="utf-8"))
+        site = tomllib.loads(self.site_text)
         self.site: str = site["site"]
         self.tz = site.get("timezone", DEFAULT_TZ)
         tz = ZoneInfo(self.tz)
@@ -85,8 +94,8 @@ class Demo:
     def write_configs(self) -> None:
         assert self.broker is not None
         # the portal's public address goes first in site.toml (a top-level key, before any table)
-        (self.work / "site.toml").write_text(f'portal_url = "{self.portal_url}"\n'
-                                             + SITE_TOML.read_text(encoding="utf-8"), encoding="utf-8")
+        (self.work / "site.toml").write_text(f'portal_url = "{self.portal_url}"\n' + self.site_text,
+                                             encoding="utf-8")
         (self.work / "ticketing.toml").write_text(
             f'device = "ticketing"\nsite_config = "site.toml"\ndb = "{self.work}/ticketing.db"\n'
             f'lease_block = 20\n\n[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
@@ -117,12 +126,19 @@ class Demo:
             f'[mqtt]\nurl = "{self.broker.url}"\n', encoding="utf-8")
 
     def spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.work / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=self.env,
-                                            stdout=log, stderr=log, start_new_session=True)
+        self.procs[name] = start_process(self.work / f"{name}.log", argv, self.env)
+
+    def make_broker(self) -> Mosquitto:
+        """The site's broker (a hook: the province demo's sites add their bridge)."""
+        return Mosquitto(self.work / "mosquitto")
+
+    def collector_argv(self, db: Path) -> list[str]:
+        assert self.broker is not None
+        return ["collector", "--broker", self.broker.url, "--db", str(db), "--http", self.http,
+                "--site", self.site, "--client-id", "demo-collector"]
 
     def start(self) -> None:
-        self.broker = Mosquitto(self.work / "mosquitto").start()
+        self.broker = self.make_broker().start()
         self.portal_port = free_port()
         self.portal_url = f"http://{self.args.portal or '127.0.0.1'}:{self.portal_port}"
         self.write_configs()
@@ -132,10 +148,10 @@ class Demo:
         subprocess.run([sys.executable, "-m", "collector", "add-user", USER, "--db", str(db)],
                        input=(PASSWORD + "\n").encode(), cwd=ROOT, env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.spawn("collector", ["collector", "--broker", self.broker.url, "--db", str(db),
-                                 "--http", self.http, "--site", self.site, "--client-id", "demo-collector"])
+        self.spawn("collector", self.collector_argv(db))
         self.spawn("ticketing", ["ticketing", "--config", str(self.work / "ticketing.toml")])
-        self.spawn("portal", ["portal", "--config", str(self.work / "portal.toml")])
+        if self.with_portal:
+            self.spawn("portal", ["portal", "--config", str(self.work / "portal.toml")])
         if self.args.display:
             self.write_display_config()
             self.spawn("display", ["common", "display", "--config", str(self.work / "display.toml")])
@@ -143,24 +159,17 @@ class Demo:
         self.spawn("devices", ["demo.devices", "--broker", self.broker.url, "--site", self.site,
                                "--site-config", str(self.work / "site.toml"), "--workdir", str(self.work),
                                "--seed", str(self.args.seed), "--speed", str(self.args.speed),
-                               "--ticket-secret-file", str(self.work / "portal.secret")])
+                               *(["--ticket-secret-file", str(self.work / "portal.secret")] if self.with_portal else [])])
 
     def wait_http(self, timeout: float = 30) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                with urllib.request.urlopen(f"http://{self.http}/api/health", timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.2)
-        return False
+        return wait_http(self.http, timeout)
 
     # -- what happened -----------------------------------------------------------------------------
 
     def watch(self) -> None:
         """Count what crosses the broker, for the one-line-a-minute log."""
         assert self.broker is not None
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="demo-watch", protocol=paho.MQTTv5)
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-watch-{self.site}", protocol=paho.MQTTv5)
 
         def on_connect(client: paho.Client, *_a: object) -> None:
             client.subscribe(topics.events_filter(self.site), qos=1)
@@ -204,29 +213,27 @@ class Demo:
 
     # -- stop --------------------------------------------------------------------------------------
 
+    def stop_procs(self, names: list[str]) -> None:
+        for name in names:
+            end_process(name, self.procs.get(name))
+
+    def stop_watch(self) -> None:
+        if self.watcher is not None:
+            self.watcher.disconnect()
+            self.watcher.loop_stop()
+            self.watcher = None
+
     def stop(self, final_summary: bool = False) -> None:
         """Devices first (their outboxes flush), then ticketing; then what the wire carried is
         complete, and the collector stops once it has stored it."""
         self.stopping.set()
-        order = ["display", "devices", "portal", "ticketing", "collector"]
-        for name in order:
-            p = self.procs.get(name)
-            if p is None or p.poll() is not None:
-                continue
-            if name == "collector":
-                time.sleep(1.0)  # let the last flushed events reach the store
-                if final_summary:
-                    print(self.summary(), flush=True)
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                print(f"{name} không dừng sau 20 s, buộc dừng / did not stop in 20 s: killing it", file=sys.stderr)
-                p.kill()
-                p.wait()
-        if getattr(self, "watcher", None):
-            self.watcher.disconnect()
-            self.watcher.loop_stop()
+        self.stop_procs(["display", "devices", "portal", "ticketing"])
+        if self.procs.get("collector") is not None and self.procs["collector"].poll() is None:
+            time.sleep(1.0)  # let the last flushed events reach the store
+            if final_summary:
+                print(self.summary(), flush=True)
+        self.stop_procs(["collector"])
+        self.stop_watch()
         if self.broker:
             self.broker.stop()
         if not self.args.workdir:
@@ -265,6 +272,46 @@ class Demo:
         self.stop(final_summary=True)
         print(f"Đã dừng / stopped. Nhật ký và cơ sở dữ liệu / logs and database: {self.work}", flush=True)
         return 0
+
+
+def start_process(log_path: Path, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m argv...`` from the repository, its output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=env, stdout=log, stderr=log,
+                                start_new_session=True)
+
+
+def end_process(name: str, p: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+    """SIGTERM and wait; SIGKILL (saying so) after ``timeout``."""
+    end_processes([(name, p)], timeout)
+
+
+def end_processes(procs: list[tuple[str, subprocess.Popen[bytes] | None]], timeout: float = 20) -> None:
+    """SIGTERM to all at once, then wait for each; SIGKILL (saying so) what outlives ``timeout``."""
+    running = [(n, p) for n, p in procs if p is not None and p.poll() is None]
+    for _, p in running:
+        p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + timeout
+    for name, p in running:
+        try:
+            p.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} không dừng sau {timeout:.0f} s, buộc dừng / did not stop in {timeout:.0f} s: killing it",
+                  file=sys.stderr)
+            p.kill()
+            p.wait()
+
+
+def wait_http(address: str, timeout: float = 30) -> bool:
+    """True once http://address/api/health answers."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(f"http://{address}/api/health", timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 KEPT = ("*.log", "collector.db", "collector.db-wal", "collector.db-shm")
@@ -311,14 +358,32 @@ def main(argv: list[str] | None = None) -> int:
                     "machine's LAN address to open it from a phone on the same network)")
     ap.add_argument("--display", action="store_true",
                     help="also open the hall display (a window on this desktop, voice calls through aplay)")
+    ap.add_argument("--sites", type=int, default=1, choices=range(1, 10), metavar="N",
+                    help="N > 1: a province of N simulated sites bridged to a central broker, a private "
+                    "PostgreSQL and two central collectors (docs/province.md); default 1, one centre")
     args = ap.parse_args(argv)
     try:
         find_mosquitto()
     except FileNotFoundError:
         print(f"motcua demo: chưa cài Mosquitto / {MOSQUITTO_HINT}", file=sys.stderr)
         return 2
-    demo = Demo(args)
+    if args.sites > 1:
+        from .province import main as province_main
+        return province_main(args)
+    return run_until_stopped(Demo(args))
 
+
+class Runnable(Protocol):
+    stopping: threading.Event
+
+    def run(self) -> int: ...
+
+    def stop(self) -> Any: ...
+
+
+def run_until_stopped(demo: Runnable) -> int:
+    """``demo.run()`` with Ctrl-C and SIGTERM asking it to stop in order; anything unexpected
+    stops it too, then goes on up."""
     def on_signal(signum: int, _frame: object) -> None:
         demo.stopping.set()
 

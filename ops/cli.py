@@ -170,6 +170,9 @@ def _provision(args: argparse.Namespace) -> int:
     device = mq.check_id(args.device, "device")
     if device in mq.SERVER_USERS or device in mq.PROBE_USERS.values():
         raise ProvisionError(f"{device!r} is the server's own user; choose another device id")
+    if device.endswith("-update") or (args.role in mq.UPDATE_ROLES and len(mq.update_user(device)) > 32):
+        raise ProvisionError(f"{device!r}: a device id may not end in '-update' nor be longer than 25 characters "
+                             "(its update agent logs in as '<id>-update')")
     files = mq.BrokerFiles.under(args.root)
     acl_site = mq.acl_site(files.acl_file)
     if acl_site is None:
@@ -190,6 +193,10 @@ def _provision(args: argparse.Namespace) -> int:
     password = args.password or mq.new_password()
     reg.set_device(reg.registry_path(args.root), site, device, args.role, args.desk, desks)
     pw.set(device, password)
+    if args.role in mq.UPDATE_ROLES:  # its update agent: the same password, a login of its own
+        pw.set(mq.update_user(device), password)
+        mq.write_if_changed(files.acl_file, mq.with_update_users(files.acl_file.read_text(), site,
+                                                                 _updating_devices(reg.registry_path(args.root))))
     pw.save()
     host = socket.gethostname()
     url = args.broker or (f"mqtts://{host}.local:8883" if args.tls else f"mqtt://{host}.local:1883")
@@ -264,10 +271,11 @@ def server_init(argv: list[str] | None = None) -> int:
     templates = Path(args.templates)
     conf = mq.conf_text(args.site, Path(real(files.password_file)), Path(real(files.acl_file)), port=args.port,
                         bind=args.bind, tls=tls, tls_port=args.tls_port, templates=templates)
-    for path, text in ((files.conf, conf), (files.acl_file, mq.acl_text(args.site, templates))):
+    cfg_dir = Path(args.configs) if args.configs else root / "etc/motcua"
+    acl = mq.acl_text(args.site, templates, _updating_devices(cfg_dir / reg.FILE_NAME))
+    for path, text in ((files.conf, conf), (files.acl_file, acl)):
         _say(f"{'changed' if mq.write_if_changed(path, text) else 'ok'}: {path}")
     pw = mq.PasswordFile(files.password_file)
-    cfg_dir = Path(args.configs) if args.configs else root / "etc/motcua"
     reg_path = cfg_dir / reg.FILE_NAME
     _say(f"{'changed' if reg.ensure_servers(reg_path, args.site) else 'ok'}: device registry {reg_path}")
     changed_pw = _server_users(pw, cfg_dir, args.port)
@@ -277,6 +285,13 @@ def server_init(argv: list[str] | None = None) -> int:
     else:
         _say(f"ok: {files.password_file}")
     return 0
+
+
+def _updating_devices(reg_path: Path) -> tuple[str, ...]:
+    """The registry's devices that run the update agent (their update users' ACL lines)."""
+    from . import mosquitto as mq
+    from . import registry as reg
+    return tuple(d for d, e in reg.read(reg_path)[1].items() if e.get("role") in mq.UPDATE_ROLES)
 
 
 def _server_users(pw: "PasswordFile", cfg_dir: Path, port: int) -> bool:
@@ -312,8 +327,9 @@ def _server_users(pw: "PasswordFile", cfg_dir: Path, port: int) -> bool:
 
 
 def _probe_user(pw: "PasswordFile", user: str, password: str) -> bool:
-    """ticketing's start-up twin probe logs in as '<user>-probe' with ticketing's password (the
-    broker binds client ids to user names: as 'ticketing' it would take the live session over)."""
+    """A server user's second login with its password (mq.PROBE_USERS: ticketing's start-up twin
+    probe, update-devices' waves): the broker binds client ids to user names, so as 'ticketing' or
+    'collector' it would take the live session over."""
     from . import mosquitto as mq
     probe = mq.PROBE_USERS.get(user)
     if probe is None or pw.verify(probe, password):
@@ -377,13 +393,19 @@ def province_bridge(argv: list[str] | None = None) -> int:
     return bridge_main(argv)
 
 
+def _seed_outbox(argv: list[str]) -> int:
+    from .replace import seed
+    return seed(argv)
+
+
 def portal_init(argv: list[str] | None = None) -> int:
     from .portal_init import main as portal_main
     return portal_main(argv)
 
 
 HELPERS = {"province-bridge": province_bridge, "check-config": check_config, "doctor": doctor, "provision-device": provision_device,
-           "server-init": server_init, "write-config": write_config, "portal-init": portal_init}
+           "server-init": server_init, "write-config": write_config, "seed-outbox": _seed_outbox,
+           "portal-init": portal_init}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``motcua doctor``: check this device's role end to end and say how to fix each failure.
 
 Each check returns a :class:`Check` (ok / FAIL / skip, a detail, a fix in Vietnamese and in
-English). Hardware and OS edges are injected (pin factory, clock check, systemctl, environment)
-so tests use gpiozero's MockFactory, a pty printer and a private broker.
+English). Hardware and OS edges are injected (pin factory, clock check, the time sync service's
+client, systemctl, environment) so tests use gpiozero's MockFactory, a pty printer and a private
+broker.
 """
 from __future__ import annotations
 
@@ -67,7 +68,11 @@ def gpio_pins(raw: dict[str, Any], patterns: tuple[str, ...] = ()) -> list[tuple
 
 def _time_sync_installed() -> bool:
     return any(Path(p).exists() for p in ("/lib/systemd/systemd-timesyncd", "/usr/lib/systemd/systemd-timesyncd",
-                                          "/usr/sbin/chronyd", "/usr/sbin/ntpd"))
+                                          "/usr/sbin/chronyd", "/usr/sbin/ntpd")) or shutil.which("chronyc") is not None
+
+
+# systemd-timesyncd touches this file once it has synchronised the clock (systemd-time-wait-sync reads it)
+TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 
 
 class Doctor:
@@ -76,13 +81,16 @@ class Doctor:
     def __init__(self, path: str | Path, role: Role, *, timeout_s: float = 3.0,
                  pin_factory: Any = None, clock_synced: Callable[[], bool] | None = None,
                  systemctl: str | None = "systemctl", env: dict[str, str] | None = None,
-                 time_sync_installed: Callable[[], bool] | None = None):
+                 time_sync_installed: Callable[[], bool] | None = None, chronyc: str | None = "chronyc",
+                 timesyncd_flag: Path = TIMESYNCD_FLAG):
         self.path = Path(path)
         self.role = role
         self.timeout_s = timeout_s
         self.pin_factory = pin_factory
         self.clock_synced = clock_synced
         self.time_sync_installed = time_sync_installed or _time_sync_installed
+        self.chronyc = chronyc
+        self.timesyncd_flag = timesyncd_flag
         self.systemctl = systemctl
         self.env = dict(os.environ if env is None else env)
         self.raw: dict[str, Any] = {}
@@ -197,9 +205,17 @@ class Doctor:
         return Check("broker", OK, f"{cfg.url} as {cfg.username or '(anonymous)'}")
 
     def check_clock(self) -> Check:
+        """The time sync service's own word first (chrony, systemd-timesyncd), then the kernel's
+        flag, which is what the role's events carry as clock_synced."""
         from common.clock import kernel_clock_synced
-        synced = (self.clock_synced or kernel_clock_synced)()
-        if synced:
+        kernel = (self.clock_synced or kernel_clock_synced)()
+        service = self._time_service()
+        if service is not None:
+            if service.result == OK and not kernel:
+                return service._replace(detail=service.detail + "; the kernel's flag is not set (chronyd -x, or a "
+                                        "container sharing its host's clock): events carry clock_synced=false")
+            return service
+        if kernel:
             return Check("clock", OK, "synchronised by NTP")
         detail = "clock not synchronised (events carry clock_synced=false)"
         if not self.time_sync_installed():
@@ -211,6 +227,34 @@ class Doctor:
         return Check("clock", FAIL, detail,
                      "Bật đồng bộ giờ: sudo timedatectl set-ntp true; kiểm tra mạng tới máy chủ NTP",
                      "Enable time sync: sudo timedatectl set-ntp true; check the NTP server is reachable")
+
+    def _time_service(self) -> Check | None:
+        """What chrony (``chronyc -n tracking``) or systemd-timesyncd says; None: no service to ask."""
+        exe = shutil.which(self.chronyc) if self.chronyc else None
+        if exe is None:
+            if self.timesyncd_flag.exists():
+                return Check("clock", OK, "synchronised by systemd-timesyncd")
+            return None
+        restart = ("Khởi động lại dịch vụ giờ: sudo systemctl restart chrony; xem journalctl -u chrony",
+                   "Restart the time service: sudo systemctl restart chrony; see journalctl -u chrony")
+        try:
+            proc = subprocess.run([exe, "-n", "tracking"], capture_output=True, text=True, timeout=self.timeout_s + 2)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Check("clock", FAIL, f"chronyc does not answer ({exc}): clock sync unknown", *restart)
+        if proc.returncode != 0:
+            said = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[0]
+            return Check("clock", FAIL, f"chronyd does not answer ({said}): the clock is not kept synchronised",
+                         *restart)
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in proc.stdout.splitlines()) if v}
+        leap = fields.get("Leap status", "?")
+        if leap == "Normal":
+            return Check("clock", OK, f"synchronised by chrony (reference {fields.get('Reference ID', '?')}, "
+                         f"{fields.get('System time', '?')})")
+        return Check("clock", FAIL, f"clock not synchronised: chrony's leap status is {leap!r} (events carry "
+                     "clock_synced=false)",
+                     "Kiểm tra nguồn giờ: chronyc sources -v; mạng tới máy chủ NTP; sudo systemctl restart chrony",
+                     "Check the time sources: chronyc sources -v; the network to the NTP server; "
+                     "sudo systemctl restart chrony")
 
     def state_dir(self) -> Path:
         value = lookup(self.raw, self.role.keys.get("state", "state_dir"))

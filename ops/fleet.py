@@ -3,10 +3,14 @@ keeps ``dev/{device}/state/update`` (retained) current; the server's ``motcua up
 asks devices in waves of N and starts the next wave only when every device of this one is healthy
 on the new version (a failed or rolled-back device stops the rollout).
 
-The agent logs in with the device's own broker credentials (client id ``<device>-update``), so
-the ACL already limits it to the device's own ``cmd/`` and ``state/`` topics; the waves log in
-as ``collector``, the user the ACL lets write devices' ``cmd/`` (the dashboard's button does the
-same).
+The agent logs in with the device's password as ``<device>-update`` (ops/mosquitto.py
+update_user: as the device itself it would take the role unit's session over, client ids being
+bound to user names), a user the ACL limits to the device's own ``cmd/update`` and
+``state/update``; ``update-devices``'
+waves log in as ``collector-waves`` with the collector's password, a user the ACL lets write
+devices' ``cmd/update`` and read their ``state/update`` (as ``collector`` they would take the
+running collector's client id: the broker binds client ids to user names). The dashboard's
+button sends through the collector's own connection.
 """
 from __future__ import annotations
 
@@ -47,8 +51,11 @@ class Agent:
     """One device's update agent. ``run_update`` is the updater (injected in tests)."""
 
     def __init__(self, broker: Any, site: str, device: str, updater: Updater,
-                 run_update: Callable[[UpdateCommand, Callable[[str, str], None]], Result] | None = None):
+                 run_update: Callable[[UpdateCommand, Callable[[str, str], None]], Result] | None = None,
+                 fallback_username: str | None = None):
         self.broker, self.site, self.device, self.updater = broker, site, device, updater
+        # a device provisioned before update users existed: its own login (sharing the unit's session)
+        self.fallback_username = fallback_username
         self.run_update = run_update or (lambda cmd, say: updater.run(force=cmd.force, progress=say))
         self.jobs: queue.Queue[UpdateCommand | None] = queue.Queue()
         self.client = _client(broker, f"{device}-update")
@@ -68,6 +75,13 @@ class Agent:
 
     def _on_connect(self, c: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         if rc.is_failure:
+            if self.fallback_username and self.broker.username != self.fallback_username:
+                log.warning("broker refused the update agent as %s (%s): logging in as %s instead; provision "
+                            "the device again (motcua provision-device --replace) to give the agent its own login",
+                            self.broker.username, rc, self.fallback_username)
+                self.broker = self.broker.model_copy(update={"username": self.fallback_username})
+                c.username_pw_set(self.broker.username, self.broker.password)
+                return
             log.error("broker refused the update agent: %s", rc)
             return
         c.subscribe(topics.command(self.site, self.device, "update"), qos=1)

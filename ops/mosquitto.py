@@ -23,7 +23,10 @@ from .errors import ProvisionError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
 SERVER_USERS = ("ticketing", "collector")
-PROBE_USERS = {"ticketing": "ticketing-probe"}  # ticketing's twin probe (ticketing/single.py)
+# Second logins with a server user's password (the broker binds client ids to user names: a second
+# connection as "ticketing" or "collector" would take the live one's session over): ticketing's
+# twin probe (ticketing/single.py) and `motcua update-devices` (ops/fleet.py Waves).
+PROBE_USERS = {"ticketing": "ticketing-probe", "collector": "collector-waves"}
 _ITERATIONS = 101
 
 
@@ -126,8 +129,37 @@ def render(name: str, templates: Path = TEMPLATES, **values: object) -> str:
     return Template((templates / name).read_text()).substitute({k: str(v) for k, v in values.items()})
 
 
-def acl_text(site: str, templates: Path = TEMPLATES) -> str:
-    return render("acl.in", templates, site=check_id(site, "site"))
+# Roles whose devices run the update agent (motcua-update.service) beside the role's own unit.
+UPDATE_ROLES = ("rating-terminal", "kiosk", "display", "camera")
+
+
+def update_user(device: str) -> str:
+    """The broker user of a device's update agent: the device's password under a login of its
+    own, since a second login as the device would take the role unit's session over (the broker
+    binds client ids to user names)."""
+    return f"{device}-update"
+
+
+UPDATE_SECTION = "# --- each device's update agent"
+
+
+def acl_text(site: str, templates: Path = TEMPLATES, devices: tuple[str, ...] = ()) -> str:
+    """The site's ACL; ``devices``: the devices whose update agents get their two topics."""
+    return with_update_users(render("acl.in", templates, site=check_id(site, "site")), site, devices)
+
+
+def with_update_users(acl: str, site: str, devices: tuple[str, ...]) -> str:
+    """An ACL text with its update agents' section (the last one) made for ``devices``: what
+    provision-device rewrites in the installed ACL (no templates in an installed venv)."""
+    site = check_id(site, "site")
+    text = acl.split("\n" + UPDATE_SECTION)[0].rstrip("\n") + "\n"
+    if devices:
+        text += (f"\n{UPDATE_SECTION} (written from the device registry by server-init and\n"
+                 "# provision-device): its own cmd/update and its retained state/update, nothing else\n")
+        for d in sorted(devices):
+            text += (f"user {update_user(d)}\ntopic read motcua/v1/{site}/dev/{d}/cmd/update\n"
+                     f"topic write motcua/v1/{site}/dev/{d}/state/update\n")
+    return text
 
 
 def acl_site(acl_file: Path) -> str | None:

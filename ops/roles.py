@@ -26,6 +26,9 @@ class Role(NamedTuple):
     extra: str                      # pyproject extra installed on such a device
     keys: dict[str, str] = {}       # where this role's config keeps site, device, desk, url, state
     pins: tuple[str, ...] = ()      # dotted-key patterns (fnmatch) of GPIO pin numbers
+    # its durable outbox (events with seq): a file in the state dir, "" when the state key names
+    # the file itself; None: the role publishes no events with seq (ops/replace.py seeds it)
+    outbox: str | None = None
 
 
 _MQTT = {"url": "mqtt.url"}
@@ -41,17 +44,18 @@ ROLES: dict[str, Role] = {r.name: r for r in (
          "motcua-rating-terminal.service", "rating",
          {"site": "site", "device": "device", "desk": "desk", "state": "outbox", **_MQTT},
          ("rating.buttons[*].pin", "rating.buttons[*].led", "rating.rgb.red", "rating.rgb.green",
-          "rating.rgb.blue", "hardware.buzzer", "hardware.status_led", "hardware.keys.*")),
+          "rating.rgb.blue", "hardware.buzzer", "hardware.status_led", "hardware.keys.*"), outbox=""),
     Role("kiosk", "kiosk.toml", ("kiosk.config:CONFIG_MODEL", "kiosk.config:KioskConfig"),
          "motcua-kiosk.service", "kiosk",
-         {"site": "kiosk.site", "device": "kiosk.device", "state": "kiosk.state_dir", **_MQTT}),
+         {"site": "kiosk.site", "device": "kiosk.device", "state": "kiosk.state_dir", **_MQTT}, outbox="outbox.db"),
     Role("display", "display.toml", ("kiosk.display.config:CONFIG_MODEL", "kiosk.display.config:DisplayConfig"),
          "motcua-display.service", "kiosk", {"site": "site", "device": "device", "state": "state_dir", **_MQTT}),
     Role("camera", "camera.toml", ("camera_agent.config:CONFIG_MODEL", "camera_agent.config:CameraAgentConfig"),
          "motcua-camera-agent.service", "camera",
-         {"site": "site", "device": "device", "state": "state_dir", **_MQTT}),
+         {"site": "site", "device": "device", "state": "state_dir", **_MQTT}, outbox="camera-agent-outbox.db"),
     Role("portal", "portal.toml", ("portal.config:CONFIG_MODEL", "portal.config:PortalConfig"),
-         "motcua-portal.service", "server", {"site": "site", "device": "device", "state": "state_dir", **_MQTT}),
+         "motcua-portal.service", "server", {"site": "site", "device": "device", "state": "state_dir", **_MQTT},
+         outbox="outbox.db"),
 )}
 # Any role: keys named pin, *_pin, pins, *_pins hold GPIO numbers too.
 COMMON_PINS = ("*.pin", "pin", "*_pin", "*.pins[*]", "*_pins[*]")

@@ -79,6 +79,7 @@ def _listen(config: Path, up: object) -> int:
     from mqtt.transport import BrokerConfig
     from .doctor import lookup
     from .fleet import Agent
+    from .mosquitto import update_user
     from .roles import role_of_file
     role = role_of_file(config)
     raw = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -88,7 +89,11 @@ def _listen(config: Path, up: object) -> int:
         table["url"] = url
     site = lookup(raw, role.keys.get("site", "site"))
     device = lookup(raw, role.keys.get("device", "device")) or table.get("username")
-    agent = Agent(BrokerConfig.model_validate(table), str(site), str(device), up)  # type: ignore[arg-type]
+    own = table.get("username")
+    if own:  # the device's password under the agent's own login (ops/mosquitto.py update_user)
+        table["username"] = update_user(str(own))
+    agent = Agent(BrokerConfig.model_validate(table), str(site), str(device), up,  # type: ignore[arg-type]
+                  fallback_username=str(own) if own else None)
     agent.serve()
     return 0
 
@@ -144,6 +149,7 @@ def update_devices(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
     from mqtt.schemas import UpdateState
     from .fleet import Waves
+    from .mosquitto import PROBE_USERS
     from .release import RELEASES, Manifest
     ap = argparse.ArgumentParser(prog="motcua update-devices", description="Cập nhật thiết bị theo đợt / update "
                                  "devices in waves", epilog=EPILOG_WAVES,
@@ -160,6 +166,8 @@ def update_devices(argv: list[str] | None = None) -> int:
         table = dict(raw.get("mqtt") or {})
         if isinstance(raw.get("broker"), str):
             table["url"] = raw["broker"]
+        # the collector's password under the waves' own login (ops/mosquitto.py PROBE_USERS)
+        table["username"] = PROBE_USERS.get(str(table.get("username")), table.get("username"))
         broker = BrokerConfig.model_validate(table)
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
         print(f"Lỗi / error: không đọc được / cannot read {args.config}: {exc}", file=sys.stderr)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.cli import role_parser
 from common.errors import ConfigError, MotcuaError
@@ -15,6 +17,9 @@ from common.logs import setup_logging
 from common.systemd import Notifier
 
 from .config import TerminalConfig, load
+
+if TYPE_CHECKING:
+    from .mockpins import PinControl
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,7 @@ def serve(config: TerminalConfig, broker_url: str | None, outbox_path: str | Non
     runtime = Runtime(config, broker_url=broker_url, outbox_path=outbox_path)
     notifier = Notifier()
     runtime.start()
+    pins = _mock_pin_control(config)
     notifier.ready(f"desk {config.desk}")
     interval = notifier.watchdog_interval_s() or 5.0
     try:
@@ -85,5 +91,23 @@ def serve(config: TerminalConfig, broker_url: str | None, outbox_path: str | Non
                 log.error("terminal threads stopped: not feeding the watchdog (systemd restarts us)")
     finally:
         notifier.stopping()
+        if pins is not None:
+            pins.stop()
         runtime.stop()
     return 0
+
+
+def _mock_pin_control(config: TerminalConfig) -> "PinControl | None":
+    """The MOTCUA_MOCK_PINS hook (rating_terminal.mockpins), started when asked and on mock pins only."""
+    from .mockpins import ENV, PinControl
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    from gpiozero import Device
+    try:
+        pins = PinControl(path, Device.pin_factory, config)
+        pins.start()
+    except (OSError, ValueError) as exc:
+        log.error("%s=%s not started: %s", ENV, path, exc)
+        return None
+    return pins

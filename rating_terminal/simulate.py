@@ -19,10 +19,9 @@ from gpiozero.pins.mock import MockFactory
 
 from .app import Runtime
 from .config import DisplayConfig, TerminalConfig
+from .mockpins import KEYS, key_pin, press_pin
 
 log = logging.getLogger(__name__)
-
-KEYS = {"n": "call-next", "r": "recall", "x": "no-show", "f": "finish"}
 HELP = ("Phím / keys: 1-5 đánh giá / rate, n gọi số tiếp / call next, r gọi lại / recall, "
         "x vắng mặt / no-show, f hoàn thành / finish, b/B quẹt thẻ / swipe badge, q thoát / quit")
 
@@ -96,25 +95,18 @@ class Simulator:
         self.runtime.stop(flush_s=5.0)
 
     def press_pin(self, pin: int) -> None:
-        p = self.factory.pin(pin)
-        p.drive_low()
-        time.sleep(self.hold_s)
-        p.drive_high()
-        time.sleep(self.gap_s)
+        press_pin(self.factory, pin, self.hold_s, self.gap_s)
 
     def key(self, ch: str) -> bool:
         """Handle one key; False for quit."""
         if ch == "q":
             return False
-        if ch.isdigit():
-            score = int(ch)
-            btn = next((b for b in self.config.rating.buttons if b.score == score), None)
-            if btn is None:
+        if ch.isdigit() or ch in KEYS:
+            pin = key_pin(self.config, ch)
+            if pin is None:
                 self.out.write(f"không có nút {ch} / no button {ch} (scale {self.config.rating.scale})\n")
             else:
-                self.press_pin(btn.pin)
-        elif ch in KEYS:
-            self.press_pin(self.config.hardware.keys.by_op()[KEYS[ch]])
+                self.press_pin(pin)
         elif ch in ("b", "B"):
             self.badge_port.write(self.cards[0 if ch == "b" else 1].encode() + b"\r\n")
             time.sleep(0.3)  # the reader thread picks the line up before the next key

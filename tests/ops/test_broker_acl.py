@@ -142,3 +142,117 @@ def test_provision_refuses_other_site_and_server_names(site) -> None:
     srv = run_ops("provision-device", "--site", SITE, "--device", "ticketing", "--role", "kiosk",
                   "--root", str(root), check=False)
     assert srv.returncode == 2
+
+
+def test_update_devices_waves_log_in_beside_the_running_collector(site) -> None:
+    """update-devices' waves use the collector's password as 'collector-waves': the live collector
+    keeps its connection (client ids are bound to user names), and the waves may only ask devices
+    to update and read their update state."""
+    root, b = site
+    password = server_password(root, "collector")
+    collector = Probe(b.port, "collector", password)
+    assert collector.connect()
+    collector.subscribe(f"{T}/dev/+/status")
+    waves = Probe(b.port, "collector-waves", password)
+    assert waves.connect()
+    waves.subscribe(f"{T}/dev/+/state/update/#")
+    waves.subscribe(f"{T}/dev/+/status")                      # denied: not its business
+    dev = Probe(b.port, "rt-01", creds(root, "rt-01"))
+    assert dev.connect()
+    dev.subscribe(f"{T}/dev/rt-01/cmd/#")
+    waves.publish(f"{T}/dev/rt-01/cmd/update", b"u")
+    waves.publish(f"{T}/dev/rt-01/cmd/reboot", b"r")          # denied: only update
+    dev.publish(f"{T}/dev/rt-01/state/update", b"s", retain=True)
+    dev.publish(f"{T}/dev/rt-01/status", b"online")
+    assert wait_for(lambda: len(dev.got) >= 1 and len(waves.got) >= 1 and len(collector.got) >= 1)
+    time.sleep(0.3)
+    assert [t for t, _ in dev.got] == [f"{T}/dev/rt-01/cmd/update"]
+    assert [t for t, _ in waves.got] == [f"{T}/dev/rt-01/state/update"]
+    assert collector.c.is_connected(), "the collector's own login was not taken over"
+    assert [t for t, _ in collector.got] == [f"{T}/dev/rt-01/status"]
+    for p in (dev, waves, collector):
+        p.close()
+
+
+def test_a_devices_update_agent_logs_in_beside_its_unit(site) -> None:
+    """The agent (rt-01-update, the device's password) and the role unit (rt-01) stay connected
+    side by side; the agent reads only its own cmd/update and writes only its own state/update."""
+    root, b = site
+    password = creds(root, "rt-01")
+    unit = Probe(b.port, "rt-01", password)
+    assert unit.connect()
+    agent = Probe(b.port, "rt-01-update", password)
+    assert agent.connect()
+    agent.subscribe(f"{T}/dev/rt-01/cmd/#")
+    agent.subscribe(f"{T}/dev/rt-02/cmd/update")              # denied: another device's
+    watcher = Probe(b.port, "collector", server_password(root, "collector"))
+    assert watcher.connect()
+    watcher.subscribe(f"{T}/dev/+/state/#")
+    watcher.subscribe(f"{T}/dev/+/evt/#")
+    for dev in ("rt-01", "rt-02"):
+        watcher.publish(f"{T}/dev/{dev}/cmd/update", b"u")
+        watcher.publish(f"{T}/dev/{dev}/cmd/reboot", b"r")
+    agent.publish(f"{T}/dev/rt-01/state/update", b"from-agent")
+    agent.publish(f"{T}/dev/rt-02/state/update", b"x")        # denied
+    agent.publish(f"{T}/dev/rt-01/evt/rating", b"x")          # denied: the unit's business
+    assert wait_for(lambda: len(agent.got) >= 1 and (f"{T}/dev/rt-01/state/update", b"from-agent") in watcher.got)
+    time.sleep(0.3)
+    assert [t for t, _ in agent.got] == [f"{T}/dev/rt-01/cmd/update"]
+    assert [m for m in watcher.got if m[1] != b"s"] == [(f"{T}/dev/rt-01/state/update", b"from-agent")]
+    assert unit.c.is_connected() and agent.c.is_connected(), "neither took the other's session over"
+    for p in (unit, agent, watcher):
+        p.close()
+
+
+def test_an_agent_without_its_own_login_falls_back_to_the_devices(site) -> None:
+    """A device provisioned before update users existed: the broker refuses '<id>-update', the
+    agent logs in as the device (as before) and still answers."""
+    import threading
+
+    from mqtt.transport import BrokerConfig
+    from ops.fleet import Agent
+    root, b = site
+
+    class NoVenv:
+        def current(self) -> None:
+            return None
+
+    watcher = Probe(b.port, "collector", server_password(root, "collector"))
+    assert watcher.connect()
+    watcher.subscribe(f"{T}/dev/rt-02/state/update")
+    broker = BrokerConfig(url=f"mqtt://127.0.0.1:{b.port}", username="rt-02-update", password=creds(root, "rt-02"))
+    pw = root / "etc/mosquitto/motcua/passwd"
+    before = pw.read_text()
+    pw.write_text("".join(l for l in before.splitlines(True) if not l.startswith("rt-02-update:")))
+    b.reload()
+    try:
+        agent = Agent(broker, SITE, "rt-02", NoVenv(), fallback_username="rt-02")  # type: ignore[arg-type]
+        t = threading.Thread(target=agent.serve, daemon=True)
+        t.start()
+        assert wait_for(lambda: any(b'"idle"' in p for _, p in watcher.got), 20), "the agent never got in"
+        assert agent.broker.username == "rt-02"
+        agent.stop()
+        t.join(10)
+    finally:
+        pw.write_text(before)
+        b.reload()
+        watcher.close()
+
+
+def test_provisioning_needs_no_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """provision-device runs from the installed venv, which has no config/mosquitto templates: it
+    edits the ACL's update-agent section in place (found by the system test)."""
+    from ops import cli, mosquitto as mq
+    run_ops("server-init", "--site", SITE, "--root", str(tmp_path))
+    monkeypatch.setattr(mq, "TEMPLATES", tmp_path / "no-templates-here")
+    for dev in ("kiosk-1", "rt-03"):
+        extra = ["--desk", "3"] if dev == "rt-03" else []
+        assert cli.provision_device(["--site", SITE, "--device", dev, "--role", dev.startswith("rt") and
+                                     "rating-terminal" or "kiosk", *extra, "--root", str(tmp_path)]) == 0
+    acl = (tmp_path / "etc/mosquitto/motcua/acl").read_text()
+    assert acl.count("# --- each device's update agent") == 1
+    assert "user kiosk-1-update\n" in acl and f"topic write {T}/dev/rt-03/state/update\n" in acl
+    assert acl.startswith(mq.acl_text(SITE).split("\n# --- each device's update agent")[0])
+    # server-init (setup.sh run again) writes the same file: nothing changes
+    assert "ok: " + str(tmp_path / "etc/mosquitto/motcua/acl") in run_ops("server-init", "--site", SITE, "--root",
+                                                                          str(tmp_path)).stdout

@@ -206,3 +206,38 @@ def test_printer_device_missing_names_the_port_and_how_to_find_it(tmp_path: Path
                          env={}).run())["printer"]
     assert got.result == FAIL and f"{port}: no such device" in got.detail
     assert "/dev/serial/by-id" in got.fix_en and "Cắm cáp" in got.fix_vi and str(cfg) in got.fix_en
+
+
+CHRONY_NORMAL = """Reference ID    : 0A4D0002 (srv)
+Stratum         : 11
+System time     : 0.000012 seconds fast of NTP time
+Leap status     : Normal
+"""
+
+
+@pytest.mark.parametrize("tracking, rc, kernel, result, words", [
+    (CHRONY_NORMAL, 0, True, OK, "synchronised by chrony (reference 0A4D0002 (srv), 0.000012 seconds fast"),
+    (CHRONY_NORMAL, 0, False, OK, "kernel's flag is not set"),
+    (CHRONY_NORMAL.replace("Normal", "Not synchronised"), 0, True, FAIL, "leap status is 'Not synchronised'"),
+    ("506 Cannot talk to daemon\n", 1, True, FAIL, "chronyd does not answer (506 Cannot talk to daemon)"),
+])
+def test_clock_asks_chrony(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracking: str, rc: int, kernel: bool,
+                           result: str, words: str) -> None:
+    (tmp_path / "tracking").write_text(tracking)
+    (tmp_path / "rc").write_text(str(rc))
+    monkeypatch.setenv("FAKE_CHRONY", str(tmp_path))
+    doc = Doctor(tmp_path / "rating-terminal.toml", role_named("rating-terminal"), clock_synced=lambda: kernel,
+                 chronyc=str(ROOT / "tests/system/fake-chronyc"), timesyncd_flag=tmp_path / "absent")
+    got = doc.check_clock()
+    assert got.result == result and words in got.detail, got
+    if result == FAIL:
+        assert "chrony" in got.fix_en and "chrony" in got.fix_vi
+
+
+def test_clock_takes_timesyncds_word_then_the_kernels(tmp_path: Path) -> None:
+    flag = tmp_path / "synchronized"
+    doc = lambda kernel: Doctor(tmp_path / "x.toml", role_named("rating-terminal"),  # noqa: E731
+                                clock_synced=lambda: kernel, chronyc=None, timesyncd_flag=flag).check_clock()
+    assert doc(True).detail == "synchronised by NTP" and doc(False).result == FAIL
+    flag.touch()
+    assert doc(True).result == OK and doc(True).detail == "synchronised by systemd-timesyncd"

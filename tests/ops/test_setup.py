@@ -41,7 +41,7 @@ def test_dry_run_lists_the_role_actions(role: str, tmp_path: Path) -> None:
     out = setup("--role", role, "--site", SITE, "--device", "dev-1", "--dry-run", "--root", str(tmp_path)).stdout
     assert f"apt-get install -y" in out and pkg in out
     assert "useradd --system" in out and "motcua" in out
-    assert f"pip install '{ROOT}[{extra}]'" in out
+    assert f"pip install --no-build-isolation '{ROOT}[{extra}]'" in out
     for c in configs:
         assert f"write-config --role {c.removesuffix('.toml')} " in out and f"--out {tmp_path}/etc/motcua/{c}" in out
     for u in units:

@@ -6,7 +6,6 @@ with durable outboxes; two central collector processes on one shared store.
 ``MOTCUA_PROVINCE_LONG=1`` keeps the link cut for minutes instead of seconds."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 import time
@@ -31,7 +30,6 @@ from tests.province.proxy import Link
 from tests.support.pg import fresh_database, pg_cluster  # noqa: F401 (the session's PostgreSQL cluster)
 from tests.support.wait import wait_for
 
-PG_STORE = importlib.util.find_spec("collector.backend") is not None  # the PostgreSQL store (pgstore, #17.2)
 LONG = os.environ.get("MOTCUA_PROVINCE_LONG") == "1"
 CUT_S = 180.0 if LONG else 8.0
 SITES = (SITE, OTHER)
@@ -150,7 +148,7 @@ class Site:
 
 
 class Province:
-    def __init__(self, tmp: Path, store: str | None = None):
+    def __init__(self, tmp: Path, store: str):
         self.root = tmp / "central"
         run_ops("province-bridge", "central-init", "--root", str(self.root),
                 "--server-name", "localhost", "--server-name", "127.0.0.1")
@@ -160,11 +158,11 @@ class Province:
                     "--province", f"mqtts://127.0.0.1:{self.central.tls_port}")
         self.sites = dict(zip(SITES, _parallel(lambda name: Site(name, tmp, self), SITES)))
         # ONE store for both central collectors: PostgreSQL (each keeps only its SQLite `db` beside)
-        self.db: str | Path = store or tmp / "province.db"
+        self.db = store
         conf = tmp / "central.toml"
-        conf.write_text((f'store = "{store}"\n' if store else "") + CENTRAL_PROVINCE +
+        conf.write_text(f'store = "{store}"\n' + CENTRAL_PROVINCE +
                         (self.root / "etc/motcua/province/province-collector.toml").read_text())
-        self.collectors = [CollectorProcess("", tmp / f"central-{i}.db" if store else tmp / "province.db", site="+",
+        self.collectors = [CollectorProcess("", tmp / f"central-{i}.db", site="+",
                                             client_id=f"province-collector-{i}",
                                             log=tmp / f"central-{i}.log", extra=["--config", str(conf)])
                            for i in (1, 2)]
@@ -208,8 +206,7 @@ def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Province]:
-    store = fresh_database(request.getfixturevalue("pg_cluster")) if PG_STORE else None
-    p = Province(tmp_path_factory.mktemp("central"), store)
+    p = Province(tmp_path_factory.mktemp("central"), fresh_database(request.getfixturevalue("pg_cluster")))
     p.start()
     try:
         yield p

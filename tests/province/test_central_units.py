@@ -21,7 +21,7 @@ from common.clock import SystemClock
 from mqtt import topics
 from mqtt.client import BrokerConfig, DeviceClient, Message
 from mqtt.errors import BadTopic
-from mqtt.schemas import Manifest, Replayed, ReplayRequest
+from mqtt.province import Manifest, Replayed, ReplayRequest
 from tests.collector.wire import SITE, VN, rating
 
 
@@ -47,6 +47,9 @@ def test_site_manifest_is_what_the_store_holds(tmp_path: Path) -> None:
     assert site_manifest(conn, SITE) == {"rt-01": [(1, 3), (6, 7)], "rt-02": [(40, 40)]}
     _write(store, rating(seq=4))  # a late event fills part of the gap
     assert site_manifest(conn, SITE)["rt-01"] == [(1, 4), (6, 7)]
+    _write(store, rating(seq=8, score=9), rating(seq=9))  # seq 8 is a dead letter (score above the scale)
+    assert conn.execute("SELECT count(*) FROM dead_letters WHERE reason='bad_data'").fetchone()[0] == 1
+    assert site_manifest(conn, SITE)["rt-01"] == [(1, 4), (6, 7), (9, 9)], "a dead letter is never asked for"
     assert site_manifest(conn, "bac-lieu") == {}
 
 

@@ -5,16 +5,20 @@ WORK="${WORK:-/tmp/motcua-system.$$}"
 ZONE="${ZONE:-motcua$$}"
 ZONE="${ZONE:0:12}"
 NET="${NET:-10.77.0}"
+# machine names carry the run's number: nspawn names its veth vb-<machine> and keeps state under
+# /run/systemd/nspawn/*/<machine>, so two runs at once (x86_64 and arm64) must not share names
+RUN="${RUN:-$(( $$ % 1000 ))}"
 
-# start_container NAME IP [BASE]: overlay upper dir kept in $WORK/NAME (a reboot keeps it)
+# start_container NAME IP [BASE]: overlay upper dir kept in $WORK/NAME (a reboot keeps it);
+# its host name is NAME, or $CHOST (a replacement Pi takes the old one's name)
 start_container() {
-    local name="$1" ip="$2" base="${3:-$BASE}" d="$WORK/$1"
+    local name="$1" ip="$2" base="${3:-$BASE}" d="$WORK/$1" host="${CHOST:-$1}"
     mkdir -p "$d/upper" "$d/work" "$d/merged"
     if ! mountpoint -q "$d/merged"; then
         mount -t overlay overlay -o "lowerdir=$base,upperdir=$d/upper,workdir=$d/work" "$d/merged"
     fi
     local m="$d/merged"
-    echo "$name" > "$m/etc/hostname"
+    echo "$host" > "$m/etc/hostname"
     mkdir -p "$m/etc/systemd/network" "$m/etc/systemd/system/multi-user.target.wants" \
         "$m/etc/systemd/system/network-online.target.wants" "$m/etc/systemd/system/sockets.target.wants"
     printf '[Match]\nName=host0\n[Network]\nAddress=%s/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' "$ip" \
@@ -22,14 +26,14 @@ start_container() {
     ln -sf /lib/systemd/system/systemd-networkd.service "$m/etc/systemd/system/multi-user.target.wants/"
     ln -sf /lib/systemd/system/systemd-networkd.socket "$m/etc/systemd/system/sockets.target.wants/"
     ln -sf /lib/systemd/system/systemd-networkd-wait-online.service "$m/etc/systemd/system/network-online.target.wants/"
-    grep -q " $name\$" "$m/etc/hosts" 2>/dev/null || printf '%s %s\n' "$ip" "$name" >> "$m/etc/hosts"
+    grep -q " $host\$" "$m/etc/hosts" 2>/dev/null || printf '%s %s\n' "$ip" "$host" >> "$m/etc/hosts"
     local extra=()
     [[ -z ${QEMU_ARCH:-} ]] || extra+=(--bind-ro="/usr/bin/qemu-$QEMU_ARCH-static")
-    setsid systemd-nspawn --quiet --boot --register=no --keep-unit -D "$m" -M "$name" \
+    setsid systemd-nspawn --quiet --boot --register=no --keep-unit -D "$m" -M "$name-$RUN" \
         --network-zone="$ZONE" --bind-ro="$SRC:/src" "${extra[@]}" \
         > "$d/console.log" 2>&1 < /dev/null &
     echo $! > "$d/nspawn.pid"
-    wait_booted "$name"
+    wait_booted "$name" || return 1
     bridge_up
 }
 
@@ -49,9 +53,9 @@ cexec() {
         env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
 }
 
-wait_booted() {
-    local name="$1" i state
-    for i in $(seq 1 240); do
+wait_booted() {  # up to $BOOT_S seconds (default 300: five containers booting at once under qemu)
+    local name="$1" state end=$((SECONDS + ${BOOT_S:-300}))
+    while ((SECONDS < end)); do
         if [[ -n $(leader "$name" 2>/dev/null) ]]; then
             state="$(cexec "$name" systemctl is-system-running 2>/dev/null || true)"
             case "$state" in running|degraded) return 0 ;; esac
