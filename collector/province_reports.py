@@ -5,8 +5,9 @@ with the figures of a site's report (collector/reports.py), read from the daily 
 The days that are over and computed come from the grain's rollup table in one aggregate query; today comes
 from the provisional rows the rollup job writes every minute while they are fresh (``TODAY_MAX_AGE_S``), else
 (missing or stale, site by site) live; the days marked dirty (late events) and the days not computed yet are
-computed live from the events by the same function the rollups use. So the row of a site is the sum of its days and equals the ``total`` of that
-site's own report for the same period (tests/province/test_dashboard_reports.py checks it).
+computed live from the events by the same function the rollups use. So the row of a site is the sum of its
+days and equals the ``total`` of that site's own report for the same period (tests/province/test_dashboard_reports.py
+and, today read from the job's rows, tests/province/test_today_rollups.py check it).
 
 Fair rules as in a site's report: waits and the service level belong to services and sites, never to the
 officers who called, so by department (an officer's department) they are not shown; issued tickets carry
@@ -163,7 +164,8 @@ def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_l
         figures, counts = _stored(conn, grain, lo, hi, only, bool(dirty))
         firsts = first_days(conn, z)
         with_today = period.first_day <= today < period.end_day
-        today_rows, fresh = _today(conn, grain, today.isoformat(), only, now, today_max_age_s) if with_today else ({}, {})
+        today_rows, fresh = (_today(conn, grain, today.isoformat(), only, now, today_max_age_s) if with_today
+                             else ({}, {}))
         for (site, key), f in today_rows.items():
             add_figures(figures.setdefault((site, key), empty_figures()), f)
         for site in sites:

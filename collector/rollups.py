@@ -357,8 +357,8 @@ def refresh_today(conn: Conn, staff: Staff, tz: str, now: float, *, sites: list[
         figures = day_figures(conn, site, today, tz, staff, now, first)
         with transaction(conn):
             write_day(conn, site, today, figures, now)
-            conn.execute("INSERT INTO rollup_dirty (site, day, gen) VALUES (?, ?, 1) ON CONFLICT (site, day) DO NOTHING",
-                         (site, today.isoformat()))
+            conn.execute("INSERT INTO rollup_dirty (site, day, gen) VALUES (?, ?, 1) "
+                         "ON CONFLICT (site, day) DO NOTHING", (site, today.isoformat()))
         done += 1
     return done
 

@@ -28,6 +28,12 @@ ZONE = "Asia/Ho_Chi_Minh"
 MONTH = Period("month", TODAY)
 
 
+def today_events(site: str, *, before: bool) -> list[dict[str, Any]]:
+    """The site's events of today before NOW (``before``) or from NOW on."""
+    return [e for e in pl.day_events(site, TODAY, tickets=12)
+            if (datetime.fromisoformat(e["ts"]).timestamp() < NOW) == before]
+
+
 @pytest.fixture(params=ENGINES)
 def store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     db = location(str(request.param), tmp_path, request)
@@ -38,8 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
         for s in SITES:
             w.events(pl.day_events(s, day, tickets=12), datetime.combine(day, dtime(19), TZ))
     for s in SITES:  # today so far
-        w.events([e for e in pl.day_events(s, TODAY, tickets=12) if datetime.fromisoformat(e["ts"]).timestamp() < NOW],
-                 datetime.fromtimestamp(NOW - 60, TZ))
+        w.events(today_events(s, before=True), datetime.fromtimestamp(NOW - 60, TZ))
     w.close()
     return db
 
@@ -136,8 +141,7 @@ def test_today_rows_are_computed_again_once_the_day_is_over(store: Any, live_cal
     # the rest of the day arrives after the job's last round of it
     w = ProvinceWriter(store)
     for s in SITES:
-        w.events([e for e in pl.day_events(s, TODAY, tickets=12) if datetime.fromisoformat(e["ts"]).timestamp() >= NOW],
-                 datetime.combine(TODAY, dtime(19), TZ))
+        w.events(today_events(s, before=False), datetime.combine(TODAY, dtime(19), TZ))
     w.close()
     tomorrow = datetime.combine(TODAY + timedelta(days=1), dtime(8), TZ).timestamp()
     # before the job's next round the 12th is computed live (it is marked), never read provisional
