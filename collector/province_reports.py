@@ -2,10 +2,12 @@
 with the figures of a site's report (collector/reports.py), read from the daily rollups
 (collector/rollups.py).
 
-The days that are over and computed come from the grain's rollup table in one aggregate query; today, the days
-marked dirty (late events) and the days not computed yet are computed live from the events by the same
-function the rollups use. So the row of a site is the sum of its days and equals the ``total`` of that
-site's own report for the same period (tests/province/test_dashboard_reports.py checks it).
+The days that are over and computed come from the grain's rollup table in one aggregate query; today comes
+from the provisional rows the rollup job writes every minute while they are fresh (``TODAY_MAX_AGE_S``), else
+(missing or stale, site by site) live; the days marked dirty (late events) and the days not computed yet are
+computed live from the events by the same function the rollups use. So the row of a site is the sum of its
+days and equals the ``total`` of that site's own report for the same period (tests/province/test_dashboard_reports.py
+and, today read from the job's rows, tests/province/test_today_rollups.py check it).
 
 Fair rules as in a site's report: waits and the service level belong to services and sites, never to the
 officers who called, so by department (an officer's department) they are not shown; issued tickets carry
@@ -21,8 +23,8 @@ from typing import Any
 from .backend import Conn
 from .periods import BadReportQuery, Period, zone
 from .reports import ReportRow, _check, _row, period_dict
-from .rollups import (FIGURES, FLOAT_FIGURES, MAX_FIGURES, DayAcc, add_figures, day_figures, empty_figures, first_days, pending_days,
-                      table)
+from .rollups import (FIGURES, FLOAT_FIGURES, MAX_FIGURES, TODAY_MAX_AGE_S, DayAcc, add_figures, day_figures,
+                      empty_figures, first_days, pending_days, table)
 from .staff import Staff
 
 BY = ("site", "department", "service")
@@ -51,13 +53,14 @@ class ProvinceReport:
     total: ReportRow
     site: str | None = None
     live_days: int = 0  # (site, day) computed from the events, not read from the rollups
+    today_computed: float | None = None  # the period has today: when its figures were computed (the oldest site)
 
     def row(self, key: str) -> ReportRow | None:
         return next((r.row for r in self.rows if r.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": period_dict(self.period, self.start, self.end), "by": self.by, "tz": self.tz, "site": self.site, "satisfaction_levels": self.satisfaction_levels,
-                "live_days": self.live_days,
+                "live_days": self.live_days, "today_computed": self.today_computed,
                 "rows": [{"key": r.key, "name_vi": r.name_vi, "name_en": r.name_en, "sites": r.sites,
                           **{k: v for k, v in r.row.as_dict().items() if k != "key"}} for r in self.rows],
                 "total": self.total.as_dict()}
@@ -121,10 +124,26 @@ def _dirty(conn: Conn, lo: str, hi: str, only: list[str] | None) -> set[str]:
                                        [lo, hi, *a])}
 
 
+def _today(conn: Conn, grain: str, day: str, only: list[str] | None, now: float,
+           max_age: float) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, float]]:
+    """Today's provisional rows per (site, key) of the sites whose rows were computed within ``max_age``
+    of ``now``, and when each of them was computed."""
+    w, a = _in(only)
+    fresh = {r[0]: float(r[1]) for r in conn.execute(f"SELECT site, computed_epoch FROM rollup_site WHERE day=?{w}",
+                                                      [day, *a]) if abs(now - float(r[1])) <= max_age}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    if fresh:
+        for r in conn.execute(f"SELECT site, key, {', '.join(FIGURES)} FROM {table(grain)} WHERE day=?{w}", [day, *a]):
+            if r["site"] in fresh:
+                out[(r["site"], r["key"])] = {c: r[c] for c in FIGURES}
+    return out, fresh
+
+
 def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_levels: int = 2,
                     tz: str = "Asia/Ho_Chi_Minh", *, sites: list[str] | None = None, staff: Staff | None = None,
-                    now: float | None = None) -> ProvinceReport:
-    """Rows per site, department or service (``by``) over ``sites`` (None: every known site)."""
+                    now: float | None = None, today_max_age_s: float = TODAY_MAX_AGE_S) -> ProvinceReport:
+    """Rows per site, department or service (``by``) over ``sites`` (None: every known site); today from
+    the rollup job's rows computed within ``today_max_age_s``, else live."""
     if by not in BY:
         raise BadReportQuery(f"Cách nhóm không hợp lệ / by={by!r} is not known: dùng / use one of {', '.join(BY)}")
     _check("overall", satisfaction_levels)
@@ -138,11 +157,17 @@ def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_l
     grain = by
     figures: dict[tuple[str, str], dict[str, Any]] = {}
     live = 0
+    computed: list[float] = []
     if sites:
         lo, hi = period.first_day.isoformat(), min(period.end_day, today).isoformat()
         dirty = _dirty(conn, lo, hi, only)
         figures, counts = _stored(conn, grain, lo, hi, only, bool(dirty))
         firsts = first_days(conn, z)
+        with_today = period.first_day <= today < period.end_day
+        today_rows, fresh = (_today(conn, grain, today.isoformat(), only, now, today_max_age_s) if with_today
+                             else ({}, {}))
+        for (site, key), f in today_rows.items():
+            add_figures(figures.setdefault((site, key), empty_figures()), f)
         for site in sites:
             first = firsts.get(site)
             if first is None:
@@ -153,15 +178,21 @@ def province_report(conn: Conn, period: Period, by: str = "site", satisfaction_l
             if start < closed_end and (site in dirty or counts.get(site, 0) != (closed_end - start).days):
                 todo = sorted(pending_days(conn, site, start, closed_end))
             if start <= today < period.end_day:
-                todo.append(today)
+                if site in fresh:
+                    computed.append(fresh[site])
+                else:
+                    todo.append(today)
+                    computed.append(now)
             for d in todo:
                 day = day_figures(conn, site, d, tz, staff, now, first)
                 live += 1
                 for (g, key), f in day.items():
                     if g == grain:
                         add_figures(figures.setdefault((site, key), empty_figures()), f)
-    return _assemble(conn, period, by, satisfaction_levels, tz, start_dt, end_dt, figures, staff, live,
-                     sites[0] if sites and len(sites) == 1 else None)
+    report = _assemble(conn, period, by, satisfaction_levels, tz, start_dt, end_dt, figures, staff, live,
+                       sites[0] if sites and len(sites) == 1 else None)
+    report.today_computed = min(computed) if computed else None
+    return report
 
 
 def _assemble(conn: Conn, period: Period, by: str, levels: int, tz: str, start: datetime,

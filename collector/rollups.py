@@ -14,7 +14,12 @@ a site over any month, quarter or year is the sum of its days and equals that si
   (the state carries over to them), and a new version of the site config every day from when it is in
   force. ``rollup_dirty.gen`` counts the marks: a refresh removes the mark only if no new one came while
   it computed, so a late event is never lost between the two.
-- Today, a dirty day and a day not computed yet are computed live by the report (collector/province_reports.py),
+- Today's rows are provisional: the job computes them every minute too (``refresh_today``), with
+  ``computed_epoch`` the time they were computed (before the day's end, unlike a finished day's) and a
+  mark in ``rollup_dirty`` (so they are computed again, final, once the day is over). The report reads them
+  while fresh (computed within ``TODAY_MAX_AGE_S``) and computes today live for a site whose rows are
+  missing or older; today's figures thus lag at most about a minute.
+- A dirty day and a day not computed yet are computed live by the report (collector/province_reports.py),
   never read stale.
 - A change of the officer directory's departments or of the roster (``Staff.fingerprint``) drops every
   rollup: they are computed again from the events.
@@ -55,6 +60,8 @@ FLOAT_FIGURES = frozenset({"wait_sum", "wait_max", "service_sum", "present_s", "
 COLUMNS = ("site", "day", "key", *FIGURES, "computed_epoch")
 FINGERPRINT_KEY = "rollup_fingerprint"
 CARRY_TYPES = frozenset({"presence", "desk"})  # their state carries over into the days after
+INTERVAL_S = 60.0  # the rollup job's round
+TODAY_MAX_AGE_S = 2 * INTERVAL_S  # today's rows older than this are not read: the report computes today live
 _UPSERT = ("INSERT INTO {table} (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ") "
            "ON CONFLICT (site, day, key) DO UPDATE SET "
            + ", ".join(f"{c}=excluded.{c}" for c in (*FIGURES, "computed_epoch")))
@@ -195,7 +202,8 @@ def mark_dirty(conn: Conn, items: Iterable[tuple[str, str, float]], tz: ZoneInfo
                now: float) -> int:
     """Inside the writer's transaction: the (site, type, ts_epoch) of events just stored. Days already
     over are marked dirty (with the following days up to yesterday for state that carries over);
-    today's events need nothing (today is computed live). Returns how many marks were made."""
+    today's events need nothing (today's rows are recomputed every minute, and carry their own mark for
+    when the day is over). Returns how many marks were made."""
     today = _local_day(now, tz)
     days: set[tuple[str, date]] = set()
     firsts: dict[str, float] = {}
@@ -334,11 +342,33 @@ def refresh(conn: Conn, staff: Staff, tz: str, now: float, *, sites: list[str] |
     return res
 
 
+def refresh_today(conn: Conn, staff: Staff, tz: str, now: float, *, sites: list[str] | None = None) -> int:
+    """Compute today's provisional rows of every site (``computed_epoch`` = ``now``), each site in its own
+    transaction with a mark in ``rollup_dirty`` for today, so the day is computed again once it is over
+    (``refresh``) and no report reads these rows as a finished day's. Returns how many sites were done."""
+    z = zone(tz)
+    today = _local_day(now, z)
+    firsts = first_days(conn, z)
+    done = 0
+    for site in sites if sites is not None else sorted(firsts):
+        first = firsts.get(site)
+        if first is None or first > today:
+            continue
+        figures = day_figures(conn, site, today, tz, staff, now, first)
+        with transaction(conn):
+            write_day(conn, site, today, figures, now)
+            conn.execute("INSERT INTO rollup_dirty (site, day, gen) VALUES (?, ?, 1) "
+                         "ON CONFLICT (site, day) DO NOTHING", (site, today.isoformat()))
+        done += 1
+    return done
+
+
 class RollupJob:
-    """Runs :func:`refresh` every ``interval_s`` on its own connection (a thread of the collector)."""
+    """Runs :func:`refresh` then :func:`refresh_today` every ``interval_s`` on its own connection (a thread
+    of the collector)."""
 
     def __init__(self, connect: Callable[[], Conn], staff: Staff, tz: str,
-                 clock: Callable[[], float], interval_s: float = 60.0, batch: int = 200):
+                 clock: Callable[[], float], interval_s: float = INTERVAL_S, batch: int = 200):
         self.connect, self.staff, self.tz, self.clock = connect, staff, tz, clock
         self.interval_s, self.batch = interval_s, batch
         self._stop = threading.Event()
@@ -362,6 +392,8 @@ class RollupJob:
                     while not self._stop.is_set():  # work through a backlog in bounded steps
                         if refresh(conn, self.staff, self.tz, self.clock(), limit=self.batch).computed < self.batch:
                             break
+                    if not self._stop.is_set():
+                        refresh_today(conn, self.staff, self.tz, self.clock())
                 except Exception:  # noqa: BLE001 - the report computes what is missing live; retry next time
                     log.exception("daily rollups failed")
                 self.runs += 1

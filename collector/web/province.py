@@ -12,6 +12,7 @@ Figures: collector/province_live.py (live) and collector/province_reports.py (fr
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,6 +120,8 @@ async def report_page(request: Request) -> Response:
                  "total": True})
     ctx = {"report": report, "rows": rows, "columns": [(c, en if lang == "en" else vi) for c, vi, en in COLUMNS],
            "periods": PERIOD_KINDS, "groups": BY,
+           "today_at": None if report.today_computed is None else
+           datetime.fromtimestamp(report.today_computed, zone(w.tz)).isoformat(timespec="seconds"),
            "csv_href": "/tinh/bao-cao.csv?" + urlencode(q), "xlsx_href": "/tinh/bao-cao.xlsx?" + urlencode(q)}
     return w.pages.render(request, "province_reports.html", ctx)
 

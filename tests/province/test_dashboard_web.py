@@ -161,6 +161,14 @@ def test_province_reports_page_and_files(central):
         ws = load_workbook(io.BytesIO(xlsx.content)).active
         names = [ws.cell(r, 3).value for r in range(4, ws.max_row + 1)]
         assert "Sở Tư pháp / Department of Justice" in names and names[-1] == "Tổng cộng / Total"
+        # today: the job's rows of today (computed every minute) are read, not computed live; the page says so
+        now_url = f"/api/province/reports?period=day&date={today.isoformat()}&by=site"
+        assert wait_for(lambda: s.get(now_url).json()["live_days"] == 0, timeout=60, interval=0.5)
+        assert s.get(now_url).json()["today_computed"] > datetime.now(TZ).timestamp() - 180
+        page = s.get(f"/tinh/bao-cao?period=day&date={today.isoformat()}&by=site")
+        assert "Số liệu hôm nay cập nhật mỗi phút" in page.text and "Today's figures are updated every minute" in page.text
+        assert 'id="today-note"' in page.text and "+07:00" in page.text
+        assert 'id="today-note"' not in s.get(f"/tinh/bao-cao?period=day&date={day}&by=site").text
         bad = s.get("/api/province/reports?by=officer")
         assert bad.status_code == 400 and "by=" in bad.json()["message"]
 
