@@ -157,8 +157,8 @@ def with_update_users(acl: str, site: str, devices: tuple[str, ...]) -> str:
         text += (f"\n{UPDATE_SECTION} (written from the device registry by server-init and\n"
                  "# provision-device): its own cmd/update and its retained state/update, nothing else\n")
         for d in sorted(devices):
-            text += (f"user {update_user(d)}\ntopic read motcua/v1/{site}/dev/{d}/cmd/update\n"
-                     f"topic write motcua/v1/{site}/dev/{d}/state/update\n")
+            text += (f"user {update_user(d)}\ntopic read {topics.command(site, d, 'update')}\n"
+                     f"topic write {topics.device_state(site, d, 'update')}\n")
     return text
 
 
