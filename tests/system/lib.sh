@@ -34,6 +34,12 @@ start_container() {
         > "$d/console.log" 2>&1 < /dev/null &
     echo $! > "$d/nspawn.pid"
     wait_booted "$name" || return 1
+    if [[ -n ${QEMU_ARCH:-} ]]; then
+        # systemd-networkd fails under qemu-user ("Protocol not supported": its netlink use is not
+        # emulated): the host's own ip sets the address in the container's network namespace
+        nsenter --target "$(leader "$name")" --net ip addr replace "$ip/24" dev host0
+        nsenter --target "$(leader "$name")" --net ip link set host0 up
+    fi
     bridge_up
 }
 
