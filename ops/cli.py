@@ -212,7 +212,10 @@ def _provision(args: argparse.Namespace) -> int:
     lines = ["[mqtt]"] + [f"{k} = {toml_value(v)}" for k, v in mqtt.items()]
     portal_secret = Path(args.root) / "etc/motcua/portal.secret"  # written by portal-init (setup.sh --role server)
     if args.role == "kiosk" and portal_secret.exists():  # its tickets' QR open the citizen portal (docs/portal.md)
-        kiosk = {"qr_template": "{portal}/ve/{token}", "ticket_secret": portal_secret.read_text().strip()}
+        kiosk = {"ticket_secret": portal_secret.read_text().strip()}
+        site_toml = Path(args.root) / "etc/motcua/site.toml"
+        if site_toml.exists() and tomllib.loads(site_toml.read_text()).get("portal_url"):
+            kiosk["qr_template"] = "{portal}/ve/{token}"  # only once the portal has a public address
         lines += ["", "[kiosk]"] + [f"{k} = {toml_value(v)}" for k, v in kiosk.items()]
     (out / "mqtt.toml").write_text("\n".join(lines) + "\n")
     os.chmod(out / "mqtt.toml", 0o600)

@@ -149,9 +149,14 @@ def test_a_kiosk_provisioned_on_this_server_gets_the_portals_secret_and_qr_templ
                                                                                      tmp_path: Path) -> None:
     """provision-device --role kiosk puts the portal's ticket secret in the bundle; setup.sh's
     write-config copies it into kiosk.toml, so the kiosk's QR codes open the portal with no hand edit."""
+    secret = (server / "etc/motcua/portal.secret").read_text().strip()
+    site_toml = server / "etc/motcua/site.toml"
+    run_ops("provision-device", "--site", SITE, "--device", "kiosk-6", "--role", "kiosk", "--root", str(server))
+    early = tomllib.loads((server / "etc/motcua/provision/kiosk-6/mqtt.toml").read_text())["kiosk"]
+    assert early == {"ticket_secret": secret}  # no public address yet: the kiosk keeps its own QR template
+    site_toml.write_text(f'site = "{SITE}"\nportal_url = "https://ve.example.vn"\n')  # setup.sh writes it on a server
     run_ops("provision-device", "--site", SITE, "--device", "kiosk-7", "--role", "kiosk", "--root", str(server))
     bundle = server / "etc/motcua/provision/kiosk-7/mqtt.toml"
-    secret = (server / "etc/motcua/portal.secret").read_text().strip()
     assert tomllib.loads(bundle.read_text())["kiosk"]["ticket_secret"] == secret
     out = tmp_path / "kiosk.toml"
     run_ops("write-config", "--role", "kiosk", "--template", str(ROOT / "config/kiosk.toml"), "--out", str(out),
