@@ -199,7 +199,7 @@ def _local_day(epoch: float, z: ZoneInfo) -> date:
 
 
 def mark_dirty(conn: Conn, items: Iterable[tuple[str, str, float]], tz: ZoneInfo,
-               now: float) -> int:
+               now: float, noted: dict[str, float] | None = None) -> int:
     """Inside the writer's transaction: the (site, type, ts_epoch) of events just stored. Days already
     over are marked dirty (with the following days up to yesterday for state that carries over);
     today's events need nothing (today's rows are recomputed every minute, and carry their own mark for
@@ -218,6 +218,9 @@ def mark_dirty(conn: Conn, items: Iterable[tuple[str, str, float]], tz: ZoneInfo
             while nxt < today:
                 days.add((site, nxt))
                 nxt += timedelta(days=1)
+    if noted is not None:  # the writer's own memory of what rollup_sites holds: write only an earlier first
+        firsts = {k: v for k, v in firsts.items() if v < noted.get(k, float("inf"))}
+        noted.update(firsts)
     note_first(conn, firsts)
     return mark_days(conn, days)
 

@@ -98,6 +98,9 @@ class Store:
         # the province's daily rollups (collector/rollups.py) are kept in a store migrated to have them
         # (always, once open_db migrated it; not in an older schema a migration test writes into)
         self.rollups = backend.has_table(conn, "rollup_sites")
+        # each site's earliest event time this writer knows rollup_sites holds: a batch writes only an
+        # earlier one (not one upsert per site per batch); forgotten at a rollback
+        self._first_noted: dict[str, float] = {}
 
     # -- the batch ------------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Store:
     def _rollback(self) -> None:
         """Roll back what SQLite did not roll back itself: on a full disk it has, and a second
         ROLLBACK would replace the real error with "cannot rollback - no transaction is active"."""
+        self._first_noted.clear()
         if self.conn.in_transaction:
             try:
                 self.conn.execute("ROLLBACK")
@@ -323,7 +327,7 @@ class Store:
             backend.insert_rows(self.conn, table, TYPED_COLUMNS[table], rows_)
         if self.rollups:  # days already over whose daily figures change (the province's rollups)
             rollups.mark_dirty(self.conn, [(e.site, e.type, e.ts.timestamp()) for _, e in fresh], self.tz,
-                               max(m.received.timestamp() for m, _ in fresh))
+                               max(m.received.timestamp() for m, _ in fresh), self._first_noted)
         moved: list[tuple[int, str, str]] = []
         # last_seq read under the row locks: a second writer waits for the first's commit
         before = self._seen_many({k: evs[-1][0] for k, evs in by_device.items()})
